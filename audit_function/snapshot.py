@@ -23,3 +23,200 @@ class RawSnapshot:
 
     tables: dict[str, list[dict]] = field(default_factory=dict)
     manifest: dict | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from audit_function import estate as model
+from audit_function.errors import InputError
+
+Progress = Callable[..., None]
+
+
+def table_path(directory: Path, table: str) -> Path | None:
+    plain, packed = directory / f"{table}.jsonl", directory / f"{table}.jsonl.gz"
+    if plain.exists() and packed.exists():
+        raise InputError(str(directory), f"both {plain.name} and {packed.name} exist; keep one")
+    if plain.exists():
+        return plain
+    if packed.exists():
+        return packed
+    return None
+
+
+def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, parsed row) for every non-blank line; a line that is not JSON stops the run."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    line_no = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield line_no, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno}); "
+                                     "a snapshot table has one JSON object per line", line_no) from None
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise InputError(str(path), f"cannot read the file ({exc})", line_no + 1 if line_no else None) from None
+
+
+def _raw_rows(rows: list[dict]) -> Iterator[tuple[int, dict]]:
+    return enumerate(rows, 1)
+
+
+@lru_cache(maxsize=1)
+def builtin_role_definitions() -> dict[str, model.RoleDefinition]:
+    """Built-in roles known to the tool (audit_function/data/builtin_roles.json), by GUID."""
+    text = resources.files("audit_function.data").joinpath("builtin_roles.json").read_text(encoding="utf-8")
+    out = {}
+    for row in json.loads(text)["roles"]:
+        role = model.role_definition_from_row(row, builtin_fallback=True)
+        out[role.guid] = role
+    return out
+
+
+def _row_scope(row) -> str:
+    if isinstance(row, dict) and isinstance(row.get("id"), str):
+        return row["id"]
+    return "(row without id)"
+
+
+def _assignment_can_matter(row: dict, definitions: dict[str, model.RoleDefinition]) -> bool:
+    """Cheap pre-check on the raw row: False only when the assignment provably cannot affect a vault.
+
+    An assignment is dropped when its role is known and grants neither Key Vault data actions nor
+    a self-grant control action, or when its scope is a resource that is not a vault (nothing
+    below such a scope is a vault). Anything unusual is kept and normalized fully.
+    """
+    props = row.get("properties") if isinstance(row, dict) else None
+    if not isinstance(props, dict):
+        return True
+    role_id = props.get("roleDefinitionId")
+    if isinstance(role_id, str):
+        role = definitions.get(model.trailing_guid(role_id))
+        if role is not None and not role.relevant:
+            return False
+    scope = props.get("scope")
+    if isinstance(scope, str):
+        key = scope.lower()
+        level = model.scope_level(model.scope_key(key))
+        if level == "resource":
+            return False
+    return True
+
+
+def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = None) -> model.Estate:
+    """Read a snapshot (directory or in memory) into the estate model.
+
+    Rows that cannot be understood become gaps naming file and line; a file that is not JSON
+    Lines at all, a missing required table or an unreadable manifest raises InputError.
+    """
+    if isinstance(source, RawSnapshot):
+        manifest = source.manifest
+        missing = [t for t, required in TABLES.items() if required and t not in source.tables]
+        if missing:
+            raise InputError("(in-memory snapshot)", f"required tables missing: {', '.join(missing)}")
+
+        def rows_of(table: str):
+            rows = source.tables.get(table)
+            return (None if rows is None else _raw_rows(rows)), f"{table} (in memory)"
+    else:
+        directory = Path(source)
+        if not directory.exists():
+            raise InputError(str(directory), "snapshot directory does not exist")
+        if not directory.is_dir():
+            raise InputError(str(directory), "a snapshot is a directory of <table>.jsonl files, not a file")
+        manifest = _read_manifest(directory)
+        for table, required in TABLES.items():
+            if required and table_path(directory, table) is None:
+                raise InputError(str(directory / f"{table}.jsonl"), f"required table file is missing "
+                                 f"(a snapshot needs {', '.join(t for t, r in TABLES.items() if r)}; may be .jsonl.gz)")
+
+        def rows_of(table: str):
+            path = table_path(directory, table)
+            return (None if path is None else iter_rows(path)), (str(path) if path else table)
+
+    gaps: list[model.Gap] = []
+    counts: dict[str, dict[str, int]] = {}
+    report = progress or (lambda *a, **k: None)
+
+    def read(table: str, convert, keep=None):
+        rows, name = rows_of(table)
+        out = []
+        stats = counts.setdefault(table, {"rows": 0, "kept": 0, "skipped": 0})
+        if rows is None:
+            return None
+        for line, row in rows:
+            stats["rows"] += 1
+            if keep is not None and not keep(row):
+                continue
+            try:
+                out.append(convert(row))
+            except model.RowError as exc:
+                stats["skipped"] += 1
+                gaps.append(model.Gap(_row_scope(row), table, f"row skipped: {exc}", file=name, line=line))
+            if stats["rows"] % 100_000 == 0:
+                report("rows", table=table, rows=stats["rows"])
+        stats["kept"] = len(out)
+        report("table", table=table, rows=stats["rows"], kept=len(out))
+        return out
+
+    subscriptions = {s.key: s for s in read("subscriptions", model.subscription_from_row) or []}
+    mgs = {m.name: m for m in read("management_groups", model.management_group_from_row) or []}
+    definitions = dict(builtin_role_definitions())
+    snapshot_defs = read("role_definitions", model.role_definition_from_row) or []
+    definitions.update({d.guid: d for d in snapshot_defs})
+    principal_rows = read("principals", model.principal_from_row)
+    principals = None if principal_rows is None else {p.id.lower(): p for p in principal_rows}
+    vaults = read("vaults", model.vault_from_row) or []
+    assignments = read("role_assignments", model.assignment_from_row,
+                       keep=lambda row: _assignment_can_matter(row, definitions)) or []
+
+    seen: set[str] = set()
+    unique = []
+    for vault in vaults:
+        if vault.key in seen:
+            gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored"))
+            continue
+        seen.add(vault.key)
+        unique.append(vault)
+
+    if manifest:
+        for gap in manifest.get("gaps") or []:
+            if isinstance(gap, dict):
+                gaps.append(model.Gap(str(gap.get("scope", "")), gap.get("table"), str(gap.get("reason", ""))))
+        if manifest.get("complete") is False and not manifest.get("gaps"):
+            gaps.append(model.Gap("/", None, "the snapshot's manifest says collection was incomplete"))
+
+    return model.Estate(
+        vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
+        assignments=assignments, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
+    )
+
+
+def _read_manifest(directory: Path) -> dict | None:
+    path = directory / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"not valid JSON ({exc})", getattr(exc, "lineno", None)) from None
+    if not isinstance(manifest, dict):
+        raise InputError(str(path), "manifest must be a JSON object")
+    fmt = manifest.get("format")
+    if fmt is not None and fmt != FORMAT:
+        raise InputError(str(path), f"unsupported snapshot format {fmt!r} (this kv-audit reads {FORMAT!r})")
+    return manifest

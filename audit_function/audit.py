@@ -1,0 +1,143 @@
+"""``run_audit``: the one pipeline the CLI and the Azure Function both call.
+
+source (demo | snapshot | live) -> estate -> access engine + rules -> report -> writers -> sink.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from audit_function.access import AccessIndex
+from audit_function.engine import evaluate
+from audit_function.errors import ConfigError
+from audit_function.report import build_report
+from audit_function.result import AuditResult
+from audit_function.snapshot import RawSnapshot, load_estate
+from reports import FORMATS, writer_for
+from rules import ALL_RULES, RULE_IDS
+from rules.base import SEVERITIES, RuleContext, Thresholds
+
+SOURCES = ("demo", "snapshot", "live")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    source: str = "demo"                       # "demo" | "snapshot" | "live"
+    snapshot: Path | RawSnapshot | None = None
+    scope: object | None = None                # audit_function.collect.LiveScope for live runs
+    formats: tuple[str, ...] = ("json", "xlsx")
+    fail_on: str | None = None                 # "high" | "medium" | "low"
+    config_path: Path | None = None
+    live: dict = field(default_factory=dict)   # extra keyword arguments for collect_snapshot
+    run_id: str | None = None
+
+    def validate(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"unknown source {self.source!r} (one of {', '.join(SOURCES)})")
+        if self.source == "snapshot" and self.snapshot is None:
+            raise ConfigError("a snapshot audit needs a snapshot directory")
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown or not self.formats:
+            raise ConfigError(f"unknown report format(s) {', '.join(unknown) or '(none)'}; known: {', '.join(FORMATS)}")
+        if self.fail_on is not None and self.fail_on not in SEVERITIES:
+            raise ConfigError(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {self.fail_on!r}")
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    result: AuditResult
+    files: dict[str, bytes]
+    published: list[str]
+    exit_code: int
+
+
+def demo_snapshot() -> Path:
+    """The demo estate shipped inside the package."""
+    return Path(str(resources.files("audit_function").joinpath("demo")))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def exit_code_for(report: dict, fail_on: str | None) -> int:
+    """1 when an unsuppressed finding is at or above ``fail_on``; else 3 when incomplete; else 0."""
+    if fail_on is not None:
+        limit = SEVERITIES.index(fail_on)
+        for f in report["findings"]:
+            if not f.get("suppressed") and SEVERITIES.index(f["severity"]) <= limit:
+                return 1
+    return 0 if report["run"]["complete"] else 3
+
+
+def _source(options: AuditOptions, progress):
+    if options.source == "demo":
+        return demo_snapshot(), {"type": "demo"}
+    if options.source == "snapshot":
+        snap = options.snapshot
+        return snap, {"type": "snapshot", "path": str(snap) if not isinstance(snap, RawSnapshot) else None}
+    from audit_function.collect import LiveScope, collect_snapshot
+
+    scope = options.scope or LiveScope()
+    raw = collect_snapshot(scope, progress=progress, **options.live)
+    return raw, {"type": "live", "managementGroups": list(scope.management_groups),
+                 "subscriptions": list(scope.subscriptions)}
+
+
+def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime] = _utcnow,
+              progress: Callable[..., None] | None = None, previous: dict | None = None) -> AuditOutcome:
+    """Audit, render every requested format, publish through ``sink`` (if any).
+
+    ``previous`` is the last report to diff against; by default the sink's own latest report.
+    """
+    options.validate()
+    started = clock()
+    config = _load_config(options.config_path)
+    source, scope = _source(options, progress)
+    estate = load_estate(source, progress=progress)
+    ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
+                      groups_expanded=estate.directory_data)
+    index = AccessIndex(estate)
+    evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
+                          progress=progress)
+    run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+    run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
+           "source": options.source, "scope": scope}
+    report = build_report(estate, evaluation, RULE_IDS, run=run)
+    if previous is None and sink is not None:
+        previous = sink.load_previous()
+    _apply_config(report, config, started, previous)
+    report["run"]["finishedAt"] = _iso(clock())
+    result = AuditResult(report=report, access=tuple(evaluation.access))
+    files = {}
+    for name in options.formats:
+        writer = writer_for(name)
+        files[writer.filename] = writer.render(result)
+    published = sink.publish(files, report) if sink is not None else []
+    return AuditOutcome(result, files, published, exit_code_for(report, options.fail_on))
+
+
+def _load_config(path: Path | None):
+    from audit_function.config import AuditConfig, load_config
+
+    return load_config(path, set(RULE_IDS)) if path is not None else AuditConfig.default()
+
+
+def _apply_config(report: dict, config, started: datetime, previous: dict | None) -> None:
+    from audit_function.history import apply_previous
+    from audit_function.suppressions import apply_suppressions
+
+    apply_suppressions(report, config.suppressions, started.date())
+    apply_previous(report, previous)
+
+
+__all__ = ["AuditOptions", "AuditOutcome", "run_audit", "exit_code_for", "demo_snapshot", "Thresholds"]

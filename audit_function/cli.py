@@ -1,0 +1,212 @@
+"""The ``kv-audit`` command line (contract: shared spec cli.md). Argument handling only.
+
+Exit status: 0 complete, 1 a finding at or above --fail-on, 2 usage/configuration/input error,
+3 complete=false (the report lists the gaps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from audit_function import __version__
+from audit_function.errors import KvAuditError
+
+DEFAULT_OUT = Path("reports")
+
+
+class Progress:
+    """Progress lines on a terminal (stderr); silent when stderr is not a terminal."""
+
+    def __init__(self, stream=None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, event: str, **fields) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        final = event in ("table", "done", "throttle", "gap")
+        if not final and now - self._last < 0.2:
+            return
+        self._last = now
+        detail = " ".join(f"{k}={v}" for k, v in fields.items())
+        self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {event} {detail}")
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _scope_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("live scope (default: every subscription the identity can read)")
+    group.add_argument("--management-group", action="append", default=[], metavar="NAME",
+                       help="audit the subscriptions under this management group (repeatable)")
+    group.add_argument("--subscription", action="append", default=[], metavar="ID",
+                       help="audit this subscription (repeatable)")
+    group.add_argument("--cloud", default="public", choices=("public", "usgov", "china"),
+                       help="Azure cloud (endpoint override: KV_AUDIT_ARM_ENDPOINT)")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kv-audit", description=(
+        "Audit Azure Key Vault access under the permission model each vault enforces."))
+    parser.add_argument("--version", action="version", version=f"kv-audit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    audit = sub.add_parser("audit", help="audit an estate and write the reports",
+                           description="Audit the demo estate, a saved snapshot, or a live estate.")
+    source = audit.add_mutually_exclusive_group(required=True)
+    source.add_argument("--demo", action="store_true", help="audit the embedded demo estate (offline)")
+    source.add_argument("--snapshot", type=Path, metavar="DIR", help="audit a saved snapshot directory")
+    source.add_argument("--live", action="store_true", help="collect from Azure Resource Graph and audit")
+    _scope_arguments(audit)
+    audit.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                       help="folder for kv-audit-report.json / .xlsx (default: reports/)")
+    audit.add_argument("--format", type=_formats, default=("json", "xlsx"), metavar="FORMATS",
+                       help="comma-separated report formats (default: json,xlsx)")
+    audit.add_argument("--fail-on", choices=("high", "medium", "low"), metavar="SEVERITY",
+                       help="exit 1 when an unsuppressed finding at or above SEVERITY exists")
+    audit.add_argument("--config", type=Path, metavar="FILE", help="configuration file (suppressions, thresholds)")
+    audit.add_argument("--previous", type=Path, metavar="FILE",
+                       help="previous JSON report to diff against (default: the one already in --out)")
+    audit.set_defaults(handler=cmd_audit)
+
+    collect = sub.add_parser("collect", help="collect a snapshot from Azure Resource Graph",
+                             description="Write a snapshot directory (see docs/snapshot.md).")
+    collect.add_argument("--live", action="store_true", help="(default) collect from Azure Resource Graph")
+    _scope_arguments(collect)
+    collect.add_argument("--out", type=Path, required=True, metavar="DIR", help="snapshot directory to write")
+    collect.add_argument("--gzip", action="store_true", help="compress the tables (.jsonl.gz)")
+    collect.set_defaults(handler=cmd_collect)
+
+    rules = sub.add_parser("rules", help="list the rule catalog with severities")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.set_defaults(handler=cmd_rules)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub) -> None:
+    """Commands that live in their own modules (diff, tickets, plan)."""
+    return None
+
+
+def _live_scope(args):
+    from audit_function.collect import LiveScope
+
+    return LiveScope(management_groups=tuple(args.management_group), subscriptions=tuple(args.subscription))
+
+
+def _load_json(path: Path) -> dict:
+    from audit_function.errors import InputError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "file does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"not a JSON report ({exc})", getattr(exc, "lineno", None)) from None
+    if not isinstance(data, dict) or "findings" not in data:
+        raise InputError(str(path), "not a kv-audit JSON report (no 'findings')")
+    return data
+
+
+def cmd_audit(args) -> int:
+    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.sinks import LocalFolderSink
+
+    if args.demo:
+        options = AuditOptions(source="demo", formats=args.format, fail_on=args.fail_on, config_path=args.config)
+    elif args.snapshot is not None:
+        options = AuditOptions(source="snapshot", snapshot=args.snapshot, formats=args.format,
+                               fail_on=args.fail_on, config_path=args.config)
+    else:
+        options = AuditOptions(source="live", scope=_live_scope(args), formats=args.format, fail_on=args.fail_on,
+                               config_path=args.config, live={"cloud": args.cloud})
+    if not args.live and (args.management_group or args.subscription):
+        raise _usage("--management-group and --subscription go with --live")
+    previous = _load_json(args.previous) if args.previous else None
+    sink = LocalFolderSink(args.out)
+    outcome = run_audit(options, sink, progress=Progress(), previous=previous)
+    _print_summary(outcome)
+    return outcome.exit_code
+
+
+def _print_summary(outcome) -> None:
+    report = outcome.result.report
+    summary, run = report["summary"], report["run"]
+    sev = ", ".join(f"{k} {v}" for k, v in summary["bySeverity"].items())
+    print(f"kv-audit: {summary['vaults']} vaults, {summary['findings']} findings ({sev})")
+    if summary.get("suppressed"):
+        print(f"  {summary['suppressed']} suppressed")
+    if not run["complete"]:
+        print(f"  INCOMPLETE: {len(run['gaps'])} gap(s); the report lists them under run.gaps", file=sys.stderr)
+        for gap in run["gaps"][:5]:
+            where = f" ({gap['file']}:{gap['line']})" if gap.get("file") else ""
+            print(f"    - {gap['scope']}: {gap['reason']}{where}", file=sys.stderr)
+    for location in outcome.published:
+        print(f"  wrote {location}")
+
+
+def cmd_collect(args) -> int:
+    from audit_function.collect import collect_snapshot, write_snapshot
+
+    raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress())
+    write_snapshot(raw, args.out, gzip=args.gzip)
+    manifest = raw.manifest or {}
+    tables = ", ".join(f"{k} {v}" for k, v in (manifest.get("tables") or {}).items())
+    print(f"kv-audit: snapshot written to {args.out} ({tables})")
+    if manifest.get("gaps"):
+        print(f"  INCOMPLETE: {len(manifest['gaps'])} gap(s) listed in manifest.json", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_rules(args) -> int:
+    from rules import ALL_RULES
+
+    if args.format == "json":
+        print(json.dumps([{"id": r.META.id, "severity": r.META.severity, "title": r.META.title,
+                           "appliesTo": r.META.applies_to, "models": list(r.META.models), "subject": r.META.subject,
+                           "rationale": r.META.rationale, "remediation": r.META.remediation,
+                           "references": list(r.META.references)} for r in ALL_RULES], indent=2))
+        return 0
+    width = max(len(r.META.id) for r in ALL_RULES)
+    for rule in ALL_RULES:
+        print(f"{rule.META.id:<{width}}  {rule.META.severity:<6}  {rule.META.title}")
+    return 0
+
+
+class _UsageError(KvAuditError):
+    pass
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except KvAuditError as exc:
+        print(f"kv-audit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kv-audit: interrupted; no report was written under a final name", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

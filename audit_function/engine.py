@@ -1,0 +1,84 @@
+"""Runs the rules over the estate: one pass over the vaults, then the estate-level rules.
+
+A rule that raises does not stop the audit: its error becomes a gap naming the rule and the
+vault, and the rule is listed as not evaluated there, so the report says it is incomplete.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from audit_function.access import AccessIndex, access_rows
+from audit_function.estate import Estate, Gap
+from rules.base import Finding, NotEvaluated, RuleContext
+
+
+@dataclass
+class Evaluation:
+    findings: list[Finding] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
+    access: list[dict] = field(default_factory=list)
+    per_vault: list[tuple] = field(default_factory=list)            # (vault, VaultAccess) kept for planners
+
+
+def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> None:
+    for item in results:
+        if isinstance(item, Finding):
+            out.findings.append(item)
+        elif isinstance(item, NotEvaluated):
+            out.not_evaluated.append(item)
+            if item.gap:
+                out.gaps.append(Gap(item.scope or item.vault_id or where or "/", "vaults", f"{rule_id}: {item.reason}"))
+        else:
+            raise TypeError(f"rule {rule_id} yielded {type(item).__name__}, not Finding or NotEvaluated")
+
+
+def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evaluation) -> None:
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    reason = f"rule raised {type(exc).__name__}: {exc} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})"
+    out.gaps.append(Gap(where or "/", None, f"{rule_id}: {reason}"))
+    out.not_evaluated.append(NotEvaluated(rule_id, where, reason, gap=True))
+
+
+def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | None = None,
+             with_access: bool = False, keep_access: Callable | None = None,
+             progress: Callable[..., None] | None = None) -> Evaluation:
+    """Run ``rules`` over ``estate``. ``keep_access(vault)`` selects vaults whose VaultAccess is kept."""
+    index = index or AccessIndex(estate)
+    out = Evaluation()
+    vault_rules = [r for r in rules if r.META.applies_to == "vault"]
+    estate_rules = [r for r in rules if r.META.applies_to == "estate"]
+    total = len(estate.vaults)
+    for n, vault in enumerate(estate.vaults, 1):
+        access = index.vault_access(vault)
+        out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
+            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+        for rule in vault_rules:
+            meta = rule.META
+            if vault.model not in meta.models:
+                continue
+            if meta.uses_rbac and access.unknown_roles:
+                for assignment in access.unknown_roles:
+                    out.not_evaluated.append(NotEvaluated(
+                        meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
+                        f"{assignment.id} is unknown: it is counted as granting nothing"))
+            try:
+                _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
+            except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
+                _rule_failed(meta.id, vault.id, exc, out)
+        if with_access:
+            out.access.extend(access_rows(index, access))
+        if keep_access is not None and keep_access(vault):
+            out.per_vault.append((vault, access))
+        if progress and (n % 5000 == 0 or n == total):
+            progress("vaults", done=n, total=total)
+    for rule in estate_rules:
+        try:
+            _collect(rule.evaluate(estate, index, ctx), rule.META.id, out, None)
+        except Exception as exc:  # noqa: BLE001
+            _rule_failed(rule.META.id, None, exc, out)
+    return out

@@ -1,0 +1,547 @@
+"""The estate model: typed, immutable, normalized once from raw Resource Graph rows.
+
+Ids are kept as Azure spells them (for display and reports) and lower-cased in ``key`` fields
+(for matching). Every casing and missing-property trap of ARG rows is handled here, so rules
+never see raw JSON. A row that cannot be understood raises :class:`RowError`; the loader turns
+that into a gap naming the file and line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from dataclasses import dataclass, field
+
+from audit_function import permissions as perms
+
+ASSIGNMENTS_MARKER = "/providers/microsoft.authorization/roleassignments/"
+MG_PREFIX = "/providers/microsoft.management/managementgroups/"
+VAULT_SEGMENT = "/providers/microsoft.keyvault/vaults/"
+
+
+class RowError(ValueError):
+    """A row that cannot be understood (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# small readers: tolerant of casing, null and missing
+
+
+def get_ci(mapping: dict | None, key: str, default=None):
+    """``mapping[key]`` with a case-insensitive key; ``None`` counts as missing."""
+    if not isinstance(mapping, dict):
+        return default
+    value = mapping.get(key)
+    if value is None:
+        lower = key.lower()
+        for k, v in mapping.items():
+            if k.lower() == lower:
+                value = v
+                break
+    return default if value is None else value
+
+
+def _str(value, what: str, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise RowError(f"{what} is missing")
+        return None
+    if not isinstance(value, str):
+        raise RowError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value, what: str) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    raise RowError(f"{what} must be true, false or null, got {value!r}")
+
+
+def _list(value, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RowError(f"{what} must be an array, got {type(value).__name__}")
+    return value
+
+
+def scope_key(scope: str) -> str:
+    """Lower-cased scope without a trailing slash (``/`` stays ``/``)."""
+    key = scope.strip().lower()
+    if len(key) > 1:
+        key = key.rstrip("/")
+    return key or "/"
+
+
+def trailing_guid(role_definition_id: str) -> str:
+    """Role definitions match by the GUID at the end of their id, whatever the prefix and casing."""
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def prefixes(key: str):
+    """Every prefix of a scope key that ends at a ``/`` boundary, the key itself included."""
+    position = key.find("/", 1)
+    while position != -1:
+        yield key[:position]
+        position = key.find("/", position + 1)
+    yield key
+
+
+# ---------------------------------------------------------------------------------------------
+# Vaults
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEntry:
+    index: int
+    tenant_id: str
+    object_id: str
+    application_id: str | None
+    permissions: dict            # category -> tuple of names as written
+    data: int                    # data-action mask the entry grants
+    broad: tuple[str, ...]       # "secrets: all", "keys: purge", ... (for full-access-policy)
+    unknown: tuple[str, ...]     # permission names no mapping knows
+
+    @property
+    def object_key(self) -> str:
+        return self.object_id.lower()
+
+    @property
+    def subject(self) -> str:
+        app = (self.application_id or "").lower()
+        return f"policy:{self.tenant_id.lower()}/{self.object_key}/{app}"
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    id: str
+    key: str
+    name: str
+    subscription_id: str | None
+    resource_group: str | None
+    location: str | None
+    row_tenant_id: str | None        # the row's tenantId: the subscription's tenant
+    tenant_id: str | None            # properties.tenantId: the tenant the vault authenticates against
+    model: str                       # "rbac" | "accessPolicy"
+    public_network_access: str | None
+    public_disabled: bool
+    acl_default_action: str          # "Allow" | "Deny" (missing networkAcls/defaultAction = Allow)
+    ip_rules: tuple[str, ...]
+    bad_ip_rules: tuple[str, ...]
+    private_endpoints: tuple[tuple[str, str], ...]   # (private endpoint id, status)
+    soft_delete: bool | None
+    purge_protection: bool | None
+    access_policies: tuple[PolicyEntry, ...]
+    tags: dict = field(hash=False, compare=False)
+
+    @property
+    def subscription_key(self) -> str | None:
+        return self.subscription_id.lower() if self.subscription_id else None
+
+    @property
+    def approved_private_endpoints(self) -> int:
+        return sum(1 for _, status in self.private_endpoints if status.lower() == "approved")
+
+    @property
+    def is_rbac(self) -> bool:
+        return self.model == "rbac"
+
+
+def _policy_entry(index: int, raw, vault_tenant: str | None) -> PolicyEntry:
+    where = f"properties.accessPolicies[{index}]"
+    if not isinstance(raw, dict):
+        raise RowError(f"{where} must be an object")
+    object_id = _str(get_ci(raw, "objectId"), f"{where}.objectId", required=True)
+    tenant = _str(get_ci(raw, "tenantId"), f"{where}.tenantId") or vault_tenant or ""
+    app = _str(get_ci(raw, "applicationId"), f"{where}.applicationId")
+    raw_perms = get_ci(raw, "permissions") or {}
+    if not isinstance(raw_perms, dict):
+        raise RowError(f"{where}.permissions must be an object")
+    data = 0
+    permissions: dict[str, tuple[str, ...]] = {}
+    broad: list[str] = []
+    unknown: list[str] = []
+    for category, value in raw_perms.items():
+        cat = category.lower()
+        names = tuple(str(n) for n in _list(value, f"{where}.permissions.{category}"))
+        if cat not in perms.CATEGORIES:
+            unknown.extend(f"{category}: {n}" for n in names)
+            continue
+        permissions[cat] = permissions.get(cat, ()) + names
+        for name in names:
+            mask = perms.permission_mask(cat, name)
+            if mask is None:
+                unknown.append(f"{cat}: {name}")
+                continue
+            data |= mask
+            if name.lower() in ("all", "purge"):
+                broad.append(f"{cat}: {name.lower()}")
+    return PolicyEntry(index, tenant, object_id, app, permissions, data, tuple(dict.fromkeys(broad)), tuple(unknown))
+
+
+def _prefix_length(value: str) -> int | None:
+    """Prefix length of an IP rule value (``None`` when it is not an address at all)."""
+    text = value.strip()
+    address, slash, length = text.partition("/")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if not slash:
+        return ip.max_prefixlen
+    if not length.isdigit() or int(length) > ip.max_prefixlen:
+        return None
+    return int(length)
+
+
+def is_ipv6(value: str) -> bool:
+    return ":" in value
+
+
+def vault_from_row(row: dict) -> Vault:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    vault_id = _str(row.get("id"), "id", required=True)
+    props = row.get("properties")
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise RowError("properties must be an object")
+    rbac = _bool(get_ci(props, "enableRbacAuthorization"), "properties.enableRbacAuthorization")
+    tenant = _str(get_ci(props, "tenantId"), "properties.tenantId")
+    pna = _str(get_ci(props, "publicNetworkAccess"), "properties.publicNetworkAccess")
+    acls = get_ci(props, "networkAcls")
+    if acls is not None and not isinstance(acls, dict):
+        raise RowError("properties.networkAcls must be an object")
+    default_action = _str(get_ci(acls, "defaultAction"), "properties.networkAcls.defaultAction")
+    ip_rules: list[str] = []
+    bad: list[str] = []
+    for i, rule in enumerate(_list(get_ci(acls, "ipRules"), "properties.networkAcls.ipRules")):
+        value = get_ci(rule, "value") if isinstance(rule, dict) else rule
+        if not isinstance(value, str) or _prefix_length(value) is None:
+            bad.append(repr(value))
+        else:
+            ip_rules.append(value.strip())
+    endpoints = []
+    for i, conn in enumerate(_list(get_ci(props, "privateEndpointConnections"), "properties.privateEndpointConnections")):
+        if not isinstance(conn, dict):
+            raise RowError(f"properties.privateEndpointConnections[{i}] must be an object")
+        cprops = get_ci(conn, "properties") or {}
+        state = get_ci(cprops, "privateLinkServiceConnectionState") or {}
+        status = get_ci(state, "status") or ""
+        endpoint = get_ci(get_ci(cprops, "privateEndpoint") or {}, "id") or get_ci(conn, "id") or ""
+        endpoints.append((str(endpoint), str(status)))
+    policies = tuple(
+        _policy_entry(i, entry, tenant)
+        for i, entry in enumerate(_list(get_ci(props, "accessPolicies"), "properties.accessPolicies"))
+    )
+    tags = row.get("tags")
+    return Vault(
+        id=vault_id,
+        key=scope_key(vault_id),
+        name=_str(row.get("name"), "name") or vault_id.rstrip("/").rsplit("/", 1)[-1],
+        subscription_id=_str(row.get("subscriptionId"), "subscriptionId"),
+        resource_group=_str(row.get("resourceGroup"), "resourceGroup"),
+        location=_str(row.get("location"), "location"),
+        row_tenant_id=_str(row.get("tenantId"), "tenantId"),
+        tenant_id=tenant,
+        model="rbac" if rbac is True else "accessPolicy",
+        public_network_access=pna,
+        public_disabled=(pna or "").lower() == "disabled",
+        acl_default_action="Deny" if (default_action or "").lower() == "deny" else "Allow",
+        ip_rules=tuple(dict.fromkeys(ip_rules)),
+        bad_ip_rules=tuple(bad),
+        private_endpoints=tuple(endpoints),
+        soft_delete=_bool(get_ci(props, "enableSoftDelete"), "properties.enableSoftDelete"),
+        purge_protection=_bool(get_ci(props, "enablePurgeProtection"), "properties.enablePurgeProtection"),
+        access_policies=policies,
+        tags=tags if isinstance(tags, dict) else {},
+    )
+
+
+def ip_prefix_length(value: str) -> int:
+    length = _prefix_length(value)
+    assert length is not None, value
+    return length
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions and management groups
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    subscription_id: str
+    name: str | None
+    tenant_id: str | None
+    state: str | None
+    management_groups: tuple[str, ...]      # MG names (lower), direct parent first, tenant root last
+
+    @property
+    def key(self) -> str:
+        return self.subscription_id.lower()
+
+
+def subscription_from_row(row: dict) -> Subscription:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    sub_id = _str(row.get("subscriptionId"), "subscriptionId")
+    row_id = _str(row.get("id"), "id")
+    if not sub_id and row_id:
+        sub_id = row_id.rstrip("/").rsplit("/", 1)[-1]
+    if not sub_id:
+        raise RowError("subscriptionId is missing")
+    props = row.get("properties") or {}
+    if not isinstance(props, dict):
+        raise RowError("properties must be an object")
+    chain = []
+    for i, item in enumerate(_list(get_ci(props, "managementGroupAncestorsChain"), "properties.managementGroupAncestorsChain")):
+        name = get_ci(item, "name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise RowError(f"properties.managementGroupAncestorsChain[{i}].name is missing")
+        chain.append(name.lower())
+    return Subscription(
+        id=row_id or f"/subscriptions/{sub_id}",
+        subscription_id=sub_id,
+        name=_str(row.get("name"), "name"),
+        tenant_id=_str(row.get("tenantId"), "tenantId"),
+        state=_str(get_ci(props, "state"), "properties.state"),
+        management_groups=tuple(chain),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementGroup:
+    name: str
+    display_name: str | None
+    ancestors: tuple[str, ...]
+
+
+def management_group_from_row(row: dict) -> ManagementGroup:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    name = _str(row.get("name"), "name", required=True)
+    props = row.get("properties") or {}
+    details = get_ci(props, "details") or {}
+    chain = [get_ci(i, "name") for i in _list(get_ci(details, "managementGroupAncestorsChain"), "ancestors") if isinstance(i, dict)]
+    return ManagementGroup(name.lower(), _str(get_ci(props, "displayName"), "properties.displayName"),
+                           tuple(str(c).lower() for c in chain if c))
+
+
+# ---------------------------------------------------------------------------------------------
+# Role definitions (compiled once to data-action masks and control flags)
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionBlock:
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDefinition:
+    id: str
+    guid: str
+    name: str
+    custom: bool
+    blocks: tuple[PermissionBlock, ...]
+    data: int                         # Key Vault data actions granted (per block: dataActions - notDataActions)
+    self_grant: tuple[str, ...]       # which of vaults/write, vaults/accessPolicies/write it grants
+    wildcards: tuple[str, ...] = ()   # '*' patterns matching Key Vault data actions or vaults/write
+    builtin_fallback: bool = False    # known to the tool, absent from the snapshot
+
+    @property
+    def relevant(self) -> bool:
+        """Whether an assignment of this role can matter to any Key Vault rule."""
+        return bool(self.data or self.self_grant or self.wildcards)
+
+
+def _strings(value, what: str) -> tuple[str, ...]:
+    return tuple(str(v) for v in _list(value, what) if isinstance(v, str))
+
+
+def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleDefinition:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    role_id = _str(row.get("id"), "id") or _str(row.get("name"), "name", required=True)
+    props = row.get("properties")
+    if not isinstance(props, dict):
+        props = row  # `az role definition list` shape: properties flattened
+    blocks = []
+    for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
+        if not isinstance(raw, dict):
+            raise RowError(f"properties.permissions[{i}] must be an object")
+        blocks.append(PermissionBlock(
+            _strings(get_ci(raw, "actions"), "actions"),
+            _strings(get_ci(raw, "notActions"), "notActions"),
+            _strings(get_ci(raw, "dataActions"), "dataActions"),
+            _strings(get_ci(raw, "notDataActions"), "notDataActions"),
+        ))
+    data = 0
+    grants: list[str] = []
+    wildcards: list[str] = []
+    for block in blocks:
+        data |= perms.patterns_mask(block.data_actions) & ~perms.patterns_mask(block.not_data_actions)
+        wildcards.extend(p for p in block.data_actions if "*" in p and perms.pattern_mask(p))
+        wildcards.extend(p for p in block.actions if "*" in p and perms.matches(p, perms.VAULT_WRITE))
+        for action in perms.SELF_GRANT_ACTIONS:
+            if action not in grants and perms.grants_action(block.actions, block.not_actions, action):
+                grants.append(action)
+    role_type = str(get_ci(props, "type") or get_ci(props, "roleType") or "")
+    return RoleDefinition(
+        id=role_id,
+        guid=trailing_guid(role_id),
+        name=str(get_ci(props, "roleName") or role_id),
+        custom=role_type.lower() == "customrole",
+        blocks=tuple(blocks),
+        data=data,
+        self_grant=tuple(grants),
+        wildcards=tuple(dict.fromkeys(wildcards)),
+        builtin_fallback=builtin_fallback,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Role assignments
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    id: str
+    scope: str                  # as spelled
+    scope_key: str              # lower-cased, interned
+    role_definition_id: str
+    role_guid: str
+    principal_id: str
+    principal_key: str
+    principal_type: str | None
+    conditional: bool
+    description: str | None
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+
+def assignment_from_row(row: dict) -> RoleAssignment:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    assignment_id = _str(row.get("id"), "id", required=True)
+    props = row.get("properties")
+    if not isinstance(props, dict):
+        raise RowError("properties is missing")
+    role_id = _str(get_ci(props, "roleDefinitionId"), "properties.roleDefinitionId", required=True)
+    principal = _str(get_ci(props, "principalId"), "properties.principalId", required=True)
+    scope = _str(get_ci(props, "scope"), "properties.scope")
+    if scope is None:
+        cut = assignment_id.lower().find(ASSIGNMENTS_MARKER)
+        if cut < 0:
+            raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/roleAssignments/ part")
+        scope = assignment_id[:cut] or "/"
+    condition = _str(get_ci(props, "condition"), "properties.condition")
+    return RoleAssignment(
+        id=assignment_id,
+        scope=scope,
+        scope_key=sys.intern(scope_key(scope)),
+        role_definition_id=role_id,
+        role_guid=sys.intern(trailing_guid(role_id)),
+        principal_id=principal,
+        principal_key=sys.intern(principal.lower()),
+        principal_type=_str(get_ci(props, "principalType"), "properties.principalType"),
+        conditional=bool(condition),
+        description=_str(get_ci(props, "description"), "properties.description"),
+    )
+
+
+def scope_level(key: str, vault_keys=None) -> str:
+    """``root``, ``managementGroup``, ``subscription``, ``resourceGroup``, ``vault``, ``object`` or ``resource``."""
+    if key == "/":
+        return "root"
+    if key.startswith(MG_PREFIX):
+        return "managementGroup"
+    parts = key.split("/")
+    # "", "subscriptions", id, "resourcegroups", name, "providers", ...
+    if len(parts) == 3 and parts[1] == "subscriptions":
+        return "subscription"
+    if len(parts) == 5 and parts[1] == "subscriptions" and parts[3] == "resourcegroups":
+        return "resourceGroup"
+    if vault_keys is not None:
+        if key in vault_keys:
+            return "vault"
+        for prefix in prefixes(key):
+            if prefix in vault_keys:
+                return "object"
+    elif VAULT_SEGMENT in key:
+        tail = key.split(VAULT_SEGMENT, 1)[1]
+        return "object" if "/" in tail else "vault"
+    return "resource"
+
+
+# ---------------------------------------------------------------------------------------------
+# Principals (directory data, optional)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    type: str | None
+    display_name: str | None
+    member_of: tuple[str, ...]     # lower-cased group object ids (transitive)
+
+
+def principal_from_row(row: dict) -> Principal:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    pid = _str(row.get("id"), "id", required=True)
+    groups = tuple(sys.intern(str(g).lower()) for g in _list(row.get("memberOf"), "memberOf") if g)
+    return Principal(pid, _str(row.get("type"), "type"), _str(row.get("displayName"), "displayName"), groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# The estate
+
+
+@dataclass
+class Gap:
+    scope: str
+    table: str | None
+    reason: str
+    file: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict:
+        out = {"scope": self.scope, "table": self.table, "reason": self.reason}
+        if self.file:
+            out["file"] = self.file
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+@dataclass
+class Estate:
+    vaults: list[Vault]
+    subscriptions: dict[str, Subscription]           # key: lower subscription GUID
+    management_groups: dict[str, ManagementGroup]    # key: lower MG name
+    role_definitions: dict[str, RoleDefinition]      # key: lower GUID
+    assignments: list[RoleAssignment]                # only those that can matter (see snapshot loader)
+    principals: dict[str, Principal] | None          # None when no directory data was provided
+    gaps: list[Gap] = field(default_factory=list)
+    manifest: dict | None = None
+    counts: dict = field(default_factory=dict)       # rows read / kept per table
+
+    @property
+    def directory_data(self) -> bool:
+        return self.principals is not None
+
+    def subscription_of(self, vault: Vault) -> Subscription | None:
+        return self.subscriptions.get(vault.subscription_key or "")
+
+    def management_groups_of(self, vault: Vault) -> tuple[str, ...]:
+        sub = self.subscription_of(vault)
+        return sub.management_groups if sub else ()

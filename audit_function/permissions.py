@@ -1,0 +1,155 @@
+"""Key Vault data actions, RBAC pattern matching and the access-policy permission mapping.
+
+Access is compared as *data actions*, never as permission names. A set of data actions is an
+``int`` bitmask over :data:`DATA_ACTIONS` (the universe: every data action under
+``Microsoft.KeyVault/vaults/`` in the provider operation list), so unions, coverage and
+"what is missing" are single integer operations even for a million role assignments.
+
+Sources (copied into ``audit_function/data/``, see ``data/SOURCES.md``):
+- ``provider_operations_keyvault.json``: ``az provider operation show`` for Microsoft.KeyVault;
+- ``access_policy_rbac_mapping.csv``: the community mapping linked from Microsoft's migration guide.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from functools import lru_cache, reduce
+from importlib import resources
+from operator import or_
+
+VAULTS_PREFIX = "microsoft.keyvault/vaults/"
+VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
+ACCESS_POLICIES_WRITE = "Microsoft.KeyVault/vaults/accessPolicies/write"
+SELF_GRANT_ACTIONS = (VAULT_WRITE, ACCESS_POLICIES_WRITE)
+
+#: access-policy category names as they appear in ``permissions`` and in the mapping CSV
+CATEGORIES = {"keys": "Key", "secrets": "Secret", "certificates": "Certificate", "storage": "Storage"}
+
+
+def _data_file(name: str):
+    return resources.files("audit_function.data").joinpath(name)
+
+
+def _walk_operations(node, found: list[tuple[str, bool]]) -> None:
+    if isinstance(node, dict):
+        if "name" in node and "isDataAction" in node:
+            found.append((node["name"], bool(node["isDataAction"])))
+        for value in node.values():
+            _walk_operations(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _walk_operations(value, found)
+
+
+def _load_data_actions() -> tuple[str, ...]:
+    found: list[tuple[str, bool]] = []
+    _walk_operations(json.loads(_data_file("provider_operations_keyvault.json").read_text()), found)
+    names = {name for name, is_data in found if is_data and name.lower().startswith("microsoft.keyvault/vaults/")}
+    return tuple(sorted(names, key=str.lower))
+
+
+#: every Key Vault (vaults) data action, in a fixed order; bit i of a mask = DATA_ACTIONS[i]
+DATA_ACTIONS: tuple[str, ...] = _load_data_actions()
+_BIT = {name.lower(): 1 << i for i, name in enumerate(DATA_ACTIONS)}
+ALL_DATA = (1 << len(DATA_ACTIONS)) - 1
+
+
+def bit(action: str) -> int:
+    """The mask bit of one data action (0 when it is not a Key Vault vault data action)."""
+    return _BIT.get(action.lower(), 0)
+
+
+def names(mask: int) -> list[str]:
+    """The data actions in a mask, in universe order."""
+    return [DATA_ACTIONS[i] for i in range(len(DATA_ACTIONS)) if mask >> i & 1]
+
+
+@lru_cache(maxsize=65536)
+def _regex(pattern: str) -> re.Pattern[str]:
+    # In RBAC patterns '*' matches any run of characters, '/' included; everything else is literal.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def matches(pattern: str, action: str) -> bool:
+    """Whether an RBAC action pattern matches a concrete action (case-insensitive)."""
+    return _regex(pattern).fullmatch(action) is not None
+
+
+@lru_cache(maxsize=65536)
+def pattern_mask(pattern: str) -> int:
+    """The Key Vault data actions one pattern matches."""
+    if "*" not in pattern:
+        return bit(pattern)
+    rx = _regex(pattern)
+    mask = 0
+    for i, action in enumerate(DATA_ACTIONS):
+        if rx.fullmatch(action):
+            mask |= 1 << i
+    return mask
+
+
+def patterns_mask(patterns) -> int:
+    mask = 0
+    for pattern in patterns:
+        mask |= pattern_mask(pattern)
+    return mask
+
+
+def grants_action(actions, not_actions, action: str) -> bool:
+    """Whether one permission block grants ``action`` (``actions`` minus ``notActions``)."""
+    return any(matches(p, action) for p in actions) and not any(matches(p, action) for p in not_actions)
+
+
+# ---------------------------------------------------------------------------------------------
+# Access-policy permissions
+
+
+def _load_policy_map() -> dict[str, dict[str, int]]:
+    by_label = {label: category for category, label in CATEGORIES.items()}
+    table: dict[str, dict[str, int]] = {category: {} for category in CATEGORIES}
+    with _data_file("access_policy_rbac_mapping.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            label, _, permission = row["Access Policy Permission"].partition(" ")
+            category = by_label[label]
+            mask = 0
+            for action in row["RBAC Data Action"].split(";"):
+                action_bit = bit(action.strip())
+                if not action_bit:
+                    raise ValueError(f"mapping names unknown data action {action!r}")
+                mask |= action_bit
+            table[category][permission.lower()] = table[category].get(permission.lower(), 0) | mask
+    return table
+
+
+#: category -> lower-cased permission name -> data-action mask (``all`` is derived, see below)
+POLICY_MAP: dict[str, dict[str, int]] = _load_policy_map()
+#: ``all`` = every permission of its category except ``purge``
+ALL_EXCEPT_PURGE: dict[str, int] = {
+    category: reduce(or_, (mask for name, mask in perms.items() if name != "purge"), 0)
+    for category, perms in POLICY_MAP.items()
+}
+#: everything any access-policy permission can grant (purge included)
+POLICY_UNIVERSE: int = reduce(or_, (mask for perms in POLICY_MAP.values() for mask in perms.values()), 0)
+
+
+def permission_mask(category: str, permission: str) -> int | None:
+    """Data actions of one access-policy permission; ``None`` when the name is unknown."""
+    perms = POLICY_MAP.get(category)
+    if perms is None:
+        return None
+    name = permission.lower()
+    if name == "all":
+        return ALL_EXCEPT_PURGE[category]
+    return perms.get(name)
+
+
+def describe(mask: int) -> str:
+    """Data actions in plain words, e.g. ``"secrets: getSecret, readMetadata; keys: read"``."""
+    groups: dict[str, list[str]] = {}
+    for action in names(mask):
+        rest = action[len("Microsoft.KeyVault/vaults/"):]
+        kind, _, verb = rest.partition("/")
+        groups.setdefault(kind, []).append(verb.removesuffix("/action") or kind)
+    return "; ".join(f"{kind}: {', '.join(verbs)}" for kind, verbs in groups.items())

@@ -1,0 +1,126 @@
+"""What every rule is made of: metadata, the context it runs in, and what it returns.
+
+A rule is one module with ``META`` (a :class:`RuleMeta`) and a pure ``evaluate`` function:
+
+- ``applies_to="vault"``: ``evaluate(vault, access, ctx)`` runs once per vault whose permission
+  model is in ``META.models``; ``access`` is the vault's :class:`~audit_function.access.VaultAccess`;
+- ``applies_to="estate"``: ``evaluate(estate, index, ctx)`` runs once (assignment-level rules).
+
+``evaluate`` yields :class:`Finding` and :class:`NotEvaluated` objects. It never reads the clock
+(``ctx.as_of`` is the audit's time), the network or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SEVERITIES = ("high", "medium", "low")
+MODELS = ("rbac", "accessPolicy")
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    id: str
+    title: str
+    severity: str
+    applies_to: str                      # "vault" | "estate"
+    subject: str                         # what one finding is about, in words
+    rationale: str
+    remediation: str                     # a command or step; {placeholders} filled per finding
+    references: tuple[str, ...] = ()
+    models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
+    uses_rbac: bool = False              # needs every role definition that reaches the vault
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    firewall_min_prefix_v4: int = 8
+    firewall_min_prefix_v6: int = 32
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    as_of: datetime
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    severity_overrides: dict = field(default_factory=dict)
+    groups_expanded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    severity: str
+    title: str
+    message: str
+    anchor: str                 # vault id or assignment id (fingerprint input)
+    subject: str                # subject key within the anchor (fingerprint input)
+    remediation: str
+    evidence: dict
+    vault: object = None        # estate.Vault or None
+    principal_id: str | None = None
+    principal_type: str | None = None
+    assignment_id: str | None = None
+    role_definition_id: str | None = None
+    role_name: str | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotEvaluated:
+    rule_id: str
+    vault_id: str | None
+    reason: str
+    gap: bool = False           # True when bad input caused it: the run is then incomplete
+    scope: str | None = None
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, subject: str, vault=None, anchor: str | None = None,
+            evidence: dict | None = None, severity: str | None = None, principal_id: str | None = None,
+            principal_type: str | None = None, assignment=None, role=None, scope: str | None = None,
+            **remediation_fields) -> Finding:
+    """Build a finding for ``meta``: severity override, title and remediation filled in."""
+    fields = _Blank(remediation_fields)
+    if vault is not None:
+        fields.setdefault("vault_name", vault.name)
+        fields.setdefault("vault_id", vault.id)
+        fields.setdefault("resource_group", vault.resource_group or "<resource-group>")
+        fields.setdefault("subscription_id", vault.subscription_id or "<subscription>")
+    if principal_id:
+        fields.setdefault("principal_id", principal_id)
+    if assignment is not None:
+        fields.setdefault("assignment_id", assignment.id)
+        fields.setdefault("scope", assignment.scope)
+    if role is not None:
+        fields.setdefault("role_name", role.name)
+        fields.setdefault("role_id", role.id)
+    anchor = anchor or (vault.id if vault is not None else assignment.id)
+    return Finding(
+        rule_id=meta.id,
+        severity=ctx.severity_overrides.get(meta.id, severity or meta.severity),
+        title=meta.title,
+        message=message,
+        anchor=anchor,
+        subject=subject,
+        remediation=meta.remediation.format_map(fields),
+        evidence=evidence or {},
+        vault=vault,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        assignment_id=assignment.id if assignment is not None else None,
+        role_definition_id=role.id if role is not None else None,
+        role_name=role.name if role is not None else None,
+        scope=scope if scope is not None else (assignment.scope if assignment is not None else None),
+    )
+
+
+def groups_note(ctx: RuleContext) -> str:
+    """Evidence note on group expansion (rules match object ids directly without directory data)."""
+    return ("group memberships expanded from directory data" if ctx.groups_expanded
+            else "group memberships not expanded (no directory data in the snapshot): "
+                 "access a principal has only through a group is not counted")

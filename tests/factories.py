@@ -1,0 +1,160 @@
+"""Builders for raw ARG rows and a harness that runs rules over them.
+
+Rows are built the way Resource Graph returns them (lower-cased ``type``, ARM-cased ids,
+nested ``properties``), then go through the real snapshot loader, estate model and access
+engine: a rule test exercises exactly the path a real audit takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from audit_function.access import AccessIndex
+from audit_function.engine import evaluate
+from audit_function.report import build_report
+from audit_function.snapshot import RawSnapshot, load_estate
+from rules.base import RuleContext, Thresholds
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+OTHER_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+SUB = "00000000-0000-0000-0000-00000000000a"
+SUB2 = "00000000-0000-0000-0000-00000000000b"
+AS_OF = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+
+# real built-in role GUIDs (audit_function/data/builtin_roles.json)
+KV_ADMIN = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KV_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+KV_CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+KV_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+KV_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+KV_CERTIFICATES_OFFICER = "a4417e6f-fecd-4de8-b567-7b0420556985"
+KV_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
+KV_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
+KV_DATA_ACCESS_ADMIN = "8b54135c-b56d-4d72-a534-26097cfdc8d8"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+USER_ACCESS_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+
+
+def vault_id(name: str = "kv1", sub: str = SUB, rg: str = "rg-app") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def rg_scope(sub: str = SUB, rg: str = "rg-app") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def mg_scope(name: str) -> str:
+    return f"/providers/Microsoft.Management/managementGroups/{name}"
+
+
+def policy(object_id: str, tenant: str = TENANT, application_id: str | None = None, **permissions) -> dict:
+    """An access-policy entry: ``policy("oid", secrets=["get", "list"])``."""
+    entry = {"tenantId": tenant, "objectId": object_id, "permissions": permissions}
+    if application_id:
+        entry["applicationId"] = application_id
+    return entry
+
+
+def vault_row(name: str = "kv1", *, sub: str = SUB, rg: str = "rg-app", rbac=True, policies=(), tenant=TENANT,
+              row_tenant=TENANT, omit=(), tags=None, **properties) -> dict:
+    """A vault row. ``rbac=None`` leaves enableRbacAuthorization out; ``omit`` drops properties."""
+    props = {
+        "tenantId": tenant,
+        "sku": {"family": "A", "name": "standard"},
+        "accessPolicies": list(policies),
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": 90,
+        "enablePurgeProtection": True,
+        "enableRbacAuthorization": rbac,
+        "publicNetworkAccess": "Disabled",
+        "networkAcls": {"bypass": "AzureServices", "defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []},
+        "privateEndpointConnections": [],
+        "vaultUri": f"https://{name}.vault.azure.net/",
+        "provisioningState": "Succeeded",
+    }
+    if rbac is None:
+        props.pop("enableRbacAuthorization")
+    props.update(properties)
+    for key in omit:
+        props.pop(key, None)
+    return {"id": vault_id(name, sub, rg), "name": name, "type": "microsoft.keyvault/vaults", "tenantId": row_tenant,
+            "kind": "", "location": "westeurope", "resourceGroup": rg, "subscriptionId": sub,
+            "tags": tags or {}, "properties": props}
+
+
+def private_endpoint(status: str = "Approved", name: str = "pe1") -> dict:
+    return {"id": f"/subscriptions/{SUB}/resourceGroups/rg-app/providers/Microsoft.KeyVault/vaults/kv1/privateEndpointConnections/{name}",
+            "properties": {"privateEndpoint": {"id": f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/{name}"},
+                           "privateLinkServiceConnectionState": {"status": status, "actionsRequired": "None"},
+                           "provisioningState": "Succeeded"}}
+
+
+def subscription_row(sub: str = SUB, mgs=("mg-corp", "mg-contoso", TENANT), tenant: str = TENANT) -> dict:
+    return {"id": f"/subscriptions/{sub}", "name": f"sub-{sub[-4:]}", "type": "microsoft.resources/subscriptions",
+            "subscriptionId": sub, "tenantId": tenant,
+            "properties": {"state": "Enabled", "managementGroupAncestorsChain": [{"name": m, "displayName": m} for m in mgs]}}
+
+
+def assignment_row(scope: str, role_guid: str, principal: str, *, name: str | None = None, principal_type: str = "User",
+                   condition: str | None = None, role_prefix: str = "", omit_scope: bool = False) -> dict:
+    name = name or f"ra-{abs(hash((scope, role_guid, principal))) % 10**8:08d}"
+    root = "" if scope == "/" else scope
+    props = {"roleDefinitionId": f"{role_prefix}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}",
+             "principalId": principal, "principalType": principal_type, "scope": scope,
+             "condition": condition, "conditionVersion": "2.0" if condition else None}
+    if omit_scope:
+        props.pop("scope")
+    return {"id": f"{root}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
+            "type": "microsoft.authorization/roleassignments", "tenantId": TENANT, "properties": props}
+
+
+def role_definition_row(guid: str, name: str, *, actions=(), not_actions=(), data_actions=(), not_data_actions=(),
+                        custom: bool = True, scopes=(f"/subscriptions/{SUB}",), key_case: str = "camel") -> dict:
+    perm = {"actions": list(actions), "notActions": list(not_actions), "dataActions": list(data_actions),
+            "notDataActions": list(not_data_actions)}
+    if key_case == "pascal":
+        perm = {k[0].upper() + k[1:]: v for k, v in perm.items()}
+    return {"id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "name": guid,
+            "type": "microsoft.authorization/roledefinitions",
+            "properties": {"roleName": name, "type": "CustomRole" if custom else "BuiltInRole", "description": name,
+                           "permissions": [perm], "assignableScopes": list(scopes)}}
+
+
+def principal_row(object_id: str, kind: str = "user", member_of=()) -> dict:
+    return {"id": object_id, "type": kind, "displayName": f"{kind} {object_id}", "userType": "Member",
+            "appId": None, "memberOf": list(member_of)}
+
+
+@dataclass
+class RuleRun:
+    findings: list[dict]
+    not_evaluated: list[dict]
+    gaps: list[dict]
+    report: dict
+
+    def of(self, rule_id: str) -> list[dict]:
+        return [f for f in self.findings if f["ruleId"] == rule_id]
+
+
+def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions=None, principals=None,
+              thresholds: Thresholds | None = None, severity_overrides=None) -> RuleRun:
+    """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts."""
+    tables = {
+        "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
+        "role_definitions": list(definitions),
+        "vaults": list(vaults),
+        "role_assignments": list(assignments),
+    }
+    if principals is not None:
+        tables["principals"] = list(principals)
+    estate = load_estate(RawSnapshot(tables=tables))
+    ctx = RuleContext(as_of=AS_OF, thresholds=thresholds or Thresholds(), severity_overrides=severity_overrides or {},
+                      groups_expanded=estate.directory_data)
+    rules = tuple(rules)
+    evaluation = evaluate(estate, rules, ctx, index=AccessIndex(estate))
+    report = build_report(estate, evaluation, [r.META.id for r in rules], run={"id": "test"})
+    return RuleRun(report["findings"], report["run"]["notEvaluated"], report["run"]["gaps"], report)
