@@ -1,0 +1,88 @@
+"""Azure Function (Python v2 programming model): the scheduled kv-audit run.
+
+The timer calls the same ``run_audit`` the CLI uses, with settings from app settings
+(audit_function/settings.py) and reports going to Blob Storage (audit_function/sinks.py).
+Deployment, settings and alerts: infra/README.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable, Mapping
+
+import azure.functions as func
+
+from audit_function import observability as obs
+from audit_function.settings import FunctionSettings
+from audit_function.sinks import BlobSink
+
+app = func.FunctionApp()
+log = logging.getLogger("kv_audit")
+
+
+class RunFailed(RuntimeError):
+    """The report was published, but the run must show as a failed execution."""
+
+
+@app.function_name(name="kv_audit")
+@app.timer_trigger(schedule="%AUDIT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def kv_audit(timer: func.TimerRequest) -> None:
+    run_once(os.environ, past_due=bool(timer.past_due))
+
+
+def run_once(environ: Mapping[str, str], *, past_due: bool = False,
+             clock: Callable[[], float] = time.monotonic) -> Any:
+    """One audit run: settings -> run_audit -> Blob Storage, logged; raises when the run failed."""
+    started = clock()
+    if past_due:
+        obs.log_event(log, logging.WARNING, obs.TIMER_PAST_DUE, {"note": "this run starts later than scheduled"})
+    try:
+        settings = FunctionSettings.from_env(environ)
+        obs.log_event(log, logging.INFO, obs.RUN_START, {"past_due": past_due, **settings.describe()})
+        outcome = _audit(settings, clock)
+    except Exception as err:
+        obs.log_event(log, logging.ERROR, obs.RUN_FAILED, {
+            "error": type(err).__name__, "duration_s": clock() - started, "message": str(err)})
+        raise
+    report = outcome.result.report
+    fields = obs.summary_fields(report, exit_code=outcome.exit_code, duration_s=clock() - started,
+                                published=outcome.published)
+    obs.log_event(log, logging.INFO if outcome.exit_code == 0 else logging.WARNING, obs.RUN_COMPLETE, fields)
+    reason = failure_reason(settings, outcome)
+    if reason:
+        raise RunFailed(f"run {fields['run_id']}: {reason}; report at {fields['report']}")
+    return outcome
+
+
+def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
+    from audit_function.audit import run_audit  # heavy imports stay out of host indexing
+
+    credential = make_credential() if settings.source == "live" or settings.uses_identity else None
+    live = {"credential": credential} if settings.source == "live" else {}
+    return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
+                     progress=obs.ProgressLogger(log, clock))
+
+
+def make_credential() -> Any:
+    """The Function's managed identity in Azure (az login etc. when run on a laptop)."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def make_sink(settings: FunctionSettings, credential: Any = None) -> BlobSink:
+    if settings.storage_connection_string:
+        return BlobSink.from_connection_string(settings.storage_connection_string, settings.container)
+    return BlobSink.from_account_url(settings.storage_account_url, settings.container, credential=credential)
+
+
+def failure_reason(settings: FunctionSettings, outcome: Any) -> str | None:
+    """Why a published run should still fail the execution (None: it should not)."""
+    run = outcome.result.report.get("run") or {}
+    if outcome.exit_code == 1:
+        return f"findings at or above severity {settings.fail_on} (AUDIT_FAIL_ON)"
+    if not run.get("complete", False) and settings.fail_on_incomplete:
+        return f"audit incomplete: {len(run.get('gaps') or ())} gap(s), see run.gaps (AUDIT_FAIL_ON_INCOMPLETE)"
+    return None

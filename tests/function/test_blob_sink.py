@@ -1,0 +1,179 @@
+"""BlobSink against Azurite: layout, latest/ semantics, no partial blobs on failure, retries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from audit_function.errors import SinkError
+from audit_function.sinks import BlobSink, dated_prefix
+
+from .conftest import connection_string, free_port
+from .helpers import FailingTransport, fail_put_of, fast_retry, sample_files, sample_report
+
+JSON, XLSX = "kv-audit-report.json", "kv-audit-report.xlsx"
+
+
+def blobs(container: ContainerClient) -> dict[str, bytes]:
+    return {b.name: container.download_blob(b.name).readall() for b in container.list_blobs()}
+
+
+def make_sink(azurite: str, container_name: str, transport=None, retry=None) -> BlobSink:
+    extra = {"transport": transport} if transport else {}
+    return BlobSink.from_connection_string(azurite, container_name, retry=retry or fast_retry(), **extra)
+
+
+def test_publish_writes_dated_copy_and_latest(azurite, container, container_name):
+    report = sample_report("run-a", "2025-03-10T06:00:01Z")
+    files = sample_files(report)
+
+    published = make_sink(azurite, container_name).publish(files, report)
+
+    stored = blobs(container)
+    assert set(stored) == {f"2025/03/10/run-a/{JSON}", f"2025/03/10/run-a/{XLSX}", f"latest/{JSON}", f"latest/{XLSX}"}
+    for name, data in files.items():
+        assert stored[f"2025/03/10/run-a/{name}"] == data
+        assert stored[f"latest/{name}"] == data
+    # dated copy first, JSON last within each stage
+    assert [p.split(f"/{container_name}/", 1)[1] for p in published] == [
+        f"2025/03/10/run-a/{XLSX}", f"2025/03/10/run-a/{JSON}", f"latest/{XLSX}", f"latest/{JSON}"]
+    props = container.get_blob_client(f"2025/03/10/run-a/{JSON}").get_blob_properties()
+    assert props.content_settings.content_type == "application/json"
+    assert props.metadata["kvauditrunid"] == "run-a"
+    xlsx_props = container.get_blob_client(f"latest/{XLSX}").get_blob_properties()
+    assert xlsx_props.content_settings.content_type.startswith("application/vnd.openxmlformats")
+
+
+def test_dated_folder_is_the_utc_day_the_run_started():
+    assert dated_prefix(sample_report("r1", "2025-03-09T23:30:00-02:00")) == "2025/03/10/r1"
+    assert dated_prefix(sample_report("r1", "2025-12-31T23:59:59+00:00")) == "2025/12/31/r1"
+    assert dated_prefix(sample_report("r1", "2025-01-02T00:00:00")) == "2025/01/02/r1"
+
+
+@pytest.mark.parametrize("run", [
+    {"id": "../escape", "startedAt": "2025-03-10T06:00:00Z"},
+    {"id": "a/b", "startedAt": "2025-03-10T06:00:00Z"},
+    {"id": "", "startedAt": "2025-03-10T06:00:00Z"},
+    {"id": "ok", "startedAt": "last monday"},
+    {"startedAt": "2025-03-10T06:00:00Z"},
+])
+def test_unusable_run_metadata_is_refused_before_any_upload(azurite, container, container_name, run):
+    report = {"run": run}
+    with pytest.raises(SinkError):
+        make_sink(azurite, container_name).publish({JSON: b"{}"}, report)
+    assert blobs(container) == {}
+
+
+def test_second_run_replaces_latest_and_keeps_first_dated_copy(azurite, container, container_name):
+    sink = make_sink(azurite, container_name)
+    first, second = sample_report("run-1", "2025-03-03T06:00:00Z"), sample_report("run-2", "2025-03-10T06:00:00Z", high=4)
+    sink.publish(sample_files(first), first)
+    assert sink.load_previous()["run"]["id"] == "run-1"
+
+    sink.publish(sample_files(second), second)
+
+    stored = blobs(container)
+    assert stored[f"2025/03/03/run-1/{JSON}"] == sample_files(first)[JSON]
+    assert stored[f"2025/03/10/run-2/{JSON}"] == sample_files(second)[JSON]
+    assert stored[f"latest/{XLSX}"] == sample_files(second)[XLSX]
+    assert sink.load_previous() == json.loads(sample_files(second)[JSON])
+
+
+def test_existing_dated_blob_is_never_overwritten(azurite, container, container_name):
+    sink = make_sink(azurite, container_name)
+    report = sample_report("run-x")
+    sink.publish(sample_files(report), report)
+    before = blobs(container)
+
+    changed = sample_report("run-x", high=9)  # same run id, different content
+    with pytest.raises(SinkError, match="already exists|BlobAlreadyExists|ResourceExistsError"):
+        sink.publish(sample_files(changed), changed)
+
+    assert blobs(container) == before
+
+
+def test_failed_dated_upload_leaves_no_blob_and_latest_untouched(azurite, container, container_name):
+    sink = make_sink(azurite, container_name)
+    previous = sample_report("run-old", "2025-03-03T06:00:00Z")
+    sink.publish(sample_files(previous), previous)
+    before = blobs(container)
+
+    # XLSX goes first and succeeds; the JSON upload then fails on every attempt.
+    transport = FailingTransport(fail_put_of(f"run-new/{JSON}"))
+    failing = make_sink(azurite, container_name, transport=transport, retry=fast_retry(2))
+    new = sample_report("run-new", "2025-03-10T06:00:00Z")
+    with pytest.raises(SinkError) as caught:
+        failing.publish(sample_files(new), new)
+
+    assert "latest/ left untouched" in str(caught.value)
+    assert len(transport.failed) == 3  # first attempt + 2 retries, all for the same blob
+    assert blobs(container) == before  # the XLSX this run wrote was removed; latest/ is the old run
+    assert sink.load_previous()["run"]["id"] == "run-old"
+
+
+def test_failed_latest_update_keeps_complete_dated_copy(azurite, container, container_name):
+    sink = make_sink(azurite, container_name)
+    previous = sample_report("run-old", "2025-03-03T06:00:00Z")
+    sink.publish(sample_files(previous), previous)
+
+    transport = FailingTransport(fail_put_of(f"latest/{JSON}"))
+    new = sample_report("run-new", "2025-03-10T06:00:00Z")
+    with pytest.raises(SinkError, match="is complete"):
+        make_sink(azurite, container_name, transport=transport).publish(sample_files(new), new)
+
+    stored = blobs(container)
+    assert stored[f"2025/03/10/run-new/{JSON}"] == sample_files(new)[JSON]
+    assert stored[f"2025/03/10/run-new/{XLSX}"] == sample_files(new)[XLSX]
+    assert stored[f"latest/{JSON}"] == sample_files(previous)[JSON]  # load_previous still sees a whole report
+
+
+def test_transient_failures_are_retried(azurite, container, container_name):
+    transport = FailingTransport(fail_put_of(JSON, times=2))  # each JSON upload fails twice, then works
+    report = sample_report("run-r")
+    make_sink(azurite, container_name, transport=transport, retry=fast_retry(3)).publish(sample_files(report), report)
+
+    assert len(transport.failed) == 4  # 2 for the dated JSON, 2 for latest/
+    assert blobs(container)[f"latest/{JSON}"] == sample_files(report)[JSON]
+
+
+def test_block_upload_failing_at_commit_leaves_no_blob(azurite, container, container_name):
+    """Above max_single_put_size the SDK stages blocks; nothing is readable until Put Block List."""
+    transport = FailingTransport(lambda req, n: req.method == "PUT" and "comp=blocklist" in req.url)
+    sink = make_sink(azurite, container_name, transport=transport, retry=fast_retry(0))
+    sink.container._config.max_single_put_size = 1024
+    sink.container._config.max_block_size = 512
+    report = sample_report("run-big")
+    files = {JSON: json.dumps(report).encode(), XLSX: b"x" * 5000}
+
+    with pytest.raises(SinkError):
+        sink.publish(files, report)
+
+    assert any("comp=block&" in url or "comp=block" in url.split("?")[1] for _, url in transport.attempts)
+    assert blobs(container) == {}
+
+
+def test_unreachable_storage_fails_with_sink_error(container_name):
+    port = free_port()  # nothing listens here
+    sink = BlobSink.from_connection_string(connection_string(port), container_name, retry=fast_retry(0))
+    report = sample_report()
+    with pytest.raises(SinkError, match="cannot create the report container|upload failed"):
+        sink.publish(sample_files(report), report)
+
+
+def test_load_previous_when_nothing_published(azurite, container_name):
+    assert make_sink(azurite, container_name).load_previous() is None  # container does not exist yet
+
+
+def test_load_previous_rejects_a_corrupt_report(azurite, container, container_name):
+    container.upload_blob(f"latest/{JSON}", b"{not json")
+    with pytest.raises(SinkError, match="not valid JSON"):
+        make_sink(azurite, container_name).load_previous()
+
+
+def test_missing_container_is_an_error_when_not_allowed_to_create(azurite, container_name):
+    client = ContainerClient.from_connection_string(azurite, container_name, retry_policy=fast_retry(0))
+    report = sample_report()
+    with pytest.raises(SinkError, match="upload failed"):
+        BlobSink(client, create_container=False).publish(sample_files(report), report)
