@@ -244,9 +244,9 @@ class _Reader:
 
 
 def _known_formats() -> frozenset[str] | None:
-    """Format names the writers support, or None while the writers package is not importable."""
+    """Format names the writers support (``reports.FORMATS``), or None if that cannot be imported."""
     try:
-        from reports import WRITERS
+        from reports import FORMATS as known
     except ImportError:
         return None
-    return frozenset(WRITERS)
+    return frozenset(known)
