@@ -1,0 +1,115 @@
+"""The spreadsheet report: the estate as security reviewers filter, sort and assign it.
+
+``XlsxWriter().render(result) -> bytes`` builds the workbook in memory (openpyxl write-only
+mode, so memory stays flat with the number of findings) and returns the .xlsx bytes; it opens
+no path and no connection. (openpyxl itself stages each worksheet's XML in a temporary file
+while the workbook is assembled; that is the library's internal buffering, not output.)
+
+Sheets, in order:
+  Summary                 run metadata, INCOMPLETE banner, counts by severity/rule/subscription,
+                          charts, and how every other sheet came out (rows, continuations)
+  Findings                one row per finding in the JSON's order, linked to the portal
+  Vaults                  the inventory
+  Access                  one row per vault x principal x source with data access
+  Migration               one row per migration-plan entry (only when the report has a plan)
+  Not evaluated & gaps    run.gaps and run.notEvaluated ("/" is not allowed in sheet names)
+A table that outgrows a sheet continues on "<name> (2)", "<name> (3)" …
+
+Text safety and Excel's size limits are explained in ``reports/xlsx_text.py``; the limits are
+constructor arguments so tests can exercise them with small numbers.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from openpyxl import Workbook
+
+from .xlsx_rows import (
+    ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
+    finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
+)
+from .xlsx_summary import GAPS_SHEET, SheetFacts, write_summary
+from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
+from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
+
+BASE_SEVERITIES = ("high", "medium", "low")
+
+
+class XlsxWriter:
+    name = "xlsx"
+    filename = "kv-audit-report.xlsx"
+
+    def __init__(self, *, max_rows: int = EXCEL_MAX_ROWS, max_cell_chars: int = EXCEL_MAX_CELL_CHARS,
+                 max_links: int = EXCEL_MAX_LINKS):
+        """``max_rows`` counts the header row; ``max_links`` is per sheet."""
+        self.max_rows = max_rows
+        self.max_cell_chars = max_cell_chars
+        self.max_links = max_links
+
+    def render(self, result) -> bytes:
+        report = result.report
+        findings = report.get("findings") or []
+        vaults = report.get("vaults") or []
+        run = report.get("run") or {}
+        text = CellText(self.max_cell_chars)
+        lookup = Lookup(vaults)
+        severities = _severities(report)
+        workbook = Workbook(write_only=True)
+        workbook.properties.creator = "kv-audit"
+        workbook.properties.title = "kv-audit report"
+        pages = {}
+
+        status = has_status(findings)
+        pages["Findings"] = self._table(
+            workbook, "Findings", finding_columns(status),
+            (finding_row(f, text, lookup, status) for f in findings))
+        pages["Vaults"] = self._table(
+            workbook, "Vaults", vault_columns(severities),
+            (vault_row(v, text, lookup, severities) for v in vaults))
+        pages["Access"] = self._table(
+            workbook, "Access", ACCESS_COLUMNS,
+            (access_row(row, text, lookup) for row in result.access))
+        plans = report.get("migration") or []
+        if plans:
+            pages["Migration"] = self._table(
+                workbook, "Migration", MIGRATION_COLUMNS,
+                (row for plan in plans for row in migration_rows(plan, text, lookup)))
+        pages[GAPS_SHEET] = self._table(
+            workbook, GAPS_SHEET, GAP_COLUMNS, gap_rows(run, text, lookup), table_name="Gaps")
+
+        facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
+                           truncated=text.truncated, tool_version=_tool_version())
+        summary = write_summary(workbook, report, text, facts)
+        summary.sheet_view.tabSelected = True
+        workbook.active = 0
+
+        buffer = BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+
+    def _table(self, workbook, title, columns, rows, table_name=None):
+        sheet = PagedSheet(workbook, title, columns, table_name=table_name or title,
+                           max_rows=self.max_rows, max_links=self.max_links)
+        for values, url in rows:
+            sheet.append(values, url)
+        return sheet.close()
+
+
+def _severities(report: dict) -> list[str]:
+    """high, medium, low always; any other severity the report uses, in severity order."""
+    found = set(BASE_SEVERITIES)
+    by_severity = (report.get("summary") or {}).get("bySeverity")
+    if isinstance(by_severity, dict):
+        found.update(str(key).lower() for key in by_severity)
+    found.update(str(f.get("severity")).lower() for f in report.get("findings") or () if f.get("severity"))
+    # Severities become column headers: keep plain words only (others still show per finding).
+    return sorted((s for s in found if s.isalnum() and len(s) <= 20), key=severity_rank)
+
+
+def _tool_version() -> str:
+    try:
+        from audit_function import __version__
+    except ImportError:  # the writer also works on a report outside the package
+        return ""
+    return f"kv-audit {__version__} (writer)"

@@ -1,0 +1,236 @@
+"""Columns and rows of the tabular sheets (Findings, Vaults, Access, Migration, gaps).
+
+Row functions take the cleaner (``CellText``) and a ``Lookup`` of the report's vaults and return
+``(values, url)``: the cleaned cell values in column order and the portal URL for the column
+marked ``link`` (or None).
+"""
+
+from __future__ import annotations
+
+from .xlsx_table import Column
+from .xlsx_text import as_json, describe, network_exposure, portal_url
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+SEVERITY_STYLE = {
+    "critical": ("7B0000", "FFFFFF"),
+    "high": ("C00000", "FFFFFF"),
+    "medium": ("F4B183", "000000"),
+    "low": ("FFE699", "000000"),
+    "info": ("DDEBF7", "000000"),
+}
+BAD = ("F8CBAD", "833C0B")
+WARN = ("FFE699", "7F6000")
+GOOD = ("C6EFCE", "006100")
+INERT = ("D9D9D9", "595959")
+READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-grants": BAD,
+                   "blocked": ("C00000", "FFFFFF")}
+SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment"}
+
+
+def severity_rank(severity: str) -> tuple:
+    key = str(severity).lower()
+    return (SEVERITY_ORDER.index(key), key) if key in SEVERITY_ORDER else (len(SEVERITY_ORDER), key)
+
+
+class Lookup:
+    """Vault and subscription names by id (case-insensitive), portal URLs cached per vault."""
+
+    def __init__(self, vaults: list[dict]):
+        self.vaults = {}
+        self.subscriptions = {}
+        for vault in vaults:
+            if vault.get("id"):
+                self.vaults[str(vault["id"]).lower()] = vault
+            if vault.get("subscriptionId") and vault.get("subscriptionName"):
+                self.subscriptions[str(vault["subscriptionId"]).lower()] = vault["subscriptionName"]
+        self._urls: dict[str, str | None] = {}
+
+    def vault(self, vault_id) -> dict:
+        return self.vaults.get(str(vault_id).lower(), {}) if vault_id else {}
+
+    def vault_name(self, row: dict, id_key: str = "vaultId"):
+        return row.get("vaultName") or self.vault(row.get(id_key)).get("name")
+
+    def subscription(self, subscription_id):
+        if not subscription_id:
+            return None
+        return self.subscriptions.get(str(subscription_id).lower(), subscription_id)
+
+    def url(self, vault_id) -> str | None:
+        if not vault_id:
+            return None
+        key = str(vault_id)
+        if key not in self._urls:
+            self._urls[key] = portal_url(self.vault(vault_id).get("tenantId"), vault_id)
+        return self._urls[key]
+
+
+# ---- Findings ----
+
+def finding_columns(with_status: bool) -> list[Column]:
+    columns = [
+        Column("Severity", 10, highlight=SEVERITY_STYLE),
+        Column("Rule", 28), Column("Title", 40), Column("Vault", 24, link=True),
+        Column("Subscription", 26), Column("Resource group", 24), Column("Principal", 38),
+        Column("Principal type", 16), Column("Role", 30), Column("Scope", 40),
+        Column("Message", 70), Column("Remediation", 60),
+    ]
+    if with_status:
+        columns += [Column("Status", 12), Column("First seen", 20), Column("Suppressed", 12),
+                    Column("Suppression", 30)]
+    columns += [Column("Fingerprint", 20), Column("Assignment ID", 40), Column("Vault ID", 40),
+                Column("Evidence", 60)]
+    return columns
+
+
+def has_status(findings: list[dict]) -> bool:
+    keys = ("status", "firstSeen", "suppressed", "suppression")
+    return any(key in finding for finding in findings for key in keys)
+
+
+def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
+    c = text.clean
+    get = finding.get
+    vault_id = get("vaultId")
+    values = [
+        c(get("severity")), c(get("ruleId")), c(get("title")), c(lookup.vault_name(finding)),
+        c(lookup.subscription(get("subscriptionId"))), c(get("resourceGroup")),
+        c(get("principalId")), c(get("principalType")),
+        c(get("roleName") or get("roleDefinitionId")), c(get("scope")),
+        c(get("message")), c(get("remediation")),
+    ]
+    if with_status:
+        values += [c(get("status")), c(get("firstSeen")), c(get("suppressed")), c(get("suppression"))]
+    values += [c(get("fingerprint")), c(get("assignmentId")), c(vault_id), c(as_json(get("evidence")))]
+    return values, lookup.url(vault_id)
+
+
+# ---- Vaults ----
+
+def vault_columns(severities: list[str]) -> list[Column]:
+    return [
+        Column("Vault", 24, link=True), Column("Subscription", 26), Column("Subscription ID", 38),
+        Column("Resource group", 24), Column("Location", 14),
+        Column("Permission model", 16, highlight={"accessPolicy": WARN}),
+        Column("Public network access", 14), Column("ACL default action", 12),
+        Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "private": GOOD}),
+        Column("IP rules", 9), Column("Approved private endpoints", 12),
+        Column("Soft delete", 10, highlight={"no": BAD}),
+        Column("Purge protection", 12, highlight={"no": BAD}),
+        Column("Access policies", 10), Column("RBAC data principals", 12), Column("Findings", 10),
+        *[Column(severity.capitalize(), 9) for severity in severities],
+        Column("Tags", 40), Column("Vault ID", 40), Column("Tenant ID", 38),
+    ]
+
+
+def _count(value):
+    return len(value) if isinstance(value, (list, tuple)) else value
+
+
+def vault_row(vault: dict, text, lookup: Lookup, severities: list[str]):
+    c = text.clean
+    get = vault.get
+    by_severity = get("findingsBySeverity") or {}
+    tags = get("tags")
+    values = [
+        c(get("name")), c(get("subscriptionName")), c(get("subscriptionId")), c(get("resourceGroup")),
+        c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
+        c(get("networkDefaultAction")), network_exposure(vault), c(get("ipRuleCount")),
+        c(_count(get("approvedPrivateEndpoints"))), c(get("softDeleteEnabled")),
+        c(get("purgeProtectionEnabled")), c(get("accessPolicyCount")),
+        c(get("rbacDataPrincipalCount")), c(get("findingCount")),
+        *[c(by_severity.get(severity, 0)) for severity in severities],
+        c("; ".join(f"{k}={describe(v)}" for k, v in tags.items()) if isinstance(tags, dict) else tags),
+        c(get("id")), c(get("tenantId")),
+    ]
+    return values, lookup.url(get("id"))
+
+
+# ---- Access ----
+
+ACCESS_COLUMNS = [
+    Column("Vault", 24, link=True), Column("Subscription", 26), Column("Resource group", 24),
+    Column("Model in force", 14), Column("Principal", 38), Column("Principal type", 16),
+    Column("Source", 16), Column("Role", 30), Column("Scope", 40), Column("Scope level", 14),
+    Column("Effective", 10, highlight={"no": INERT}), Column("Permissions", 50),
+    Column("Object-scoped", 10), Column("Conditional", 10), Column("Data actions", 60),
+    Column("Assignment ID", 40), Column("Vault ID", 40),
+]
+
+
+def access_row(row: dict, text, lookup: Lookup):
+    c = text.clean
+    get = row.get
+    source = get("source")
+    values = [
+        c(lookup.vault_name(row)), c(lookup.subscription(get("subscriptionId"))),
+        c(get("resourceGroup")), c(get("permissionModel")), c(get("principalId")),
+        c(get("principalType")), c(SOURCE_WORDS.get(source, source)),
+        c(get("roleName") or get("roleDefinitionId")), c(get("scope")), c(get("scopeLevel")),
+        c(bool(get("effective"))), c(get("permissions")), c(get("objectScoped")),
+        c(get("conditional")), c(get("dataActions")), c(get("assignmentId")), c(get("vaultId")),
+    ]
+    return values, lookup.url(get("vaultId"))
+
+
+# ---- Migration ----
+
+MIGRATION_COLUMNS = [
+    Column("Vault", 24, link=True), Column("Readiness", 20, highlight=READINESS_STYLE),
+    Column("Reasons", 40), Column("Principal", 38), Column("Principal type", 16),
+    Column("Proposed roles", 34), Column("Excess", 34), Column("Commands", 90, wrap=True),
+    Column("Vault ID", 40),
+]
+
+
+def migration_rows(plan: dict, text, lookup: Lookup):
+    """One row per entry; a vault without entries still gets one row for its readiness."""
+    c = text.clean
+    vault_id = plan.get("vaultId")
+    url = lookup.url(vault_id)
+    head = [c(lookup.vault_name(plan)), c(plan.get("readiness")), c(_lines(plan.get("reasons"), "; "))]
+    entries = plan.get("entries") or [{}]
+    for entry in entries:
+        entry = entry if isinstance(entry, dict) else {"principalId": entry}
+        values = head + [
+            c(entry.get("principalId")), c(entry.get("principalType")),
+            c(entry.get("proposedRoles")), c(entry.get("excess")),
+            c(_lines(entry.get("commands"), "\n")), c(vault_id),
+        ]
+        yield values, url
+
+
+def migration_row_count(plans: list[dict]) -> int:
+    return sum(max(1, len(plan.get("entries") or ())) for plan in plans)
+
+
+def _lines(items, separator: str):
+    if not isinstance(items, (list, tuple)):
+        return items
+    return separator.join(describe(item) for item in items)
+
+
+# ---- Not evaluated & gaps ----
+
+GAP_COLUMNS = [
+    Column("Kind", 14, highlight={"gap": BAD}), Column("Scope", 40), Column("Table", 18),
+    Column("Rule", 28), Column("Vault", 24, link=True), Column("Reason", 60), Column("Details", 40),
+    Column("Vault ID", 40),
+]
+_GAP_KEYS = {"scope", "table", "reason"}
+_NOT_EVALUATED_KEYS = {"ruleId", "vaultId", "vaultName", "reason"}
+
+
+def gap_rows(run: dict, text, lookup: Lookup):
+    c = text.clean
+    for gap in run.get("gaps") or ():
+        gap = gap if isinstance(gap, dict) else {"reason": gap}
+        rest = {k: v for k, v in gap.items() if k not in _GAP_KEYS}
+        yield [c("gap"), c(gap.get("scope")), c(gap.get("table")), None, None,
+               c(gap.get("reason")), c(describe(rest)), None], None
+    for item in run.get("notEvaluated") or ():
+        item = item if isinstance(item, dict) else {"reason": item}
+        rest = {k: v for k, v in item.items() if k not in _NOT_EVALUATED_KEYS}
+        vault_id = item.get("vaultId")
+        yield [c("not evaluated"), None, None, c(item.get("ruleId")), c(lookup.vault_name(item)),
+               c(item.get("reason")), c(describe(rest)), c(vault_id)], lookup.url(vault_id)

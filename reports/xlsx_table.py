@@ -1,0 +1,165 @@
+"""A filterable table streamed into write-only worksheets, continued on new sheets when full.
+
+Excel holds at most 1,048,576 rows per sheet and 65,530 hyperlinks per sheet. A ``PagedSheet``
+writes its header on every page, fills a page up to ``max_rows`` (header included), then opens
+``"<title> (2)"``, ``"<title> (3)"`` … with the same header; rows past ``max_links`` on a page
+keep their text but get no hyperlink. Each page is an Excel table (banded style, autofilter)
+with a frozen header, column widths, and conditional fills for highlighted values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_LINKS = 65_530
+TABLE_STYLE = "TableStyleMedium2"
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", start_color="1F3864", end_color="1F3864")
+LINK_FONT = Font(color="0563C1", underline="single")
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: float = 16
+    link: bool = False   # the row's URL (if any) is attached to this column's cell
+    wrap: bool = False   # wrap long text (use on small sheets only: it styles every cell)
+    highlight: dict = field(default_factory=dict)  # cell value -> (fill RGB, font RGB)
+
+
+@dataclass
+class Page:
+    title: str
+    rows: int = 0
+    links_dropped: int = 0
+
+
+class PagedSheet:
+    """Append rows (lists of cleaned values); ``close()`` finishes the last page."""
+
+    def __init__(self, workbook, title: str, columns: list[Column], *, table_name: str,
+                 max_rows: int = EXCEL_MAX_ROWS, max_links: int = EXCEL_MAX_LINKS):
+        if max_rows < 2:
+            raise ValueError("max_rows must leave room for a header and one row")
+        self.workbook = workbook
+        self.title = title
+        self.columns = _unique_headers(columns)
+        self.table_name = table_name
+        self.capacity = max_rows - 1
+        self.max_links = max_links
+        self.pages: list[Page] = []
+        self._link_col = next((i for i, c in enumerate(columns) if c.link), None)
+        self._wrap_cols = [i for i, c in enumerate(columns) if c.wrap]
+        self._ws = None
+        self._links = 0
+        self._open_page()
+
+    @property
+    def rows(self) -> int:
+        return sum(page.rows for page in self.pages)
+
+    def append(self, values: list, url: str | None = None) -> None:
+        page = self.pages[-1]
+        if page.rows >= self.capacity:
+            self._close_page()
+            self._open_page()
+            page = self.pages[-1]
+        if url is not None and self._link_col is not None and values[self._link_col] is not None:
+            if self._links < self.max_links:
+                values[self._link_col] = self._link_cell(values[self._link_col], url)
+                self._links += 1
+            else:
+                page.links_dropped += 1
+        for i in self._wrap_cols:
+            if values[i] is not None:
+                values[i] = self._cell(values[i], alignment=WRAP)
+        self._ws.append(values)
+        page.rows += 1
+
+    def close(self) -> list[Page]:
+        self._close_page()
+        return self.pages
+
+    def _open_page(self) -> None:
+        number = len(self.pages) + 1
+        title = self.title if number == 1 else f"{self.title} ({number})"
+        ws = self.workbook.create_sheet(title)
+        for i, column in enumerate(self.columns, 1):
+            ws.column_dimensions[get_column_letter(i)].width = column.width
+        ws.freeze_panes = "A2"
+        ws.print_title_rows = "1:1"
+        self._ws = ws
+        ws.append([self._cell(c.header, font=HEADER_FONT, fill=HEADER_FILL) for c in self.columns])
+        self._links = 0
+        self.pages.append(Page(title))
+
+    def _close_page(self) -> None:
+        page, ws = self.pages[-1], self._ws
+        last_col = get_column_letter(len(self.columns))
+        ref = f"A1:{last_col}{page.rows + 1}"
+        if page.rows:
+            number = len(self.pages)
+            table = Table(
+                displayName=self.table_name if number == 1 else f"{self.table_name}_{number}",
+                ref=ref,
+                tableStyleInfo=TableStyleInfo(name=TABLE_STYLE, showRowStripes=True),
+            )
+            # Write-only sheets cannot be read back, so name the columns here (openpyxl
+            # would otherwise invent "Column1"… and Excel would have to repair the file).
+            table.tableColumns = [TableColumn(id=i, name=c.header) for i, c in enumerate(self.columns, 1)]
+            table.autoFilter = AutoFilter(ref=ref)
+            with warnings.catch_warnings():  # openpyxl warns in write-only mode even when we did
+                warnings.filterwarnings("ignore", "In write-only mode you must add table columns")
+                ws.add_table(table)
+            self._add_highlights(ws, page.rows)
+        else:
+            ws.auto_filter.ref = ref
+
+    def _add_highlights(self, ws, rows: int) -> None:
+        for i, column in enumerate(self.columns, 1):
+            letter = get_column_letter(i)
+            cells = f"{letter}2:{letter}{rows + 1}"
+            for value, (fill, font) in column.highlight.items():
+                ws.conditional_formatting.add(cells, CellIsRule(
+                    operator="equal",
+                    formula=['"' + value.replace('"', '""') + '"'],
+                    fill=PatternFill("solid", start_color=fill, end_color=fill),
+                    font=Font(color=font, bold=True),
+                ))
+
+    def _cell(self, value, **style):
+        cell = WriteOnlyCell(self._ws, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # never a formula, whatever the text
+        for name, item in style.items():
+            setattr(cell, name, item)
+        return cell
+
+    def _link_cell(self, value, url: str):
+        cell = self._cell(value, font=LINK_FONT)
+        cell.hyperlink = url
+        return cell
+
+
+def _unique_headers(columns: list[Column]) -> list[Column]:
+    """Excel tables need distinct column names (compared case-insensitively)."""
+    seen, unique = set(), []
+    for column in columns:
+        header, n = column.header, 1
+        while header.lower() in seen:
+            n += 1
+            header = f"{column.header} ({n})"
+        seen.add(header.lower())
+        unique.append(column if header == column.header else replace(column, header=header))
+    return unique

@@ -1,0 +1,147 @@
+"""Small report documents that follow the report contract (docs/architecture.md, shared/spec/report.md)."""
+
+from __future__ import annotations
+
+from audit_function.result import AuditResult
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+SEVERITY_OF = {
+    "public-network-open": "high",
+    "stranded-access-policy": "high",
+    "access-policy-model": "medium",
+    "purge-protection-disabled": "medium",
+    "no-private-endpoint": "low",
+}
+ALL_RULES = [
+    "access-policy-model", "dead-access-policy", "stranded-access-policy", "inert-role-assignment",
+    "self-grant-path", "broad-data-role", "wildcard-custom-role", "full-access-policy",
+    "public-network-open", "firewall-allows-any", "public-with-private-endpoint",
+    "no-private-endpoint", "soft-delete-disabled", "purge-protection-disabled",
+    "vault-tenant-mismatch", "cross-tenant-access-policy", "compound-identity-policy",
+    "migration-gap", "latent-grant",
+]
+
+
+def subscription_id(n: int) -> str:
+    return f"0000000{n}-aaaa-bbbb-cccc-dddddddddddd"
+
+
+def vault_id(sub: int, rg: str, name: str) -> str:
+    return f"/subscriptions/{subscription_id(sub)}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def vault(name: str, *, sub: int = 1, rg: str = "rg-app", model: str = "rbac",
+          public: str = "Enabled", default_action: str | None = "Allow", tags=None, **extra) -> dict:
+    row = {
+        "id": vault_id(sub, rg, name), "name": name, "subscriptionId": subscription_id(sub),
+        "subscriptionName": f"sub-{sub}", "resourceGroup": rg, "location": "westeurope",
+        "tenantId": TENANT, "permissionModel": model, "publicNetworkAccess": public,
+        "networkDefaultAction": default_action, "ipRuleCount": 0, "approvedPrivateEndpoints": 0,
+        "softDeleteEnabled": True, "purgeProtectionEnabled": False,
+        "accessPolicyCount": 2 if model == "accessPolicy" else 0, "rbacDataPrincipalCount": 1,
+        "findingCount": 0, "findingsBySeverity": {}, "tags": tags or {"env": "prod"},
+    }
+    row.update(extra)
+    return row
+
+
+def finding(rule: str, v: dict, n: int = 0, *, principal: str | None = None, **extra) -> dict:
+    severity = SEVERITY_OF.get(rule, "low")
+    row = {
+        "fingerprint": f"{n:016x}{rule[:8]}", "ruleId": rule, "severity": severity,
+        "title": f"Title of {rule}", "message": f"{v['name']}: {rule} fired",
+        "vaultId": v["id"], "vaultName": v["name"], "subscriptionId": v["subscriptionId"],
+        "resourceGroup": v["resourceGroup"], "principalId": principal,
+        "principalType": "User" if principal else None,
+        "assignmentId": None, "roleDefinitionId": None, "roleName": None, "scope": v["id"],
+        "evidence": {"rule": rule, "vault": v["name"]},
+        "remediation": f"az keyvault update --name {v['name']} --fix {rule}",
+    }
+    row.update(extra)
+    return row
+
+
+def access_row(v: dict, principal: str, *, source: str = "roleAssignment", effective: bool = True,
+               permissions: str = "secrets: get, list", **extra) -> dict:
+    policy = source == "accessPolicy"
+    row = {
+        "vaultId": v["id"], "vaultName": v["name"], "subscriptionId": v["subscriptionId"],
+        "resourceGroup": v["resourceGroup"], "permissionModel": v["permissionModel"],
+        "principalId": principal, "principalType": "ServicePrincipal", "source": source,
+        "assignmentId": None if policy else f"{v['id']}/providers/Microsoft.Authorization/roleAssignments/{principal}",
+        "roleDefinitionId": None if policy else "/providers/Microsoft.Authorization/roleDefinitions/4633458b",
+        "roleName": None if policy else "Key Vault Secrets User",
+        "scope": None if policy else v["id"], "scopeLevel": None if policy else "vault",
+        "objectScoped": False, "conditional": False, "effective": effective,
+        "dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                        "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+        "permissions": permissions,
+    }
+    row.update(extra)
+    return row
+
+
+def report(vaults: list[dict], findings: list[dict], *, gaps=(), not_evaluated=(), migration=None,
+           complete: bool | None = None) -> dict:
+    by_severity = {"high": 0, "medium": 0, "low": 0}
+    by_rule = {rule: 0 for rule in ALL_RULES}
+    for f in findings:
+        by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
+        by_rule[f["ruleId"]] = by_rule.get(f["ruleId"], 0) + 1
+    doc = {
+        "schemaVersion": "1.0",
+        "run": {
+            "id": "run-0001", "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:05:00Z",
+            "source": "snapshot", "scope": {"managementGroups": ["mg-root"], "subscriptions": []},
+            "complete": (not gaps) if complete is None else complete,
+            "gaps": list(gaps), "notEvaluated": list(not_evaluated),
+        },
+        "summary": {"vaults": len(vaults), "findings": len(findings),
+                    "bySeverity": by_severity, "byRule": by_rule},
+        "vaults": vaults,
+        "findings": findings,
+    }
+    if migration is not None:
+        doc["migration"] = migration
+    return doc
+
+
+def small_estate() -> AuditResult:
+    """Three vaults in two subscriptions, findings of all severities, a gap and a plan."""
+    v1 = vault("kv-pay", findingCount=3, findingsBySeverity={"high": 1, "medium": 1, "low": 1})
+    v2 = vault("kv-legacy", sub=2, rg="rg-old", model="accessPolicy", default_action="Deny")
+    v3 = vault("kv-private", public="Disabled", default_action="Deny",
+               approvedPrivateEndpoints=1, purgeProtectionEnabled=True)
+    findings = [
+        finding("public-network-open", v1, 1),
+        finding("stranded-access-policy", v1, 2, principal="aaaaaaaa-0000-0000-0000-000000000001"),
+        finding("access-policy-model", v2, 3),
+        finding("purge-protection-disabled", v1, 4),
+        finding("no-private-endpoint", v1, 5),
+        finding("no-private-endpoint", v2, 6),
+    ]
+    access = (
+        access_row(v1, "aaaaaaaa-0000-0000-0000-000000000002"),
+        access_row(v2, "aaaaaaaa-0000-0000-0000-000000000003", source="accessPolicy"),
+        access_row(v2, "aaaaaaaa-0000-0000-0000-000000000004", effective=False),
+    )
+    migration = [
+        {"vaultId": v2["id"], "vaultName": v2["name"], "readiness": "needs-assignments",
+         "reasons": ["1 principal has no RBAC equivalent yet"],
+         "entries": [
+             {"principalId": "aaaaaaaa-0000-0000-0000-000000000003",
+              "proposedRoles": ["Key Vault Secrets User"], "excess": [],
+              "commands": ["az role assignment create --role 'Key Vault Secrets User' ...",
+                           "resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {...}"]},
+             {"principalId": "aaaaaaaa-0000-0000-0000-000000000005",
+              "proposedRoles": ["Key Vault Secrets Officer"], "excess": ["secrets: set"], "commands": []},
+         ]},
+        {"vaultId": vault_id(3, "rg-x", "kv-gone"), "readiness": "blocked"},  # no name, no entries
+    ]
+    doc = report(
+        [v1, v2, v3], findings,
+        gaps=[{"scope": f"/subscriptions/{subscription_id(9)}", "table": "vaults", "reason": "403 Forbidden"}],
+        not_evaluated=[{"ruleId": "vault-tenant-mismatch", "vaultId": v2["id"], "reason": "properties.tenantId missing"}],
+        migration=migration,
+    )
+    return AuditResult(report=doc, access=access)
