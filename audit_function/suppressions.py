@@ -1,0 +1,141 @@
+"""Suppressions: accepted findings, silenced for a while, with a reason and an owner.
+
+A suppressed finding stays in the report (``suppressed: true`` plus the suppression that
+matched), so the audit trail is kept and a consumer can still count it. A suppression stops
+applying the day after its ``expires`` date; the report then lists it under
+``report["suppressions"]["expired"]`` so the owner can renew or drop it. A suppression that
+matched nothing is listed under ``"unused"`` (stale configuration hides future findings).
+
+``as_of`` always comes from the caller: this module never reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
+
+SEVERITIES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One entry of the configuration file's ``suppressions`` list.
+
+    Every criterion that is set must match (AND). Patterns are fnmatch-style and
+    case-insensitive; ``*`` matches any run of characters, including ``/``.
+    """
+
+    rule_id: str                      # a rule id, or "*" for every rule
+    justification: str
+    owner: str
+    expires: date                     # last day on which the suppression applies
+    vault: str | None = None          # pattern: vault name or vault id
+    subscription: str | None = None   # pattern: subscription id
+    resource_group: str | None = None  # pattern: resource group name
+    tag: tuple[tuple[str, str], ...] = ()  # (key, value pattern): the vault's tags
+    principal_id: str | None = None   # object id, compared case-insensitively
+    id: str | None = None             # optional name given in the file
+    index: int = 0                    # position in the file's list (0-based)
+    line: int | None = None           # line in the file, for messages
+
+    @property
+    def ref(self) -> str:
+        """How reports and messages name this suppression."""
+        return self.id or f"suppressions[{self.index}]"
+
+    def is_expired(self, as_of: date) -> bool:
+        return as_of > self.expires
+
+    def matches(self, finding: dict, vault: dict | None) -> bool:
+        """True when every criterion set on this suppression holds for the finding."""
+        if self.rule_id != "*" and self.rule_id != finding.get("ruleId"):
+            return False
+        vault = vault or {}
+        if self.vault is not None:
+            names = (finding.get("vaultName"), vault.get("name"), finding.get("vaultId"))
+            if not any(_like(value, self.vault) for value in names):
+                return False
+        if self.subscription is not None:
+            sub = finding.get("subscriptionId") or vault.get("subscriptionId")
+            if not _like(sub, self.subscription):
+                return False
+        if self.resource_group is not None:
+            group = finding.get("resourceGroup") or vault.get("resourceGroup")
+            if not _like(group, self.resource_group):
+                return False
+        if self.tag:
+            tags = {str(k).lower(): v for k, v in (vault.get("tags") or {}).items()}
+            for key, pattern in self.tag:
+                if key.lower() not in tags or not _like(tags[key.lower()], pattern):
+                    return False
+        if self.principal_id is not None:
+            principal = finding.get("principalId")
+            if not principal or principal.lower() != self.principal_id.lower():
+                return False
+        return True
+
+    def describe(self) -> dict:
+        """The JSON shape written into findings and into ``report["suppressions"]``."""
+        return {
+            "id": self.ref,
+            "index": self.index,
+            "ruleId": self.rule_id,
+            "justification": self.justification,
+            "owner": self.owner,
+            "expires": self.expires.isoformat(),
+        }
+
+
+def _like(value: object, pattern: str) -> bool:
+    if value is None:
+        return False
+    return fnmatchcase(str(value).lower(), pattern.lower())
+
+
+def apply_suppressions(report: dict, config_suppressions, as_of: date) -> None:
+    """Mark each finding suppressed or not, and record expired and unused suppressions.
+
+    Mutates ``report``: every finding gets ``suppressed`` and ``suppression`` (``None`` when not
+    suppressed); ``report["suppressions"]`` gets ``asOf``, ``active``, ``expired`` and ``unused``;
+    the summary gains ``suppressed`` and ``bySeverityUnsuppressed``. The first active suppression
+    in file order that matches a finding wins.
+    """
+    suppressions = tuple(config_suppressions or ())
+    active = [s for s in suppressions if not s.is_expired(as_of)]
+    expired = [s for s in suppressions if s.is_expired(as_of)]
+    vaults = {str(v["id"]).lower(): v for v in report.get("vaults", []) if v.get("id")}
+
+    used: Counter[int] = Counter()
+    would_match: Counter[int] = Counter()
+    for finding in report.get("findings", []):
+        vault = vaults.get(str(finding.get("vaultId") or "").lower())
+        hit = next((s for s in active if s.matches(finding, vault)), None)
+        if hit is None:
+            finding["suppressed"] = False
+            finding["suppression"] = None
+        else:
+            finding["suppressed"] = True
+            finding["suppression"] = hit.describe()
+            used[hit.index] += 1
+        for s in expired:
+            if s.matches(finding, vault):
+                would_match[s.index] += 1
+
+    report["suppressions"] = {
+        "asOf": as_of.isoformat(),
+        "active": [dict(s.describe(), matched=used[s.index]) for s in active],
+        "expired": [dict(s.describe(), wouldMatch=would_match[s.index]) for s in expired],
+        "unused": [s.describe() for s in active if used[s.index] == 0],
+    }
+
+    summary = report.setdefault("summary", {})
+    findings = report.get("findings", [])
+    summary["suppressed"] = sum(1 for f in findings if f["suppressed"])
+    open_by_severity = {severity: 0 for severity in SEVERITIES}
+    for f in findings:
+        if not f["suppressed"]:
+            severity = f.get("severity")
+            open_by_severity[severity] = open_by_severity.get(severity, 0) + 1
+    summary["bySeverityUnsuppressed"] = open_by_severity

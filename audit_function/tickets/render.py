@@ -1,0 +1,177 @@
+"""Ticket text: title, and a body as Markdown (GitHub), HTML (Azure DevOps) or plain text (exports).
+
+Everything taken from the estate (names, tags, evidence) is data. Markdown puts it inside code
+fences long enough that it cannot close them (no mentions, links or markup); HTML escapes it;
+the CSV export neutralizes formulas (``export.py``).
+
+The *digest* summarizes what a ticket says, independent of format; a sink rewrites a ticket only
+when the digest it recorded differs, so an unchanged finding leaves the ticket untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+
+from audit_function.tickets.model import Ticket
+
+TITLE_LIMIT = 250
+DETAIL_FIELDS = (("Vault", "vaultName"), ("Vault id", "vaultId"),
+                 ("Subscription", "subscriptionId"), ("Resource group", "resourceGroup"),
+                 ("Principal", "principalId"), ("Role assignment", "assignmentId"),
+                 ("Role definition", "roleDefinitionId"), ("First seen", "firstSeen"))
+
+
+def title(ticket: Ticket) -> str:
+    if ticket.is_vault:
+        text = f"kv-audit: Key Vault {ticket.vault_name or ticket.vault_id} has open findings"
+    else:
+        finding = ticket.findings[0]
+        where = (finding.get("vaultName") or finding.get("scope") or finding.get("assignmentId")
+                 or "estate")
+        text = f"kv-audit: {finding.get('title') or finding.get('ruleId')} ({where})"
+    text = " ".join(text.split())  # no newlines or control whitespace in a title
+    return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 1] + "…"
+
+
+def digest(ticket: Ticket) -> str:
+    content = {
+        "title": title(ticket),
+        "severity": ticket.severity,
+        "suppressed": ticket.suppressed_count,
+        "findings": [{k: f.get(k) for k in ("fingerprint", "severity", "title", "message",
+                                             "evidence", "remediation", "firstSeen")}
+                     for f in ticket.findings],
+    }
+    blob = json.dumps(content, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _details(finding: dict) -> list[tuple[str, str]]:
+    rows = [("Rule", str(finding.get("ruleId"))), ("Severity", str(finding.get("severity")))]
+    rows += [(label, str(finding[key])) for label, key in DETAIL_FIELDS if finding.get(key)]
+    rows.append(("Fingerprint", str(finding.get("fingerprint"))))
+    return rows
+
+
+def _evidence(finding: dict) -> str:
+    return json.dumps(finding.get("evidence"), indent=2, sort_keys=True, default=str)
+
+
+def _header(ticket: Ticket) -> str:
+    if ticket.is_vault:
+        text = f"{len(ticket.findings)} open finding(s) on this Key Vault, highest severity " \
+               f"{ticket.severity}."
+        if ticket.suppressed_count:
+            text += f" {ticket.suppressed_count} more are suppressed (see the report)."
+        return text
+    return f"Severity {ticket.severity}. Opened by kv-audit; it updates and closes this ticket."
+
+
+# --- Markdown (GitHub) ------------------------------------------------------------------------
+
+def marker(key: str, digest_value: str) -> str:
+    return f"<!-- kv-audit:key={key} digest={digest_value} -->"
+
+
+MARKER_RE = re.compile(r"<!-- kv-audit:key=([A-Za-z0-9._-]+) digest=([0-9a-f]+) -->")
+
+
+def _fence(text: str, info: str = "text") -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def markdown(ticket: Ticket) -> str:
+    parts = [marker(ticket.key, digest(ticket)), _header(ticket)]
+    for finding in ticket.findings:
+        details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
+        parts += [
+            f"### {_md_plain(finding.get('title') or finding.get('ruleId'))}",
+            _fence(str(finding.get("message") or "")),
+            _fence(details),
+            "**Remediation**",
+            _fence(str(finding.get("remediation") or "")),
+            "<details><summary>Evidence</summary>\n\n" + _fence(_evidence(finding), "json")
+            + "\n\n</details>",
+        ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _md_plain(text: str) -> str:
+    """Rule titles come from the catalog; still, keep them inert."""
+    text = " ".join(str(text).split())
+    text = re.sub(r"([\\`*_{}\[\]<>#|!~])", r"\\\1", text)
+    return text.replace("@", "@\u200b")
+
+
+# --- HTML (Azure DevOps) ----------------------------------------------------------------------
+
+ADO_MARKER_RE = re.compile(r"kv-audit-digest:\s*([0-9a-f]+)")
+
+
+def html_body(ticket: Ticket) -> str:
+    esc = html.escape
+    parts = [f"<p>{esc(_header(ticket))}</p>"]
+    for finding in ticket.findings:
+        rows = "".join(f"<tr><td>{esc(label)}</td><td>{esc(value)}</td></tr>"
+                       for label, value in _details(finding))
+        parts += [
+            f"<h3>{esc(str(finding.get('title') or finding.get('ruleId')))}</h3>",
+            f"<p>{esc(str(finding.get('message') or ''))}</p>",
+            f"<table>{rows}</table>",
+            f"<p><b>Remediation</b></p><pre>{esc(str(finding.get('remediation') or ''))}</pre>",
+            f"<p><b>Evidence</b></p><pre>{esc(_evidence(finding))}</pre>",
+        ]
+    parts.append(f"<p>kv-audit-key: {esc(ticket.key)} kv-audit-digest: {digest(ticket)}</p>")
+    return "".join(parts)
+
+
+# --- plain text (exports) ---------------------------------------------------------------------
+
+def plain(ticket: Ticket) -> str:
+    parts = [_header(ticket)]
+    for finding in ticket.findings:
+        details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
+        parts += [
+            str(finding.get("title") or finding.get("ruleId")),
+            str(finding.get("message") or ""),
+            details,
+            "Remediation:\n" + str(finding.get("remediation") or ""),
+            "Evidence:\n" + _evidence(finding),
+        ]
+    parts.append(f"kv-audit key: {ticket.key}")
+    return "\n\n".join(parts)
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+def resolved_comment(plan, entries: list[dict] | None) -> str:
+    when = f"run {plan.run_id} ({plan.run_started})" if plan.run_id else "the latest run"
+    text = f"kv-audit: no longer found in {when}; the finding is resolved."
+    seen = [e.get("lastSeen") for e in entries or [] if e.get("lastSeen")]
+    if seen:
+        text += f" Last seen {max(seen)}."
+    return text
+
+
+def suppressed_comment(findings: list[dict]) -> str:
+    lines = ["kv-audit: this finding is now suppressed, so kv-audit will not update this ticket "
+             "while the suppression lasts."]
+    seen = set()
+    for finding in findings:
+        s = finding.get("suppression") or {}
+        if s.get("id") in seen:
+            continue
+        seen.add(s.get("id"))
+        lines.append(f"Suppression {s.get('id')}: owner {s.get('owner')}, expires "
+                     f"{s.get('expires')}. Justification: {s.get('justification')}")
+    return "\n".join(lines)
+
+
+REOPENED_COMMENT = "kv-audit: the finding is back (found again in the latest run); reopening."
+UNSUPPRESSED_COMMENT = ("kv-audit: the finding is no longer suppressed (the suppression expired "
+                        "or was removed) and is still present.")
