@@ -392,7 +392,9 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
         for action in perms.SELF_GRANT_ACTIONS:
             if action not in grants and perms.grants_action(block.actions, block.not_actions, action):
                 grants.append(action)
-    role_type = str(get_ci(props, "type") or get_ci(props, "roleType") or "")
+    # ARG rows carry the role type in properties.type; the flattened `az role definition list` shape
+    # has it in roleType, and its `type` is the resource type (Microsoft.Authorization/roleDefinitions).
+    role_type = str(get_ci(props, "roleType") or get_ci(props, "type") or "")
     return RoleDefinition(
         id=role_id,
         guid=trailing_guid(role_id),
@@ -476,7 +478,7 @@ def scope_level(key: str, vault_keys=None) -> str:
         for prefix in prefixes(key):
             if prefix in vault_keys:
                 return "object"
-    elif VAULT_SEGMENT in key:
+    if VAULT_SEGMENT in key:  # also a vault (or an object in one) that is not in the snapshot
         tail = key.split(VAULT_SEGMENT, 1)[1]
         return "object" if "/" in tail else "vault"
     return "resource"
