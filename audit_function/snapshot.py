@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 FORMAT = "kv-audit-snapshot/1"
 
@@ -191,6 +191,11 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored"))
             continue
         seen.add(vault.key)
+        if vault.row_tenant_id is None:
+            # a row without tenantId: the vault's subscription tells its tenant (vault-tenant-mismatch)
+            sub = subscriptions.get(vault.subscription_key or "")
+            if sub is not None and sub.tenant_id:
+                vault = replace(vault, row_tenant_id=sub.tenant_id)
         unique.append(vault)
 
     if manifest:
