@@ -15,11 +15,15 @@ from typing import Any, Callable, Mapping
 import azure.functions as func
 
 from audit_function import observability as obs
+from audit_function.errors import ConfigError
 from audit_function.settings import FunctionSettings
 from audit_function.sinks import BlobSink
 
 app = func.FunctionApp()
 log = logging.getLogger("kv_audit")
+
+
+TRACKERS = ("azure-devops", "github")
 
 
 class RunFailed(RuntimeError):
@@ -38,18 +42,23 @@ def run_once(environ: Mapping[str, str], *, past_due: bool = False,
     started = clock()
     if past_due:
         obs.log_event(log, logging.WARNING, obs.TIMER_PAST_DUE, {"note": "this run starts later than scheduled"})
+    run_id = None
     try:
         settings = FunctionSettings.from_env(environ)
         obs.log_event(log, logging.INFO, obs.RUN_START, {"past_due": past_due, **settings.describe()})
+        tickets = ticket_settings(settings)  # checked before the audit, not after it
         outcome = _audit(settings, clock)
+        report = outcome.result.report
+        run_id = report["run"]["id"]
+        fields = obs.summary_fields(report, exit_code=outcome.exit_code, duration_s=clock() - started,
+                                    published=outcome.published)
+        obs.log_event(log, logging.INFO if outcome.exit_code == 0 else logging.WARNING, obs.RUN_COMPLETE, fields)
+        if tickets is not None:
+            _sync_tickets(report, tickets)
     except Exception as err:
         obs.log_event(log, logging.ERROR, obs.RUN_FAILED, {
-            "error": type(err).__name__, "duration_s": clock() - started, "message": str(err)})
+            "run_id": run_id, "error": type(err).__name__, "duration_s": clock() - started, "message": str(err)})
         raise
-    report = outcome.result.report
-    fields = obs.summary_fields(report, exit_code=outcome.exit_code, duration_s=clock() - started,
-                                published=outcome.published)
-    obs.log_event(log, logging.INFO if outcome.exit_code == 0 else logging.WARNING, obs.RUN_COMPLETE, fields)
     reason = failure_reason(settings, outcome)
     if reason:
         raise RunFailed(f"run {fields['run_id']}: {reason}; report at {fields['report']}")
@@ -63,6 +72,32 @@ def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
     live = {"credential": credential} if settings.source == "live" else {}
     return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
                      progress=obs.ProgressLogger(log, clock))
+
+
+def ticket_settings(settings: FunctionSettings) -> dict | None:
+    """The config file's ``tickets`` section when AUDIT_TICKETS is on (None when off)."""
+    if not settings.tickets:
+        return None
+    from audit_function.config import load_config
+
+    section = load_config(settings.config_path, None).tickets
+    if not section:
+        raise ConfigError(f"AUDIT_TICKETS: true, but {settings.config_path} (AUDIT_CONFIG_PATH) has no tickets section")
+    if section.get("sink") not in TRACKERS:
+        raise ConfigError(f"AUDIT_TICKETS: the Function syncs tickets to {' or '.join(TRACKERS)}; "
+                          f"tickets.sink {section.get('sink')!r} in {settings.config_path} writes a local export "
+                          "file, which a Function cannot keep (use kv-audit tickets on the published report)")
+    return section
+
+
+def _sync_tickets(report: dict, section: dict) -> None:
+    from audit_function.tickets import run_ticket_step
+
+    summary = run_ticket_step(report, section)
+    obs.log_event(log, logging.INFO, obs.TICKETS, {
+        "run_id": report["run"]["id"], "sink": summary.sink, "group_by": summary.group_by,
+        **{kind.replace("-", "_"): n for kind, n in sorted(summary.counts.items())},
+        "requests": summary.requests, "waited_s": summary.waited})
 
 
 def make_credential() -> Any:

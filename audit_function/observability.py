@@ -16,6 +16,7 @@ RUN_COMPLETE = "KVAUDIT_RUN_COMPLETE"
 RUN_FAILED = "KVAUDIT_RUN_FAILED"
 TIMER_PAST_DUE = "KVAUDIT_TIMER_PAST_DUE"
 PROGRESS = "KVAUDIT_PROGRESS"
+TICKETS = "KVAUDIT_TICKETS"
 
 #: Severities always present in the summary line (0 when absent), in this order.
 SUMMARY_SEVERITIES = ("high", "medium", "low")

@@ -81,6 +81,8 @@ class FunctionSettings:
             "container": reader.container(),
         }
         values["snapshot_path"] = reader.snapshot(values["source"])
+        if values["tickets"] and not reader.raw(CONFIG_PATH):
+            reader.bad(TICKETS, f"true needs {CONFIG_PATH}: the ticket settings are the config file's tickets section")
         values["storage_account_url"], values["storage_connection_string"] = reader.storage()
         if reader.problems:
             lines = "\n".join(f"  {p}" for p in reader.problems)
