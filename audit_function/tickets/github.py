@@ -115,7 +115,8 @@ class GitHubTracker:
         self._comment(existing, comment)
         body: dict = {"labels": self._labels(None, existing, mark)}
         if close:
-            body.update(state="closed", state_reason="completed")
+            reason = "not_planned" if mark == "suppressed" else "completed"
+            body.update(state="closed", state_reason=reason)
         self.client.request("PATCH", f"{self.base}/issues/{existing.id}", body=body)
 
     def _comment(self, existing: Existing, text: str) -> None:

@@ -159,8 +159,8 @@ def resolved_comment(plan, entries: list[dict] | None) -> str:
 
 
 def suppressed_comment(findings: list[dict]) -> str:
-    lines = ["kv-audit: this finding is now suppressed, so kv-audit will not update this ticket "
-             "while the suppression lasts."]
+    lines = ["kv-audit: this finding is now suppressed (accepted), so kv-audit closes this "
+             "ticket; it reopens it if the finding is still present when the suppression ends."]
     seen = set()
     for finding in findings:
         s = finding.get("suppression") or {}
@@ -173,5 +173,8 @@ def suppressed_comment(findings: list[dict]) -> str:
 
 
 REOPENED_COMMENT = "kv-audit: the finding is back (found again in the latest run); reopening."
+STILL_PRESENT_COMMENT = ("kv-audit: the finding is still present, so the ticket is reopened. "
+                         "To accept the finding, add a suppression with a justification, an "
+                         "owner and an expiry date (docs/config.md).")
 UNSUPPRESSED_COMMENT = ("kv-audit: the finding is no longer suppressed (the suppression expired "
                         "or was removed) and is still present.")

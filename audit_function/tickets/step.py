@@ -89,7 +89,7 @@ def run_ticket_step(report: dict, settings: dict, *, env=None, session=None,
         data = export.render_jsonl(rows) if sink == "jsonl" else export.render_csv(rows)
         out = settings.get("out")
         if out and not dry_run:
-            _write_atomically(Path(out), data)
+            write_atomically(Path(out), data)
         actions = tuple(TicketAction("export", row["fingerprint"], row["summary"])
                         for row in rows)
         return TicketSummary(sink, group_by, dry_run, actions, export=data, out=out,
@@ -106,7 +106,7 @@ def run_ticket_step(report: dict, settings: dict, *, env=None, session=None,
                          counts=dict(Counter(a.kind for a in actions)))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
     try:
         temporary.write_bytes(data)

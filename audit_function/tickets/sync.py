@@ -5,8 +5,10 @@ key gets exactly one decision:
 
 - an open, unsuppressed finding (or vault) with no ticket -> create;
 - ... with an open ticket whose recorded digest differs -> update (same digest -> unchanged);
-- ... with only a closed ticket -> reopen it (with a comment) rather than open a second one;
-- an open ticket whose findings are all suppressed now -> one comment, marked ``suppressed``;
+- a ticket closed earlier whose finding is open again (suppression expired, regression) ->
+  reopened with a comment, never a second ticket;
+- an open ticket whose findings are all suppressed now -> a comment (who accepted it, why,
+  until when), and closed as accepted ("not planned"); it reopens when the suppression ends;
 - an open ticket whose finding was resolved -> a comment, and closed with ``close_resolved``;
   a finding simply absent from a *complete* run counts as resolved; an absent finding in an
   incomplete run (unverified) is left alone.
@@ -97,16 +99,17 @@ def _open_ticket(ticket: Ticket, items: list[Existing], tracker: Tracker,
     actions = [TicketAction("duplicate", ticket.key, title, extra.id,
                             f"another open ticket with the same key; kept #{current.id}")
                for extra in items[1:] if extra.is_open]
-    if not current.is_open:
-        kind, comment = "reopen", render.REOPENED_COMMENT
-    elif MARK_SUPPRESSED in current.marks:
-        kind, comment = "update", render.UNSUPPRESSED_COMMENT
+    if MARK_SUPPRESSED in current.marks:
+        comment = render.UNSUPPRESSED_COMMENT
     elif MARK_RESOLVED in current.marks:
-        kind, comment = "update", render.REOPENED_COMMENT
+        comment = render.REOPENED_COMMENT
+    elif not current.is_open:
+        comment = render.STILL_PRESENT_COMMENT
     elif current.digest != render.digest(ticket):
-        kind, comment = "update", None
+        comment = None
     else:
         return [TicketAction("unchanged", ticket.key, title, current.id)] + actions
+    kind = "update" if current.is_open else "reopen"
     if not dry_run:
         tracker.refresh(current, ticket, reopen=not current.is_open, comment=comment)
     return [TicketAction(kind, ticket.key, title, current.id, comment or "")] + actions
@@ -119,7 +122,7 @@ def _other_ticket(plan: TicketPlan, key: str, existing: Existing, tracker: Track
             return TicketAction("leave", key, "", existing.id, "suppressed; already commented")
         comment = render.suppressed_comment(plan.suppressed[key])
         if not dry_run:
-            tracker.annotate(existing, comment, mark=MARK_SUPPRESSED, close=False)
+            tracker.annotate(existing, comment, mark=MARK_SUPPRESSED, close=True)
         return TicketAction("comment-suppressed", key, "", existing.id, comment)
     if key in plan.unverified:
         return TicketAction("leave", key, "", existing.id,
