@@ -44,6 +44,6 @@ def evaluate(vault, access, ctx):
         message=(f"Vault {vault.name} authenticates against tenant {vault.tenant_id} (properties.tenantId), but its "
                  f"subscription {vault.subscription_id} belongs to tenant {vault.row_tenant_id}: principals of "
                  f"tenant {vault.row_tenant_id} cannot authenticate to it."),
-        evidence={"properties.tenantId": vault.tenant_id, "subscriptionTenantId": vault.row_tenant_id,
+        evidence={"vaultTenantId": vault.tenant_id, "subscriptionTenantId": vault.row_tenant_id,
                   "accessPolicyCount": len(vault.access_policies), "permissionModel": vault.model},
     )

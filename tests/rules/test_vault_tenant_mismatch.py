@@ -11,7 +11,7 @@ def test_fires_when_vault_tenant_differs_from_row_tenant():
     run = run_rules(RULES, vaults=[vault_row(tenant=OTHER_TENANT, row_tenant=TENANT)])
     (f,) = run.of("vault-tenant-mismatch")
     assert f["severity"] == "high" and f["vaultId"] == vault_id()
-    assert f["evidence"]["properties.tenantId"] == OTHER_TENANT
+    assert f["evidence"]["vaultTenantId"] == OTHER_TENANT
     assert f["evidence"]["subscriptionTenantId"] == TENANT
     assert f"--set Properties.tenantId={TENANT}" in f["remediation"]
     assert OTHER_TENANT in f["message"] and TENANT in f["message"]
