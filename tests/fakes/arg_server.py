@@ -1,0 +1,470 @@
+"""A local HTTPS Azure Resource Graph endpoint serving an estate from snapshot rows.
+
+POST /providers/Microsoft.ResourceGraph/resources: the table comes from the query text (source
+table + ``type =~ '...'`` literal); the answer honours the scope in the body (subscriptions,
+managementGroups, tenant) and options.authorizationScopeFilter, applies the collector's filter
+twin when the query carries its clause (the fake cannot run KQL), projects ``| project`` columns,
+orders by id and pages with $skipToken / $top. Faults (quota, 429, 5xx, dropped connections, 403,
+oversized pages, the subscription-limit header, latency) are set on :class:`Faults`.
+
+GET ARM reads for the per-vault approach (benchmark): a vault
+(``/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}``) and the
+role assignments for a scope (``{scope}/providers/Microsoft.Authorization/roleAssignments``,
+at, above and below the scope, paged with nextLink).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import random
+import re
+import socket
+import struct
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from audit_function.collect.filters import TWINS
+from tests.fakes.clock import RealClock
+from tests.fakes.tls import self_signed, server_context
+
+ARG_PATH = "/providers/microsoft.resourcegraph/resources"
+MG_PREFIX = "/providers/microsoft.management/managementgroups/"
+PAYLOAD_LIMIT = 16 * 1024 * 1024
+
+#: (source table, type literal) -> snapshot table
+TABLE_OF = {
+    ("resources", "microsoft.keyvault/vaults"): "vaults",
+    ("resourcecontainers", "microsoft.resources/subscriptions"): "subscriptions",
+    ("resourcecontainers", "microsoft.management/managementgroups"): "management_groups",
+    ("authorizationresources", "microsoft.authorization/roleassignments"): "role_assignments",
+    ("authorizationresources", "microsoft.authorization/roledefinitions"): "role_definitions",
+}
+AUTH_TABLES = {"role_assignments", "role_definitions"}
+FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
+_RESOURCE = re.compile(r"^(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)/.+")
+_VAULT_PATH = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+$")
+
+
+@dataclass
+class Faults:
+    """What the endpoint injects. Request numbers count ARG POSTs from 1."""
+
+    page_size: int = 1000                      # server-side page cap (ARG: 1000)
+    quota: tuple[int, float] | None = None     # (requests, window seconds), e.g. (15, 5.0)
+    retry_after_on_quota: float | None = None  # 429s from the quota carry Retry-After when set
+    script: dict[int, str] = field(default_factory=dict)   # request number -> fault kind
+    random_rate: float = 0.0                   # chance of a random fault per request
+    random_kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 7
+    max_consecutive: int = 2                   # random faults in a row, at most
+    forbidden_subscriptions: set[str] = field(default_factory=set)
+    forbidden_management_groups: set[str] = field(default_factory=set)
+    payload_limit: int = PAYLOAD_LIMIT         # bytes; bigger pages -> 400 ResponsePayloadTooLarge
+    subscription_limit: int | None = None      # tenant/MG queries cover only this many subscriptions
+    latency_s: float = 0.0                     # per request, on the server's clock
+    arm_page_size: int = 1000                  # role assignments per ARM list page
+
+
+def _within(child: str, parent: str, sub_chain: dict, mg_chain: dict) -> bool:
+    """Is scope `child` the scope `parent` or below it? (lower-cased scopes)"""
+    if parent == "/" or child == parent:
+        return True
+    if parent.startswith(MG_PREFIX):
+        mg = parent[len(MG_PREFIX):]
+        if child.startswith(MG_PREFIX):
+            return mg in mg_chain.get(child[len(MG_PREFIX):], ())
+        if child.startswith("/subscriptions/"):
+            return mg in sub_chain.get(child.split("/")[2], ())
+        return False
+    return child.startswith(parent + "/")
+
+
+def _norm_scope(scope: str) -> str:
+    s = re.sub(r"/+", "/", scope.strip().lower())
+    return s.rstrip("/") or "/"
+
+
+class Estate:
+    """Rows by snapshot table, with the scope facts the fake needs (MG ancestry, row locations)."""
+
+    def __init__(self, tables: dict[str, list]) -> None:
+        self.tables = {t: list(tables.get(t, [])) for t in
+                       ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions")}
+        self.sub_chain: dict[str, tuple[str, ...]] = {}
+        for row in self.tables["subscriptions"]:
+            chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
+            self.sub_chain[str(row.get("subscriptionId", "")).lower()] = tuple(
+                str(m.get("name", "")).lower() for m in chain)
+        self.mg_chain: dict[str, tuple[str, ...]] = {}
+        for row in self.tables["management_groups"]:
+            details = (row.get("properties") or {}).get("details") or {}
+            chain = details.get("managementGroupAncestorsChain") or []
+            self.mg_chain[str(row.get("name", "")).lower()] = tuple(str(m.get("name", "")).lower() for m in chain)
+        self._ra_index = None
+
+    def location(self, table: str, row: dict) -> str:
+        """The scope a row lives at (lower-cased)."""
+        rid = str(row.get("id", ""))
+        if table == "subscriptions":
+            return f"/subscriptions/{str(row.get('subscriptionId', '')).lower()}"
+        if table == "management_groups":
+            return MG_PREFIX + str(row.get("name", "")).lower()
+        if table == "role_assignments":
+            scope = (row.get("properties") or {}).get("scope")
+            if isinstance(scope, str) and scope.strip():
+                return _norm_scope(scope)
+            return _norm_scope(rid.lower().split("/providers/microsoft.authorization/")[0] or "/")
+        if table == "role_definitions":
+            return _norm_scope(rid.lower().split("/providers/microsoft.authorization/")[0] or "/")
+        return _norm_scope(rid)
+
+    def within(self, child: str, parent: str) -> bool:
+        return _within(child, parent, self.sub_chain, self.mg_chain)
+
+    def subscription_of(self, loc: str) -> str | None:
+        return loc.split("/")[2] if loc.startswith("/subscriptions/") else None
+
+    # -- per-vault ARM reads ------------------------------------------------------------
+    def assignments_for(self, scope: str) -> list[dict]:
+        """Role assignments at, above and below an ARM scope (what ARM's list-for-scope returns)."""
+        if self._ra_index is None:
+            exact, inside = {}, {}
+            for row in self.tables["role_assignments"]:
+                loc = self.location("role_assignments", row)
+                exact.setdefault(loc, []).append(row)
+                m = _RESOURCE.match(loc)
+                if m:
+                    inside.setdefault(m.group(1), []).append(row)
+            self._ra_index = (exact, inside)
+        exact, inside = self._ra_index
+        scope = _norm_scope(scope)
+        parts = scope.split("/")
+        above = ["/"]
+        if scope.startswith("/subscriptions/"):
+            above += [MG_PREFIX + m for m in reversed(self.sub_chain.get(parts[2], ()))]
+            above += ["/".join(parts[:i]) for i in range(3, len(parts))]
+        rows = [r for s in above if s != scope for r in exact.get(s, [])]
+        rows += exact.get(scope, []) + inside.get(scope, [])
+        return rows
+
+
+class FakeArg:
+    """The endpoint. Use as a context manager or call close(). ``url`` and ``ca_path`` are what
+    clients need; ``requests``/``statuses``/``log`` say what happened."""
+
+    def __init__(self, tables: dict[str, list], *, clock=None, faults: Faults | None = None,
+                 token: str | None = None, cert_dir: Path | None = None) -> None:
+        self.estate = Estate(tables)
+        self.clock = clock or RealClock()
+        self.faults = faults or Faults()
+        self.token = token
+        self.requests = 0              # ARG POSTs
+        self.arm_requests = 0          # ARM GETs
+        self.statuses: Counter = Counter()
+        self.log: list[dict] = []
+        self._lock = threading.Lock()
+        self._results: dict[str, list] = {}
+        self._window: tuple[float, int] | None = None
+        self._rng = random.Random(self.faults.seed)
+        self._consecutive = 0
+        cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-arg-"))
+        self.ca_path, key_path = self_signed(cert_dir)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.socket = server_context(self.ca_path, key_path).wrap_socket(
+            self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- ARG ---------------------------------------------------------------------------
+    def table_of(self, query: str) -> str | None:
+        first = query.strip().split(None, 1)[0].lower() if query.strip() else ""
+        m = re.search(r"\btype\s*=~\s*'([^']+)'", query)
+        return TABLE_OF.get((first, m.group(1).lower() if m else ""))
+
+    def rows_for(self, table: str, query: str, subs: list[str], mgs: list[str], options: dict,
+                 api_version: str) -> tuple[list, bool]:
+        """(rows in answer order, subscription limit hit) for a query and scope."""
+        f = self.faults
+        est = self.estate
+        type_literal = re.search(r"\btype\s*=~\s*'([^']+)'", query).group(1).lower()
+        units = ([f"/subscriptions/{s.lower()}" for s in subs] if subs
+                 else [MG_PREFIX + m.lower() for m in mgs] if mgs else ["/"])
+        filt = "AtScopeAndBelow"
+        if table in AUTH_TABLES and api_version >= "2021-06-01" and options.get("authorizationScopeFilter"):
+            filt = options["authorizationScopeFilter"]
+        limit_hit, covered = False, None
+        if not subs and f.subscription_limit is not None:
+            under = sorted(s for s in est.sub_chain
+                           if any(est.within(f"/subscriptions/{s}", u) for u in units))
+            if len(under) > f.subscription_limit:
+                limit_hit, covered = True, set(under[:f.subscription_limit])
+        forbidden = {s.lower() for s in f.forbidden_subscriptions}
+        clause, twin = TWINS.get(table, (None, None))
+        apply_twin = twin is not None and " ".join(clause.split()) in " ".join(query.split())
+        out = []
+        for row in est.tables[table]:
+            if str(row.get("type", "")).lower() != type_literal:
+                continue
+            loc = est.location(table, row)
+            sub = est.subscription_of(loc)
+            if sub is not None and (sub in forbidden or (covered is not None and sub not in covered)):
+                continue  # RBAC-trimmed, or beyond the subscription limit
+            if units != ["/"]:
+                below = any(est.within(loc, u) for u in units)
+                above = any(est.within(u, loc) for u in units)
+                exact = loc in units
+                ok = {"AtScopeAndBelow": below, "AtScopeAndAbove": above, "AtScopeExact": exact,
+                      "AtScopeAboveAndBelow": above or below}.get(filt, below)
+                if not ok:
+                    continue
+            if apply_twin and not twin(row):
+                continue
+            out.append(row)
+        m = re.search(r"\|\s*project\s+([\w\s,]+?)\s*(\||$)", query)
+        if m:
+            cols = [c.strip() for c in m.group(1).split(",") if c.strip()]
+            out = [{c: r[c] for c in cols if c in r} for r in out]
+        if re.search(r"\|\s*order\s+by\s+id\s+asc", query):
+            out.sort(key=lambda r: str(r.get("id", "")))
+        return out, limit_hit
+
+    def _fault_for(self, n: int) -> str | None:
+        f = self.faults
+        if n in f.script:
+            return f.script[n]
+        if f.random_rate and self._consecutive < f.max_consecutive and self._rng.random() < f.random_rate:
+            self._consecutive += 1
+            return self._rng.choice(f.random_kinds)
+        self._consecutive = 0
+        return None
+
+    def _quota(self) -> tuple[dict, bool]:
+        """(quota headers, allowed?) for one request on the fixed-window quota."""
+        if self.faults.quota is None:
+            return {}, True
+        limit, window = self.faults.quota
+        now = self.clock.now()
+        if self._window is None or now >= self._window[0] + window:
+            self._window = (now, 0)
+        start, used = self._window
+        allowed = used < limit
+        if allowed:
+            used += 1
+            self._window = (start, used)
+        resets = max(0, math.ceil(start + window - now))
+        headers = {"x-ms-user-quota-remaining": str(limit - used),
+                   "x-ms-user-quota-resets-after": f"{resets // 3600:02d}:{resets // 60 % 60:02d}:{resets % 60:02d}"}
+        return headers, allowed
+
+    def handle_query(self, body: dict, api_version: str) -> tuple[int, dict, dict | None]:
+        """(status, headers, JSON body) for one ARG POST; JSON None = drop the connection."""
+        f = self.faults
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+            fault = self._fault_for(n)
+            headers, allowed = self._quota()
+        query = body.get("query") or ""
+        table = self.table_of(query)
+        subs = body.get("subscriptions") or []
+        mgs = body.get("managementGroups") or []
+        options = body.get("options") or {}
+        entry = {"n": n, "table": table, "subscriptions": subs, "managementGroups": mgs, "options": options,
+                 "apiVersion": api_version, "fault": fault}
+        with self._lock:
+            self.log.append(entry)
+        status, headers, payload = self._answer(body, api_version, table, fault, headers, allowed)
+        with self._lock:
+            entry["status"] = status or "reset"
+            self.statuses[status or "reset"] += 1
+        return status, headers, payload
+
+    def _answer(self, body, api_version, table, fault, headers, allowed):
+        f = self.faults
+        query = body.get("query") or ""
+        subs = body.get("subscriptions") or []
+        mgs = body.get("managementGroups") or []
+        options = body.get("options") or {}
+        if f.latency_s:
+            self.clock.sleep(f.latency_s)
+        if not allowed or fault in ("429", "429-retry-after"):
+            if fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
+                headers["Retry-After"] = str(int(f.retry_after_on_quota or 1))
+            return 429, headers, _error("RateLimiting", "Please provide below info when asking for support...",
+                                        [("RateLimiting", "Client application has been throttled and should "
+                                          "not attempt to repeat the request until an amount of time has elapsed.")])
+        if fault in ("500", "503"):
+            return int(fault), headers, _error("InternalServerError", "Encountered an internal server error.")
+        if fault == "reset":
+            return 0, headers, None
+        if table is None:
+            return 400, headers, _error("BadRequest", "Query is invalid.", [("InvalidQuery", "unknown table")])
+        if subs and mgs:
+            return 400, headers, _error("BadRequest", "subscriptions and managementGroups cannot be combined")
+        denied = [s for s in subs if s.lower() in {x.lower() for x in f.forbidden_subscriptions}]
+        denied += [m for m in mgs if m.lower() in {x.lower() for x in f.forbidden_management_groups}]
+        if denied:
+            return 403, headers, _error("AuthorizationFailed", f"The client does not have authorization to "
+                                        f"perform action 'Microsoft.ResourceGraph/resources/read' over scope "
+                                        f"'{denied[0]}'.")
+        top = options.get("$top", 1000)
+        if not isinstance(top, int) or not 1 <= top <= 1000:
+            return 400, headers, _error("BadRequest", "$top must be between 1 and 1000")
+        key = hashlib.sha256(json.dumps([query, subs, mgs, options.get("authorizationScopeFilter"),
+                                         api_version], sort_keys=True).encode()).hexdigest()[:16]
+        offset = 0
+        if options.get("$skipToken"):
+            try:
+                token = json.loads(base64.b64decode(options["$skipToken"]))
+                if token["k"] != key:
+                    raise ValueError
+                offset = int(token["o"])
+            except (ValueError, KeyError, TypeError):
+                return 400, headers, _error("BadRequest", "The $skipToken does not match the query and scopes.",
+                                            [("InvalidSkipToken", "bad skip token")])
+        with self._lock:
+            cached = self._results.get(key)
+        if cached is None:
+            cached = self.rows_for(table, query, subs, mgs, options, api_version)
+            with self._lock:
+                self._results[key] = cached
+        rows, limit_hit = cached
+        if limit_hit and not options.get("allowPartialScopes"):
+            return 400, headers, _error("BadRequest", "Too many subscriptions",
+                                        [("TooManySubscriptionsUnderScope", "The number of subscriptions under "
+                                          "provided tenant or management groups in the request has exceeded the "
+                                          "allowed limit. Please select a more granular scope or allow partial "
+                                          "scopes results by passing AllowPartialScopes flag in the query options.")])
+        if limit_hit:
+            headers["x-ms-tenant-subscription-limit-hit"] = "true"
+        size = min(top, f.page_size)
+        page = rows[offset:offset + size]
+        result = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false", "facets": [],
+                  "data": page}
+        if offset + size < len(rows):
+            if page and all("id" in r for r in page):
+                result["$skipToken"] = base64.b64encode(json.dumps({"k": key, "o": offset + size}).encode()).decode()
+            else:
+                result["resultTruncated"] = "true"
+        size_bytes = len(json.dumps(result))
+        if fault == "too_large" or size_bytes > f.payload_limit:
+            return 400, headers, _error("BadRequest", "Please provide below info when asking for support...",
+                                        [("ResponsePayloadTooLarge", f"Response payload size is {size_bytes}, and "
+                                          f"has exceeded the limit of {f.payload_limit}. Please consider querying "
+                                          "less data at a time and make paginated call if needed.")])
+        return 200, headers, result
+
+    # -- ARM reads (per-vault approach) -------------------------------------------------------
+    def handle_arm_get(self, path: str, query: dict) -> tuple[int, dict]:
+        with self._lock:
+            self.arm_requests += 1
+        if self.faults.latency_s:
+            self.clock.sleep(self.faults.latency_s)
+        scope = _norm_scope(path)
+        if scope.endswith("/providers/microsoft.authorization/roleassignments"):
+            target = scope[: -len("/providers/microsoft.authorization/roleassignments")] or "/"
+            rows = self.estate.assignments_for(target)
+            offset = int(query.get("$skipToken", "0") or 0)
+            size = self.faults.arm_page_size
+            value = [{"id": r["id"], "name": r.get("name"), "type": "Microsoft.Authorization/roleAssignments",
+                      "properties": r.get("properties")} for r in rows[offset:offset + size]]
+            body = {"value": value}
+            if offset + size < len(rows):
+                body["nextLink"] = f"{self.url}{path}?" + urlencode(
+                    {"api-version": query.get("api-version", ""), "$skipToken": str(offset + size)})
+            return 200, body
+        if _VAULT_PATH.match(scope):
+            for row in self.estate.tables["vaults"]:
+                if str(row.get("id", "")).lower() == scope:
+                    return 200, {"id": row["id"], "name": row.get("name"), "type": "Microsoft.KeyVault/vaults",
+                                 "location": row.get("location"), "tags": row.get("tags") or {},
+                                 "properties": row.get("properties")}
+            return 404, _error("ResourceNotFound", f"The Resource '{path}' was not found.")
+        return 404, _error("NotFound", f"no fake route for GET {path}")
+
+    # -- HTTP plumbing ------------------------------------------------------------------
+    def _handler(self):
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _authorized(self) -> bool:
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("Bearer ") or (owner.token and auth != f"Bearer {owner.token}"):
+                    self._send(401, {}, _error("AuthenticationFailed", "Authentication failed."))
+                    return False
+                return True
+
+            def do_POST(self):  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                url = urlparse(self.path)
+                if url.path.lower() != ARG_PATH:
+                    return self._send(404, {}, _error("NotFound", f"no fake route for POST {url.path}"))
+                if not self._authorized():
+                    return None
+                if "application/json" not in self.headers.get("Content-Type", ""):
+                    return self._send(500, {}, _error("InternalServerError", "unsupported content type"))
+                api_version = parse_qs(url.query).get("api-version", [""])[0]
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    return self._send(400, {}, _error("BadRequest", "body is not JSON"))
+                status, headers, payload = owner.handle_query(body, api_version)
+                if payload is None:
+                    return self._reset()
+                return self._send(status, headers, payload)
+
+            def do_GET(self):  # noqa: N802
+                url = urlparse(self.path)
+                if not self._authorized():
+                    return None
+                status, payload = owner.handle_arm_get(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
+                return self._send(status, {}, payload)
+
+            def _reset(self):
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+
+            def _send(self, status, headers, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def _error(code: str, message: str, details=()) -> dict:
+    return {"error": {"code": code, "message": message,
+                      "details": [{"code": c, "message": m} for c, m in details]}}

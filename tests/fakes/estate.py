@@ -1,0 +1,154 @@
+"""Synthetic estates shaped like Resource Graph rows (deterministic for a seed).
+
+Management groups: tenant root (named after the tenant id) > platform, landing-zones > corp, online.
+Subscriptions hang under the leaf groups; vaults sit in resource groups. Role assignments are spread
+over '/', management groups, subscriptions, resource groups, vaults, objects inside vaults, and
+(most of them) other resources such as storage accounts and VMs.
+"""
+
+from __future__ import annotations
+
+import random
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+ROLE_GUIDS = {
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Reader": "acdd72a7-3385-47ef-bd2e-6a2e1e8b6c1e",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+}
+MG_TREE = {  # name -> parent
+    TENANT: None, "platform": TENANT, "landing-zones": TENANT, "corp": "landing-zones", "online": "landing-zones",
+}
+OTHER_TYPES = ("Microsoft.Storage/storageAccounts", "Microsoft.Compute/virtualMachines",
+               "Microsoft.Web/sites", "Microsoft.Network/virtualNetworks", "Microsoft.Sql/servers")
+
+
+def _guid(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _chain(mg: str) -> list[dict]:
+    out, cur = [], MG_TREE[mg]
+    while cur is not None:
+        out.append({"name": cur, "displayName": "Tenant Root Group" if cur == TENANT else cur.title()})
+        cur = MG_TREE[cur]
+    return out
+
+
+def management_groups() -> list[dict]:
+    return [{"id": f"/providers/Microsoft.Management/managementGroups/{name}", "name": name,
+             "type": "microsoft.management/managementgroups", "tenantId": TENANT,
+             "properties": {"displayName": "Tenant Root Group" if name == TENANT else name.title(),
+                            "details": {"managementGroupAncestorsChain": _chain(name)}}}
+            for name in MG_TREE]
+
+
+def subscription_row(sub: str, index: int, parent: str) -> dict:
+    return {"id": f"/subscriptions/{sub}", "name": f"sub-{index:04d}", "type": "microsoft.resources/subscriptions",
+            "tenantId": TENANT, "kind": "", "location": "", "resourceGroup": "", "subscriptionId": sub,
+            "managedBy": "", "sku": None, "plan": None, "tags": {"env": "prod" if index % 2 else "dev"},
+            "identity": None, "zones": None, "extendedLocation": None,
+            "properties": {"state": "Enabled", "subscriptionPolicies": {"quotaId": "EnterpriseAgreement_2014-09-01"},
+                           "managementGroupAncestorsChain": [{"name": parent, "displayName": parent.title()}]
+                           + _chain(parent)}}
+
+
+def vault_row(sub: str, rg: str, name: str, rng: random.Random, policies: int = 1) -> dict:
+    rbac = rng.random() < 0.5
+    return {"id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}",
+            "name": name, "type": "microsoft.keyvault/vaults", "tenantId": TENANT, "kind": "",
+            "location": "westeurope", "resourceGroup": rg, "subscriptionId": sub, "managedBy": "",
+            "sku": None, "plan": None, "tags": {"owner": "team-a"}, "identity": None, "zones": None,
+            "extendedLocation": None,
+            "properties": {
+                "tenantId": TENANT, "sku": {"family": "A", "name": "standard"},
+                "vaultUri": f"https://{name}.vault.azure.net/", "enableRbacAuthorization": rbac,
+                "enableSoftDelete": True, "softDeleteRetentionInDays": 90, "enablePurgeProtection": rng.random() < 0.5,
+                "publicNetworkAccess": "Enabled", "provisioningState": "Succeeded",
+                "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [],
+                                "virtualNetworkRules": []},
+                "accessPolicies": [] if rbac else [
+                    {"tenantId": TENANT, "objectId": _guid(rng),
+                     "permissions": {"secrets": ["get", "list"], "keys": ["get"], "certificates": []}}
+                    for _ in range(policies)]}}
+
+
+def assignment_row(scope: str, role: str, rng: random.Random, sub: str | None = None) -> dict:
+    guid = _guid(rng)
+    base = "" if scope == "/" else scope
+    role_id = (f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_GUIDS[role]}"
+               if sub else f"/providers/Microsoft.Authorization/roleDefinitions/{ROLE_GUIDS[role]}")
+    return {"id": f"{base}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid,
+            "type": "microsoft.authorization/roleassignments", "tenantId": TENANT, "kind": "", "location": "",
+            "resourceGroup": "", "subscriptionId": sub or "", "managedBy": "", "sku": None, "plan": None,
+            "tags": None, "identity": None, "zones": None, "extendedLocation": None,
+            "properties": {"roleDefinitionId": role_id, "principalId": _guid(rng),
+                           "principalType": rng.choice(["User", "Group", "ServicePrincipal"]), "scope": scope,
+                           "createdOn": "2024-05-01T10:00:00.0000000Z", "updatedOn": "2024-05-01T10:00:00.0000000Z",
+                           "createdBy": _guid(rng), "condition": None, "conditionVersion": None}}
+
+
+def role_definitions(custom_sub: str | None = None) -> list[dict]:
+    rows = [{"id": f"/providers/Microsoft.Authorization/RoleDefinitions/{guid}", "name": guid,
+             "type": "microsoft.authorization/roledefinitions", "tenantId": "",
+             "properties": {"roleName": name, "type": "BuiltInRole", "assignableScopes": ["/"],
+                            "permissions": [{"actions": ["*"] if name in ("Owner", "Contributor") else [],
+                                             "notActions": [], "dataActions": [], "notDataActions": []}]}}
+            for name, guid in ROLE_GUIDS.items()]
+    if custom_sub:
+        rows.append({"id": f"/subscriptions/{custom_sub}/providers/Microsoft.Authorization/roleDefinitions/"
+                           "11111111-2222-3333-4444-555555555555", "name": "11111111-2222-3333-4444-555555555555",
+                     "type": "microsoft.authorization/roledefinitions", "tenantId": TENANT,
+                     "properties": {"roleName": "Vault Reader (custom)", "type": "CustomRole",
+                                    "assignableScopes": [f"/subscriptions/{custom_sub}"],
+                                    "permissions": [{"Actions": ["Microsoft.KeyVault/vaults/read"],
+                                                     "DataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]}]}})
+    return rows
+
+
+def synthetic_estate(subscriptions: int = 4, vaults: int = 12, assignments: int = 200, *, seed: int = 1,
+                     vault_share: float = 0.05, container_share: float = 0.03) -> dict[str, list]:
+    """An estate with the given counts. Of the role assignments, about ``vault_share`` sit on vaults
+    or inside them, ``container_share`` on '/', management groups, subscriptions and resource
+    groups, and the rest on other resources (which the collector's filter drops)."""
+    rng = random.Random(seed)
+    leaves = ["platform", "corp", "online"]
+    subs = [_guid(rng) for _ in range(subscriptions)]
+    tables: dict[str, list] = {
+        "management_groups": management_groups(),
+        "subscriptions": [subscription_row(s, i, leaves[i % len(leaves)]) for i, s in enumerate(subs)],
+        "role_definitions": role_definitions(subs[0] if subs else None),
+        "vaults": [], "role_assignments": [],
+    }
+    vault_ids = []
+    for i in range(vaults):
+        sub = subs[i % len(subs)]
+        row = vault_row(sub, f"rg-{i % 7}", f"kv-{i:06d}", rng)
+        tables["vaults"].append(row)
+        vault_ids.append((sub, row["id"]))
+    ras = tables["role_assignments"]
+    mgs = list(MG_TREE)
+    roles = list(ROLE_GUIDS)
+    for i in range(assignments):
+        x = rng.random()
+        if x < vault_share and vault_ids:
+            sub, vid = vault_ids[rng.randrange(len(vault_ids))]
+            scope = vid if rng.random() < 0.8 else f"{vid}/secrets/s{rng.randrange(9)}"
+        elif x < vault_share + container_share and subs:
+            sub = subs[rng.randrange(len(subs))]
+            kind = rng.randrange(4)
+            scope = ("/" if kind == 0 else f"/providers/Microsoft.Management/managementGroups/{rng.choice(mgs)}"
+                     if kind == 1 else f"/subscriptions/{sub}" if kind == 2
+                     else f"/subscriptions/{sub}/resourceGroups/rg-{rng.randrange(7)}")
+            if scope == "/" or "managementGroups" in scope:
+                sub = None
+        else:
+            sub = subs[rng.randrange(len(subs))]
+            scope = (f"/subscriptions/{sub}/resourceGroups/rg-{rng.randrange(7)}/providers/"
+                     f"{rng.choice(OTHER_TYPES)}/res{rng.randrange(100000)}")
+        ras.append(assignment_row(scope, rng.choice(roles), rng, sub))
+    return tables
