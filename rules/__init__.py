@@ -5,16 +5,52 @@ from __future__ import annotations
 from rules import (
     access_policy_model,
     broad_data_role,
+    compound_identity_policy,
+    cross_tenant_access_policy,
     dead_access_policy,
+    firewall_allows_any,
+    full_access_policy,
+    inert_role_assignment,
+    latent_grant,
+    migration_gap,
+    no_private_endpoint,
+    public_network_open,
+    public_with_private_endpoint,
+    purge_protection_disabled,
+    self_grant_path,
+    soft_delete_disabled,
     stranded_access_policy,
+    vault_tenant_mismatch,
+    wildcard_custom_role,
 )
 
-#: every rule, in catalog order (shared/spec/rules.md)
+#: every rule, in catalog order (docs/rules.md)
 ALL_RULES = (
+    # permission model (model in force)
     access_policy_model,
     dead_access_policy,
     stranded_access_policy,
+    inert_role_assignment,
+    # privilege
+    self_grant_path,
     broad_data_role,
+    wildcard_custom_role,
+    full_access_policy,
+    # network exposure
+    public_network_open,
+    firewall_allows_any,
+    public_with_private_endpoint,
+    no_private_endpoint,
+    # recovery
+    soft_delete_disabled,
+    purge_protection_disabled,
+    # tenancy and identity
+    vault_tenant_mismatch,
+    cross_tenant_access_policy,
+    compound_identity_policy,
+    # migration readiness
+    migration_gap,
+    latent_grant,
 )
 
 RULE_IDS = tuple(rule.META.id for rule in ALL_RULES)
