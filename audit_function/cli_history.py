@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from audit_function.config import load_config
-from audit_function.errors import InputError, KvAuditError
+from audit_function.errors import ConfigError, InputError, KvAuditError
 from audit_function.history import diff_reports, render_diff_text
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.step import SINKS, write_atomically
@@ -114,7 +114,7 @@ def _ticket_settings(args) -> dict:
             github[key] = value
     settings["azureDevOps"], settings["github"] = ado, github
     if not settings.get("sink"):
-        raise KvAuditError("tickets: choose a sink with --sink (or tickets.sink in --config)")
+        raise ConfigError("tickets: choose a sink with --sink (or tickets.sink in --config)")
     return settings
 
 

@@ -38,9 +38,11 @@ class Thresholds:
 @dataclass(frozen=True)
 class AuditConfig:
     suppressions: tuple[Suppression, ...] = ()
-    severity_overrides: dict = field(default_factory=dict)   # ruleId -> "high" | "medium" | "low"
+    # ruleId -> "high" | "medium" | "low"
+    severity_overrides: dict = field(default_factory=dict, hash=False)
     thresholds: Thresholds = field(default_factory=Thresholds)
-    tickets: dict | None = None        # the ``tickets`` section as plain values (see docs/tickets.md)
+    # the ``tickets`` section as plain values (see docs/tickets.md)
+    tickets: dict | None = field(default=None, hash=False)
     path: str | None = None            # the file it came from
 
     @classmethod

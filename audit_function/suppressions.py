@@ -32,7 +32,7 @@ class Suppression:
     owner: str
     expires: date                     # last day on which the suppression applies
     vault: str | None = None          # pattern: vault name or vault id
-    subscription: str | None = None   # pattern: subscription id
+    subscription: str | None = None   # pattern: subscription id (or the vault's subscriptionName)
     resource_group: str | None = None  # pattern: resource group name
     tag: tuple[tuple[str, str], ...] = ()  # (key, value pattern): the vault's tags
     principal_id: str | None = None   # object id, compared case-insensitively
@@ -58,8 +58,9 @@ class Suppression:
             if not any(_like(value, self.vault) for value in names):
                 return False
         if self.subscription is not None:
-            sub = finding.get("subscriptionId") or vault.get("subscriptionId")
-            if not _like(sub, self.subscription):
+            subs = (finding.get("subscriptionId") or vault.get("subscriptionId"),
+                    vault.get("subscriptionName"))
+            if not any(_like(value, self.subscription) for value in subs):
                 return False
         if self.resource_group is not None:
             group = finding.get("resourceGroup") or vault.get("resourceGroup")

@@ -87,7 +87,7 @@ class AzureDevOpsTracker:
     def _existing(self, item: dict) -> Existing | None:
         fields = item.get("fields") or {}
         tags = tuple(t.strip() for t in str(fields.get("System.Tags") or "").split(";") if t.strip())
-        keys = [t[len(KEY_TAG):] for t in tags if t.lower().startswith(KEY_TAG)]
+        keys = [t[len(KEY_TAG):].lower() for t in tags if t.lower().startswith(KEY_TAG)]
         if not keys:
             return None
         match = render.ADO_MARKER_RE.search(str(fields.get("System.Description") or ""))

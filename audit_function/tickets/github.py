@@ -63,7 +63,11 @@ class GitHubTracker:
         pages = 0
         while url:
             response = self.client.request("GET", url, params=params)
-            for issue in response.json():
+            try:
+                issues = response.json()
+            except ValueError as e:
+                raise TicketSinkError(f"github: listing issues returned no JSON ({url})") from e
+            for issue in issues:
                 if "pull_request" in issue:
                     continue
                 match = render.MARKER_RE.search(issue.get("body") or "")

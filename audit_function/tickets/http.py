@@ -4,7 +4,8 @@ Rate limits: a 429, or a 403 that is a rate limit (GitHub's secondary limit: ``R
 present, ``x-ratelimit-remaining: 0``, or "rate limit" in the message), waits and retries. The
 wait is ``Retry-After`` (seconds or an HTTP date), else ``x-ratelimit-reset`` (epoch seconds),
 else an exponential back-off starting at one minute. 502/503/504 and connection errors retry with
-a short back-off. Retries are bounded (``max_retries``), a single wait is bounded (``max_wait``),
+a short back-off (network errors only for reads: a write that may have reached the server is
+never repeated). Retries are bounded (``max_retries``), a single wait is bounded (``max_wait``),
 and ``sleep``/``clock`` are injected so tests never wait.
 
 Auth failures (401, a 403 that is not a rate limit, or Azure DevOps' 203 sign-in page) stop at
@@ -61,8 +62,11 @@ class RestClient:
                 response = self.session.request(method, url, params=params, json=body,
                                                 headers=headers, timeout=self.timeout)
             except requests.RequestException as e:
-                if attempt == self.max_retries:
-                    raise TicketSinkError(f"{self.sink}: {where} failed: {e}") from e
+                # A write may have reached the server: never repeat it blindly. Re-running is
+                # safe, because the next run reads back what was written.
+                if method != "GET" or attempt == self.max_retries:
+                    raise TicketSinkError(f"{self.sink}: {where} failed: {e}; re-running "
+                                          "kv-audit tickets picks up from where it stopped") from e
                 self._wait(min(2 ** attempt, 60), where)
                 continue
             delay = self._retry_delay(response, attempt)

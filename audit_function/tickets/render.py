@@ -18,6 +18,8 @@ import re
 from audit_function.tickets.model import Ticket
 
 TITLE_LIMIT = 250
+# GitHub issue bodies stop at 65,536 characters; Jira descriptions at 32,767.
+BODY_LIMITS = {"markdown": 60_000, "html": 60_000, "plain": 30_000}
 DETAIL_FIELDS = (("Vault", "vaultName"), ("Vault id", "vaultId"),
                  ("Subscription", "subscriptionId"), ("Resource group", "resourceGroup"),
                  ("Principal", "principalId"), ("Role assignment", "assignmentId"),
@@ -56,8 +58,9 @@ def _details(finding: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def _evidence(finding: dict) -> str:
-    return json.dumps(finding.get("evidence"), indent=2, sort_keys=True, default=str)
+def _evidence(finding: dict, limit: int = 8_000) -> str:
+    text = json.dumps(finding.get("evidence"), indent=2, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + "\n... (truncated; see the report)"
 
 
 def _header(ticket: Ticket) -> str:
@@ -86,10 +89,10 @@ def _fence(text: str, info: str = "text") -> str:
 
 
 def markdown(ticket: Ticket) -> str:
-    parts = [marker(ticket.key, digest(ticket)), _header(ticket)]
+    sections = []
     for finding in ticket.findings:
         details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
-        parts += [
+        sections.append("\n\n".join([
             f"### {_md_plain(finding.get('title') or finding.get('ruleId'))}",
             _fence(str(finding.get("message") or "")),
             _fence(details),
@@ -97,8 +100,9 @@ def markdown(ticket: Ticket) -> str:
             _fence(str(finding.get("remediation") or "")),
             "<details><summary>Evidence</summary>\n\n" + _fence(_evidence(finding), "json")
             + "\n\n</details>",
-        ]
-    return "\n\n".join(parts) + "\n"
+        ]))
+    head = marker(ticket.key, digest(ticket)) + "\n\n" + _header(ticket)
+    return _limited(head, sections, "", "\n\n", BODY_LIMITS["markdown"]) + "\n"
 
 
 def _md_plain(text: str) -> str:
@@ -115,36 +119,58 @@ ADO_MARKER_RE = re.compile(r"kv-audit-digest:\s*([0-9a-f]+)")
 
 def html_body(ticket: Ticket) -> str:
     esc = html.escape
-    parts = [f"<p>{esc(_header(ticket))}</p>"]
+    sections = []
     for finding in ticket.findings:
         rows = "".join(f"<tr><td>{esc(label)}</td><td>{esc(value)}</td></tr>"
                        for label, value in _details(finding))
-        parts += [
+        sections.append("".join([
             f"<h3>{esc(str(finding.get('title') or finding.get('ruleId')))}</h3>",
             f"<p>{esc(str(finding.get('message') or ''))}</p>",
             f"<table>{rows}</table>",
             f"<p><b>Remediation</b></p><pre>{esc(str(finding.get('remediation') or ''))}</pre>",
             f"<p><b>Evidence</b></p><pre>{esc(_evidence(finding))}</pre>",
-        ]
-    parts.append(f"<p>kv-audit-key: {esc(ticket.key)} kv-audit-digest: {digest(ticket)}</p>")
-    return "".join(parts)
+        ]))
+    tail = f"<p>kv-audit-key: {esc(ticket.key)} kv-audit-digest: {digest(ticket)}</p>"
+    return _limited(f"<p>{esc(_header(ticket))}</p>", sections, tail, "", BODY_LIMITS["html"],
+                    wrap=lambda text: f"<p>{esc(text)}</p>")
 
 
 # --- plain text (exports) ---------------------------------------------------------------------
 
 def plain(ticket: Ticket) -> str:
-    parts = [_header(ticket)]
+    sections = []
     for finding in ticket.findings:
         details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
-        parts += [
+        sections.append("\n\n".join([
             str(finding.get("title") or finding.get("ruleId")),
             str(finding.get("message") or ""),
             details,
             "Remediation:\n" + str(finding.get("remediation") or ""),
             "Evidence:\n" + _evidence(finding),
-        ]
-    parts.append(f"kv-audit key: {ticket.key}")
-    return "\n\n".join(parts)
+        ]))
+    return _limited(_header(ticket), sections, f"kv-audit key: {ticket.key}", "\n\n",
+                    BODY_LIMITS["plain"])
+
+
+def _limited(head: str, sections: list[str], tail: str, sep: str, limit: int,
+             wrap=lambda text: text) -> str:
+    """Join head, as many whole finding sections as fit in ``limit`` characters, and tail."""
+    reserve = len(head) + len(tail) + 200
+    kept: list[str] = []
+    used = reserve
+    for section in sections:
+        if used + len(section) + len(sep) > limit and kept:
+            break
+        kept.append(section if len(section) + reserve <= limit
+                    else section[: max(limit - reserve - 100, 0)] + " [truncated]")
+        used += len(kept[-1]) + len(sep)
+    left = len(sections) - len(kept)
+    parts = [head, *kept]
+    if left:
+        parts.append(wrap(f"... and {left} more finding(s): see the kv-audit report."))
+    if tail:
+        parts.append(tail)
+    return sep.join(parts)
 
 
 # --- comments ---------------------------------------------------------------------------------

@@ -74,3 +74,18 @@ def test_group_by_vault_and_resolved_rows_and_file_output(tmp_path):
     dry = tmp_path / "dry.csv"
     run_ticket_step(d, {"sink": "csv", "out": str(dry), "dryRun": True})
     assert not dry.exists()
+
+
+def test_long_tickets_stay_within_tracker_limits():
+    from audit_function.tickets.model import plan_tickets
+    from audit_function.tickets.render import ADO_MARKER_RE, digest, html_body, markdown, plain
+    findings = [finding("latent-grant", B, principal=f"p-{n}", evidence={"why": "x" * 900})
+                for n in range(300)]
+    findings.append(finding("stranded-access-policy", B, principal="huge",
+                            evidence={"actions": ["a" * 50] * 2000}))
+    [ticket] = plan_tickets(doc(findings), "vault").open
+    body, page, text = markdown(ticket), html_body(ticket), plain(ticket)
+    assert len(body) < 65_536 and len(page) < 65_536 and len(text) < 32_767
+    assert "more finding(s): see the kv-audit report." in body
+    assert ADO_MARKER_RE.search(page).group(1) == digest(ticket)   # the marker survives
+    assert body.startswith("<!-- kv-audit:key=vault-")
