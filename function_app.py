@@ -21,6 +21,8 @@ from audit_function.sinks import BlobSink
 
 app = func.FunctionApp()
 log = logging.getLogger("kv_audit")
+# azure-core logs every HTTP request at INFO; in Application Insights that buries the run's own lines.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 TRACKERS = ("azure-devops", "github")
@@ -69,7 +71,9 @@ def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
     from audit_function.audit import run_audit  # heavy imports stay out of host indexing
 
     credential = make_credential() if settings.source == "live" or settings.uses_identity else None
-    live = {"credential": credential} if settings.source == "live" else {}
+    live = {}
+    if settings.source == "live":
+        live = {"credential": credential, "time_budget_s": settings.collect_budget_minutes * 60}
     return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
                      progress=obs.ProgressLogger(log, clock))
 

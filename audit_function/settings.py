@@ -17,6 +17,9 @@ from audit_function.errors import ConfigError
 DEFAULT_SCHEDULE = "0 0 6 * * Mon"  # NCRONTAB, six fields, UTC: Mondays 06:00
 DEFAULT_CONTAINER = "kv-audit-reports"
 DEFAULT_FORMATS = ("json", "xlsx")
+#: Live collection stops after this long and reports what it could not read as gaps, well before
+#: host.json's functionTimeout (01:00:00) would kill the run and leave no report at all.
+DEFAULT_COLLECT_BUDGET_MINUTES = 40
 SEVERITIES = ("high", "medium", "low")
 SOURCES = ("live", "demo", "snapshot")
 
@@ -31,6 +34,7 @@ FAIL_ON = "AUDIT_FAIL_ON"
 FAIL_ON_INCOMPLETE = "AUDIT_FAIL_ON_INCOMPLETE"
 CONFIG_PATH = "AUDIT_CONFIG_PATH"
 TICKETS = "AUDIT_TICKETS"
+COLLECT_BUDGET = "AUDIT_COLLECT_BUDGET_MINUTES"
 CONTAINER = "AUDIT_REPORT_CONTAINER"
 STORAGE_ACCOUNT_URL = "AUDIT_STORAGE_ACCOUNT_URL"
 STORAGE_CONNECTION_STRING = "AUDIT_STORAGE_CONNECTION_STRING"
@@ -62,6 +66,7 @@ class FunctionSettings:
     fail_on_incomplete: bool = True
     config_path: Path | None = None
     tickets: bool = False
+    collect_budget_minutes: int = DEFAULT_COLLECT_BUDGET_MINUTES
     schedule: str = DEFAULT_SCHEDULE
 
     @classmethod
@@ -78,6 +83,7 @@ class FunctionSettings:
             "fail_on_incomplete": reader.flag(FAIL_ON_INCOMPLETE, default=True),
             "config_path": reader.path(CONFIG_PATH, want_dir=False),
             "tickets": reader.flag(TICKETS, default=False),
+            "collect_budget_minutes": reader.integer(COLLECT_BUDGET, DEFAULT_COLLECT_BUDGET_MINUTES, 1, 24 * 60),
             "container": reader.container(),
         }
         values["snapshot_path"] = reader.snapshot(values["source"])
@@ -124,6 +130,7 @@ class FunctionSettings:
             "fail_on": self.fail_on or "-",
             "fail_on_incomplete": self.fail_on_incomplete,
             "tickets": self.tickets,
+            "collect_budget_min": self.collect_budget_minutes,
             "container": self.container,
             "storage": self.storage_account_url or "connection-string",
         }
@@ -173,6 +180,19 @@ class _Reader:
             return False
         self.bad(name, f"{value!r} is not a boolean (true/false)")
         return default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.raw(name)
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            self.bad(name, f"{value!r} is not a whole number from {low} to {high}")
+            return default
+        return number
 
     def id_list(self, name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
         items = [x for x in re.split(r"[,;\s]+", self.raw(name)) if x]

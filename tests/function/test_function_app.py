@@ -261,3 +261,27 @@ def test_ticket_step_needs_a_tracker_in_the_config(demo_env, reports, monkeypatc
     with pytest.raises(ConfigError, match="has no tickets section"):
         fire()
     assert stored(reports) == {}  # refused before the audit ran
+
+
+def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, reports, monkeypatch):
+    from audit_function import audit, collect
+
+    credential, calls = object(), []
+
+    def fake_collect(scope, *, progress=None, **live):
+        calls.append((scope, live))
+        return audit.demo_snapshot()  # stands in for what Resource Graph would return
+
+    monkeypatch.setattr(collect, "collect_snapshot", fake_collect)
+    monkeypatch.setattr(function_app, "make_credential", lambda: credential)
+    monkeypatch.setenv("AUDIT_SOURCE", "live")
+    monkeypatch.setenv("AUDIT_MANAGEMENT_GROUPS", "mg-corp")
+    monkeypatch.setenv("AUDIT_COLLECT_BUDGET_MINUTES", "30")
+    fire()
+
+    ((scope, live),) = calls
+    assert scope.management_groups == ("mg-corp",) and scope.subscriptions == ()
+    assert live == {"credential": credential, "time_budget_s": 1800}
+    latest = json.loads(stored(reports)[f"latest/{JSON}"])
+    assert latest["run"]["source"] == "live"
+    assert latest["run"]["scope"]["managementGroups"] == ["mg-corp"]

@@ -34,6 +34,7 @@ def test_defaults_for_a_deployed_app():
     assert s.uses_identity is True
     assert (s.fail_on, s.fail_on_incomplete, s.tickets, s.config_path) == (None, True, False, None)
     assert (s.management_groups, s.subscriptions) == ((), ())
+    assert s.collect_budget_minutes == 40
 
 
 def test_every_setting_parsed(tmp_path: Path):
@@ -50,7 +51,9 @@ def test_every_setting_parsed(tmp_path: Path):
         "AUDIT_CONFIG_PATH": str(config),
         "AUDIT_TICKETS": "yes",
         "AUDIT_REPORT_CONTAINER": "audit-2025",
+        "AUDIT_COLLECT_BUDGET_MINUTES": "25",
     })
+    assert s.collect_budget_minutes == 25
     assert s.schedule == "0 30 5 * * Sun"
     assert s.management_groups == ("mg-corp", "mg-online")
     assert s.subscriptions == (SUB_A, SUB_B)  # duplicates dropped, order kept
@@ -95,6 +98,9 @@ def test_fail_on_none_words():
     ({"AUDIT_FORMATS": "xlsx"}, "AUDIT_FORMATS", "must include json"),
     ({"AUDIT_FAIL_ON_INCOMPLETE": "maybe"}, "AUDIT_FAIL_ON_INCOMPLETE", "not a boolean"),
     ({"AUDIT_TICKETS": "2"}, "AUDIT_TICKETS", "not a boolean"),
+    ({"AUDIT_TICKETS": "true"}, "AUDIT_TICKETS", "true needs AUDIT_CONFIG_PATH"),
+    ({"AUDIT_COLLECT_BUDGET_MINUTES": "0"}, "AUDIT_COLLECT_BUDGET_MINUTES", "not a whole number from 1 to 1440"),
+    ({"AUDIT_COLLECT_BUDGET_MINUTES": "half"}, "AUDIT_COLLECT_BUDGET_MINUTES", "not a whole number"),
     ({"AUDIT_CONFIG_PATH": "/nonexistent/kv-audit.yaml"}, "AUDIT_CONFIG_PATH", "is not a file"),
     ({"AUDIT_REPORT_CONTAINER": "Reports_2025"}, "AUDIT_REPORT_CONTAINER", "not a valid container name"),
     ({"AUDIT_SOURCE": "snapshot"}, "AUDIT_SNAPSHOT_PATH", "required when AUDIT_SOURCE=snapshot"),
