@@ -52,7 +52,7 @@ def evaluate(vault, access, ctx):
 
 def suggest_role(missing: int) -> str:
     """A built-in role name covering ``missing`` (a hint; the migration plan computes the least one)."""
-    kinds = {a.split("/")[3].lower() for a in perms.names(missing)}
+    kinds = {a.split("/")[2].lower() for a in perms.names(missing)}  # Microsoft.KeyVault/vaults/<kind>/...
     if kinds <= {"secrets"}:
         reads = perms.bit("Microsoft.KeyVault/vaults/secrets/getSecret/action") | \
             perms.bit("Microsoft.KeyVault/vaults/secrets/readMetadata/action")
