@@ -42,8 +42,8 @@ def evaluate(vault, access, ctx):
             application_option=f" --application-id {entry.application_id}" if entry.application_id else "",
             permission_options=_narrowed(entry),
             message=(f"Access-policy entry for {entry.object_id} on vault {vault.name} grants "
-                     f"{', '.join(entry.broad)}: {len(perms.names(entry.data))} data actions in all "
-                     f"({perms.describe(entry.data)})."),
+                     f"{', '.join(entry.broad)} ({len(perms.names(entry.data))} data actions: "
+                     f"{perms.describe(entry.data)})."),
             evidence={"policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
                                       "applicationId": entry.application_id, "permissions": entry.permissions},
                       "broadPermissions": list(entry.broad),
