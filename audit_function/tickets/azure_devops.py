@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from audit_function.errors import ConfigError
 from audit_function.tickets import render
-from audit_function.tickets.http import RestClient
+from audit_function.tickets.http import RestClient, TicketSinkError
 from audit_function.tickets.model import Ticket
 from audit_function.tickets.sync import Existing
 
@@ -122,6 +122,12 @@ class AzureDevOpsTracker:
             ops.append(_add("System.AreaPath", self.area_path))
         item = self._patch("POST", f"{self.base}/workitems/${quote(self.work_item_type, safe='')}",
                            ops)
+        saved = str((item.get("fields") or {}).get("System.Tags") or "").lower()
+        if (KEY_TAG + ticket.key) not in [t.strip() for t in saved.split(";")]:
+            raise TicketSinkError(
+                f"azure-devops: work item {item.get('id')} was saved without the tag "
+                f"{KEY_TAG + ticket.key!r}; without it re-runs would duplicate work items "
+                "(the token's user may lack permission to create tags); stopping")
         return Existing(id=int(item["id"]), key=ticket.key, is_open=True,
                         digest=render.digest(ticket))
 

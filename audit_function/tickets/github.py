@@ -102,6 +102,13 @@ class GitHubTracker:
         issue = self.client.json("POST", f"{self.base}/issues", body={
             "title": render.title(ticket), "body": render.markdown(ticket),
             "labels": self._labels(ticket, None, None)})
+        if self.label not in [label.get("name") for label in issue.get("labels") or []]:
+            # GitHub silently drops labels when the token lacks triage/push access; without the
+            # label the next run could not find this issue and would open another.
+            raise TicketSinkError(
+                f"github: issue #{issue.get('number')} was created without the label "
+                f"{self.label!r}: the token needs triage (or write) access to set labels, or "
+                "re-runs would duplicate issues; stopping")
         return Existing(id=int(issue["number"]), key=ticket.key, is_open=True,
                         digest=render.digest(ticket), url=issue.get("html_url"))
 

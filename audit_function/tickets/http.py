@@ -81,7 +81,7 @@ class RestClient:
 
     def _wait(self, seconds: float, where: str) -> None:
         if seconds > self.max_wait:
-            raise TicketSinkError(f"{self.sink}: rate limited on {where}; the server asks to wait "
+            raise TicketSinkError(f"{self.sink}: rate limited on {where}; the next wait would be "
                                   f"{seconds:.0f}s, more than the {self.max_wait:.0f}s allowed: "
                                   "run again later")
         self.waited += seconds

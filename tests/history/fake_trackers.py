@@ -106,6 +106,7 @@ class FakeGitHub(FakeServer):
         self.issues: dict[int, dict] = {}
         self.comments: dict[int, list[str]] = {}
         self.next_number = 1
+        self.drop_labels = False   # what GitHub does for a token without triage access
 
     def add_pull_request(self, title: str, labels: list[str]) -> None:
         number = self._number()
@@ -132,7 +133,8 @@ class FakeGitHub(FakeServer):
             number = self._number()
             issue = {"number": number, "title": body["title"], "body": body.get("body") or "",
                      "state": "open", "state_reason": None,
-                     "labels": [{"name": n} for n in body.get("labels") or []],
+                     "labels": [] if self.drop_labels else
+                               [{"name": n} for n in body.get("labels") or []],
                      "html_url": f"https://github.example/issues/{number}"}
             self.issues[number] = issue
             return 201, {}, issue
@@ -182,6 +184,7 @@ class FakeAzureDevOps(FakeServer):
         self.history: dict[int, list[str]] = {}
         self.next_id = 100
         self.sign_in_page = False   # answer bad credentials like ADO sometimes does: 203 + HTML
+        self.drop_tags = False      # a user who may not create tags
 
     def open_items(self) -> list[dict]:
         return [i for i in self.items.values() if i["fields"]["System.State"] != "Done"]
@@ -241,6 +244,8 @@ class FakeAzureDevOps(FakeServer):
                 self.history.setdefault(item["id"], []).append(op["value"])
             elif name == "System.State" and op["value"] not in BASIC_STATES:
                 return f"TF401320: state {op['value']!r} is not valid"
+            elif name == "System.Tags" and self.drop_tags:
+                continue
             elif name == "System.Tags":
                 tags = sorted({t.strip() for t in op["value"].split(";") if t.strip()}, key=str.lower)
                 item["fields"][name] = "; ".join(tags)   # the service answers with sorted tags

@@ -129,3 +129,11 @@ def test_auth_failures_name_the_sink_and_both_variables(ado, session, sleeps):
     with pytest.raises(ConfigError, match="organization URL"):
         run_ticket_step(doc([F1]), {"sink": "azure-devops", "azureDevOps": {"project": "p"}},
                         env={"KV_AUDIT_ADO_TOKEN": "t"})
+
+
+def test_a_user_who_cannot_tag_stops_instead_of_duplicating(ado, session, sleeps):
+    from audit_function.tickets import TicketSinkError
+    ado.drop_tags = True
+    with pytest.raises(TicketSinkError, match=r"saved without the tag 'kv-audit-fp-"):
+        step(ado, session, sleeps, doc([F1, F2]))
+    assert len(ado.items) == 1

@@ -151,7 +151,7 @@ def test_retries_are_bounded(github, session, sleeps):
     assert len(sleeps) == 5
     github.faults.clear()
     github.fail_next(429, headers={"Retry-After": "3600"})
-    with pytest.raises(TicketSinkError, match=r"asks to wait 3600s"):
+    with pytest.raises(TicketSinkError, match=r"next wait would be 3600s"):
         step(github, session, sleeps, doc([F1]))
 
 
@@ -217,3 +217,10 @@ def test_estate_text_cannot_break_out_of_the_markdown(github, session, sleeps):
     assert "````text\nping @octocat ``` <script>\n````" in body
     outside = body.replace("````text\nping @octocat ``` <script>\n````", "")
     assert "@octocat [click]" not in outside.split("````json")[0]
+
+
+def test_a_token_that_cannot_set_labels_stops_instead_of_duplicating(github, session, sleeps):
+    github.drop_labels = True
+    with pytest.raises(TicketSinkError, match=r"created without the label 'kv-audit'"):
+        step(github, session, sleeps, doc([F1, F2]))
+    assert len(github.issues) == 1
