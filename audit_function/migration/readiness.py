@@ -1,0 +1,280 @@
+"""Per-vault pre-migration plan: who loses, who gains, which roles to assign, and a verdict.
+
+:func:`plan_vault` is pure: it reads one access-policy vault and its
+:class:`~audit_function.access.VaultAccess` and returns one ``report["migration"]`` element.
+
+Verdicts, in precedence order (the first that applies wins; every reason is listed either way):
+
+``blocked``
+    The operator must decide something the plan cannot: a compound identity (``applicationId``:
+    RBAC cannot grant "this user through this app"), an entry from another tenant (entry
+    ``tenantId`` differs from the vault's), permissions no mapping knows, an object id that is
+    not a GUID, or a vault whose tenant differs from its subscription's. The plan still proposes
+    assignments for the other entries, but never flips the vault.
+``review-latent-grants``
+    Flipping would *widen* someone's access: role assignments that reach the vault (at it, on an
+    object inside it, or inherited from its resource group, subscription, management groups or
+    ``/``) are inert today and take effect on the flip (same computation as the ``latent-grant``
+    rule); or an assignment reaching the vault uses a role definition that is unknown, so what it
+    would grant cannot be evaluated. A person must accept or remove that access first.
+``needs-assignments``
+    Some entry is not covered by role assignments at the vault or above: the plan's assignments
+    must be created (and have propagated) before the flip, or those principals lose access.
+``ready``
+    Every entry is covered by existing RBAC at the vault or above and nobody would gain access:
+    the flip changes nothing about who can do what.
+
+Human decisions (blocked, review) come before mechanical work (assignments), because the plan can
+create assignments by itself but cannot make those decisions.
+"""
+
+from __future__ import annotations
+
+from audit_function import permissions as perms
+from audit_function.migration import commands as cmd
+from audit_function.migration.roles import RoleCatalog, custom_role, role_id
+from rules.base import groups_note
+
+READINESS = ("blocked", "review-latent-grants", "needs-assignments", "ready")
+
+_CATALOGS: list[tuple[dict, RoleCatalog]] = []
+
+
+def catalog_for(roles) -> RoleCatalog:
+    """The :class:`RoleCatalog` of a role-definition dict (built once per dict and reused)."""
+    if isinstance(roles, RoleCatalog):
+        return roles
+    for known, catalog in _CATALOGS:
+        if known is roles:
+            return catalog
+    catalog = RoleCatalog(roles)
+    _CATALOGS.append((roles, catalog))
+    del _CATALOGS[:-4]
+    return catalog
+
+
+def plan_vault(vault, access, roles, ctx, *, principals: dict | None = None) -> dict:
+    """The migration plan of one access-policy vault (one ``report["migration"]`` element).
+
+    ``roles``: the estate's role definitions (``estate.role_definitions``) or a :class:`RoleCatalog`;
+    ``principals``: directory data (``estate.principals``), used only for principal types.
+    """
+    catalog = catalog_for(roles)
+    types = _principal_types(access, principals)
+    entries = [_entry(vault, access, catalog, e, types) for e in vault.access_policies]
+    gainers = _gainers(access)
+    losers = _losers(vault, access, entries)
+    blocked, review, needs = [], [], []
+    if vault.tenant_id and vault.row_tenant_id and vault.tenant_id.lower() != vault.row_tenant_id.lower():
+        blocked.append(f"the vault authenticates against tenant {vault.tenant_id} but its subscription belongs to "
+                       f"tenant {vault.row_tenant_id}: role assignments live in the subscription's tenant")
+    for e in entries:
+        blocked.extend(f"entry {e['index']} ({e['principalId']}): {why}" for why in e["blockedBy"])
+        if not e["coveredByExistingRbac"] and not e["blockedBy"]:
+            roles_words = ", ".join(r["name"] for r in e["proposedRoles"]) or "no role"
+            needs.append(f"entry {e['index']} ({e['principalId']}) is not covered by role assignments at the vault "
+                         f"or above (missing {e['missingInWords']}): assign {roles_words}")
+    for g in gainers:
+        via = "; ".join(f"{a['roleName']} at {a['scopeLevel']} scope {a['scope']}" for a in g["assignments"])
+        review.append(f"{g['principalId']} would gain {g['widenedInWords']} through {via}")
+    for a in access.unknown_roles:
+        review.append(f"assignment {a.id} uses role definition {a.role_definition_id}, which is unknown: what it "
+                      "would grant after the flip cannot be evaluated")
+    if blocked:
+        readiness = "blocked"
+    elif review:
+        readiness = "review-latent-grants"
+    elif needs:
+        readiness = "needs-assignments"
+    else:
+        readiness = "ready"
+    reasons = blocked + review + needs
+    if not reasons:
+        reasons = ["every access-policy entry is covered by role assignments at the vault or above and no role "
+                   "assignment would widen anyone's access: the flip changes nothing about who can do what"
+                   if vault.access_policies else
+                   "the vault has no access-policy entries and no role assignment would give anyone data access"]
+    return {
+        "vaultId": vault.id,
+        "vaultName": vault.name,
+        "subscriptionId": vault.subscription_id,
+        "resourceGroup": vault.resource_group,
+        "tenantId": vault.tenant_id,
+        "readiness": readiness,
+        "reasons": reasons,
+        "entries": entries,
+        "gainers": gainers,
+        "losers": losers,
+        "flip": {
+            "allowed": readiness != "blocked",
+            "command": cmd.flip(vault),
+            "verify": [cmd.show_model(vault), cmd.list_assignments(vault)],
+            "rollback": cmd.rollback(vault),
+        },
+        "notes": [groups_note(ctx)],
+    }
+
+
+def _principal_types(access, principals: dict | None) -> dict[str, str]:
+    """Principal key -> ARM principal type, from directory data, else from the principal's assignments."""
+    out: dict[str, str] = {}
+    for source in (access.grants, access.object_grants):
+        for key, grants in source.items():
+            for g in grants:
+                kind = cmd.principal_type(g.assignment.principal_type)
+                if kind:
+                    out.setdefault(key, kind)
+    for key, principal in (principals or {}).items():
+        kind = cmd.principal_type(principal.type)
+        if kind:
+            out[key] = kind
+    return out
+
+
+def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) -> dict:
+    missing = access.coverage(entry)
+    covered = not missing
+    mapping = catalog.solve(entry.data)
+    blocked = []
+    if entry.application_id:
+        blocked.append(f"compound identity (applicationId {entry.application_id}): RBAC cannot grant access only "
+                       "through one application; grant the application's own identity or the user instead")
+    if vault.tenant_id and entry.tenant_id.lower() != vault.tenant_id.lower():
+        blocked.append(f"cross-tenant entry (tenantId {entry.tenant_id}, vault tenant {vault.tenant_id}): the "
+                       "principal cannot be assigned a role in the vault's tenant")
+    if entry.unknown:
+        blocked.append(f"permissions with no known RBAC equivalent ({', '.join(entry.unknown)}): decide whether the "
+                       "access is still needed; the plan covers only the known permissions")
+    if not cmd.is_guid(entry.object_id):
+        blocked.append("objectId is not a GUID: no role can be assigned to it")
+    kind = types.get(entry.object_key)
+    out = {
+        "index": entry.index,
+        "principalId": entry.object_id,
+        "principalType": kind,
+        "tenantId": entry.tenant_id,
+        "applicationId": entry.application_id,
+        "permissions": {k: list(v) for k, v in entry.permissions.items()},
+        "dataActions": perms.names(entry.data),
+        "dataActionsInWords": perms.describe(entry.data),
+        "coveredByExistingRbac": covered,
+        "missingDataActions": perms.names(missing),
+        "missingInWords": perms.describe(missing),
+        "blockedBy": blocked,
+        "leastPrivilegeRoles": mapping.as_dict()["roles"] if mapping else [],
+        "excess": perms.names(mapping.excess) if mapping else [],
+        "excessInWords": perms.describe(mapping.excess) if mapping else "",
+        "materialExcess": perms.names(mapping.material) if mapping else [],
+        "materialReasons": mapping.as_dict()["materialReasons"] if mapping else [],
+        "customRole": None,
+        "proposedRoles": [],
+        "commands": [],
+        "note": "",
+    }
+    if not entry.data:
+        out["note"] = "the entry grants no data action: nothing to migrate"
+        return out
+    if covered:
+        out["note"] = ("already covered by existing role assignments at the vault or above: no new assignment "
+                       "needed")
+        return out
+    if entry.application_id or (vault.tenant_id and entry.tenant_id.lower() != vault.tenant_id.lower()) \
+            or not cmd.is_guid(entry.object_id):
+        out["note"] = "no assignment proposed: the entry is blocked (see blockedBy)"
+        return out
+    needed = catalog.solve(missing, entry.data)
+    if needed is None or needed.material:
+        role = custom_role(entry.data, [vault.subscription_id])
+        out["customRole"] = role
+        out["proposedRoles"] = [{"id": role["id"], "name": role["name"], "custom": True}]
+        out["commands"] = [cmd.create_custom_role(role["definition"]),
+                           cmd.assign(entry.object_id, kind, role["name"], vault.id, vault.subscription_id)]
+        out["note"] = ("no built-in role set covers the entry without material excess "
+                       f"({'; '.join(needed.as_dict()['materialReasons']) if needed else 'no set covers it'}): "
+                       "a custom role granting exactly the entry's data actions is proposed")
+        return out
+    out["proposedRoles"] = [{"id": role_id(r), "name": r.name, "custom": False} for r in needed.roles]
+    out["commands"] = [cmd.assign(entry.object_id, kind, r.guid, vault.id, vault.subscription_id)
+                       for r in needed.roles]
+    if missing != entry.data:
+        out["note"] = f"partly covered by existing role assignments; the proposed roles add {perms.describe(missing)}"
+    return out
+
+
+def _gainers(access) -> list[dict]:
+    """Principals whose access would widen on the flip (the ``latent-grant`` computation)."""
+    out = []
+    for principal in access.data_principals():
+        policy = access.policy_data(principal)
+        widened = access.rbac_data(principal, objects=True) & ~policy
+        if not widened:
+            continue
+        grants = [g for g in access.rbac_grants(principal) + access.rbac_grants(principal, objects=True)
+                  if g.data & widened]
+        grants.sort(key=lambda g: g.assignment.key)
+        first = (access.grants.get(principal) or access.object_grants[principal])[0].assignment
+        out.append({
+            "principalId": first.principal_id,
+            "principalType": first.principal_type,
+            "widenedDataActions": perms.names(widened),
+            "widenedInWords": perms.describe(widened),
+            "withoutAccessPolicyEquivalent": perms.names(widened & ~perms.POLICY_UNIVERSE),
+            "accessPolicyDataActions": perms.names(policy),
+            "assignments": [{**g.evidence(), "principalId": g.assignment.principal_id,
+                             "widenedDataActions": perms.names(g.data & widened)} for g in grants],
+        })
+    return out
+
+
+def _losers(vault, access, entries: list[dict]) -> list[dict]:
+    """Principals that would lose access if the vault were flipped now (per object id, all entries)."""
+    by_key: dict[str, dict] = {}
+    for entry, planned in zip(vault.access_policies, entries):
+        missing = access.coverage(entry)
+        if not missing:
+            continue
+        item = by_key.setdefault(entry.object_key, {"principalId": entry.object_id, "mask": 0, "entries": [],
+                                                    "resolvedByPlan": True})
+        item["mask"] |= missing
+        item["entries"].append(entry.index)
+        if not planned["proposedRoles"] or planned["blockedBy"]:
+            item["resolvedByPlan"] = False
+    return [{"principalId": i["principalId"], "lostDataActions": perms.names(i["mask"]),
+             "lostInWords": perms.describe(i["mask"]), "entries": i["entries"], "resolvedByPlan": i["resolvedByPlan"]}
+            for _, i in sorted(by_key.items())]
+
+
+def summarize(plans: list[dict]) -> list[str]:
+    """One terminal line per vault: verdict and counts."""
+    lines = []
+    for p in plans:
+        entries = p["entries"]
+        assign = sum(1 for e in entries if e["proposedRoles"])
+        custom = sum(1 for e in entries if e["customRole"])
+        blocked = sum(1 for e in entries if e["blockedBy"])
+        where = "/".join(x for x in (p.get("subscriptionId"), p.get("resourceGroup")) if x)
+        lines.append(f"{p['vaultName']} ({where}): {p['readiness']} - {len(entries)} entries, "
+                     f"{assign} to assign ({custom} custom role{'s' if custom != 1 else ''}), {blocked} blocked, "
+                     f"{len(p['losers'])} would lose access, {len(p['gainers'])} would gain access")
+    return lines
+
+
+def custom_roles(plans: list[dict]) -> list[dict]:
+    """Custom roles proposed across ``plans``, one per permission signature, assignable where used."""
+    merged: dict[str, dict] = {}
+    for p in plans:
+        for e in p["entries"]:
+            role = e.get("customRole")
+            if not role:
+                continue
+            item = merged.get(role["id"])
+            if item is None:
+                item = merged[role["id"]] = {**role, "assignableScopes": [], "usedBy": []}
+            item["assignableScopes"] = sorted(set(item["assignableScopes"]) | set(role["assignableScopes"]),
+                                              key=str.lower)
+            item["usedBy"].append({"vaultId": p["vaultId"], "principalId": e["principalId"], "entry": e["index"]})
+    out = []
+    for item in sorted(merged.values(), key=lambda r: r["name"].lower()):
+        item["definition"] = {**item["definition"], "AssignableScopes": item["assignableScopes"]}
+        out.append(item)
+    return out
