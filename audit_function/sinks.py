@@ -188,13 +188,13 @@ def _fsync_dir(folder: Path) -> None:
 def default_retry() -> Any:
     """The retry policy BlobSink uses unless told otherwise (explicit, not the SDK default).
 
-    Exponential: 4 retries after about 2, 6, 18, 54 s (plus up to 2 s jitter) for timeouts,
-    connection errors, 408/429/5xx. A weekly run can afford a minute of patience; more would
-    only delay the failure signal.
+    Exponential: 5 retries, waiting about 4, 6, 10, 18 and 34 s (backoff 2 + 2**n, plus or minus
+    1 s jitter; about 72 s in all), on connection errors, timeouts, 408, 429 and 5xx. A weekly
+    run can afford a minute of patience; more would only delay the failure signal.
     """
     from azure.storage.blob import ExponentialRetry
 
-    return ExponentialRetry(initial_backoff=2, increment_base=3, retry_total=4, random_jitter_range=2)
+    return ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=5, random_jitter_range=1)
 
 
 #: Transport settings passed to every client BlobSink creates.

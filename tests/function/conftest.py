@@ -39,7 +39,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"azurite-blob exited with code {proc.returncode} before listening")
+            detail = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+            raise RuntimeError(f"azurite-blob exited with code {proc.returncode} before listening "
+                               f"(needs Node.js 20+; ./dev setup installs Azurite): {detail[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return

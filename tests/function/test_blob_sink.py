@@ -177,3 +177,58 @@ def test_missing_container_is_an_error_when_not_allowed_to_create(azurite, conta
     report = sample_report()
     with pytest.raises(SinkError, match="upload failed"):
         BlobSink(client, create_container=False).publish(sample_files(report), report)
+
+
+def test_default_retry_policy_is_explicit_and_bounded(azurite, container_name):
+    from azure.storage.blob import ExponentialRetry
+
+    sink = BlobSink.from_connection_string(azurite, container_name)
+    policy = sink.container._config.retry_policy
+    assert isinstance(policy, ExponentialRetry)
+    assert policy.total_retries == 5
+    waits = [policy.get_backoff_time({"count": n}) for n in range(1, 6)]
+    for wait, expected in zip(waits, (4, 6, 10, 18, 34)):
+        assert expected - 1 <= wait <= expected + 1
+    assert sum(waits) < 80
+    assert sink.container._config.max_single_put_size == 64 * 1024 * 1024
+
+
+def test_account_url_sink_uses_a_bearer_token_and_no_key():
+    """In Azure the sink authenticates with the managed identity's token (here a fixed fake one)."""
+    import time
+
+    from azure.core.credentials import AccessToken
+    from azure.core.pipeline.transport import HttpTransport
+
+    scopes_asked = []
+
+    class StaticCredential:
+        def get_token(self, *scopes, **kwargs):
+            scopes_asked.append(scopes)
+            return AccessToken("fake-token", int(time.time()) + 3600)
+
+    class Capture(HttpTransport):  # records the request, sends nothing anywhere
+        requests = []
+
+        def send(self, request, **kwargs):
+            self.requests.append(request)
+            from azure.core.exceptions import ServiceRequestError
+            raise ServiceRequestError("captured, not sent")
+
+        def open(self): pass
+        def close(self): pass
+        def __enter__(self): return self
+        def __exit__(self, *args): pass
+
+    sink = BlobSink.from_account_url("https://stkvaudit.blob.core.windows.net", "kv-audit-reports",
+                                     credential=StaticCredential(), retry=fast_retry(0), transport=Capture())
+    report = sample_report("run-mi", "2025-03-10T06:00:00Z")
+    with pytest.raises(SinkError, match="upload failed"):
+        sink.publish(sample_files(report), report)
+
+    (request,) = Capture.requests  # no container creation attempted with identity access
+    assert request.method == "PUT"
+    assert request.url.startswith(f"https://stkvaudit.blob.core.windows.net/kv-audit-reports/2025/03/10/run-mi/{XLSX}")
+    assert request.headers["Authorization"] == "Bearer fake-token"
+    assert request.headers["If-None-Match"] == "*"  # overwrite=False: the service refuses to replace a blob
+    assert scopes_asked and all(s == ("https://storage.azure.com/.default",) for s in scopes_asked)

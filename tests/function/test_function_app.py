@@ -285,3 +285,23 @@ def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, 
     latest = json.loads(stored(reports)[f"latest/{JSON}"])
     assert latest["run"]["source"] == "live"
     assert latest["run"]["scope"]["managementGroups"] == ["mg-corp"]
+
+
+def test_funcignore_ships_the_app_and_nothing_else(tmp_path: Path):
+    """Check .funcignore with git's own gitignore matcher (Core Tools uses the same syntax)."""
+    import subprocess
+
+    (tmp_path / ".gitignore").write_text((REPO / ".funcignore").read_text())
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    shipped = ["function_app.py", "host.json", "requirements.txt", "audit_function/audit.py",
+               "audit_function/data/builtin_roles.json", "audit_function/demo/vaults.jsonl",
+               "audit_function/collect/queries/vaults.kql", "rules/__init__.py", "reports/json_report.py",
+               "reports/schema/report.schema.json"]
+    left_out = ["tests/function/test_function_app.py", "infra/main.bicep", ".venv/bin/python",
+                ".venv-checkov/bin/checkov", "node_modules/azurite/package.json", "local.settings.json",
+                "audit_function/__pycache__/audit.cpython-311.pyc", "reports/kv-audit-report.json",
+                ".git/config", "bench/run.py", "docs/architecture.md"]
+    done = subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "--no-index", *shipped, *left_out],
+                          capture_output=True, text=True)
+    ignored = set(done.stdout.split())
+    assert ignored == set(left_out), sorted(set(shipped) & ignored)
