@@ -19,6 +19,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
+from .xlsx_fastrows import FastSheet, Link
+
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530
 TABLE_STYLE = "TableStyleMedium2"
@@ -75,9 +77,9 @@ class PagedSheet:
             self._close_page()
             self._open_page()
             page = self.pages[-1]
-        if url is not None and self._link_col is not None and values[self._link_col] is not None:
+        if url is not None and self._link_col is not None and isinstance(values[self._link_col], str):
             if self._links < self.max_links:
-                values[self._link_col] = self._link_cell(values[self._link_col], url)
+                values[self._link_col] = Link(values[self._link_col], url)
                 self._links += 1
             else:
                 page.links_dropped += 1
@@ -94,7 +96,7 @@ class PagedSheet:
     def _open_page(self) -> None:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        ws = self.workbook.create_sheet(title)
+        ws = FastSheet.add_to(self.workbook, title, LINK_FONT)
         for i, column in enumerate(self.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = column.width
         ws.freeze_panes = "A2"
@@ -144,11 +146,6 @@ class PagedSheet:
             cell.data_type = "s"  # never a formula, whatever the text
         for name, item in style.items():
             setattr(cell, name, item)
-        return cell
-
-    def _link_cell(self, value, url: str):
-        cell = self._cell(value, font=LINK_FONT)
-        cell.hyperlink = url
         return cell
 
 
