@@ -45,7 +45,8 @@ def register(subparsers) -> None:
     tickets.add_argument("--out", metavar="FILE",
                          help="jsonl/csv: the import file (default: stdout); "
                               "other sinks: a JSON record of the actions")
-    tickets.add_argument("--config", metavar="FILE", help="configuration file (its tickets section)")
+    tickets.add_argument("--config", metavar="FILE",
+                         help="configuration file (its tickets section)")
     tickets.add_argument("--organization", metavar="URL",
                          help="Azure DevOps organization URL, e.g. https://dev.azure.com/contoso")
     tickets.add_argument("--project", metavar="NAME", help="Azure DevOps project")

@@ -1,4 +1,5 @@
-"""The configuration file (``--config FILE``): suppressions, severity overrides, thresholds, tickets.
+"""The configuration file (``--config FILE``): suppressions, severity overrides, thresholds,
+tickets.
 
 YAML (``.yaml``/``.yml``) or JSON (``.json``), chosen by extension. The file is validated once,
 up front; every error names the file and the line (``kv-audit.yaml:14: suppressions[1].expires:

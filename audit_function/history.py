@@ -221,7 +221,8 @@ def _line(entry: dict, key: str) -> str:
         text += f" (by {_safe(suppression.get('id'))} until {_safe(suppression.get('expires'))})"
     elif key == "noLongerSuppressed":
         suppression = entry.get("previousSuppression") or {}
-        text += f" (was {_safe(suppression.get('id'))}, expires {_safe(suppression.get('expires'))})"
+        text += (f" (was {_safe(suppression.get('id'))}, "
+                 f"expires {_safe(suppression.get('expires'))})")
     elif entry.get("suppressed"):
         text += " [suppressed]"
     return text

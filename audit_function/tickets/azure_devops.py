@@ -86,7 +86,8 @@ class AzureDevOpsTracker:
 
     def _existing(self, item: dict) -> Existing | None:
         fields = item.get("fields") or {}
-        tags = tuple(t.strip() for t in str(fields.get("System.Tags") or "").split(";") if t.strip())
+        raw_tags = str(fields.get("System.Tags") or "").split(";")
+        tags = tuple(t.strip() for t in raw_tags if t.strip())
         keys = [t[len(KEY_TAG):].lower() for t in tags if t.lower().startswith(KEY_TAG)]
         if not keys:
             return None
@@ -94,7 +95,8 @@ class AzureDevOpsTracker:
         marks = frozenset(t[len(MARK_TAG):].lower() for t in tags
                           if t.lower() in ("kv-audit-suppressed", "kv-audit-resolved"))
         state = str(fields.get("System.State") or "")
-        return Existing(id=int(item["id"]), key=keys[0], is_open=state.lower() not in self.closed_states,
+        return Existing(id=int(item["id"]), key=keys[0],
+                        is_open=state.lower() not in self.closed_states,
                         digest=match.group(1) if match else None, marks=marks, labels=tags)
 
     def _tags(self, key: str, existing: Existing | None, mark: str | None) -> str:

@@ -6,7 +6,8 @@ Calls (``{api}`` is ``https://api.github.com`` or, for GitHub Enterprise Server,
 - ``GET   {api}/repos/{owner}/{repo}/issues?state=all&labels=kv-audit&per_page=100`` (follows
   ``Link: rel="next"``; entries with a ``pull_request`` key are pull requests and skipped)
 - ``POST  {api}/repos/{owner}/{repo}/issues`` ``{title, body, labels}``
-- ``PATCH {api}/repos/{owner}/{repo}/issues/{number}`` ``{title, body, labels, state, state_reason}``
+- ``PATCH {api}/repos/{owner}/{repo}/issues/{number}``
+  ``{title, body, labels, state, state_reason}``
 - ``POST  {api}/repos/{owner}/{repo}/issues/{number}/comments`` ``{body}``
 
 The key (fingerprint) is a hidden marker in the body: ``<!-- kv-audit:key=K digest=D -->``.

@@ -49,7 +49,8 @@ class TicketPlan:
 
     def owns(self, key: str) -> bool:
         """True when a ticket with this key belongs to this grouping (closable when stale)."""
-        return key.startswith("vault-") if self.group_by == "vault" else not key.startswith("vault-")
+        is_vault_key = key.startswith("vault-")
+        return is_vault_key if self.group_by == "vault" else not is_vault_key
 
 
 def finding_key(fingerprint: str) -> str:
@@ -113,7 +114,8 @@ def plan_tickets(report: dict, group_by: str = "finding", min_severity: str = "l
     run = report.get("run") or {}
     return TicketPlan(
         group_by=group_by, open=tuple(tickets), suppressed=suppressed, resolved=resolved,
-        unverified=frozenset(unverified - set(open_groups)), ignored=frozenset(ignored - set(open_groups)),
+        unverified=frozenset(unverified - set(open_groups)),
+        ignored=frozenset(ignored - set(open_groups)),
         run_id=run.get("id"), run_started=run.get("startedAt"),
         complete=bool(run.get("complete", True)) and not run.get("gaps"),
     )

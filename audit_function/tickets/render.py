@@ -63,13 +63,15 @@ def _evidence(finding: dict, limit: int = 8_000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n... (truncated; see the report)"
 
 
-def _header(ticket: Ticket) -> str:
+def _header(ticket: Ticket, managed: bool = True) -> str:
     if ticket.is_vault:
         text = f"{len(ticket.findings)} open finding(s) on this Key Vault, highest severity " \
                f"{ticket.severity}."
         if ticket.suppressed_count:
             text += f" {ticket.suppressed_count} more are suppressed (see the report)."
         return text
+    if not managed:
+        return f"Severity {ticket.severity}. Found by kv-audit."
     return f"Severity {ticket.severity}. Opened by kv-audit; it updates and closes this ticket."
 
 
@@ -148,8 +150,8 @@ def plain(ticket: Ticket) -> str:
             "Remediation:\n" + str(finding.get("remediation") or ""),
             "Evidence:\n" + _evidence(finding),
         ]))
-    return _limited(_header(ticket), sections, f"kv-audit key: {ticket.key}", "\n\n",
-                    BODY_LIMITS["plain"])
+    return _limited(_header(ticket, managed=False), sections, f"kv-audit key: {ticket.key}",
+                    "\n\n", BODY_LIMITS["plain"])
 
 
 def _limited(head: str, sections: list[str], tail: str, sep: str, limit: int,

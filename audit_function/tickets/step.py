@@ -45,12 +45,12 @@ class TicketSummary:
 
     def render_text(self) -> str:
         verb = "would" if self.dry_run else "did"
+        counts = ", ".join(f"{kind} {n}" for kind, n in sorted(self.counts.items()))
         lines = [f"kv-audit tickets ({self.sink}, one per {self.group_by}"
-                 f"{', dry run' if self.dry_run else ''}): "
-                 + (", ".join(f"{kind} {n}" for kind, n in sorted(self.counts.items())) or "nothing")]
+                 f"{', dry run' if self.dry_run else ''}): {counts or 'nothing to do'}"]
         lines += [f"note: {note}" for note in self.notes]
         for action in self.actions:
-            if action.kind in ("unchanged", "leave") and not self.dry_run:
+            if not self.dry_run and (action.kind in ("unchanged", "leave", "export")):
                 continue
             ref = f"#{action.ticket}" if action.ticket is not None else "(new)"
             lines.append(f"  {verb} {action.kind:<18} {ref:<8} {_safe(action.title or action.key)}")
