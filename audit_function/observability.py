@@ -21,7 +21,7 @@ TICKETS = "KVAUDIT_TICKETS"
 #: Severities always present in the summary line (0 when absent), in this order.
 SUMMARY_SEVERITIES = ("high", "medium", "low")
 
-_BARE = re.compile(r"^[A-Za-z0-9_./:@+-]*$")
+_BARE = re.compile(r"^[A-Za-z0-9_.,/:@+-]*$")
 
 
 def format_value(value: Any) -> str:
