@@ -243,8 +243,8 @@ def custom_role(mask: int, subscription_ids) -> dict:
     """A custom role definition granting exactly ``mask``, assignable in ``subscription_ids``."""
     guid = custom_role_id(mask)
     words = perms.describe(mask)
-    short = words if len(words) <= 120 else words[:117] + "..."
-    name = f"Key Vault migrated access ({short}) kv-audit-{guid[:8]}"
+    short = words if len(words) <= 100 else words[:97] + "..."
+    name = f"kv-audit {guid[:8]} Key Vault access: {short}"
     scopes = sorted({f"/subscriptions/{s}" for s in subscription_ids if s}, key=str.lower)
     description = ("Created by kv-audit plan when moving a vault from access policies to Azure RBAC: exactly the "
                    f"data actions the access-policy entry granted ({words}), no more.")
