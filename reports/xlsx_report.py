@@ -80,8 +80,7 @@ class XlsxWriter:
 
         facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
                            truncated=text.truncated, tool_version=_tool_version())
-        summary = write_summary(workbook, report, text, facts)
-        summary.sheet_view.tabSelected = True
+        write_summary(workbook, report, text, facts)
         workbook.active = 0
 
         buffer = BytesIO()
@@ -89,7 +88,7 @@ class XlsxWriter:
         return buffer.getvalue()
 
     def _table(self, workbook, title, columns, rows, table_name=None):
-        sheet = PagedSheet(workbook, title, columns, table_name=table_name or title,
+        sheet = PagedSheet(workbook, title, columns, table_name=f"{table_name or title}Table",
                            max_rows=self.max_rows, max_links=self.max_links)
         for values, url in rows:
             sheet.append(values, url)

@@ -55,7 +55,7 @@ def is_incomplete(run: dict) -> bool:
 
 
 class _Sheet:
-    def __init__(self, workbook, text):
+    def __init__(self, workbook, text, tab_colour):
         self.ws = workbook.create_sheet("Summary", 0)  # first tab, written last
         self.text = text
         self.row = 0
@@ -63,7 +63,8 @@ class _Sheet:
         self.ws.column_dimensions["B"].width = 44
         for letter in "CDEFGH":
             self.ws.column_dimensions[letter].width = 12
-        self.ws.sheet_properties.tabColor = "1F3864"
+        self.ws.sheet_properties.tabColor = tab_colour
+        self.ws.sheet_view.tabSelected = True  # the tab Excel opens on (views are written first)
 
     def line(self, *values, font=None, fill=None, height=None, span=False):
         """One row; ``span`` paints the fill across the whole text area (banners)."""
@@ -106,7 +107,7 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
     summary = report.get("summary") or {}
     findings = report.get("findings") or []
     vaults = report.get("vaults") or []
-    sheet = _Sheet(workbook, text)
+    sheet = _Sheet(workbook, text, "C00000" if is_incomplete(run) else "1F3864")
 
     sheet.line("kv-audit: Azure Key Vault compliance audit", font=TITLE_FONT, height=24)
     _banner(sheet, run)

@@ -133,7 +133,7 @@ def test_findings_rows_in_json_order_with_fields(small):
 
 def test_findings_table_filter_freeze_widths_and_severity_colours(small):
     ws = load(small[1])["Findings"]
-    table = ws.tables["Findings"]
+    table = ws.tables["FindingsTable"]
     assert table.ref == "A1:P7"
     assert table.autoFilter.ref == "A1:P7"
     assert table.tableStyleInfo.name.startswith("TableStyle")
@@ -248,6 +248,7 @@ def test_incomplete_banner_lists_the_gaps(small):
     assert banner.fill.fgColor.rgb.endswith("C00000") and banner.font.bold
     assert "A2:H2" in {str(r) for r in wb["Summary"].merged_cells.ranges}
     assert "403 Forbidden" in wb["Summary"]["A3"].value
+    assert wb["Summary"].sheet_properties.tabColor.rgb.endswith("C00000")
     facts = {row[0]: row[1] for row in summary_rows(wb) if len(row) == 2}
     assert facts["Complete"] == "NO"
 
@@ -395,7 +396,7 @@ def test_rows_continue_on_numbered_sheets(small):
     pages = [wb[name] for name in ("Findings", "Findings (2)", "Findings (3)")]
     assert [ws.max_row - 1 for ws in pages] == [3, 3, 1]
     assert all(header(ws) == FINDING_HEADERS for ws in pages)
-    assert [list(ws.tables) for ws in pages] == [["Findings"], ["Findings_2"], ["Findings_3"]]
+    assert [list(ws.tables) for ws in pages] == [["FindingsTable"], ["FindingsTable_2"], ["FindingsTable_3"]]
     assert [fp for ws in pages for fp in column(ws, "Fingerprint")] == [f["fingerprint"] for f in findings]
     frames = pd.read_excel(io.BytesIO(data), sheet_name=None)
     assert sum(len(frames[n]) for n in ("Findings", "Findings (2)", "Findings (3)")) == len(findings)
