@@ -39,12 +39,12 @@ core: two busy threads or processes ran no faster than one), Python 3.11, ``/usr
 wall clock, defaults (300 custom roles, no principals):
 
     --vaults 100000 --subscriptions 10000 --role-assignments 1000000
-        plain:  10.7 s wall, 65 MB max RSS; 1.26 GB in all:
-                role_assignments.jsonl 1,034 MB (~1 KB a row, like real ARG rows),
+        plain:  10.7-11.3 s wall (20.7 s at load average 5), 57-65 MB max RSS; 1.26 GB in all:
+                role_assignments.jsonl 1,035 MB (~1 KB a row, like real ARG rows),
                 vaults.jsonl 218 MB, subscriptions 6.4 MB, role_definitions 1.3 MB
                 (928 built-in + 300 custom), management_groups 0.4 MB (611 MGs)
-        --gzip: 17-29 s wall depending on load, 104 MB max RSS; 220 MB in all:
-                role_assignments.jsonl.gz 190 MB, vaults.jsonl.gz 29 MB
+        --gzip: 17-32 s wall depending on load, ~100 MB max RSS; 220 MB in all:
+                role_assignments.jsonl.gz 191 MB, vaults.jsonl.gz 29 MB
         --principals adds 50,000 principals (4.9 MB gzipped) in about 1 s
     --small (300 vaults, 25 subscriptions, 3,000 assignments, 20 custom roles): 0.3 s, 4.8 MB
 """
@@ -227,11 +227,13 @@ def custom_roles(n: int, seed: int, org_mg: str, sub_ids: list[str]) -> list[dic
     out = []
     for k in range(n):
         guid = stable_guid(seed, f"custom-role:{k}")
+        # assignable everywhere under the org MG (the generator assigns them anywhere); ARG spells
+        # some definition ids with the subscription they were created from
+        scope = MGP + org_mg
         if rng.random() < 0.7:
-            scope, rid = MGP + org_mg, f"{AUTHZ}/roleDefinitions/{guid}"
+            rid = f"{AUTHZ}/roleDefinitions/{guid}"
         else:
-            sub = sub_ids[rng.randrange(len(sub_ids))]
-            scope, rid = f"/subscriptions/{sub}", f"/subscriptions/{sub}{AUTHZ}/roleDefinitions/{guid}"
+            rid = f"/subscriptions/{sub_ids[rng.randrange(len(sub_ids))]}{AUTHZ}/roleDefinitions/{guid}"
         if k % 25 == 3:  # ~4 % carry Key Vault wildcards
             w = CUSTOM_WILDCARDS[(k // 25) % len(CUSTOM_WILDCARDS)]
             actions, data = list(w["actions"]), list(w["dataActions"])
@@ -379,7 +381,7 @@ class Estate:
 ASSIGNMENT_TYPE = {"servicePrincipal": "ServicePrincipal", "user": "User", "group": "Group"}
 
 # roles usually seen at each scope (weights); "custom" means one of the generated custom roles
-ROLES_MG = {"Reader": 40, "Owner": 8, "Contributor": 10, "Security Reader": 15, "User Access Administrator": 3,
+ROLES_MG = {"Reader": 40, "Owner": 4, "Contributor": 6, "Security Reader": 15, "User Access Administrator": 3,
             "Monitoring Reader": 14, "Key Vault Reader": 5, "Key Vault Administrator": 2,
             "Key Vault Secrets User": 2, "custom": 1}
 ROLES_SUB = {"Reader": 35, "Contributor": 25, "Owner": 12, "User Access Administrator": 2, "Security Reader": 6,
@@ -416,8 +418,11 @@ RESOURCE_KINDS = {  # (provider/type, name prefix) -> roles
                                                   "Azure Service Bus Data Receiver": 50},
 }
 RESOURCE_WEIGHTS = {k: w for k, w in zip(RESOURCE_KINDS, (30, 20, 15, 10, 8, 7, 5, 5))}
-# category of one assignment (per mille); the handful at "/" are placed first
-CATEGORY = {"resource": 590, "rg": 250, "sub": 60, "vault": 80, "object": 15, "mg": 5}
+# category of one assignment (per mille). Management-group and root assignments do not grow with
+# the estate the way the others do: about three per management group (at most 0.5 % of all
+# assignments) and a handful at "/" (placed first).
+CATEGORY = {"resource": 595, "rg": 250, "sub": 60, "vault": 80, "object": 15}
+MG_ASSIGNMENTS_PER_MG = 3
 
 ASSIGNMENT_TEMPLATE = (
     '{"id":"%s/providers/Microsoft.Authorization/roleAssignments/%s","name":"%s",'
@@ -457,7 +462,8 @@ def write_role_assignments(est: Estate, w: Writer, role_guids: dict) -> None:
     n_vaults, n_subs = est.n_vaults, est.n_subs
     ptype = [ASSIGNMENT_TYPE[est.principal_type(k)] for k in range(10)]
     creators = [k for k in range(min(n_p, 200)) if est.principal_type(k) != "group"]
-    n_root = max(1, round(est.n_assignments * 0.00002))
+    n_root = max(1, min(8, round(est.n_assignments * 0.00002)))
+    p_mg = min(0.005, MG_ASSIGNMENTS_PER_MG * len(mg_names) / max(1, est.n_assignments))
 
     def role_id(name: str, sub: str, upper: bool) -> str:
         guid = custom_guids[getrandbits(30) % len(custom_guids)] if name == "custom" else role_guids[name]
@@ -466,7 +472,7 @@ def write_role_assignments(est: Estate, w: Writer, role_guids: dict) -> None:
         return f"/subscriptions/{sub}{AUTHZ}/roleDefinitions/{guid}" if sub else f"{AUTHZ}/roleDefinitions/{guid}"
 
     for j in range(est.n_assignments):
-        cat = "root" if j < n_root else cat_table[int(rnd() * 1000)]
+        cat = "root" if j < n_root else "mg" if rnd() < p_mg else cat_table[int(rnd() * 1000)]
         sub = rg = ""
         condition = "null"
         if cat == "root":
