@@ -66,8 +66,9 @@ function check(K, g, text) {
 
 function main(argv) {
   const inputs = [];
+  let inline = 0;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-e') inputs.push({ name: `<query ${inputs.length + 1}>`, text: argv[++i] ?? '' });
+    if (argv[i] === '-e') inputs.push({ name: `<query ${++inline}>`, text: argv[++i] ?? '' });
     else inputs.push({ name: argv[i], text: fs.readFileSync(argv[i], 'utf8') });
   }
   if (!inputs.length) { process.stderr.write('usage: kql_check.js FILE.kql ... | -e QUERY\n'); return 2; }

@@ -71,20 +71,7 @@ class Faults:
     subscription_limit: int | None = None      # tenant/MG queries cover only this many subscriptions
     latency_s: float = 0.0                     # per request, on the server's clock
     arm_page_size: int = 1000                  # role assignments per ARM list page
-
-
-def _within(child: str, parent: str, sub_chain: dict, mg_chain: dict) -> bool:
-    """Is scope `child` the scope `parent` or below it? (lower-cased scopes)"""
-    if parent == "/" or child == parent:
-        return True
-    if parent.startswith(MG_PREFIX):
-        mg = parent[len(MG_PREFIX):]
-        if child.startswith(MG_PREFIX):
-            return mg in mg_chain.get(child[len(MG_PREFIX):], ())
-        if child.startswith("/subscriptions/"):
-            return mg in sub_chain.get(child.split("/")[2], ())
-        return False
-    return child.startswith(parent + "/")
+    truncate: set[str] = field(default_factory=set)  # tables answered with resultTruncated and no $skipToken
 
 
 def _norm_scope(scope: str) -> str:
@@ -109,6 +96,7 @@ class Estate:
             chain = details.get("managementGroupAncestorsChain") or []
             self.mg_chain[str(row.get("name", "")).lower()] = tuple(str(m.get("name", "")).lower() for m in chain)
         self._ra_index = None
+        self._chains: dict[str, frozenset[str]] = {}
 
     def location(self, table: str, row: dict) -> str:
         """The scope a row lives at (lower-cased)."""
@@ -126,8 +114,23 @@ class Estate:
             return _norm_scope(rid.lower().split("/providers/microsoft.authorization/")[0] or "/")
         return _norm_scope(rid)
 
+    def chain(self, loc: str) -> frozenset[str]:
+        """Every scope at or above `loc` (lower-cased): '/', its management groups, path prefixes."""
+        found = self._chains.get(loc)
+        if found is None:
+            out = {"/", loc}
+            if loc.startswith(MG_PREFIX):
+                out.update(MG_PREFIX + m for m in self.mg_chain.get(loc[len(MG_PREFIX):], ()))
+            elif loc.startswith("/subscriptions/"):
+                parts = loc.split("/")
+                out.update(MG_PREFIX + m for m in self.sub_chain.get(parts[2], ()))
+                out.update("/".join(parts[:i]) for i in range(3, len(parts)))
+            found = self._chains[loc] = frozenset(out)
+        return found
+
     def within(self, child: str, parent: str) -> bool:
-        return _within(child, parent, self.sub_chain, self.mg_chain)
+        """Is scope `child` the scope `parent` or below it?"""
+        return parent in self.chain(child)
 
     def subscription_of(self, loc: str) -> str | None:
         return loc.split("/")[2] if loc.startswith("/subscriptions/") else None
@@ -174,14 +177,14 @@ class FakeArg:
         self._results: dict[str, list] = {}
         self._window: tuple[float, int] | None = None
         self._rng = random.Random(self.faults.seed)
-        self._consecutive = 0
+        self._consecutive = self._random_faults = 0
         cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-arg-"))
         self.ca_path, key_path = self_signed(cert_dir)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = server_context(self.ca_path, key_path).wrap_socket(
             self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
 
@@ -219,6 +222,8 @@ class FakeArg:
             if len(under) > f.subscription_limit:
                 limit_hit, covered = True, set(under[:f.subscription_limit])
         forbidden = {s.lower() for s in f.forbidden_subscriptions}
+        unit_set = set(units)
+        above_units = set().union(*(est.chain(u) for u in units))
         clause, twin = TWINS.get(table, (None, None))
         apply_twin = twin is not None and " ".join(clause.split()) in " ".join(query.split())
         out = []
@@ -230,9 +235,9 @@ class FakeArg:
             if sub is not None and (sub in forbidden or (covered is not None and sub not in covered)):
                 continue  # RBAC-trimmed, or beyond the subscription limit
             if units != ["/"]:
-                below = any(est.within(loc, u) for u in units)
-                above = any(est.within(u, loc) for u in units)
-                exact = loc in units
+                below = not unit_set.isdisjoint(est.chain(loc))
+                above = loc in above_units
+                exact = loc in unit_set
                 ok = {"AtScopeAndBelow": below, "AtScopeAndAbove": above, "AtScopeExact": exact,
                       "AtScopeAboveAndBelow": above or below}.get(filt, below)
                 if not ok:
@@ -254,7 +259,8 @@ class FakeArg:
             return f.script[n]
         if f.random_rate and self._consecutive < f.max_consecutive and self._rng.random() < f.random_rate:
             self._consecutive += 1
-            return self._rng.choice(f.random_kinds)
+            self._random_faults += 1
+            return f.random_kinds[self._random_faults % len(f.random_kinds)]  # every kind in turn
         self._consecutive = 0
         return None
 
@@ -362,7 +368,7 @@ class FakeArg:
         result = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false", "facets": [],
                   "data": page}
         if offset + size < len(rows):
-            if page and all("id" in r for r in page):
+            if page and all("id" in r for r in page) and table not in f.truncate:
                 result["$skipToken"] = base64.b64encode(json.dumps({"k": key, "o": offset + size}).encode()).decode()
             else:
                 result["resultTruncated"] = "true"
@@ -409,9 +415,19 @@ class FakeArg:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self):
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms stalls
+
             def _authorized(self) -> bool:
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith("Bearer ") or (owner.token and auth != f"Bearer {owner.token}"):
+                    with owner._lock:
+                        owner.statuses[401] += 1
+                        if self.command == "POST":
+                            owner.requests += 1
+                        else:
+                            owner.arm_requests += 1
                     self._send(401, {}, _error("AuthenticationFailed", "Authentication failed."))
                     return False
                 return True
