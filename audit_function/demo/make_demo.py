@@ -142,8 +142,9 @@ class Principal:
         return {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[self.type]
 
 
-def _user(key, name, *groups, guest=False):
-    return Principal(key, "user", name, "Guest" if guest else "Member", None, tuple(groups))
+def _user(key, name, *groups, guest=False, foreign=False):
+    return Principal(key, "user", name, "Guest" if guest else "Member", None, tuple(groups),
+                     in_directory=not foreign)
 
 
 def _group(key, name, *groups):
@@ -209,10 +210,10 @@ _PRINCIPALS = [
     # foreign tenant: referenced by access policies, absent from Contoso's directory
     _sp("fabrikam-cdn", "Fabrikam CDN Partner", foreign=True),
     _sp("fabrikam-erp", "Fabrikam ERP", foreign=True),
-    _user("fabrikam-erp-admin", "erp-admin@fabrikam.example"),
+    _user("fabrikam-erp-admin", "erp-admin@fabrikam.example", foreign=True),
 ]
 PRINCIPALS = {p.key: p for p in _PRINCIPALS}
-FOREIGN = {"fabrikam-cdn", "fabrikam-erp", "fabrikam-erp-admin"}  # homed in FABRIKAM_TENANT
+FOREIGN = {p.key for p in _PRINCIPALS if not p.in_directory}  # homed in FABRIKAM_TENANT
 
 
 def pid(key: str) -> str:
@@ -877,7 +878,7 @@ def principal_rows() -> list[dict]:
         "userType": p.user_type,
         "appId": p.app_id,
         "memberOf": [pid(g) for g in p.member_of],
-    } for p in _PRINCIPALS if p.in_directory and p.key not in FOREIGN]
+    } for p in _PRINCIPALS if p.in_directory]
 
 
 def tables() -> dict[str, list[dict]]:
