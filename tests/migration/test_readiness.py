@@ -203,3 +203,18 @@ def test_report_shape_and_summary_line():
     (line,) = summarize([plan])
     assert line == (f"kv1 ({SUB}/rg-app): needs-assignments - 2 entries, 1 to assign (0 custom roles), 0 blocked, "
                     "1 would lose access, 0 would gain access")
+
+
+def test_plans_validate_against_the_report_schema():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "reports" / "schema" / "report.schema.json").read_text())
+    plan_schema = {**schema["$defs"]["migrationPlan"], "$defs": schema["$defs"]}
+    plans = plans_of(vaults=[ap_vault(policy(ALICE, keys=["get", "decrypt", "sign"]),
+                                      policy(BOB, application_id=APP, secrets=["get"]))],
+                     assignments=[assignment_row(rg_scope(), KV_ADMIN, CAROL)])
+    for plan in plans.values():
+        jsonschema.validate(json.loads(json.dumps(plan)), plan_schema)

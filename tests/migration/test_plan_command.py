@@ -1,0 +1,272 @@
+"""``kv-audit plan``: files for every access-policy vault that parse (bash -n, pycep) and escape hostile names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pycep import BicepParser
+
+from audit_function.cli_plan import parse_formats, register, run_plan
+from audit_function.errors import ConfigError
+from audit_function.migration.bicep import file_name
+from audit_function.migration.files import MANIFEST, write_plan_files
+from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, assignment_row, policy, principal_row,
+                             vault_id, vault_row)
+from tests.migration.helpers import ALICE, APP, BOB, CAROL, GROUP, write_snapshot
+
+HOSTILE_VAULT = "kv'; touch PWNED_A; echo \"$(touch PWNED_B)`touch PWNED_C`${HOME}\n\\x"
+HOSTILE_RG = "rg $(touch PWNED_D) 'q' ${x}"
+HOSTILE_TAGS = {"owner'); touch PWNED_E; #": "${jndi}\n$(touch PWNED_F)", "plain": "it's"}
+BACKUP = dict(keys=["get", "list", "backup"], secrets=["get", "list", "backup"])
+
+
+def estate_rows():
+    vaults = [
+        vault_row(HOSTILE_VAULT, rg=HOSTILE_RG, rbac=False, tags=HOSTILE_TAGS,
+                  policies=[policy(ALICE, secrets=["get", "list"]), policy(BOB, **BACKUP)]),
+        vault_row("kv-ready", rbac=False, policies=[policy(CAROL, secrets=["get", "list"])]),
+        vault_row("kv-blocked", rbac=False, policies=[policy(ALICE, application_id=APP, secrets=["get"])]),
+        vault_row("kv-review", sub=SUB2, rbac=None, policies=[policy(ALICE, keys=["get"])]),
+        vault_row("kv-rbac", rbac=True, policies=[policy(ALICE, secrets=["get"])]),
+    ]
+    assignments = [assignment_row(vault_id("kv-ready"), KV_SECRETS_USER, CAROL),
+                   assignment_row(f"/subscriptions/{SUB2}", KV_SECRETS_OFFICER, GROUP, principal_type="Group")]
+    principals = [principal_row(ALICE, "user"), principal_row(BOB, "servicePrincipal"), principal_row(CAROL, "user"),
+                  principal_row(GROUP, "group")]
+    return dict(vaults=vaults, assignments=assignments, principals=principals)
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    return write_snapshot(tmp_path / "snap", **estate_rows())
+
+
+def unescape(bicep_text: str) -> str:
+    """Decode the inside of a Bicep string literal."""
+    simple = {"\\": "\\", "'": "'", "$": "$", "n": "\n", "r": "\r", "t": "\t"}
+
+    def one(m: re.Match) -> str:
+        return chr(int(m.group(1), 16)) if m.group(1) else simple[m.group(2)]
+
+    return re.sub(r"\\(?:u\{([0-9A-Fa-f]+)\}|(.))", one, bicep_text)
+
+
+def parse_bicep(text: str) -> dict:
+    return BicepParser().parse(text=text)
+
+
+def by_readiness(result):
+    return {p["vaultName"]: p["readiness"] for p in result.plans}
+
+
+def test_plan_covers_every_access_policy_vault_and_files_parse(snapshot, tmp_path):
+    out = tmp_path / "plans"
+    result = run_plan(snapshot, out)
+    assert by_readiness(result) == {HOSTILE_VAULT: "needs-assignments", "kv-ready": "ready",
+                                    "kv-blocked": "blocked", "kv-review": "review-latent-grants"}
+    script = out / "kv-audit-plan.sh"
+    assert os.access(script, os.X_OK)
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    assert script.read_text().splitlines()[:1] == ["#!/usr/bin/env bash"]
+    assert "set -euo pipefail" in script.read_text()
+    bicep_files = sorted((out / "bicep").glob("*.bicep"))
+    assert len(bicep_files) == 4  # custom roles + 3 resource groups (kv-ready and kv-blocked share rg-app)
+    resources = {}
+    for path in bicep_files:
+        tree = parse_bicep(path.read_text())
+        resources[path.name] = tree["resources"]
+    roles = resources.pop("custom-roles.bicep")
+    (custom,) = roles.values()
+    assert custom["type"] == "Microsoft.Authorization/roleDefinitions" and not custom["existing"]
+    assert custom["config"]["name"] == result.custom_roles[0]["id"]
+    plans = {p["vaultName"]: p for p in result.plans}
+    for name, tree in resources.items():
+        existing = {unescape(r["config"]["name"]) for r in tree.values() if r["existing"]}
+        assignments = [r for r in tree.values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
+        flips = {unescape(r["config"]["config"]["name"]): r["config"]["condition"] for r in tree.values()
+                 if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]}
+        assert len(assignments) == sum(len(e["proposedRoles"]) for v in existing for e in plans[v]["entries"])
+        both = {"operator": {"type": "and", "operands": {"operand_1": "flipToRbac",
+                                                          "operand_2": "acknowledgeLatentGrants"}}}
+        expected = {v: {"ready": "flipToRbac", "needs-assignments": "flipToRbac", "review-latent-grants": both}[
+            plans[v]["readiness"]] for v in existing if plans[v]["readiness"] != "blocked"}
+        assert flips == expected
+    doc = json.loads((out / "kv-audit-plan.json").read_text())
+    assert [v["vaultName"] for v in doc["vaults"]] == [p["vaultName"] for p in result.plans]
+    assert json.loads((out / "custom-roles" / f"kv-audit-{custom['config']['name']}.json").read_text())["DataActions"]
+    assert sorted((out / MANIFEST).read_text().split()) == sorted(result.files)
+
+
+def test_flip_redeclares_the_vault_from_the_snapshot(snapshot, tmp_path):
+    result = run_plan(snapshot, None, formats=("bicep",))
+    name = file_name(SUB, "rg-app")
+    tree = parse_bicep(result.files[name].decode())["resources"]
+    (flip,) = [r for r in tree.values() if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]]
+    body = flip["config"]["config"]
+    assert unescape(body["name"]) == "kv-ready"
+    props = body["properties"]
+    assert props["enableRbacAuthorization"] is True
+    assert props["sku"] == {"family": "A", "name": "standard"} and props["enablePurgeProtection"] is True
+    assert unescape(props["accessPolicies"][0]["objectId"]) == CAROL  # policies kept for a rollback
+    for read_only in ("vaultUri", "provisioningState", "privateEndpointConnections"):
+        assert read_only not in props
+    assert "kv-blocked" in result.files[name].decode() and "No flip: the vault is blocked" in result.files[name].decode()
+
+
+def test_hostile_names_and_tags_are_escaped_in_bicep(snapshot):
+    result = run_plan(snapshot, None, formats=("bicep",))
+    name = file_name(SUB, HOSTILE_RG)
+    assert re.fullmatch(r"bicep/rg-touch-PWNED_D-q-x-[0-9a-f]{8}\.bicep", name)
+    text = result.files[name].decode()
+    tree = parse_bicep(text)["resources"]
+    (existing,) = [r for r in tree.values() if r["existing"]]
+    assert unescape(existing["config"]["name"]) == HOSTILE_VAULT
+    (flip,) = [r for r in tree.values() if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]]
+    tags = {unescape(k.strip("'")): unescape(v) for k, v in flip["config"]["config"]["tags"].items()}
+    assert tags == HOSTILE_TAGS
+    assert len(tree) == 1 + sum(len(e["proposedRoles"]) for e in hostile_plan(result)["entries"]) + 1
+    for line in text.splitlines():  # estate text only inside comments or string literals, on one line
+        assert not any(ord(c) < 0x20 for c in line)
+        if "PWNED" in line:
+            assert line.lstrip().startswith(("//", "name: '", "'owner")), line
+
+
+def hostile_plan(result):
+    return next(p for p in result.plans if p["vaultName"] == HOSTILE_VAULT)
+
+
+def fake_az(directory: Path) -> Path:
+    """An ``az`` that records its arguments and keeps just enough state to answer the script's checks."""
+    directory.mkdir()
+    az = directory / "az"
+    az.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, os, re, sys
+        args = sys.argv[1:]
+        state_path = os.environ["FAKE_AZ_STATE"]
+        state = json.load(open(state_path)) if os.path.exists(state_path) else {{"roles": [], "assignments": [], "rbac": {{}}}}
+        with open(os.environ["FAKE_AZ_LOG"], "a") as log:
+            log.write(json.dumps(args) + "\\n")
+        def opt(name):
+            return args[args.index(name) + 1] if name in args else None
+        out = ""
+        if args[:3] == ["role", "definition", "list"]:
+            out = opt("--name") if opt("--name") in state["roles"] else ""
+        elif args[:3] == ["role", "definition", "create"]:
+            state["roles"].append(json.load(open(opt("--role-definition")[1:]))["Name"])
+        elif args[:3] == ["role", "assignment", "create"]:
+            state["assignments"].append([opt("--assignee-object-id"), opt("--role"), opt("--scope")])
+        elif args[:3] == ["role", "assignment", "list"] and opt("--query"):
+            oid = re.search(r"principalId=='([^']*)'", opt("--query")).group(1)
+            out = "1" if [oid, opt("--role"), opt("--scope")] in state["assignments"] else "0"
+        elif args[:2] == ["keyvault", "update"]:
+            state["rbac"][opt("--name")] = opt("--enable-rbac-authorization")
+        elif args[:2] == ["keyvault", "show"]:
+            out = state["rbac"].get(opt("--name"), "false")
+        json.dump(state, open(state_path, "w"))
+        if out:
+            print(out)
+        """))
+    az.chmod(0o755)
+    return directory
+
+
+def run_script(script: Path, phase: str, tmp_path: Path, bin_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "KV_AUDIT_PROPAGATION_WAIT": "0",
+           "KV_AUDIT_VISIBILITY_TRIES": "1", "FAKE_AZ_LOG": str(tmp_path / "az.log"),
+           "FAKE_AZ_STATE": str(tmp_path / "az.state")}
+    return subprocess.run(["bash", str(script), phase], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_script_runs_against_a_fake_az_and_no_name_injects_a_command(snapshot, tmp_path):
+    out = tmp_path / "plans"
+    result = run_plan(snapshot, out, formats=("cli",))
+    bin_dir = fake_az(tmp_path / "bin")
+    done = run_script(out / "kv-audit-plan.sh", "all", tmp_path, bin_dir)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("PWNED*")) and not list(out.glob("PWNED*"))
+    calls = [json.loads(line) for line in (tmp_path / "az.log").read_text().splitlines()]
+    hostile = next(p for p in result.plans if p["vaultName"] == HOSTILE_VAULT)
+    flipped = [c for c in calls if c[:2] == ["keyvault", "update"]]
+    assert sorted(c[c.index("--name") + 1] for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready"])
+    hostile_flip = next(c for c in flipped if c[c.index("--name") + 1] == HOSTILE_VAULT)
+    assert hostile_flip[hostile_flip.index("--resource-group") + 1] == HOSTILE_RG
+    created = [c for c in calls if c[:3] == ["role", "assignment", "create"]]
+    review = next(p for p in result.plans if p["vaultName"] == "kv-review")
+    assert {c[c.index("--scope") + 1] for c in created} == {hostile["vaultId"], review["vaultId"]}
+    assert len(created) == sum(len(e["proposedRoles"]) for p in result.plans for e in p["entries"])
+    assert [c for c in calls if c[:3] == ["role", "definition", "create"]]
+    assert "vault 4: flip commented out until the latent grants are reviewed" in done.stderr  # kv-review
+    rolled = run_script(out / "kv-audit-plan.sh", "rollback", tmp_path, bin_dir)
+    assert rolled.returncode == 0, rolled.stderr
+    state = json.loads((tmp_path / "az.state").read_text())
+    assert state["rbac"] == {HOSTILE_VAULT: "false", "kv-ready": "false", "kv-review": "false"}
+
+
+def test_script_without_a_phase_only_prints_usage(snapshot, tmp_path):
+    out = tmp_path / "plans"
+    run_plan(snapshot, out, formats=("cli",))
+    done = run_script(out / "kv-audit-plan.sh", "", tmp_path, fake_az(tmp_path / "bin"))
+    assert done.returncode == 2 and "usage" in done.stderr
+    assert not (tmp_path / "az.log").exists()
+
+
+def test_plan_command_arguments(snapshot, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "one"
+    args = parser.parse_args(["plan", "--snapshot", str(snapshot), "--out", str(out), "--format", "cli,json",
+                              "--vault", vault_id("kv-ready"), "--vault", "KV-BLOCKED"])
+    assert args.handler(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["kv-audit-plan.files", "kv-audit-plan.json", "kv-audit-plan.sh"]
+    printed = capsys.readouterr().out
+    assert "2 access-policy vault(s) planned" in printed and "kv-ready" in printed and "blocked" in printed
+    for bad in (["--vault", "kv-rbac"], ["--vault", "nope"], ["--format", "pdf"], ["--subscription", SUB]):
+        args = parser.parse_args(["plan", "--snapshot", str(snapshot), "--out", str(out), *bad])
+        with pytest.raises(ConfigError):
+            args.handler(args)
+    assert parse_formats(["bicep", "json,cli", "bicep"]) == ("bicep", "json", "cli")
+    assert parse_formats([]) == ("cli", "bicep", "json")
+
+
+def test_rewriting_a_plan_removes_its_own_stale_files_only(tmp_path):
+    out = tmp_path / "plans"
+    write_plan_files(out, {"bicep/a.bicep": b"one", "kv-audit-plan.sh": b"#!/bin/sh\n"})
+    (out / "bicep" / "mine.bicep").write_text("user file")
+    write_plan_files(out, {"bicep/b.bicep": b"two", "kv-audit-plan.sh": b"#!/bin/sh\n"})
+    assert sorted(p.name for p in (out / "bicep").iterdir()) == ["b.bicep", "mine.bicep"]
+    assert not list(out.rglob("*.tmp"))
+    with pytest.raises(Exception):
+        write_plan_files(out, {"../escape.sh": b"x"})
+
+
+DEMO = Path(__file__).resolve().parents[2] / "audit_function" / "demo"
+
+
+@pytest.mark.skipif(not (DEMO / "vaults.jsonl").exists(), reason="demo estate not generated yet")
+def test_demo_estate_plans_every_access_policy_vault_with_parseable_files(tmp_path):
+    from audit_function.migration import READINESS
+    from audit_function.snapshot import load_estate
+
+    estate = load_estate(DEMO)
+    expected = {v.id for v in estate.vaults if not v.is_rbac}
+    result = run_plan(DEMO, tmp_path / "plans")
+    assert {p["vaultId"] for p in result.plans} == expected and expected
+    assert all(p["readiness"] in READINESS and p["reasons"] for p in result.plans)
+    subprocess.run(["bash", "-n", str(tmp_path / "plans" / "kv-audit-plan.sh")], check=True)
+    for path in (tmp_path / "plans" / "bicep").glob("*.bicep"):
+        parse_bicep(path.read_text())
+    for plan in result.plans:  # verdicts agree with what the plan found
+        if plan["readiness"] == "ready":
+            assert not plan["losers"] and not plan["gainers"]
+        if plan["gainers"]:
+            assert plan["readiness"] in ("review-latent-grants", "blocked")
