@@ -115,12 +115,17 @@ def vault_columns(severities: list[str]) -> list[Column]:
         Column("Public network access", 14), Column("ACL default action", 12),
         Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "private": GOOD}),
         Column("IP rules", 9), Column("Approved private endpoints", 12),
-        Column("Soft delete", 10, highlight={"no": BAD}),
-        Column("Purge protection", 12, highlight={"no": BAD}),
+        Column("Soft delete", 10, highlight={"no": BAD, "not set": BAD}),
+        Column("Purge protection", 12, highlight={"no": BAD, "not set": BAD}),
         Column("Access policies", 10), Column("RBAC data principals", 12), Column("Findings", 10),
         *[Column(severity.capitalize(), 9) for severity in severities],
         Column("Tags", 40), Column("Vault ID", 40), Column("Tenant ID", 38),
     ]
+
+
+def _flag(value):
+    """Inventory switches: a missing property is shown as such (the rules treat it as off)."""
+    return "not set" if value is None else value
 
 
 def _count(value):
@@ -135,9 +140,9 @@ def vault_row(vault: dict, text, lookup: Lookup, severities: list[str]):
     values = [
         c(get("name")), c(get("subscriptionName")), c(get("subscriptionId")), c(get("resourceGroup")),
         c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
-        c(get("networkDefaultAction")), network_exposure(vault), c(get("ipRuleCount")),
-        c(_count(get("approvedPrivateEndpoints"))), c(get("softDeleteEnabled")),
-        c(get("purgeProtectionEnabled")), c(get("accessPolicyCount")),
+        c(get("networkDefaultAction")), c(network_exposure(vault)), c(get("ipRuleCount")),
+        c(_count(get("approvedPrivateEndpoints"))), c(_flag(get("softDeleteEnabled"))),
+        c(_flag(get("purgeProtectionEnabled"))), c(get("accessPolicyCount")),
         c(get("rbacDataPrincipalCount")), c(get("findingCount")),
         *[c(by_severity.get(severity, 0)) for severity in severities],
         c("; ".join(f"{k}={describe(v)}" for k, v in tags.items()) if isinstance(tags, dict) else tags),

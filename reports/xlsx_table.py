@@ -67,10 +67,6 @@ class PagedSheet:
         self._links = 0
         self._open_page()
 
-    @property
-    def rows(self) -> int:
-        return sum(page.rows for page in self.pages)
-
     def append(self, values: list, url: str | None = None) -> None:
         page = self.pages[-1]
         if page.rows >= self.capacity:

@@ -109,7 +109,8 @@ def report(vaults: list[dict], findings: list[dict], *, gaps=(), not_evaluated=(
 def small_estate() -> AuditResult:
     """Three vaults in two subscriptions, findings of all severities, a gap and a plan."""
     v1 = vault("kv-pay", findingCount=3, findingsBySeverity={"high": 1, "medium": 1, "low": 1})
-    v2 = vault("kv-legacy", sub=2, rg="rg-old", model="accessPolicy", default_action="Deny")
+    v2 = vault("kv-legacy", sub=2, rg="rg-old", model="accessPolicy", default_action="Deny",
+               softDeleteEnabled=None)
     v3 = vault("kv-private", public="Disabled", default_action="Deny",
                approvedPrivateEndpoints=1, purgeProtectionEnabled=True)
     findings = [

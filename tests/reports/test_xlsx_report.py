@@ -164,6 +164,7 @@ def test_vaults_sheet_inventory(small):
     assert list(frame["Network exposure"]) == ["public", "firewalled", "private"]
     assert list(frame["Permission model"]) == ["rbac", "accessPolicy", "rbac"]
     assert list(frame["Purge protection"]) == ["no", "no", "yes"]
+    assert list(frame["Soft delete"]) == ["yes", "not set", "yes"]
     assert list(frame["Approved private endpoints"]) == [0, 0, 1]
     assert list(frame["High"]) == [1, 0, 0]
     assert frame["Tags"][0] == "env=prod"
@@ -498,3 +499,17 @@ def test_fast_rows_write_exactly_what_openpyxl_writes(monkeypatch):
             for name in a.namelist():
                 if name != "docProps/core.xml":  # carries the save time
                     assert a.read(name) == b.read(name), name
+
+
+def test_demo_audit_workbook_matches_its_report():
+    """End to end: the pipeline's real report shape, rendered through the registered writer."""
+    from audit_function.audit import AuditOptions, run_audit
+
+    outcome = run_audit(AuditOptions(source="demo", formats=("json", "xlsx")))
+    report, access = outcome.result.report, outcome.result.access
+    frames = pd.read_excel(io.BytesIO(outcome.files[XlsxWriter.filename]), sheet_name=None)
+    assert len(frames["Findings"]) == len(report["findings"]) > 0
+    assert list(frames["Findings"]["Fingerprint"]) == [f["fingerprint"] for f in report["findings"]]
+    assert len(frames["Vaults"]) == len(report["vaults"]) > 0
+    assert len(frames["Access"]) == len(access) > 0
+    assert list(frames["Vaults"]["Network exposure"]) == [v["networkExposure"] for v in report["vaults"]]

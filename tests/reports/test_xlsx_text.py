@@ -79,6 +79,8 @@ def test_describe_and_exposure():
     assert network_exposure({"publicNetworkAccess": "disabled", "networkDefaultAction": "Allow"}) == "private"
     assert network_exposure({"publicNetworkAccess": "Enabled", "networkDefaultAction": "deny"}) == "firewalled"
     assert network_exposure({}) == "public"
+    assert network_exposure({"networkExposure": "private", "publicNetworkAccess": "Enabled"}) == "private"
+    assert network_exposure({"networkExposure": "=x", "publicNetworkAccess": "Disabled"}) == "private"
 
 
 def test_portal_url_rejects_long_or_odd_ids():
