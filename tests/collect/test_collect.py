@@ -175,3 +175,15 @@ def test_progress_reports_tables_pages_and_waits(serve, collect, estate):
     done = [f for e, f in events if e == "table" and f["state"] == "done"]
     assert [d["table"] for d in done] == ["subscriptions", "management_groups", "role_definitions", "vaults",
                                           "role_assignments"]
+
+
+def test_forbidden_management_group_is_isolated(serve, collect, estate):
+    fake = serve(estate, forbidden_management_groups={"corp"})
+    snap = collect(fake, LiveScope(management_groups=("corp", "platform")))
+    platform = [r["subscriptionId"] for r in estate["subscriptions"]
+                if r["properties"]["managementGroupAncestorsChain"][0]["name"] == "platform"]
+    assert ids(snap.tables["vaults"]) == ids(expected_rows(estate, subs=platform)["vaults"])
+    corp = "/providers/Microsoft.Management/managementGroups/corp"
+    assert {(g["scope"], g["table"]) for g in snap.manifest["gaps"]} == {
+        (corp, "subscriptions"), (corp, "vaults"), (corp, "role_assignments")}
+    assert [e["managementGroups"] for e in fake.log if e["status"] == 403] == [["corp", "platform"], ["corp"]]

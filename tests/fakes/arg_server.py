@@ -336,8 +336,9 @@ class FakeArg:
         top = options.get("$top", 1000)
         if not isinstance(top, int) or not 1 <= top <= 1000:
             return 400, headers, _error("BadRequest", "$top must be between 1 and 1000")
-        key = hashlib.sha256(json.dumps([query, subs, mgs, options.get("authorizationScopeFilter"),
-                                         api_version], sort_keys=True).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([query, subs, mgs, options.get("authorizationScopeFilter"), api_version,
+                                         f.subscription_limit, sorted(f.forbidden_subscriptions)],
+                                        sort_keys=True).encode()).hexdigest()[:16]
         offset = 0
         if options.get("$skipToken"):
             try:
