@@ -15,7 +15,7 @@ from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .xlsx_rows import SEVERITY_STYLE, severity_rank
+from .xlsx_rows import SEVERITY_STYLE
 from .xlsx_table import Page
 from .xlsx_text import describe, network_exposure
 
@@ -25,7 +25,6 @@ GAPS_SHEET = "Not evaluated & gaps"
 
 TITLE_FONT = Font(bold=True, size=16, color="1F3864")
 SECTION_FONT = Font(bold=True, size=12, color="1F3864")
-LABEL_FONT = Font(bold=True)
 BANNER_FONT = Font(bold=True, size=14, color="FFFFFF")
 BANNER_FILL = PatternFill("solid", start_color="C00000", end_color="C00000")
 GAP_FONT = Font(color="9C0006")
