@@ -205,7 +205,8 @@ def render_files(plans: list[dict], roles: list[dict], raw_vaults: dict[str, dic
         for plan in plans:
             groups.setdefault(bicep.file_name(plan["subscriptionId"], plan["resourceGroup"]), []).append(plan)
         for name, members in sorted(groups.items()):
-            files[name] = bicep.render_group(members, raw_vaults, header).encode()
+            files[name] = bicep.render_group(members, header).encode()
+            files[name[:-len(".bicep")] + ".flip.bicep"] = bicep.render_flip(members, raw_vaults, header).encode()
     if "json" in formats:
         doc = {"tool": {"name": "kv-audit", "version": __version__}, "header": header, "summary": summarize(plans),
                "vaults": plans, "customRoles": roles}

@@ -1,28 +1,29 @@
-"""Bicep files for a migration plan: custom roles, role assignments, and the (gated) flip.
+"""Bicep files for a migration plan: custom roles, role assignments, and the flip as a separate step.
 
-Files
+Files (deploy in this order)
     ``bicep/custom-roles.bicep`` (``targetScope = 'subscription'``): every proposed custom role,
     with a deterministic GUID name (uuid5 of its data actions) so the resource-group files can
-    reference it. Deploy it once, before the resource-group files.
-    ``bicep/<resource group>-<hash>.bicep`` (``targetScope = 'resourceGroup'``), one per resource group:
-    for each vault, an ``existing`` vault resource, one role assignment per proposed role at the
-    vault scope (name ``guid(vault.id, principalId, roleGuid)``: redeploying is idempotent), and
-    the flip.
+    reference it. Deploy it once, first.
+    ``bicep/<resource group>-<hash>.bicep`` (``targetScope = 'resourceGroup'``), one per resource
+    group: for each vault an ``existing`` vault resource and one role assignment per proposed role
+    at the vault scope (name ``guid(vault.id, principalId, roleGuid)``: redeploying is idempotent).
+    Deploying it changes nobody's access: on an access-policy vault role assignments are inert.
+    ``bicep/<resource group>-<hash>.flip.bicep``: the flip, a separate and clearly marked step,
+    deployed only after the assignments have propagated and were verified.
 
 How the flip is done (and why)
-    ARM has no PATCH in Bicep: a vault resource declared in a template is a full PUT, and any
-    property left out is reset. The flip is therefore a *redeclaration of the vault from the
-    snapshot*: location, tags and every settable property (``tenantId``, ``sku``,
-    ``accessPolicies`` (kept, so a rollback restores them), ``enabledFor*``, soft delete,
-    ``enablePurgeProtection`` when true, ``networkAcls``, ``publicNetworkAccess``) with
-    ``enableRbacAuthorization: true``. Read-only properties (``vaultUri``, ``provisioningState``,
-    ``privateEndpointConnections``, ``hsmPoolResourceId``) are left out. Because a snapshot ages,
-    the flip is a separate, explicitly requested step: it is deployed only with
-    ``flipToRbac=true`` (default ``false``), after the assignments of a first deployment have
-    propagated. Regenerate the plan from a fresh snapshot right before that second deployment, or
-    use the CLI script's ``az keyvault update`` (which changes only that one property).
-    ``review-latent-grants`` vaults also need ``acknowledgeLatentGrants=true``; ``blocked`` vaults
-    get no flip at all.
+    ARM has no PATCH in Bicep: a vault declared in a template is a full PUT, and any property
+    left out is reset. The flip file therefore *redeclares each vault from the snapshot*:
+    location, tags and every settable property (``tenantId``, ``sku``, ``accessPolicies`` (kept,
+    so a rollback restores them), ``enabledFor*``, soft delete, ``enablePurgeProtection`` when
+    true, ``networkAcls``, ``publicNetworkAccess``) with ``enableRbacAuthorization: true``.
+    Read-only properties (``vaultUri``, ``provisioningState``, ``privateEndpointConnections``,
+    ``hsmPoolResourceId``) are left out. A snapshot ages: changes made to the vault since the
+    snapshot would be reverted, so regenerate the plan from a fresh snapshot right before
+    deploying the flip, or use the CLI script's ``az keyvault update`` (which changes only that
+    one property). Keeping the flip out of the assignments file also means the vault is never
+    declared twice in one template. ``review-latent-grants`` vaults are deployed only with
+    ``acknowledgeLatentGrants=true``; ``blocked`` vaults get no flip at all.
 
 Safety: estate values become Bicep string literals through :func:`literal` (``\\``, ``'``, ``$``,
 newlines and control characters escaped); comments carry JSON-escaped text; symbolic names are
@@ -95,12 +96,12 @@ def value(obj, indent: int = 0) -> str:
     return literal(str(obj))
 
 
-def file_name(subscription_id: str | None, resource_group: str | None) -> str:
-    """``bicep/<safe name>-<hash>.bicep`` for a (subscription, resource group)."""
+def file_name(subscription_id: str | None, resource_group: str | None, suffix: str = ".bicep") -> str:
+    """``bicep/<safe name>-<hash><suffix>`` for a (subscription, resource group)."""
     key = f"{(subscription_id or '').lower()}/{(resource_group or '').lower()}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", resource_group or "none").strip(".-")[:40] or "rg"
-    return f"bicep/{safe}-{digest}.bicep"
+    return f"bicep/{safe}-{digest}{suffix}"
 
 
 def render_custom_roles(roles: list[dict], header: list[str]) -> str:
@@ -125,69 +126,87 @@ def render_custom_roles(roles: list[dict], header: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_group(plans: list[dict], raw_vaults: dict[str, dict], header: list[str]) -> str:
-    """The Bicep file of one resource group (all ``plans`` share subscription and resource group)."""
+def _deploy_comment(first: dict, file: str) -> str:
+    return (f"//   az deployment group create --subscription {text(first['subscriptionId'])} "
+            f"--resource-group {text(first['resourceGroup'])} --template-file {text(file)}")
+
+
+def render_group(plans: list[dict], header: list[str]) -> str:
+    """The role-assignment file of one resource group (all ``plans`` share subscription and group)."""
     first = plans[0]
-    review = any(p["readiness"] == "review-latent-grants" for p in plans)
     uses_custom = any(r.get("custom") for p in plans for e in p["entries"] for r in e["proposedRoles"])
+    name = file_name(first["subscriptionId"], first["resourceGroup"]).rsplit("/", 1)[-1]
     out = [f"// {text(line)}" for line in header]
-    out += [f"// Resource group {text(first['resourceGroup'])} in subscription {text(first['subscriptionId'])}.",
-            "//",
-            "// Step 1 (role assignments only; flipToRbac defaults to false):",
-            f"//   az deployment group create --subscription {text(first['subscriptionId'])} "
-            f"--resource-group {text(first['resourceGroup'])} --template-file <this file>",
-            "// Step 2, after the assignments have propagated (up to 10 minutes) and were verified:",
-            "//   the same command with --parameters flipToRbac=true"
-            + (" acknowledgeLatentGrants=true (only after reviewing the gainers listed below)" if review else ""),
-            "//",
-            "// The flip redeclares each vault from the snapshot (a full PUT: ARM has no PATCH in Bicep) with",
-            "// enableRbacAuthorization: true. Every settable property, access policies included, is copied from the",
-            "// snapshot, so changes made since the snapshot would be reverted: regenerate this file from a fresh",
-            "// snapshot right before step 2, or flip with the CLI script (az keyvault update) instead.",
-            "// Rollback: az keyvault update ... --enable-rbac-authorization false (access policies are retained).",
-            "// Blocked vaults have no flip."]
+    out += [f"// Resource group {text(first['resourceGroup'])} in subscription {text(first['subscriptionId'])}:",
+            "// step 1 of the migration, the role assignments at each vault. They are inert until the vault is",
+            "// switched to Azure RBAC, so deploying this file changes nobody's access:",
+            _deploy_comment(first, name),
+            "// Step 2, after the assignments have propagated (up to 10 minutes) and were verified, is the",
+            f"// separate file {text(name[:-len('.bicep')])}.flip.bicep."]
     if uses_custom:
         out.append("// Custom roles used here come from custom-roles.bicep: deploy it first.")
-    out += ["", "targetScope = 'resourceGroup'", "",
-            "@description('Deploy the flip to Azure RBAC (step 2). Leave false for the role assignments only.')",
-            "param flipToRbac bool = false"]
-    if review:
-        out += ["", "@description('Required as well for vaults whose flip would widen someone\\'s access (see comments).')",
-                "param acknowledgeLatentGrants bool = false"]
-    out.append("")
+    out += ["", "targetScope = 'resourceGroup'", ""]
     for n, plan in enumerate(plans, 1):
-        out += _vault(n, plan, raw_vaults.get(plan["vaultId"].lower()))
+        out += _vault(n, plan)
     return "\n".join(out) + "\n"
 
 
-def _vault(n: int, plan: dict, raw: dict | None) -> list[str]:
+def render_flip(plans: list[dict], raw_vaults: dict[str, dict], header: list[str]) -> str:
+    """The flip file of one resource group: each vault redeclared from the snapshot with RBAC on."""
+    first = plans[0]
+    review = any(p["readiness"] == "review-latent-grants" for p in plans)
+    name = file_name(first["subscriptionId"], first["resourceGroup"], ".flip.bicep").rsplit("/", 1)[-1]
+    out = [f"// {text(line)}" for line in header]
+    out += [f"// Resource group {text(first['resourceGroup'])} in subscription {text(first['subscriptionId'])}:",
+            "// step 2 of the migration, switching each vault to Azure RBAC. Deploy only after the role",
+            "// assignments of step 1 have propagated and were verified:",
+            _deploy_comment(first, name) + (" --parameters acknowledgeLatentGrants=true" if review else ""),
+            "//",
+            "// Each vault is redeclared from the snapshot (a full PUT: Bicep has no PATCH) with",
+            "// enableRbacAuthorization: true. Every settable property, access policies included, is copied",
+            "// from the snapshot, so changes made to the vault since then would be reverted: regenerate this",
+            "// file from a fresh snapshot right before deploying it, or flip with the CLI script instead",
+            "// (az keyvault update changes only that one property).",
+            "// Rollback: az keyvault update --name <vault> --resource-group <group> --enable-rbac-authorization false",
+            "// (the access policies are retained). Blocked vaults have no flip."]
+    out += ["", "targetScope = 'resourceGroup'", ""]
+    if review:
+        out += ["@description('True switches the vaults whose flip would widen access (review the gainers first).')",
+                "param acknowledgeLatentGrants bool = false", ""]
+    for n, plan in enumerate(plans, 1):
+        out += ["// " + "-" * 98, f"// Vault {text(plan['vaultName'])}: {plan['readiness']}"]
+        out += [f"//   - {text(r)}" for r in plan["reasons"]]
+        out += _flip(n, plan, raw_vaults.get(plan["vaultId"].lower()))
+    return "\n".join(out) + "\n"
+
+
+def _vault(n: int, plan: dict) -> list[str]:
     sym = f"vault{n}"
     out = ["// " + "-" * 98, f"// Vault {text(plan['vaultName'])}: {plan['readiness']}"]
     out += [f"//   - {text(r)}" for r in plan["reasons"]]
     out += [f"resource {sym} 'Microsoft.KeyVault/vaults@{VAULT_API}' existing = {{",
             f"  name: {literal(plan['vaultName'])}", "}", ""]
-    assignments = []
+    count = 0
     for entry in plan["entries"]:
         for role in entry["proposedRoles"]:
             guid = role["id"].rsplit("/", 1)[-1]
-            name = f"{sym}Role{len(assignments) + 1}"
-            assignments.append(name)
+            count += 1
             props = {"roleDefinitionId": Expr("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
                                               f"{literal(guid)})"),
                      "principalId": entry["principalId"]}
             if entry["principalType"]:
                 props["principalType"] = entry["principalType"]
             props["description"] = f"kv-audit plan: access-policy entry {entry['index']} of this vault"
-            body = value(props, 1)
             out += [f"// entry {entry['index']}: {text(entry['principalId'])} -> {text(role['name'])}",
-                    f"resource {name} 'Microsoft.Authorization/roleAssignments@{AUTHORIZATION_API}' = {{",
+                    f"resource {sym}Role{count} 'Microsoft.Authorization/roleAssignments@{AUTHORIZATION_API}' = {{",
                     f"  name: guid({sym}.id, {literal(entry['principalId'])}, {literal(guid)})",
-                    f"  scope: {sym}", f"  properties: {body}", "}", ""]
-    out += _flip(n, plan, raw, assignments)
+                    f"  scope: {sym}", f"  properties: {value(props, 1)}", "}", ""]
+    if not count:
+        out += ["// No role assignment to create for this vault.", ""]
     return out
 
 
-def _flip(n: int, plan: dict, raw: dict | None, assignments: list[str]) -> list[str]:
+def _flip(n: int, plan: dict, raw: dict | None) -> list[str]:
     if plan["readiness"] == "blocked":
         return ["// No flip: the vault is blocked (see the reasons above).", ""]
     if raw is None:
@@ -206,8 +225,5 @@ def _flip(n: int, plan: dict, raw: dict | None, assignments: list[str]) -> list[
     if isinstance(raw.get("tags"), dict) and raw["tags"]:
         body["tags"] = raw["tags"]
     body["properties"] = props
-    condition = "flipToRbac && acknowledgeLatentGrants" if plan["readiness"] == "review-latent-grants" else "flipToRbac"
-    if assignments:
-        body["dependsOn"] = [Expr(a) for a in assignments]
-    text_body = value(body)
-    return [f"resource vault{n}Flip 'Microsoft.KeyVault/vaults@{VAULT_API}' = if ({condition}) {text_body}", ""]
+    condition = " if (acknowledgeLatentGrants)" if plan["readiness"] == "review-latent-grants" else ""
+    return [f"resource vault{n}Flip 'Microsoft.KeyVault/vaults@{VAULT_API}' ={condition} {value(body)}", ""]

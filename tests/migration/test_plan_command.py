@@ -78,27 +78,34 @@ def test_plan_covers_every_access_policy_vault_and_files_parse(snapshot, tmp_pat
     assert script.read_text().splitlines()[:1] == ["#!/usr/bin/env bash"]
     assert "set -euo pipefail" in script.read_text()
     bicep_files = sorted((out / "bicep").glob("*.bicep"))
-    assert len(bicep_files) == 4  # custom roles + 3 resource groups (kv-ready and kv-blocked share rg-app)
-    resources = {}
-    for path in bicep_files:
-        tree = parse_bicep(path.read_text())
-        resources[path.name] = tree["resources"]
+    # custom roles + (assignments, flip) for each of 3 resource groups (kv-ready and kv-blocked share rg-app)
+    assert len(bicep_files) == 7
+    resources = {path.name: parse_bicep(path.read_text())["resources"] for path in bicep_files}
     roles = resources.pop("custom-roles.bicep")
     (custom,) = roles.values()
     assert custom["type"] == "Microsoft.Authorization/roleDefinitions" and not custom["existing"]
     assert custom["config"]["name"] == result.custom_roles[0]["id"]
     plans = {p["vaultName"]: p for p in result.plans}
+    flips = {n: t for n, t in resources.items() if n.endswith(".flip.bicep")}
+    assert len(flips) == 3
     for name, tree in resources.items():
+        if name in flips:
+            continue
         existing = {unescape(r["config"]["name"]) for r in tree.values() if r["existing"]}
         assignments = [r for r in tree.values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
-        flips = {unescape(r["config"]["config"]["name"]): r["config"]["condition"] for r in tree.values()
-                 if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]}
+        assert len(tree) == len(existing) + len(assignments)  # no vault is (re)declared in step 1
         assert len(assignments) == sum(len(e["proposedRoles"]) for v in existing for e in plans[v]["entries"])
-        both = {"operator": {"type": "and", "operands": {"operand_1": "flipToRbac",
-                                                          "operand_2": "acknowledgeLatentGrants"}}}
-        expected = {v: {"ready": "flipToRbac", "needs-assignments": "flipToRbac", "review-latent-grants": both}[
-            plans[v]["readiness"]] for v in existing if plans[v]["readiness"] != "blocked"}
-        assert flips == expected
+        assert all(a["config"]["scope"].startswith("vault") for a in assignments)
+        flip_tree = flips[name[:-len(".bicep")] + ".flip.bicep"]
+        flipped = {}
+        for r in flip_tree.values():
+            assert r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]
+            conditional = "condition" in r["config"]
+            flipped[unescape((r["config"]["config"] if conditional else r["config"])["name"])] = (
+                r["config"]["condition"] if conditional else None)
+        expected = {v: ("acknowledgeLatentGrants" if plans[v]["readiness"] == "review-latent-grants" else None)
+                    for v in existing if plans[v]["readiness"] != "blocked"}
+        assert flipped == expected
     doc = json.loads((out / "kv-audit-plan.json").read_text())
     assert [v["vaultName"] for v in doc["vaults"]] == [p["vaultName"] for p in result.plans]
     assert json.loads((out / "custom-roles" / f"kv-audit-{custom['config']['name']}.json").read_text())["DataActions"]
@@ -107,10 +114,9 @@ def test_plan_covers_every_access_policy_vault_and_files_parse(snapshot, tmp_pat
 
 def test_flip_redeclares_the_vault_from_the_snapshot(snapshot, tmp_path):
     result = run_plan(snapshot, None, formats=("bicep",))
-    name = file_name(SUB, "rg-app")
-    tree = parse_bicep(result.files[name].decode())["resources"]
-    (flip,) = [r for r in tree.values() if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]]
-    body = flip["config"]["config"]
+    text = result.files[file_name(SUB, "rg-app", ".flip.bicep")].decode()
+    (flip,) = parse_bicep(text)["resources"].values()
+    body = flip["config"]
     assert unescape(body["name"]) == "kv-ready"
     props = body["properties"]
     assert props["enableRbacAuthorization"] is True
@@ -118,7 +124,7 @@ def test_flip_redeclares_the_vault_from_the_snapshot(snapshot, tmp_path):
     assert unescape(props["accessPolicies"][0]["objectId"]) == CAROL  # policies kept for a rollback
     for read_only in ("vaultUri", "provisioningState", "privateEndpointConnections"):
         assert read_only not in props
-    assert "kv-blocked" in result.files[name].decode() and "No flip: the vault is blocked" in result.files[name].decode()
+    assert "kv-blocked" in text and "No flip: the vault is blocked" in text
 
 
 def test_hostile_names_and_tags_are_escaped_in_bicep(snapshot):
@@ -129,11 +135,13 @@ def test_hostile_names_and_tags_are_escaped_in_bicep(snapshot):
     tree = parse_bicep(text)["resources"]
     (existing,) = [r for r in tree.values() if r["existing"]]
     assert unescape(existing["config"]["name"]) == HOSTILE_VAULT
-    (flip,) = [r for r in tree.values() if r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]]
-    tags = {unescape(k.strip("'")): unescape(v) for k, v in flip["config"]["config"]["tags"].items()}
+    assert len(tree) == 1 + sum(len(e["proposedRoles"]) for e in hostile_plan(result)["entries"])
+    flip_text = result.files[file_name(SUB, HOSTILE_RG, ".flip.bicep")].decode()
+    (flip,) = parse_bicep(flip_text)["resources"].values()
+    assert unescape(flip["config"]["name"]) == HOSTILE_VAULT
+    tags = {unescape(k.strip("'")): unescape(v) for k, v in flip["config"]["tags"].items()}
     assert tags == HOSTILE_TAGS
-    assert len(tree) == 1 + sum(len(e["proposedRoles"]) for e in hostile_plan(result)["entries"]) + 1
-    for line in text.splitlines():  # estate text only inside comments or string literals, on one line
+    for line in (text + flip_text).splitlines():  # estate text only in comments or string literals, one line
         assert not any(ord(c) < 0x20 for c in line)
         if "PWNED" in line:
             assert line.lstrip().startswith(("//", "name: '", "'owner")), line
