@@ -278,3 +278,26 @@ def test_demo_estate_plans_every_access_policy_vault_with_parseable_files(tmp_pa
             assert not plan["losers"] and not plan["gainers"]
         if plan["gainers"]:
             assert plan["readiness"] in ("review-latent-grants", "blocked")
+
+
+def test_estate_without_access_policy_vaults_writes_an_empty_but_valid_plan(tmp_path):
+    snap = write_snapshot(tmp_path / "snap", vaults=[vault_row("kv-rbac", rbac=True)])
+    result = run_plan(snap, tmp_path / "plans")
+    assert result.plans == [] and result.custom_roles == []
+    subprocess.run(["bash", "-n", str(tmp_path / "plans" / "kv-audit-plan.sh")], check=True)
+    assert not (tmp_path / "plans" / "bicep").exists()
+    assert json.loads((tmp_path / "plans" / "kv-audit-plan.json").read_text())["vaults"] == []
+
+
+def test_incomplete_snapshot_is_reported(tmp_path, capsys):
+    rows = estate_rows()
+    snap = write_snapshot(tmp_path / "snap", **rows)
+    with (snap / "vaults.jsonl").open("a") as handle:
+        handle.write(json.dumps({"id": "/subscriptions/x/resourceGroups/r/providers/Microsoft.KeyVault/vaults/bad",
+                                 "properties": {"enableRbacAuthorization": "yes"}}) + "\n")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["plan", "--snapshot", str(snap), "--out", str(tmp_path / "plans")])
+    assert args.handler(args) == 3
+    assert "INCOMPLETE" in capsys.readouterr().err
+    assert (tmp_path / "plans" / "kv-audit-plan.sh").exists()
