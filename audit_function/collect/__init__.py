@@ -1,6 +1,22 @@
 """Live collection from Azure Resource Graph into a snapshot (shared/spec/snapshot.md).
 
-Public API: :class:`LiveScope`, :func:`collect_snapshot`, :func:`write_snapshot`.
+Public API:
+
+- :class:`LiveScope` ``(management_groups=(), subscriptions=())``; both empty = every subscription
+  the identity can read.
+- :func:`collect_snapshot` ``(scope, *, credential=None, endpoint=None, cloud="public",
+  connection_verify=None, progress=None, time_budget_s=None, sleep=time.sleep, clock=time.monotonic)
+  -> RawSnapshot`` with tables subscriptions, management_groups, role_definitions, vaults,
+  role_assignments (no principals: directory data is not in ARG, the manifest says
+  ``"directoryData": false``). Unreadable scopes are manifest gaps (``complete: false``); errors that
+  stop collection raise :class:`audit_function.errors.CollectionError`.
+- :func:`write_snapshot` ``(raw, out_dir, *, gzip=False)``: atomic ``<table>.jsonl[.gz]`` + manifest.json.
+
+``progress(event, **fields)`` is called once per page at most, with events:
+``start`` (endpoint, scopes), ``table`` (table, state="start"|"done", rows when done),
+``page`` (table, scope, page, rows, total), ``wait`` (reason="quota"|"throttled"|"retry", seconds),
+``retry`` (attempt, error), ``page_size`` (table, top), ``split`` (table, scopes),
+``gap`` (table, scope, reason), ``done`` (requests, seconds, complete).
 """
 
 from audit_function.collect.collector import collect_snapshot

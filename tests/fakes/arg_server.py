@@ -284,7 +284,6 @@ class FakeArg:
 
     def handle_query(self, body: dict, api_version: str) -> tuple[int, dict, dict | None]:
         """(status, headers, JSON body) for one ARG POST; JSON None = drop the connection."""
-        f = self.faults
         with self._lock:
             self.requests += 1
             n = self.requests

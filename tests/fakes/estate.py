@@ -111,10 +111,12 @@ def role_definitions(custom_sub: str | None = None) -> list[dict]:
 
 
 def synthetic_estate(subscriptions: int = 4, vaults: int = 12, assignments: int = 200, *, seed: int = 1,
-                     vault_share: float = 0.05, container_share: float = 0.03) -> dict[str, list]:
-    """An estate with the given counts. Of the role assignments, about ``vault_share`` sit on vaults
-    or inside them, ``container_share`` on '/', management groups, subscriptions and resource
-    groups, and the rest on other resources (which the collector's filter drops)."""
+                     vault_share: float = 0.05, container_share: float = 0.02, root_assignments: int = 3,
+                     assignments_per_management_group: int = 4) -> dict[str, list]:
+    """An estate with the given counts. ``root_assignments`` sit at '/' and
+    ``assignments_per_management_group`` on each management group; of the rest about
+    ``vault_share`` sit on vaults or inside them, ``container_share`` on subscriptions and resource
+    groups, and the remainder on other resources (which the collector's filter drops)."""
     rng = random.Random(seed)
     leaves = ["platform", "corp", "online"]
     subs = [_guid(rng) for _ in range(subscriptions)]
@@ -130,22 +132,23 @@ def synthetic_estate(subscriptions: int = 4, vaults: int = 12, assignments: int 
         row = vault_row(sub, f"rg-{i % 7}", f"kv-{i:06d}", rng)
         tables["vaults"].append(row)
         vault_ids.append((sub, row["id"]))
-    ras = tables["role_assignments"]
-    mgs = list(MG_TREE)
     roles = list(ROLE_GUIDS)
-    for i in range(assignments):
+    ras = tables["role_assignments"]
+    ras += [assignment_row("/", rng.choice(roles), rng) for _ in range(min(root_assignments, assignments))]
+    for mg in MG_TREE:
+        for _ in range(assignments_per_management_group):
+            if len(ras) < assignments:
+                ras.append(assignment_row(f"/providers/Microsoft.Management/managementGroups/{mg}",
+                                          rng.choice(roles), rng))
+    while len(ras) < assignments and subs:
         x = rng.random()
         if x < vault_share and vault_ids:
             sub, vid = vault_ids[rng.randrange(len(vault_ids))]
             scope = vid if rng.random() < 0.8 else f"{vid}/secrets/s{rng.randrange(9)}"
-        elif x < vault_share + container_share and subs:
+        elif x < vault_share + container_share:
             sub = subs[rng.randrange(len(subs))]
-            kind = rng.randrange(4)
-            scope = ("/" if kind == 0 else f"/providers/Microsoft.Management/managementGroups/{rng.choice(mgs)}"
-                     if kind == 1 else f"/subscriptions/{sub}" if kind == 2
+            scope = (f"/subscriptions/{sub}" if rng.random() < 0.3
                      else f"/subscriptions/{sub}/resourceGroups/rg-{rng.randrange(7)}")
-            if scope == "/" or "managementGroups" in scope:
-                sub = None
         else:
             sub = subs[rng.randrange(len(subs))]
             scope = (f"/subscriptions/{sub}/resourceGroups/rg-{rng.randrange(7)}/providers/"
