@@ -285,14 +285,14 @@ def test_scope_prefix_trap(report):
     assert f["evidence"]["vaultsCovered"] == 0
 
 
-def test_migration_plan_for_the_access_policy_vaults(report):
-    """Every access-policy vault gets a plan entry; kv-corp-shared is the migration-ready one."""
+def test_migration_verdicts_match_the_design(report):
+    """Every access-policy vault gets a plan entry with its designed verdict (kv-corp-shared is the
+    migration-ready one); all four verdicts occur."""
+    designed = {v.id.lower(): v.verdict for v in demo.VAULTS if v.rbac is not True}
+    assert None not in designed.values()
+    assert set(designed.values()) == {"ready", "needs-assignments", "review-latent-grants", "blocked"}
+    assert demo.VAULTS_BY_NAME["kv-corp-shared"].verdict == "ready"
     if not report.get("migration"):
         pytest.skip("the migration planner is not wired into the report yet")
-    plans = {m["vaultId"].lower(): m for m in report["migration"]}
-    access_policy = [v for v in demo.VAULTS if v.rbac is not True]
-    assert {v.id.lower() for v in access_policy} == set(plans)
-    assert plans[demo.VAULTS_BY_NAME["kv-corp-shared"].id.lower()]["readiness"] == "ready"
-    for v in access_policy:
-        if v.name != "kv-corp-shared":
-            assert plans[v.id.lower()]["readiness"] != "ready", v.name
+    actual = {m["vaultId"].lower(): m["readiness"] for m in report["migration"]}
+    assert actual == designed

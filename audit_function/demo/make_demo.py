@@ -381,6 +381,7 @@ class Vault:
     policies: list = field(default_factory=list)
     sku: str = "standard"
     design: list = field(default_factory=list)  # designed findings, see module docstring
+    verdict: str | None = None  # designed migration readiness (access-policy vaults)
 
     @property
     def subscription(self) -> Sub:
@@ -494,6 +495,7 @@ VAULTS = [
               # SQL Server Connector template
               Entry("mi-corp-sql", keys=["Get", "List", "WrapKey", "UnwrapKey"]),
           ],
+          verdict="ready",
           design=[("access-policy-model",),
                   ("inert-role-assignment", "@corp-shared-secrets-user"),
                   ("inert-role-assignment", "@corp-shared-cseu"),
@@ -538,6 +540,7 @@ VAULTS = [
               Entry("grp-web-ops", certificates=["all"]),  # certificate management template
               Entry("sp-app-service", secrets=["get"], certificates=["get"]),
           ],
+          verdict="review-latent-grants",
           design=[("access-policy-model",), ("no-private-endpoint",), ("purge-protection-disabled",),
                   ("full-access-policy", "grp-web-ops"),
                   ("migration-gap", "grp-web-ops"), ("migration-gap", "sp-app-service"),
@@ -558,6 +561,7 @@ VAULTS = [
               Entry("mi-frontend", secrets=["get", "list"]),
               Entry("fabrikam-cdn", secrets=["Get"], certificates=["Get", "List"]),
           ],
+          verdict="blocked",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("cross-tenant-access-policy", "fabrikam-cdn"),
                   ("migration-gap", "mi-frontend"), ("migration-gap", "fabrikam-cdn"),
@@ -571,6 +575,7 @@ VAULTS = [
               Entry("alice", keys=ALL_KEYS, secrets=ALL_SECRETS, certificates=ALL_CERTS),
               Entry("sp-adconnect", secrets=["get", "list"]),  # read-only secrets
           ],
+          verdict="review-latent-grants",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("soft-delete-disabled",), ("purge-protection-disabled",),
                   ("full-access-policy", "alice"),
@@ -587,6 +592,7 @@ VAULTS = [
               Entry("grp-identity-admins", keys=["all"]),  # key management template
               Entry("bob", secrets=["get"], application="sp-dsc-pull"),
           ],
+          verdict="blocked",
           design=[("access-policy-model",), ("no-private-endpoint",),
                   ("full-access-policy", "grp-identity-admins"),
                   ("compound-identity-policy", "bob"),
@@ -604,6 +610,7 @@ VAULTS = [
               Entry("sp-backup", keys=["get", "list", "backup"], secrets=["get", "list", "backup"]),
               Entry("sp-aip", keys=["get", "decrypt", "sign"]),  # Azure Information BYOK template
           ],
+          verdict="review-latent-grants",
           design=[("access-policy-model",),
                   ("inert-role-assignment", "@backup-custom"),
                   ("migration-gap", "sp-aip"),
@@ -640,6 +647,7 @@ VAULTS = [
               Entry("henry", keys=["All"], secrets=["All"], certificates=["All"]),
               Entry("sp-legacy-webapp", secrets=["Get", "List"]),
           ],
+          verdict="needs-assignments",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("soft-delete-disabled",), ("purge-protection-disabled",),
                   ("full-access-policy", "jordan-guest"), ("full-access-policy", "henry"),
@@ -655,6 +663,7 @@ VAULTS = [
               Entry("fabrikam-erp", secrets=["get", "list"]),
               Entry("fabrikam-erp-admin", secrets=["get", "list", "set", "delete"]),
           ],
+          verdict="blocked",
           design=[("vault-tenant-mismatch",), ("access-policy-model",), ("public-network-open",),
                   ("no-private-endpoint",), ("soft-delete-disabled",), ("purge-protection-disabled",),
                   ("migration-gap", "fabrikam-erp"), ("migration-gap", "fabrikam-erp-admin"),
@@ -668,6 +677,7 @@ VAULTS = [
               Entry("dave", secrets=["get", "list", "set"]),
               Entry("ivan", keys=[], secrets=[], certificates=[]),  # grants nothing
           ],
+          verdict="review-latent-grants",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("inert-role-assignment", "@lab-func-secret"),
                   ("migration-gap", "dave"),
@@ -923,15 +933,16 @@ def _subject(subject: str | None) -> str:
 
 
 def design_table() -> str:
-    lines = ["| vault | subscription / resource group | model | story | designed findings |",
-             "|---|---|---|---|---|"]
+    lines = ["| vault | subscription / resource group | model | story | designed findings | migration verdict |",
+             "|---|---|---|---|---|---|"]
     for v in VAULTS:
         model = "rbac" if v.rbac is True else "accessPolicy"
         if v.design:
             found = "<br>".join(f"`{d[0]}`{_subject(d[1] if len(d) > 1 else None)}" for d in v.design)
         else:
             found = "**clean**" if v.name in CLEAN_VAULTS else "none on the vault"
-        lines.append(f"| `{v.name}` | {v.subscription.display_name} / {v.rg} | {model} | {v.story} | {found} |")
+        verdict = f"`{v.verdict}`" if v.verdict else "–"
+        lines.append(f"| `{v.name}` | {v.subscription.display_name} / {v.rg} | {model} | {v.story} | {found} | {verdict} |")
     lines += ["", "Assignment-level findings (subject: the role assignment):", "",
               "| assignment | role | principal | scope | designed findings |", "|---|---|---|---|---|"]
     for a in ASSIGNMENTS:
