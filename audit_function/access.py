@@ -18,29 +18,34 @@ from audit_function import permissions as perms
 from audit_function.estate import MG_PREFIX, VAULT_SEGMENT, Estate, PolicyEntry, RoleAssignment, RoleDefinition, Vault, prefixes, scope_level
 
 
-@dataclass(frozen=True, slots=True)
 class Grant:
-    """One role assignment that reaches a vault, with its compiled role."""
+    """One role assignment with its compiled role; built once and shared by every vault it reaches."""
 
-    assignment: RoleAssignment
-    role: RoleDefinition
-    level: str            # root | managementGroup | subscription | resourceGroup | vault | object
+    __slots__ = ("assignment", "role", "level", "principal", "data", "_evidence")
 
-    @property
-    def data(self) -> int:
-        return self.role.data
+    def __init__(self, assignment: RoleAssignment, role: RoleDefinition, level: str) -> None:
+        self.assignment = assignment
+        self.role = role
+        self.level = level            # root | managementGroup | subscription | resourceGroup | vault | object
+        self.principal = assignment.principal_key
+        self.data = role.data
+        self._evidence: dict | None = None
 
     def evidence(self) -> dict:
-        out = {
-            "assignmentId": self.assignment.id,
-            "roleDefinitionId": self.role.id,
-            "roleName": self.role.name,
-            "scope": self.assignment.scope,
-            "scopeLevel": self.level,
-        }
-        if self.assignment.conditional:
-            out["conditional"] = True
-        return out
+        """The assignment as evidence (one shared dict per assignment: treat it as read-only)."""
+        if self._evidence is None:
+            out = {
+                "assignmentId": self.assignment.id,
+                "principalId": self.assignment.principal_id,
+                "roleDefinitionId": self.role.id,
+                "roleName": self.role.name,
+                "scope": self.assignment.scope,
+                "scopeLevel": self.level,
+            }
+            if self.assignment.conditional:
+                out["conditional"] = True
+            self._evidence = out
+        return self._evidence
 
 
 @dataclass
@@ -54,6 +59,7 @@ class VaultAccess:
     member_of: dict                           # principal key -> group keys (empty without directory data)
     groups_expanded: bool
     _policy: dict[str, int] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for entry in self.vault.access_policies:
@@ -61,24 +67,34 @@ class VaultAccess:
 
     # -- RBAC side -------------------------------------------------------------------------
     def _with_groups(self, principal: str) -> tuple[str, ...]:
-        return (principal, *self.member_of.get(principal, ()))
+        groups = self.member_of.get(principal)
+        return (principal, *groups) if groups else (principal,)
+
+    def _data_grants(self, principal: str, objects: bool) -> tuple[list[Grant], int]:
+        key = (principal, objects)
+        hit = self._cache.get(key)
+        if hit is None:
+            found: list[Grant] = []
+            source = self.object_grants if objects else self.grants
+            for who in self._with_groups(principal):
+                for grant in source.get(who, ()):
+                    if grant.data:
+                        found.append(grant)
+            mask = 0
+            for grant in found:
+                mask |= grant.data
+            hit = self._cache[key] = (found, mask)
+        return hit
 
     def rbac_grants(self, principal: str, *, objects: bool = False) -> list[Grant]:
         """Grants giving ``principal`` Key Vault data access (directly or through its groups)."""
-        found: list[Grant] = []
-        source = self.object_grants if objects else self.grants
-        for key in self._with_groups(principal):
-            found.extend(g for g in source.get(key, ()) if g.data)
-        return found
+        return self._data_grants(principal, objects)[0]
 
     def rbac_data(self, principal: str, *, objects: bool = False) -> int:
         """Effective RBAC data access at vault level (object-scoped grants only when asked)."""
-        mask = 0
-        for grant in self.rbac_grants(principal):
-            mask |= grant.data
+        mask = self._data_grants(principal, False)[1]
         if objects:
-            for grant in self.rbac_grants(principal, objects=True):
-                mask |= grant.data
+            mask |= self._data_grants(principal, True)[1]
         return mask
 
     def data_principals(self) -> list[str]:
@@ -89,7 +105,12 @@ class VaultAccess:
 
     def self_granters(self) -> dict[str, list[Grant]]:
         """Principals whose control access at the vault or above includes a self-grant action."""
-        return {p: [g for g in gs if g.role.self_grant] for p, gs in self.grants.items() if any(g.role.self_grant for g in gs)}
+        out: dict[str, list[Grant]] = {}
+        for principal, grants in self.grants.items():
+            found = [g for g in grants if g.role.self_grant]
+            if found:
+                out[principal] = found
+        return out
 
     # -- access-policy side -----------------------------------------------------------------
     def policy_data(self, principal: str) -> int:
@@ -105,69 +126,93 @@ class VaultAccess:
 
 
 class AccessIndex:
-    """Role assignments indexed by scope, built once per estate."""
+    """Role assignments indexed by scope, built once per estate.
+
+    Every assignment that can matter becomes one :class:`Grant` (or, when its role is unknown,
+    an entry in the unknown lists) stored under its scope key; a vault's access is assembled
+    from the lists of its ancestor scopes, shared between all vaults they reach.
+    """
 
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.vault_keys = {v.key for v in estate.vaults}
         self.by_scope: dict[str, list[RoleAssignment]] = {}
-        self.in_vault: dict[str, list[tuple[RoleAssignment, str]]] = {}
+        self._grants: dict[str, list[Grant]] = {}
+        self._unknown: dict[str, list[RoleAssignment]] = {}
+        self._in_vault: dict[str, list[Grant]] = {}
+        self._in_vault_unknown: dict[str, list[RoleAssignment]] = {}
         self.member_of: dict[str, tuple[str, ...]] = {}
         if estate.principals is not None:
             self.member_of = {k: p.member_of for k, p in estate.principals.items() if p.member_of}
+        definitions = estate.role_definitions
         for assignment in estate.assignments:
             key = assignment.scope_key
+            role = definitions.get(assignment.role_guid)
+            inside = None
             if key not in self.vault_keys and VAULT_SEGMENT in key:
                 for prefix in prefixes(key):
                     if prefix in self.vault_keys and prefix != key:
-                        self.in_vault.setdefault(prefix, []).append((assignment, key))
+                        inside = prefix
                         break
-                continue
-            self.by_scope.setdefault(key, []).append(assignment)
-        self._inherited: dict[str, list[tuple[RoleAssignment, str]]] = {}
+                if inside is None:
+                    self.by_scope.setdefault(key, []).append(assignment)
+                    continue
+            else:
+                self.by_scope.setdefault(key, []).append(assignment)
+            if role is None:
+                (self._in_vault_unknown if inside else self._unknown).setdefault(inside or key, []).append(assignment)
+            elif inside:
+                if role.data:
+                    self._in_vault.setdefault(inside, []).append(Grant(assignment, role, "object"))
+            elif role.relevant:
+                level = "vault" if key in self.vault_keys else scope_level(key)
+                self._grants.setdefault(key, []).append(Grant(assignment, role, level))
+        self._inherited: dict[str, tuple[list[Grant], list[RoleAssignment]]] = {}
 
     def role(self, assignment: RoleAssignment) -> RoleDefinition | None:
         return self.estate.role_definitions.get(assignment.role_guid)
 
-    def _above_subscription(self, vault: Vault) -> list[tuple[RoleAssignment, str]]:
-        """Assignments at the vault's management-group ancestors and ``/`` (cached per subscription)."""
+    def _above_subscription(self, vault: Vault) -> tuple[list[Grant], list[RoleAssignment]]:
+        """Grants at the vault's management-group ancestors and ``/`` (cached per subscription)."""
         sub = vault.subscription_key or ""
         cached = self._inherited.get(sub)
         if cached is None:
-            cached = []
-            for mg in self.estate.management_groups_of(vault):
-                cached.extend((a, "managementGroup") for a in self.by_scope.get(MG_PREFIX + mg, ()))
-            cached.extend((a, "root") for a in self.by_scope.get("/", ()))
-            self._inherited[sub] = cached
+            grants: list[Grant] = []
+            unknown: list[RoleAssignment] = []
+            keys = [MG_PREFIX + mg for mg in self.estate.management_groups_of(vault)]
+            keys.append("/")
+            for key in dict.fromkeys(keys):
+                grants.extend(self._grants.get(key, ()))
+                unknown.extend(self._unknown.get(key, ()))
+            cached = self._inherited[sub] = (grants, unknown)
         return cached
 
-    def covering(self, vault: Vault) -> list[tuple[RoleAssignment, str]]:
-        """Assignments whose scope covers the whole vault, with their scope level."""
-        found: list[tuple[RoleAssignment, str]] = []
+    def covering(self, vault: Vault) -> list[Grant]:
+        """Grants whose scope covers the whole vault (known, relevant roles only)."""
+        found: list[Grant] = []
         for key in prefixes(vault.key):
-            at = self.by_scope.get(key)
+            at = self._grants.get(key)
             if at:
-                level = "vault" if key == vault.key else scope_level(key)
-                found.extend((a, level) for a in at)
-        found.extend(self._above_subscription(vault))
+                found.extend(at)
+        found.extend(self._above_subscription(vault)[0])
         return found
 
     def vault_access(self, vault: Vault) -> VaultAccess:
         grants: dict[str, list[Grant]] = {}
+        for grant in self.covering(vault):
+            at = grants.get(grant.principal)
+            if at is None:
+                grants[grant.principal] = [grant]
+            else:
+                at.append(grant)
         object_grants: dict[str, list[Grant]] = {}
+        for grant in self._in_vault.get(vault.key, ()):
+            object_grants.setdefault(grant.principal, []).append(grant)
         unknown: list[RoleAssignment] = []
-        for assignment, level in self.covering(vault):
-            role = self.role(assignment)
-            if role is None:
-                unknown.append(assignment)
-            elif role.relevant:
-                grants.setdefault(assignment.principal_key, []).append(Grant(assignment, role, level))
-        for assignment, _key in self.in_vault.get(vault.key, ()):
-            role = self.role(assignment)
-            if role is None:
-                unknown.append(assignment)
-            elif role.data:
-                object_grants.setdefault(assignment.principal_key, []).append(Grant(assignment, role, "object"))
+        for key in prefixes(vault.key):
+            unknown.extend(self._unknown.get(key, ()))
+        unknown.extend(self._above_subscription(vault)[1])
+        unknown.extend(self._in_vault_unknown.get(vault.key, ()))
         return VaultAccess(vault, grants, object_grants, unknown, self.member_of, self.estate.directory_data)
 
     def vaults_under(self, scope_keys: set[str]) -> dict[str, list[int]]:

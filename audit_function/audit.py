@@ -14,13 +14,17 @@ from pathlib import Path
 
 from audit_function.access import AccessIndex
 from audit_function.engine import evaluate
+from audit_function.config import AuditConfig, load_config
 from audit_function.errors import ConfigError
+from audit_function.history import apply_previous
+from audit_function.migration import plan_vault
 from audit_function.report import build_report
 from audit_function.result import AuditResult
 from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.suppressions import apply_suppressions
 from reports import FORMATS, writer_for
 from rules import ALL_RULES, RULE_IDS
-from rules.base import SEVERITIES, RuleContext, Thresholds
+from rules.base import SEVERITIES, RuleContext
 
 SOURCES = ("demo", "snapshot", "live")
 
@@ -107,37 +111,40 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
                       groups_expanded=estate.directory_data)
     index = AccessIndex(estate)
+
+    def plan(vault, access, rule_ctx):
+        return plan_vault(vault, access, estate.role_definitions, rule_ctx, principals=estate.principals)
+
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
-                          progress=progress)
+                          planner=plan, progress=progress)
+    migration = sorted(evaluation.migration, key=lambda m: m["vaultId"].lower())
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
            "source": options.source, "scope": scope}
-    report = build_report(estate, evaluation, RULE_IDS, run=run)
+    report = build_report(estate, evaluation, RULE_IDS, run=run, migration=migration)
+    access_rows = tuple(evaluation.access)
+    del estate, index, evaluation  # the report holds what is needed from here on
     if previous is None and sink is not None:
         previous = sink.load_previous()
     _apply_config(report, config, started, previous)
     report["run"]["finishedAt"] = _iso(clock())
-    result = AuditResult(report=report, access=tuple(evaluation.access))
+    result = AuditResult(report=report, access=access_rows)
     files = {}
     for name in options.formats:
         writer = writer_for(name)
-        files[writer.filename] = writer.render(result)
+        stream = getattr(writer, "stream", None)
+        files[writer.filename] = stream(result) if stream else writer.render(result)
     published = sink.publish(files, report) if sink is not None else []
     return AuditOutcome(result, files, published, exit_code_for(report, options.fail_on))
 
 
-def _load_config(path: Path | None):
-    from audit_function.config import AuditConfig, load_config
-
+def _load_config(path: Path | None) -> AuditConfig:
     return load_config(path, set(RULE_IDS)) if path is not None else AuditConfig.default()
 
 
-def _apply_config(report: dict, config, started: datetime, previous: dict | None) -> None:
-    from audit_function.history import apply_previous
-    from audit_function.suppressions import apply_suppressions
-
+def _apply_config(report: dict, config: AuditConfig, started: datetime, previous: dict | None) -> None:
     apply_suppressions(report, config.suppressions, started.date())
     apply_previous(report, previous)
 
 
-__all__ = ["AuditOptions", "AuditOutcome", "run_audit", "exit_code_for", "demo_snapshot", "Thresholds"]
+__all__ = ["AuditOptions", "AuditOutcome", "run_audit", "exit_code_for", "demo_snapshot"]

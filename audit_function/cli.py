@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub) -> None:
     """Commands that live in their own modules (diff, tickets, plan)."""
-    return None
+    from audit_function import cli_history, cli_plan
+
+    cli_history.register(sub)
+    cli_plan.register(sub)
 
 
 def _live_scope(args):
@@ -154,6 +157,15 @@ def _print_summary(outcome) -> None:
         for gap in run["gaps"][:5]:
             where = f" ({gap['file']}:{gap['line']})" if gap.get("file") else ""
             print(f"    - {gap['scope']}: {gap['reason']}{where}", file=sys.stderr)
+    if report.get("migration"):
+        from audit_function.migration import summarize
+
+        print(f"  migration readiness of {len(report['migration'])} access-policy vault(s):")
+        lines = summarize(report["migration"])
+        for line in lines[:20]:
+            print(f"    {line}")
+        if len(lines) > 20:
+            print(f"    … {len(lines) - 20} more in the report (migration section)")
     for location in outcome.published:
         print(f"  wrote {location}")
 

@@ -26,14 +26,7 @@ import yaml
 
 from audit_function.errors import ConfigError
 from audit_function.suppressions import SEVERITIES, Suppression
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Rule thresholds: an IP rule with a shorter prefix than this is "any"."""
-
-    firewall_min_prefix_v4: int = 8
-    firewall_min_prefix_v6: int = 32
+from rules.base import Thresholds
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ class Evaluation:
     gaps: list[Gap] = field(default_factory=list)
     vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
     access: list[dict] = field(default_factory=list)
-    per_vault: list[tuple] = field(default_factory=list)            # (vault, VaultAccess) kept for planners
+    migration: list[dict] = field(default_factory=list)             # one plan per access-policy vault
 
 
 def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> None:
@@ -45,9 +45,13 @@ def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evalu
 
 
 def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | None = None,
-             with_access: bool = False, keep_access: Callable | None = None,
+             with_access: bool = False, planner: Callable | None = None,
              progress: Callable[..., None] | None = None) -> Evaluation:
-    """Run ``rules`` over ``estate``. ``keep_access(vault)`` selects vaults whose VaultAccess is kept."""
+    """Run ``rules`` over ``estate``.
+
+    ``planner(vault, access, ctx)``, when given, runs for every access-policy vault while its
+    access is at hand (the migration plan); like a rule, a planner that raises becomes a gap.
+    """
     index = index or AccessIndex(estate)
     out = Evaluation()
     vault_rules = [r for r in rules if r.META.applies_to == "vault"]
@@ -72,8 +76,11 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
                 _rule_failed(meta.id, vault.id, exc, out)
         if with_access:
             out.access.extend(access_rows(index, access))
-        if keep_access is not None and keep_access(vault):
-            out.per_vault.append((vault, access))
+        if planner is not None and not vault.is_rbac:
+            try:
+                out.migration.append(planner(vault, access, ctx))
+            except Exception as exc:  # noqa: BLE001
+                _rule_failed("migration-plan", vault.id, exc, out)
         if progress and (n % 5000 == 0 or n == total):
             progress("vaults", done=n, total=total)
     for rule in estate_rules:

@@ -103,10 +103,7 @@ class PolicyEntry:
     data: int                    # data-action mask the entry grants
     broad: tuple[str, ...]       # "secrets: all", "keys: purge", ... (for full-access-policy)
     unknown: tuple[str, ...]     # permission names no mapping knows
-
-    @property
-    def object_key(self) -> str:
-        return self.object_id.lower()
+    object_key: str = ""         # lower-cased object id (filled by the loader)
 
     @property
     def subject(self) -> str:
@@ -178,7 +175,8 @@ def _policy_entry(index: int, raw, vault_tenant: str | None) -> PolicyEntry:
             data |= mask
             if name.lower() in ("all", "purge"):
                 broad.append(f"{cat}: {name.lower()}")
-    return PolicyEntry(index, tenant, object_id, app, permissions, data, tuple(dict.fromkeys(broad)), tuple(unknown))
+    return PolicyEntry(index, tenant, object_id, app, permissions, data, tuple(dict.fromkeys(broad)), tuple(unknown),
+                       sys.intern(object_id.lower()))
 
 
 def _prefix_length(value: str) -> int | None:

@@ -63,7 +63,17 @@ def bit(action: str) -> int:
 
 def names(mask: int) -> list[str]:
     """The data actions in a mask, in universe order."""
-    return [DATA_ACTIONS[i] for i in range(len(DATA_ACTIONS)) if mask >> i & 1]
+    return list(_names(mask))
+
+
+@lru_cache(maxsize=65536)
+def _names(mask: int) -> tuple[str, ...]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(DATA_ACTIONS[low.bit_length() - 1])
+        mask ^= low
+    return tuple(out)
 
 
 @lru_cache(maxsize=65536)
@@ -145,6 +155,7 @@ def permission_mask(category: str, permission: str) -> int | None:
     return perms.get(name)
 
 
+@lru_cache(maxsize=65536)
 def describe(mask: int) -> str:
     """Data actions in plain words, e.g. ``"secrets: getSecret, readMetadata; keys: read"``."""
     groups: dict[str, list[str]] = {}

@@ -1,7 +1,8 @@
-"""What the audit hands to the writers."""
+"""What the audit hands to the writers, and what the writers hand to the sinks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -11,3 +12,31 @@ class AuditResult:
 
     report: dict
     access: tuple[dict, ...] = field(default=())
+
+
+class StreamedFile:
+    """A rendered file produced chunk by chunk, on demand and as often as asked.
+
+    A report of a million findings is gigabytes of JSON: streamed, it goes from the writer to the
+    sink's temporary file without ever being held in memory whole.
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[bytes]]) -> None:
+        self._produce = produce
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._produce())
+
+    def read_all(self) -> bytes:
+        return b"".join(self)
+
+
+def as_bytes(payload: bytes | StreamedFile) -> bytes:
+    return payload.read_all() if isinstance(payload, StreamedFile) else bytes(payload)
+
+
+def as_chunks(payload: bytes | StreamedFile) -> Iterator[bytes]:
+    if isinstance(payload, StreamedFile):
+        yield from payload
+    else:
+        yield bytes(payload)

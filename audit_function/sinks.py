@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from audit_function.errors import SinkError
+from audit_function.result import StreamedFile, as_bytes, as_chunks
 
 REPORT_JSON = "kv-audit-report.json"
 LATEST_PREFIX = "latest"
@@ -46,11 +47,17 @@ def _check_names(files: Mapping[str, bytes]) -> list[str]:
     for name, data in files.items():
         if not _PLAIN_NAME.match(name) or ".." in name:
             raise SinkError(f"refusing to publish {name!r}: report file names must be plain names")
-        if not isinstance(data, (bytes, bytearray)):
+        if not isinstance(data, (bytes, bytearray, StreamedFile)):
             raise SinkError(f"refusing to publish {name!r}: expected bytes, got {type(data).__name__}")
     # The JSON report goes last: whoever sees it (load_previous, a consumer polling for it) can rely
     # on the other files of the same run being complete already.
     return sorted(files, key=lambda n: (n == REPORT_JSON, n))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _parse_previous(data: bytes, where: str) -> dict:
@@ -108,11 +115,13 @@ class LocalFolderSink:
         _fsync_dir(self.out_dir)
         return [str(self.out_dir / name) for name in order]
 
-    def _write_temp(self, name: str, data: bytes) -> Path:
+    def _write_temp(self, name: str, data: bytes | StreamedFile) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out_dir)
         try:
+            os.fchmod(fd, 0o666 & ~_umask())   # a report is an ordinary file, not a 0600 temp file
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for chunk in as_chunks(data):
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
         except BaseException:
@@ -335,7 +344,7 @@ class BlobSink:
         suffix = os.path.splitext(blob)[1].lower()
         self.container.upload_blob(
             blob,
-            bytes(data),
+            as_bytes(data),
             overwrite=overwrite,
             metadata=metadata,
             content_settings=ContentSettings(content_type=_CONTENT_TYPES.get(suffix, "application/octet-stream")),

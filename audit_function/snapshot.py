@@ -32,6 +32,8 @@ class RawSnapshot:
 import gzip
 import json
 import zlib
+
+import orjson
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
@@ -58,17 +60,18 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, parsed row) for every non-blank line; a line that is not JSON stops the run."""
     opener = gzip.open if path.name.endswith(".gz") else open
     line_no = 0
+    loads = orjson.loads
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rb") as handle:
             for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
                 try:
-                    yield line_no, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno}); "
-                                     "a snapshot table has one JSON object per line", line_no) from None
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+                    yield line_no, loads(line)
+                except orjson.JSONDecodeError as exc:
+                    if not line.strip():
+                        continue
+                    raise InputError(str(path), f"not valid JSON ({exc}); a snapshot table has one JSON object "
+                                     "per line", line_no) from None
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputError(str(path), f"cannot read the file ({exc})", line_no + 1 if line_no else None) from None
 
 
