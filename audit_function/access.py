@@ -99,9 +99,12 @@ class VaultAccess:
 
     def data_principals(self) -> list[str]:
         """Principals assigned a role with Key Vault data actions here (vault level, above, or objects)."""
-        keys = {p for p, gs in self.grants.items() if any(g.data for g in gs)}
-        keys.update(p for p, gs in self.object_grants.items() if any(g.data for g in gs))
-        return sorted(keys)
+        hit = self._cache.get("principals")
+        if hit is None:
+            keys = {p for p, gs in self.grants.items() for g in gs if g.data}
+            keys.update(p for p, gs in self.object_grants.items() for g in gs if g.data)
+            hit = self._cache["principals"] = sorted(keys)
+        return hit
 
     def self_granters(self) -> dict[str, list[Grant]]:
         """Principals whose control access at the vault or above includes a self-grant action."""

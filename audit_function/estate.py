@@ -422,10 +422,7 @@ class RoleAssignment:
     principal_type: str | None
     conditional: bool
     description: str | None
-
-    @property
-    def key(self) -> str:
-        return self.id.lower()
+    key: str = ""               # lower-cased id
 
 
 def assignment_from_row(row: dict) -> RoleAssignment:
@@ -455,6 +452,7 @@ def assignment_from_row(row: dict) -> RoleAssignment:
         principal_type=_str(get_ci(props, "principalType"), "properties.principalType"),
         conditional=bool(condition),
         description=_str(get_ci(props, "description"), "properties.description"),
+        key=assignment_id.lower(),
     )
 
 

@@ -12,6 +12,7 @@ A rule is one module with ``META`` (a :class:`RuleMeta`) and a pure ``evaluate``
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,23 +48,13 @@ class RuleContext:
     groups_expanded: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    rule_id: str
-    severity: str
-    title: str
-    message: str
-    anchor: str                 # vault id or assignment id (fingerprint input)
-    subject: str                # subject key within the anchor (fingerprint input)
-    remediation: str
-    evidence: dict
-    vault: object = None        # estate.Vault or None
-    principal_id: str | None = None
-    principal_type: str | None = None
-    assignment_id: str | None = None
-    role_definition_id: str | None = None
-    role_name: str | None = None
-    scope: str | None = None
+class Finding(dict):
+    """One finding, already in its report form (fields: reports/schema/report.schema.json).
+
+    Built by :func:`finding`; a plain dict so a million of them cost one object each.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +71,19 @@ class _Blank(dict):
         return f"<{key}>"
 
 
+def fingerprint(rule_id: str, anchor: str, subject: str) -> str:
+    """Stable across runs: rule id + lower-cased vault or assignment id + subject key."""
+    return hashlib.sha256(f"{rule_id}|{anchor.lower()}|{subject}".encode()).hexdigest()[:32]
+
+
 def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, subject: str, vault=None, anchor: str | None = None,
             evidence: dict | None = None, severity: str | None = None, principal_id: str | None = None,
             principal_type: str | None = None, assignment=None, role=None, scope: str | None = None,
             **remediation_fields) -> Finding:
-    """Build a finding for ``meta``: severity override, title and remediation filled in."""
+    """Build a finding for ``meta``: fingerprint, severity override, title and remediation filled in.
+
+    ``anchor`` (default: the vault id, else the assignment id) and ``subject`` make the fingerprint.
+    """
     fields = _Blank(remediation_fields)
     if vault is not None:
         fields.setdefault("vault_name", vault.name)
@@ -100,23 +99,34 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, subject: str, vau
         fields.setdefault("role_name", role.name)
         fields.setdefault("role_id", role.id)
     anchor = anchor or (vault.id if vault is not None else assignment.id)
+    if scope is None and assignment is not None:
+        scope = assignment.scope
     return Finding(
-        rule_id=meta.id,
+        fingerprint=fingerprint(meta.id, anchor, subject),
+        ruleId=meta.id,
         severity=ctx.severity_overrides.get(meta.id, severity or meta.severity),
         title=meta.title,
         message=message,
-        anchor=anchor,
+        vaultId=vault.id if vault is not None else None,
+        vaultName=vault.name if vault is not None else None,
+        subscriptionId=vault.subscription_id if vault is not None else _subscription_of(scope),
+        resourceGroup=vault.resource_group if vault is not None else None,
+        principalId=principal_id,
+        principalType=principal_type,
+        assignmentId=assignment.id if assignment is not None else None,
+        roleDefinitionId=role.id if role is not None else None,
+        roleName=role.name if role is not None else None,
+        scope=scope,
         subject=subject,
-        remediation=meta.remediation.format_map(fields),
         evidence=evidence or {},
-        vault=vault,
-        principal_id=principal_id,
-        principal_type=principal_type,
-        assignment_id=assignment.id if assignment is not None else None,
-        role_definition_id=role.id if role is not None else None,
-        role_name=role.name if role is not None else None,
-        scope=scope if scope is not None else (assignment.scope if assignment is not None else None),
+        remediation=meta.remediation.format_map(fields),
     )
+
+
+def _subscription_of(scope: str | None) -> str | None:
+    if scope and scope[:15].lower() == "/subscriptions/":
+        return scope.split("/")[2]
+    return None
 
 
 def groups_note(ctx: RuleContext) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from audit_function import permissions as perms
 from rules.base import RuleMeta, finding, groups_note
 
@@ -50,6 +52,7 @@ def evaluate(vault, access, ctx):
         )
 
 
+@lru_cache(maxsize=4096)
 def suggest_role(missing: int) -> str:
     """A built-in role name covering ``missing`` (a hint; the migration plan computes the least one)."""
     kinds = {a.split("/")[2].lower() for a in perms.names(missing)}  # Microsoft.KeyVault/vaults/<kind>/...
