@@ -99,6 +99,9 @@ class ArgClient:
             credential, base_url=endpoint, credential_scopes=[token_scope], connection_verify=verify,
             retry_total=0, api_version=API_VERSION, user_agent=f"kv-audit/{__version__}")
 
+    def close(self) -> None:
+        self._client.close()
+
     def query(self, body: dict, read_timeout: float | None = None) -> Page:
         extra = {"read_timeout": read_timeout} if read_timeout else {}
         try:

@@ -115,7 +115,11 @@ class _Run:
                 for unit in batch:
                     self.gap(unit, table, "Resource Graph answered for only part of the subscriptions "
                              f"under this scope ({SUBSCRIPTION_LIMIT_HEADER}: true)")
-            if page.skip_token and page.skip_token != skip:
+            if page.skip_token and page.skip_token == skip:
+                for unit in batch:
+                    self.gap(unit, table, "Resource Graph returned the same $skipToken twice; paging stopped")
+                return top
+            if page.skip_token:
                 skip = page.skip_token
                 continue
             if page.truncated:
@@ -186,9 +190,19 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
     target = clouds.resolve(cloud, endpoint)
     verify = clouds.connection_verify(connection_verify)
     cred = credential if credential is not None else clouds.default_credential(target)
+    client = ArgClient(cred, target.endpoint, target.token_scope, verify)
+    try:
+        return _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
+    finally:
+        client.close()
+        if credential is None and hasattr(cred, "close"):
+            cred.close()
+
+
+def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -> RawSnapshot:
     started, collected_at = clock(), datetime.now(timezone.utc)
     pacer = Pacer(sleep=sleep, clock=clock, budget_s=time_budget_s, progress=progress)
-    run = _Run(ArgClient(cred, target.endpoint, target.token_scope, verify), pacer, progress)
+    run = _Run(client, pacer, progress)
     requested = mgs + subs
     run.emit("start", endpoint=target.endpoint, scopes=len(requested) or "tenant")
 

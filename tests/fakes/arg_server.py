@@ -230,6 +230,8 @@ class FakeArg:
         for row in est.tables[table]:
             if str(row.get("type", "")).lower() != type_literal:
                 continue
+            if apply_twin and not twin(row):
+                continue
             loc = est.location(table, row)
             sub = est.subscription_of(loc)
             if sub is not None and (sub in forbidden or (covered is not None and sub not in covered)):
@@ -242,8 +244,6 @@ class FakeArg:
                       "AtScopeAboveAndBelow": above or below}.get(filt, below)
                 if not ok:
                     continue
-            if apply_twin and not twin(row):
-                continue
             out.append(row)
         m = re.search(r"\|\s*project\s+([\w\s,]+?)\s*(\||$)", query)
         if m:
