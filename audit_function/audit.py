@@ -16,12 +16,13 @@ from audit_function.access import AccessIndex
 from audit_function.engine import evaluate
 from audit_function.config import AuditConfig, load_config
 from audit_function.errors import ConfigError
-from audit_function.history import apply_previous
+from audit_function.findings import FindingStore
+from audit_function.history import History
 from audit_function.migration import plan_vault
 from audit_function.report import build_report
 from audit_function.result import AuditResult
 from audit_function.snapshot import RawSnapshot, load_estate
-from audit_function.suppressions import apply_suppressions
+from audit_function.suppressions import Suppressor
 from reports import FORMATS, writer_for
 from rules import ALL_RULES, RULE_IDS
 from rules.base import SEVERITIES, RuleContext
@@ -106,17 +107,22 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     options.validate()
     started = clock()
     config = _load_config(options.config_path)
+    if previous is None and sink is not None:
+        previous = sink.load_previous()
     source, scope = _source(options, progress)
     estate = load_estate(source, progress=progress)
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
                       groups_expanded=estate.directory_data)
     index = AccessIndex(estate)
+    suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
+    history = History(previous, _iso(started))
+    store = FindingStore(decorators=(suppressor.decorate, history.decorate))
 
     def plan(vault, access, rule_ctx):
         return plan_vault(vault, access, estate.role_definitions, rule_ctx, principals=estate.principals)
 
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
-                          planner=plan, progress=progress)
+                          planner=plan, store=store, progress=progress)
     migration = sorted(evaluation.migration, key=lambda m: m["vaultId"].lower())
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
@@ -124,9 +130,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     report = build_report(estate, evaluation, RULE_IDS, run=run, migration=migration)
     access_rows = tuple(evaluation.access)
     del estate, index, evaluation  # the report holds what is needed from here on
-    if previous is None and sink is not None:
-        previous = sink.load_previous()
-    _apply_config(report, config, started, previous)
+    suppressor.finish(report)
+    history.finish(report)
     report["run"]["finishedAt"] = _iso(clock())
     result = AuditResult(report=report, access=access_rows)
     files = {}
@@ -138,13 +143,20 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     return AuditOutcome(result, files, published, exit_code_for(report, options.fail_on))
 
 
+def _vault_fields(estate) -> dict[str, dict]:
+    """What suppressions match on, per lower-cased vault id."""
+    subscriptions = estate.subscriptions
+    out = {}
+    for vault in estate.vaults:
+        sub = subscriptions.get(vault.subscription_key or "")
+        out[vault.key] = {"id": vault.id, "name": vault.name, "subscriptionId": vault.subscription_id,
+                          "subscriptionName": sub.name if sub else None, "resourceGroup": vault.resource_group,
+                          "tags": vault.tags}
+    return out
+
+
 def _load_config(path: Path | None) -> AuditConfig:
     return load_config(path, set(RULE_IDS)) if path is not None else AuditConfig.default()
-
-
-def _apply_config(report: dict, config: AuditConfig, started: datetime, previous: dict | None) -> None:
-    apply_suppressions(report, config.suppressions, started.date())
-    apply_previous(report, previous)
 
 
 __all__ = ["AuditOptions", "AuditOutcome", "run_audit", "exit_code_for", "demo_snapshot"]

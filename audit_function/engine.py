@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from audit_function.access import AccessIndex, access_rows
 from audit_function.estate import Estate, Gap
+from audit_function.findings import FindingStore
 from rules.base import Finding, NotEvaluated, RuleContext
 
 
 @dataclass
 class Evaluation:
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingStore = field(default_factory=FindingStore)
     not_evaluated: list[NotEvaluated] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
@@ -25,16 +26,18 @@ class Evaluation:
     migration: list[dict] = field(default_factory=list)             # one plan per access-policy vault
 
 
-def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> None:
+def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> list[Finding]:
+    found: list[Finding] = []
     for item in results:
         if isinstance(item, Finding):
-            out.findings.append(item)
+            found.append(item)
         elif isinstance(item, NotEvaluated):
             out.not_evaluated.append(item)
             if item.gap:
                 out.gaps.append(Gap(item.scope or item.vault_id or where or "/", "vaults", f"{rule_id}: {item.reason}"))
         else:
             raise TypeError(f"rule {rule_id} yielded {type(item).__name__}, not Finding or NotEvaluated")
+    return found
 
 
 def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evaluation) -> None:
@@ -45,7 +48,7 @@ def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evalu
 
 
 def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | None = None,
-             with_access: bool = False, planner: Callable | None = None,
+             with_access: bool = False, planner: Callable | None = None, store: FindingStore | None = None,
              progress: Callable[..., None] | None = None) -> Evaluation:
     """Run ``rules`` over ``estate``.
 
@@ -53,11 +56,12 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     access is at hand (the migration plan); like a rule, a planner that raises becomes a gap.
     """
     index = index or AccessIndex(estate)
-    out = Evaluation()
+    out = Evaluation(findings=store if store is not None else FindingStore())
     vault_rules = [r for r in rules if r.META.applies_to == "vault"]
     estate_rules = [r for r in rules if r.META.applies_to == "estate"]
     total = len(estate.vaults)
-    for n, vault in enumerate(estate.vaults, 1):
+    # vaults in key order: each rule's findings then arrive in report order (see findings.py)
+    for n, vault in enumerate(sorted(estate.vaults, key=lambda v: v.key), 1):
         access = index.vault_access(vault)
         out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
             1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
@@ -71,9 +75,12 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
                         meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
                         f"{assignment.id} is unknown: it is counted as granting nothing"))
             try:
-                _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
+                found = _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
             except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
                 _rule_failed(meta.id, vault.id, exc, out)
+            else:
+                if found:
+                    out.findings.add_vault(found)
         if with_access:
             out.access.extend(access_rows(index, access))
         if planner is not None and not vault.is_rbac:
@@ -85,7 +92,9 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
             progress("vaults", done=n, total=total)
     for rule in estate_rules:
         try:
-            _collect(rule.evaluate(estate, index, ctx), rule.META.id, out, None)
+            found = _collect(rule.evaluate(estate, index, ctx), rule.META.id, out, None)
         except Exception as exc:  # noqa: BLE001
             _rule_failed(rule.META.id, None, exc, out)
+        else:
+            out.findings.add_sorted(found)
     return out

@@ -26,6 +26,63 @@ BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultN
                 "subscriptionId", "resourceGroup", "principalId", "assignmentId")
 
 
+class History:
+    """Week-over-week status, one finding at a time (as the engine produces them), then resolved.
+
+    ``started``: this run's start (``firstSeen`` of new findings).
+    """
+
+    def __init__(self, previous: dict | None, started: str | None) -> None:
+        self.started = started
+        self.known = _known_findings(previous)
+        self.seen: set[str] = set()
+        self.new = 0
+        self.persisting = 0
+
+    def decorate(self, finding: dict) -> None:
+        old = self.known.get(finding.get("fingerprint")) if self.known else None
+        if old is None:
+            finding["status"] = "new"
+            finding["firstSeen"] = self.started
+            self.new += 1
+        else:
+            self.seen.add(finding["fingerprint"])
+            finding["status"] = "persisting"
+            finding["firstSeen"] = old[0].get("firstSeen") or old[1] or self.started
+            self.persisting += 1
+
+    def finish(self, report: dict) -> None:
+        run = report.get("run") or {}
+        gaps = run.get("gaps") or []
+        not_evaluated = run.get("notEvaluated") or []
+        resolved, unverified = [], []
+        for fingerprint, (old, last_seen) in self.known.items():
+            if fingerprint in self.seen:
+                continue
+            first_seen = old.get("firstSeen") or last_seen
+            if is_unread(old, gaps, not_evaluated):
+                carried = {k: v for k, v in old.items() if k not in ("status", "firstSeen", "lastSeen")}
+                carried.update(status="unverified", firstSeen=first_seen, lastSeen=last_seen)
+                unverified.append(carried)
+            else:
+                resolved.append({
+                    **{k: old.get(k) for k in BRIEF_FIELDS},
+                    "firstSeen": first_seen,
+                    "lastSeen": last_seen,
+                    "evidence": old.get("evidence"),
+                    "suppressed": bool(old.get("suppressed")),
+                })
+        resolved.sort(key=_order)
+        unverified.sort(key=_order)
+        report["resolved"] = resolved
+        report["unverified"] = unverified
+        summary = report.setdefault("summary", {})
+        summary["new"] = self.new
+        summary["persisting"] = self.persisting
+        summary["resolved"] = len(resolved)
+        summary["unverified"] = len(unverified)
+
+
 def apply_previous(report: dict, previous: dict | None) -> None:
     """Compare ``report`` with the previous report and record the result in ``report``.
 
@@ -33,51 +90,10 @@ def apply_previous(report: dict, previous: dict | None) -> None:
     ``report["resolved"]`` and ``report["unverified"]`` are set; the summary gains ``new``,
     ``persisting``, ``resolved`` and ``unverified`` counts.
     """
-    started = _started(report)
-    known = _known_findings(previous)
-    current = set()
+    history = History(previous, _started(report))
     for finding in report.get("findings", []):
-        fingerprint = finding.get("fingerprint")
-        current.add(fingerprint)
-        old = known.get(fingerprint)
-        if old is None:
-            finding["status"] = "new"
-            finding["firstSeen"] = started
-        else:
-            finding["status"] = "persisting"
-            finding["firstSeen"] = old[0].get("firstSeen") or old[1] or started
-
-    run = report.get("run") or {}
-    gaps = run.get("gaps") or []
-    not_evaluated = run.get("notEvaluated") or []
-    resolved, unverified = [], []
-    for fingerprint, (old, last_seen) in known.items():
-        if fingerprint in current:
-            continue
-        first_seen = old.get("firstSeen") or last_seen
-        if is_unread(old, gaps, not_evaluated):
-            carried = {k: v for k, v in old.items() if k not in ("status", "firstSeen", "lastSeen")}
-            carried.update(status="unverified", firstSeen=first_seen, lastSeen=last_seen)
-            unverified.append(carried)
-        else:
-            resolved.append({
-                **{k: old.get(k) for k in BRIEF_FIELDS},
-                "firstSeen": first_seen,
-                "lastSeen": last_seen,
-                "evidence": old.get("evidence"),
-                "suppressed": bool(old.get("suppressed")),
-            })
-    resolved.sort(key=_order)
-    unverified.sort(key=_order)
-    report["resolved"] = resolved
-    report["unverified"] = unverified
-
-    summary = report.setdefault("summary", {})
-    findings = report.get("findings", [])
-    summary["new"] = sum(1 for f in findings if f["status"] == "new")
-    summary["persisting"] = sum(1 for f in findings if f["status"] == "persisting")
-    summary["resolved"] = len(resolved)
-    summary["unverified"] = len(unverified)
+        history.decorate(finding)
+    history.finish(report)
 
 
 def _started(report: dict | None) -> str | None:

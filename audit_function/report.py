@@ -15,12 +15,6 @@ from audit_function.estate import Estate, Vault
 from rules.base import SEVERITIES
 
 SCHEMA_VERSION = "1.0"
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-def _sort_key(f: dict):
-    return (_SEVERITY_RANK.get(f["severity"], 9), f["ruleId"], (f["vaultId"] or "").lower(),
-            (f["assignmentId"] or "").lower(), f["subject"])
 
 
 def exposure(vault: Vault) -> str:
@@ -55,23 +49,23 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
     }
 
 
-def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict, migration: list | None = None) -> dict:
-    """The report document. ``run`` holds id, startedAt, finishedAt, source and scope."""
-    findings = evaluation.findings
-    findings.sort(key=_sort_key)
-    per_vault: dict[str, Counter] = {}
-    for f in findings:
-        if f["vaultId"] is not None:
-            per_vault.setdefault(f["vaultId"].lower(), Counter())[f["severity"]] += 1
+def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict, migration: list | None = None,
+                 materialize_limit: int = 250_000) -> dict:
+    """The report document. ``run`` holds id, startedAt, finishedAt, source and scope.
+
+    ``findings`` is a plain list of dicts up to ``materialize_limit`` findings, and the streaming
+    :class:`~audit_function.findings.FindingStore` (iterable, sized) beyond.
+    """
+    store = evaluation.findings
+    per_vault = store.per_vault
     vaults = sorted(estate.vaults, key=lambda v: v.key)
     gaps = [g.as_dict() for g in estate.gaps + evaluation.gaps]
     not_evaluated = sorted(
         ({"ruleId": n.rule_id, "vaultId": n.vault_id, "reason": n.reason, **({"scope": n.scope} if n.scope else {})}
          for n in evaluation.not_evaluated),
         key=lambda n: (n["ruleId"], (n["vaultId"] or "").lower(), n["reason"]))
-    by_rule = Counter(f["ruleId"] for f in findings)
-    by_sub = Counter(f["subscriptionId"] or "(none)" for f in findings)
-    by_severity = Counter(f["severity"] for f in findings)
+    by_rule, by_sub, by_severity = store.by_rule, store.by_subscription, store.by_severity
+    findings = list(store) if len(store) <= materialize_limit else store
     return {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "kv-audit", "version": __version__},
@@ -85,7 +79,7 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
         },
         "summary": {
             "vaults": len(vaults),
-            "findings": len(findings),
+            "findings": len(store),
             "bySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
             "byRule": {rid: by_rule.get(rid, 0) for rid in rule_ids},
             "bySubscription": dict(sorted(by_sub.items())),

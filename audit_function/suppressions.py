@@ -95,48 +95,63 @@ def _like(value: object, pattern: str) -> bool:
     return fnmatchcase(str(value).lower(), pattern.lower())
 
 
+class Suppressor:
+    """Applies suppressions one finding at a time (as the engine produces them), then summarizes.
+
+    ``vaults``: lower-cased vault id -> vault fields (``name``, ``subscriptionId``,
+    ``subscriptionName``, ``resourceGroup``, ``tags``). The first active suppression in file
+    order that matches a finding wins.
+    """
+
+    def __init__(self, config_suppressions, vaults: dict[str, dict], as_of: date) -> None:
+        suppressions = tuple(config_suppressions or ())
+        self.as_of = as_of
+        self.vaults = vaults
+        self.active = [s for s in suppressions if not s.is_expired(as_of)]
+        self.expired = [s for s in suppressions if s.is_expired(as_of)]
+        self.used: Counter[int] = Counter()
+        self.would_match: Counter[int] = Counter()
+        self.suppressed = 0
+        self.open_by_severity = {severity: 0 for severity in SEVERITIES}
+
+    def decorate(self, finding: dict) -> None:
+        vault = self.vaults.get(str(finding.get("vaultId") or "").lower())
+        hit = next((s for s in self.active if s.matches(finding, vault)), None) if self.active else None
+        if hit is None:
+            finding["suppressed"] = False
+            finding["suppression"] = None
+            severity = finding.get("severity")
+            self.open_by_severity[severity] = self.open_by_severity.get(severity, 0) + 1
+        else:
+            finding["suppressed"] = True
+            finding["suppression"] = hit.describe()
+            self.used[hit.index] += 1
+            self.suppressed += 1
+        for s in self.expired:
+            if s.matches(finding, vault):
+                self.would_match[s.index] += 1
+
+    def finish(self, report: dict) -> None:
+        report["suppressions"] = {
+            "asOf": self.as_of.isoformat(),
+            "active": [dict(s.describe(), matched=self.used[s.index]) for s in self.active],
+            "expired": [dict(s.describe(), wouldMatch=self.would_match[s.index]) for s in self.expired],
+            "unused": [s.describe() for s in self.active if self.used[s.index] == 0],
+        }
+        summary = report.setdefault("summary", {})
+        summary["suppressed"] = self.suppressed
+        summary["bySeverityUnsuppressed"] = dict(self.open_by_severity)
+
+
 def apply_suppressions(report: dict, config_suppressions, as_of: date) -> None:
     """Mark each finding suppressed or not, and record expired and unused suppressions.
 
     Mutates ``report``: every finding gets ``suppressed`` and ``suppression`` (``None`` when not
     suppressed); ``report["suppressions"]`` gets ``asOf``, ``active``, ``expired`` and ``unused``;
-    the summary gains ``suppressed`` and ``bySeverityUnsuppressed``. The first active suppression
-    in file order that matches a finding wins.
+    the summary gains ``suppressed`` and ``bySeverityUnsuppressed``.
     """
-    suppressions = tuple(config_suppressions or ())
-    active = [s for s in suppressions if not s.is_expired(as_of)]
-    expired = [s for s in suppressions if s.is_expired(as_of)]
     vaults = {str(v["id"]).lower(): v for v in report.get("vaults", []) if v.get("id")}
-
-    used: Counter[int] = Counter()
-    would_match: Counter[int] = Counter()
+    suppressor = Suppressor(config_suppressions, vaults, as_of)
     for finding in report.get("findings", []):
-        vault = vaults.get(str(finding.get("vaultId") or "").lower())
-        hit = next((s for s in active if s.matches(finding, vault)), None)
-        if hit is None:
-            finding["suppressed"] = False
-            finding["suppression"] = None
-        else:
-            finding["suppressed"] = True
-            finding["suppression"] = hit.describe()
-            used[hit.index] += 1
-        for s in expired:
-            if s.matches(finding, vault):
-                would_match[s.index] += 1
-
-    report["suppressions"] = {
-        "asOf": as_of.isoformat(),
-        "active": [dict(s.describe(), matched=used[s.index]) for s in active],
-        "expired": [dict(s.describe(), wouldMatch=would_match[s.index]) for s in expired],
-        "unused": [s.describe() for s in active if used[s.index] == 0],
-    }
-
-    summary = report.setdefault("summary", {})
-    findings = report.get("findings", [])
-    summary["suppressed"] = sum(1 for f in findings if f["suppressed"])
-    open_by_severity = {severity: 0 for severity in SEVERITIES}
-    for f in findings:
-        if not f["suppressed"]:
-            severity = f.get("severity")
-            open_by_severity[severity] = open_by_severity.get(severity, 0) + 1
-    summary["bySeverityUnsuppressed"] = open_by_severity
+        suppressor.decorate(finding)
+    suppressor.finish(report)

@@ -67,3 +67,47 @@ def test_estate_text_is_escaped_in_json():
     parsed = json.loads(text)
     assert parsed["vaults"][0]["name"] == 'kv"}\n{"injected": true'
     assert "injected" not in json.loads(text).keys()
+
+
+def test_streamed_findings_store_gives_the_same_report_as_the_list():
+    from audit_function.access import AccessIndex
+    from audit_function.audit import demo_snapshot
+    from audit_function.engine import evaluate
+    from audit_function.findings import FindingStore
+    from audit_function.report import build_report
+    from audit_function.result import AuditResult
+    from audit_function.snapshot import load_estate
+    from rules import ALL_RULES, RULE_IDS
+    from rules.base import RuleContext
+
+    def report(limit):
+        estate = load_estate(demo_snapshot())
+        evaluation = evaluate(estate, ALL_RULES, RuleContext(as_of=WHEN), index=AccessIndex(estate))
+        return build_report(estate, evaluation, RULE_IDS, run={"id": "r"}, materialize_limit=limit)
+
+    as_list, as_store = report(10**9), report(0)
+    assert isinstance(as_list["findings"], list) and isinstance(as_store["findings"], FindingStore)
+    assert len(as_store["findings"]) == len(as_list["findings"]) > 50
+    assert list(as_store["findings"]) == as_list["findings"]
+    writer = JsonWriter()
+    assert writer.render(AuditResult(as_store)) == writer.render(AuditResult(as_list))
+
+
+def test_store_spills_to_disk_and_keeps_order(monkeypatch):
+    from audit_function import findings as store_module
+    from audit_function.findings import FindingStore, sort_key
+
+    monkeypatch.setattr(store_module, "SPOOL_BYTES", 256)
+    store = FindingStore()
+    made = []
+    for vault in ("b", "a", "c"):
+        for severity, rule in (("low", "z-rule"), ("high", "a-rule"), ("high", "b-rule")):
+            batch = [{"severity": severity, "ruleId": rule, "vaultId": f"/v/{vault}", "assignmentId": None,
+                      "subject": f"s{i}", "subscriptionId": None, "pad": "x" * 100} for i in (2, 1)]
+            made.extend(dict(f) for f in batch)
+            store.add_vault(batch)
+    assert any(s._rolled for s in store._spools.values())
+    # vaults were added out of order here, so compare per (severity, rule, vault) run
+    got = list(store)
+    assert len(got) == len(made) and sorted(got, key=sort_key) == sorted(made, key=sort_key)
+    assert [f["ruleId"] for f in got[:4]] == ["a-rule"] * 4 and got[-1]["ruleId"] == "z-rule"
