@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from audit_function.collect import LiveScope
@@ -27,8 +29,7 @@ def test_quota_pacing_avoids_429s(serve, collect, clock, estate):
     fake = serve(estate, quota=(15, 5.0), page_size=100)
     snap = collect(fake)
     assert fake.statuses[429] == 0, "waiting on x-ms-user-quota-remaining=0 must prevent throttling"
-    assert fake.requests == minimum_requests({t: [0] * (len(r) * 10) for t, r in
-                                              expected_rows(estate).items()})  # pages of 100
+    assert fake.requests == sum(max(1, math.ceil(len(r) / 100)) for r in expected_rows(estate).values())
     windows = -(-fake.requests // 15)
     assert snap.manifest["throttleWaits"] == windows - 1
     assert 5.0 * (windows - 1) - 1 <= clock.now() <= 5.0 * windows + 1  # ~ one window per 15 requests
@@ -39,7 +40,7 @@ def test_429_with_and_without_retry_after(serve, collect, clock, estate):
     fake = serve(estate, script={2: "429-retry-after", 4: "429", 5: "429"})
     snap = collect(fake)
     assert fake.statuses[429] == 3
-    assert fake.faults.script and snap.manifest["throttleWaits"] == 3
+    assert snap.manifest["throttleWaits"] == 3
     assert 1.0 in clock.sleeps  # Retry-After: 1 honoured exactly
     backoffs = [s for s in clock.sleeps if s != 1.0]
     assert len(backoffs) == 2 and all(0.5 <= s <= 2.0 for s in backoffs)  # jittered exponential back-off
