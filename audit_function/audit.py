@@ -123,11 +123,10 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
 
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
                           planner=plan, store=store, progress=progress)
-    migration = sorted(evaluation.migration, key=lambda m: m["vaultId"].lower())
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
            "source": options.source, "scope": scope}
-    report = build_report(estate, evaluation, RULE_IDS, run=run, migration=migration)
+    report = build_report(estate, evaluation, RULE_IDS, run=run)
     access_rows = tuple(evaluation.access)
     del estate, index, evaluation  # the report holds what is needed from here on
     suppressor.finish(report)

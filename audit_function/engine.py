@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from audit_function.access import AccessIndex, access_rows
 from audit_function.estate import Estate, Gap
-from audit_function.findings import FindingStore
+from audit_function.findings import FindingStore, Spool
 from rules.base import Finding, NotEvaluated, RuleContext
 
 
@@ -23,7 +23,7 @@ class Evaluation:
     gaps: list[Gap] = field(default_factory=list)
     vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
     access: list[dict] = field(default_factory=list)
-    migration: list[dict] = field(default_factory=list)             # one plan per access-policy vault
+    migration: Spool = field(default_factory=Spool)                 # one plan per access-policy vault, by vault id
 
 
 def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> list[Finding]:

@@ -103,3 +103,33 @@ class FindingStore:
         for spool in self._spools.values():
             spool.close()
         self._spools.clear()
+
+
+class Spool:
+    """Report elements (e.g. migration plans) encoded as they are made, read back in order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-spool-")
+        self._count = 0
+
+    def append(self, item: dict) -> None:
+        self._file.write(orjson.dumps(item))
+        self._file.write(b"\n")
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def lines(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        for line in self._file:
+            yield line.rstrip(b"\n")
+        self._file.seek(0, 2)
+
+    def __iter__(self) -> Iterator[dict]:
+        loads = orjson.loads
+        for line in self.lines():
+            yield loads(line)

@@ -17,6 +17,11 @@ from rules.base import SEVERITIES
 SCHEMA_VERSION = "1.0"
 
 
+def _materialize(spooled, limit: int):
+    """A plain list when small enough to hold; the spool itself (iterable, sized) otherwise."""
+    return list(spooled) if len(spooled) <= limit else spooled
+
+
 def exposure(vault: Vault) -> str:
     if vault.public_disabled:
         return "private"
@@ -50,7 +55,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
 
 
 def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict, migration: list | None = None,
-                 materialize_limit: int = 250_000) -> dict:
+                 materialize_limit: int = 50_000) -> dict:
     """The report document. ``run`` holds id, startedAt, finishedAt, source and scope.
 
     ``findings`` is a plain list of dicts up to ``materialize_limit`` findings, and the streaming
@@ -65,7 +70,7 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
          for n in evaluation.not_evaluated),
         key=lambda n: (n["ruleId"], (n["vaultId"] or "").lower(), n["reason"]))
     by_rule, by_sub, by_severity = store.by_rule, store.by_subscription, store.by_severity
-    findings = list(store) if len(store) <= materialize_limit else store
+    findings = _materialize(store, materialize_limit)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "kv-audit", "version": __version__},
@@ -89,5 +94,5 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],
         "findings": findings,
-        "migration": migration or [],
+        "migration": _materialize(evaluation.migration, materialize_limit) if migration is None else migration,
     }

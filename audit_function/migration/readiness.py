@@ -131,10 +131,37 @@ def _principal_types(access, principals: dict | None) -> dict[str, str]:
     return out
 
 
+_PARTS: dict[tuple, dict] = {}
+
+
+def _parts(catalog: RoleCatalog, data: int, missing: int) -> dict:
+    """Entry fields that depend only on what it grants and what RBAC misses (shared: read-only)."""
+    key = (id(catalog), data, missing)
+    hit = _PARTS.get(key)
+    if hit is None:
+        mapping = catalog.solve(data)
+        mapped = mapping.as_dict() if mapping else None
+        hit = {
+            "dataActions": perms.names(data),
+            "dataActionsInWords": perms.describe(data),
+            "missingDataActions": perms.names(missing),
+            "missingInWords": perms.describe(missing),
+            "leastPrivilegeRoles": mapped["roles"] if mapped else [],
+            "excess": mapped["excess"] if mapped else [],
+            "excessInWords": mapped["excessInWords"] if mapped else "",
+            "materialExcess": mapped["materialExcess"] if mapped else [],
+            "materialReasons": mapped["materialReasons"] if mapped else [],
+        }
+        if len(_PARTS) > 50_000:
+            _PARTS.clear()
+        _PARTS[key] = hit
+    return hit
+
+
 def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) -> dict:
     missing = access.coverage(entry)
     covered = not missing
-    mapping = catalog.solve(entry.data)
+    parts = _parts(catalog, entry.data, missing)
     blocked = []
     if entry.application_id:
         blocked.append(f"compound identity (applicationId {entry.application_id}): RBAC cannot grant access only "
@@ -154,18 +181,18 @@ def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) ->
         "principalType": kind,
         "tenantId": entry.tenant_id,
         "applicationId": entry.application_id,
-        "permissions": {k: list(v) for k, v in entry.permissions.items()},
-        "dataActions": perms.names(entry.data),
-        "dataActionsInWords": perms.describe(entry.data),
+        "permissions": entry.permissions,
+        "dataActions": parts["dataActions"],
+        "dataActionsInWords": parts["dataActionsInWords"],
         "coveredByExistingRbac": covered,
-        "missingDataActions": perms.names(missing),
-        "missingInWords": perms.describe(missing),
+        "missingDataActions": parts["missingDataActions"],
+        "missingInWords": parts["missingInWords"],
         "blockedBy": blocked,
-        "leastPrivilegeRoles": mapping.as_dict()["roles"] if mapping else [],
-        "excess": perms.names(mapping.excess) if mapping else [],
-        "excessInWords": perms.describe(mapping.excess) if mapping else "",
-        "materialExcess": perms.names(mapping.material) if mapping else [],
-        "materialReasons": mapping.as_dict()["materialReasons"] if mapping else [],
+        "leastPrivilegeRoles": parts["leastPrivilegeRoles"],
+        "excess": parts["excess"],
+        "excessInWords": parts["excessInWords"],
+        "materialExcess": parts["materialExcess"],
+        "materialReasons": parts["materialReasons"],
         "customRole": None,
         "proposedRoles": [],
         "commands": [],

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import combinations
 
 from audit_function import permissions as perms
@@ -175,27 +175,28 @@ class RoleCatalog:
 
 @dataclass(frozen=True)
 class Mapping:
-    """A role set for one need, with what it grants beyond the entry."""
+    """A role set for one need, with what it grants beyond the entry (derived values computed once)."""
 
     roles: tuple[RoleDefinition, ...]
     need: int
     granted: int
     union: int
 
-    @property
+    @cached_property
     def excess(self) -> int:
         return self.union & ~self.granted
 
-    @property
+    @cached_property
     def material(self) -> int:
         return self.excess & ~immaterial(self.granted)
 
-    @property
+    @cached_property
     def cost(self) -> tuple:
         return (weight(self.material), len(self.roles), bin(self.excess & ~self.material).count("1"),
                 tuple(sorted(r.name.lower() for r in self.roles)))
 
-    def as_dict(self) -> dict:
+    @cached_property
+    def _dict(self) -> dict:
         return {
             "roles": [{"id": role_id(r), "name": r.name} for r in self.roles],
             "excess": perms.names(self.excess),
@@ -203,6 +204,10 @@ class Mapping:
             "materialExcess": perms.names(self.material),
             "materialReasons": reasons(self.material),
         }
+
+    def as_dict(self) -> dict:
+        """The mapping in report form (shared between entries with the same need: read-only)."""
+        return self._dict
 
 
 def role_id(role: RoleDefinition) -> str:
