@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from audit_function import permissions as perms
 
@@ -203,6 +204,7 @@ def _permission_set(key: tuple) -> tuple[dict, int, tuple[str, ...], tuple[str, 
     return hit
 
 
+@lru_cache(maxsize=65536)
 def _prefix_length(value: str) -> int | None:
     """Prefix length of an IP rule value (``None`` when it is not an address at all)."""
     text = value.strip()
@@ -231,10 +233,11 @@ def vault_from_row(row: dict) -> Vault:
         props = {}
     if not isinstance(props, dict):
         raise RowError("properties must be an object")
-    rbac = _bool(get_ci(props, "enableRbacAuthorization"), "properties.enableRbacAuthorization")
-    tenant = _str(get_ci(props, "tenantId"), "properties.tenantId")
-    pna = _str(get_ci(props, "publicNetworkAccess"), "properties.publicNetworkAccess")
-    acls = get_ci(props, "networkAcls")
+    props = {k.lower(): v for k, v in props.items()}  # property names in any casing, looked up once
+    rbac = _bool(props.get("enablerbacauthorization"), "properties.enableRbacAuthorization")
+    tenant = _str(props.get("tenantid"), "properties.tenantId")
+    pna = _str(props.get("publicnetworkaccess"), "properties.publicNetworkAccess")
+    acls = props.get("networkacls")
     if acls is not None and not isinstance(acls, dict):
         raise RowError("properties.networkAcls must be an object")
     default_action = _str(get_ci(acls, "defaultAction"), "properties.networkAcls.defaultAction")
@@ -247,7 +250,7 @@ def vault_from_row(row: dict) -> Vault:
         else:
             ip_rules.append(value.strip())
     endpoints = []
-    for i, conn in enumerate(_list(get_ci(props, "privateEndpointConnections"), "properties.privateEndpointConnections")):
+    for i, conn in enumerate(_list(props.get("privateendpointconnections"), "properties.privateEndpointConnections")):
         if not isinstance(conn, dict):
             raise RowError(f"properties.privateEndpointConnections[{i}] must be an object")
         cprops = get_ci(conn, "properties") or {}
@@ -257,7 +260,7 @@ def vault_from_row(row: dict) -> Vault:
         endpoints.append((str(endpoint), str(status)))
     policies = tuple(
         _policy_entry(i, entry, tenant)
-        for i, entry in enumerate(_list(get_ci(props, "accessPolicies"), "properties.accessPolicies"))
+        for i, entry in enumerate(_list(props.get("accesspolicies"), "properties.accessPolicies"))
     )
     tags = row.get("tags")
     return Vault(
@@ -276,8 +279,8 @@ def vault_from_row(row: dict) -> Vault:
         ip_rules=tuple(dict.fromkeys(ip_rules)),
         bad_ip_rules=tuple(bad),
         private_endpoints=tuple(endpoints),
-        soft_delete=_bool(get_ci(props, "enableSoftDelete"), "properties.enableSoftDelete"),
-        purge_protection=_bool(get_ci(props, "enablePurgeProtection"), "properties.enablePurgeProtection"),
+        soft_delete=_bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"),
+        purge_protection=_bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"),
         access_policies=policies,
         tags=tags if isinstance(tags, dict) else {},
     )

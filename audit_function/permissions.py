@@ -84,6 +84,11 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 def matches(pattern: str, action: str) -> bool:
     """Whether an RBAC action pattern matches a concrete action (case-insensitive)."""
+    star = pattern.find("*")
+    if star < 0:
+        return pattern.lower() == action.lower()
+    if star == len(pattern) - 1:  # the common 'Provider/type/*' form: a prefix test
+        return action.lower().startswith(pattern[:-1].lower())
     return _regex(pattern).fullmatch(action) is not None
 
 

@@ -115,8 +115,11 @@ class Suppressor:
         self.open_by_severity = {severity: 0 for severity in SEVERITIES}
 
     def decorate(self, finding: dict) -> None:
-        vault = self.vaults.get(str(finding.get("vaultId") or "").lower())
-        hit = next((s for s in self.active if s.matches(finding, vault)), None) if self.active else None
+        if self.active or self.expired:
+            vault = self.vaults.get(str(finding.get("vaultId") or "").lower())
+            hit = next((s for s in self.active if s.matches(finding, vault)), None)
+        else:
+            vault = hit = None
         if hit is None:
             finding["suppressed"] = False
             finding["suppression"] = None

@@ -492,7 +492,12 @@ def write_role_assignments(est: Estate, w: Writer, role_guids: dict) -> None:
                 kind, role = obj_table[int(rnd() * 1000)]
                 scope = f"{scope}/{kind}/{APPS[getrandbits(8) % len(APPS)]}-{kind[:-1]}-{getrandbits(12):03x}"
         else:
-            s = est.skewed_sub(rnd())
+            # Subscription and resource-group assignments are spread evenly: every subscription has
+            # its own handful of owners and contributors. (Skewing them like the vaults would give
+            # the few big shared subscriptions hundreds of Owners each, which real tenants do not
+            # have, and multiply self-grant findings quadratically.) Non-vault resources follow the
+            # vaults' skew: big subscriptions hold more resources.
+            s = est.skewed_sub(rnd()) if cat == "resource" else getrandbits(30) % n_subs
             sub = sub_ids[s]
             if cat == "sub":
                 scope, role = f"/subscriptions/{sub}", tables["sub"][int(rnd() * 1000)]

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Scale benchmark: audit a synthetic estate from a snapshot and compare with the parse floor.
+
+    .venv/bin/python bench/bench_audit.py                      # 100k vaults, 10k subs, 1M assignments
+    .venv/bin/python bench/bench_audit.py --vaults 10000 --subscriptions 1000 --role-assignments 100000
+    .venv/bin/python bench/bench_audit.py --snapshot DIR       # an existing snapshot
+
+Measures, in one run:
+1. the parse floor: reading every line of every table file and decoding it with the same JSON
+   parser the audit uses (orjson), nothing else; the standard library's json is timed too, for
+   reference;
+2. the audit: ``kv-audit audit --snapshot DIR --format json`` in a child process (wall time and
+   peak RSS from the kernel's accounting of that process), the way a user runs it.
+
+Targets (issue: core auditor): wall <= 60 s, peak RSS <= 2 GB, audit <= 3 x the parse floor.
+Writes the figures to ``bench/results/audit.md`` (``--no-write`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TARGET_WALL_S, TARGET_RSS_MB, TARGET_RATIO = 60.0, 2048.0, 3.0
+
+
+def parse_floor(directory: Path, loads) -> tuple[float, int]:
+    started = time.perf_counter()
+    rows = 0
+    for path in sorted(glob.glob(str(directory / "*.jsonl*"))):
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            for line in handle:
+                if line.strip():
+                    loads(line)
+                    rows += 1
+    return time.perf_counter() - started, rows
+
+
+def run_audit(directory: Path, out: Path) -> dict:
+    exe = Path(sys.executable).with_name("kv-audit")
+    started = time.perf_counter()
+    child = subprocess.Popen([str(exe), "audit", "--snapshot", str(directory), "--out", str(out), "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    stdout, stderr = child.stdout.read(), child.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1, 3):
+        raise SystemExit(f"audit failed with exit {code}:\n{stderr}")
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "exit": code, "stdout": stdout.strip()}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPUs ({cpu}, {platform.machine()}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vaults", type=int, default=100_000)
+    parser.add_argument("--subscriptions", type=int, default=10_000)
+    parser.add_argument("--role-assignments", type=int, default=1_000_000)
+    parser.add_argument("--snapshot", type=Path, help="use this snapshot instead of generating one")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/audit.md")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="kv-audit-bench-"))
+    try:
+        directory = args.snapshot
+        gen_s = None
+        if directory is None:
+            directory = work / "snapshot"
+            started = time.perf_counter()
+            subprocess.run([sys.executable, str(HERE / "generate_estate.py"), "--vaults", str(args.vaults),
+                            "--subscriptions", str(args.subscriptions), "--role-assignments", str(args.role_assignments),
+                            "--seed", str(args.seed), "--out", str(directory)], check=True, stdout=subprocess.DEVNULL)
+            gen_s = time.perf_counter() - started
+        size_mb = sum(p.stat().st_size for p in directory.iterdir()) / 2**20
+        floor_s, rows = parse_floor(directory, orjson.loads)
+        floor_std_s, _ = parse_floor(directory, json.loads)
+        audit = run_audit(directory, work / "out")
+        report_mb = (work / "out" / "kv-audit-report.json").stat().st_size / 2**20
+        with open(work / "out" / "kv-audit-report.json", "rb") as handle:
+            head = handle.read(1 << 16)
+        findings = audit["stdout"].split(" findings")[0].rsplit(", ", 1)[-1]
+        ratio = audit["wall"] / floor_s
+        ok = {"wall": audit["wall"] <= TARGET_WALL_S, "rss": audit["rss_mb"] <= TARGET_RSS_MB, "ratio": ratio <= TARGET_RATIO}
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            f"# Audit scale benchmark ({when})",
+            "",
+            f"Machine: {machine()}. Command: `.venv/bin/python bench/bench_audit.py"
+            + (f" --snapshot {args.snapshot}" if args.snapshot else
+               f" --vaults {args.vaults} --subscriptions {args.subscriptions} --role-assignments {args.role_assignments}")
+            + "`.",
+            "",
+            f"Estate: {args.vaults:,} vaults, {args.subscriptions:,} subscriptions, {args.role_assignments:,} role "
+            f"assignments (bench/generate_estate.py, seed {args.seed}); {rows:,} rows, {size_mb:,.0f} MiB of JSON Lines"
+            + (f"; generated in {gen_s:.1f} s" if gen_s else "") + ".",
+            "",
+            "| measure | value | target | met |",
+            "|---|---:|---:|---|",
+            f"| parse floor (orjson, the parser the audit uses) | {floor_s:.1f} s | | |",
+            f"| parse floor with the standard library's json, for reference | {floor_std_s:.1f} s | | |",
+            f"| audit wall time (`kv-audit audit --snapshot … --format json`) | {audit['wall']:.1f} s | ≤ {TARGET_WALL_S:.0f} s | {'yes' if ok['wall'] else 'NO'} |",
+            f"| audit peak RSS | {audit['rss_mb']:,.0f} MiB | ≤ {TARGET_RSS_MB:,.0f} MiB | {'yes' if ok['rss'] else 'NO'} |",
+            f"| audit / parse floor | {ratio:.1f}× | ≤ {TARGET_RATIO:.0f}× | {'yes' if ok['ratio'] else 'NO'} |",
+            f"| audit / standard-library parse floor | {audit['wall'] / floor_std_s:.1f}× | | |",
+            f"| findings | {findings} | | |",
+            f"| JSON report | {report_mb:,.0f} MiB | | |",
+            "",
+            f"Audit output: `{audit['stdout'].splitlines()[0] if audit['stdout'] else ''}` (exit {audit['exit']}).",
+        ]
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if not args.no_write:
+            out = HERE / "results" / "audit.md"
+            out.parent.mkdir(exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
