@@ -5,6 +5,7 @@ source (demo | snapshot | live) -> estate -> access engine + rules -> report -> 
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from audit_function.errors import ConfigError
 from audit_function.findings import FindingStore
 from audit_function.history import History
 from audit_function.migration import plan_vault
+from audit_function.parallel import default_workers
 from audit_function.report import build_report
 from audit_function.result import AuditResult
 from audit_function.snapshot import RawSnapshot, load_estate
@@ -40,6 +42,7 @@ class AuditOptions:
     config_path: Path | None = None
     live: dict = field(default_factory=dict)   # extra keyword arguments for collect_snapshot
     run_id: str | None = None
+    workers: int | None = 1                    # processes for the vault pass; None: by estate size and CPUs
 
     def validate(self) -> None:
         if self.source not in SOURCES:
@@ -110,19 +113,27 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     if previous is None and sink is not None:
         previous = sink.load_previous()
     source, scope = _source(options, progress)
-    estate = load_estate(source, progress=progress)
+    # The estate is millions of long-lived, acyclic objects: the cyclic garbage collector would
+    # rescan them on every collection, while loading and while the rules allocate findings.
+    gc.disable()
+    try:
+        estate = load_estate(source, progress=progress)
+    finally:
+        gc.enable()
+    gc.freeze()
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
                       groups_expanded=estate.directory_data)
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
     history = History(previous, _iso(started))
-    store = FindingStore(decorators=(suppressor.decorate, history.decorate))
+    store = FindingStore(decorators=(suppressor, history))
 
     def plan(vault, access, rule_ctx):
         return plan_vault(vault, access, estate.role_definitions, rule_ctx, principals=estate.principals)
 
+    workers = options.workers if options.workers is not None else default_workers(len(estate.vaults))
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
-                          planner=plan, store=store, progress=progress)
+                          planner=plan, store=store, workers=workers, progress=progress)
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
            "source": options.source, "scope": scope}

@@ -128,14 +128,13 @@ def cmd_audit(args) -> int:
     from audit_function.audit import AuditOptions, run_audit
     from audit_function.sinks import LocalFolderSink
 
+    common = {"formats": args.format, "fail_on": args.fail_on, "config_path": args.config, "workers": None}
     if args.demo:
-        options = AuditOptions(source="demo", formats=args.format, fail_on=args.fail_on, config_path=args.config)
+        options = AuditOptions(source="demo", **common)
     elif args.snapshot is not None:
-        options = AuditOptions(source="snapshot", snapshot=args.snapshot, formats=args.format,
-                               fail_on=args.fail_on, config_path=args.config)
+        options = AuditOptions(source="snapshot", snapshot=args.snapshot, **common)
     else:
-        options = AuditOptions(source="live", scope=_live_scope(args), formats=args.format, fail_on=args.fail_on,
-                               config_path=args.config, live={"cloud": args.cloud})
+        options = AuditOptions(source="live", scope=_live_scope(args), live={"cloud": args.cloud}, **common)
     if not args.live and (args.management_group or args.subscription):
         raise _usage("--management-group and --subscription go with --live")
     previous = _load_json(args.previous) if args.previous else None

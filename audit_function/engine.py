@@ -49,48 +49,24 @@ def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evalu
 
 def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | None = None,
              with_access: bool = False, planner: Callable | None = None, store: FindingStore | None = None,
-             progress: Callable[..., None] | None = None) -> Evaluation:
+             workers: int = 1, progress: Callable[..., None] | None = None) -> Evaluation:
     """Run ``rules`` over ``estate``.
 
     ``planner(vault, access, ctx)``, when given, runs for every access-policy vault while its
     access is at hand (the migration plan); like a rule, a planner that raises becomes a gap.
+    ``workers`` > 1 splits the vaults over that many forked processes (see parallel.py).
     """
     index = index or AccessIndex(estate)
     out = Evaluation(findings=store if store is not None else FindingStore())
-    vault_rules = [r for r in rules if r.META.applies_to == "vault"]
-    estate_rules = [r for r in rules if r.META.applies_to == "estate"]
-    total = len(estate.vaults)
-    # vaults in key order: each rule's findings then arrive in report order (see findings.py)
-    for n, vault in enumerate(sorted(estate.vaults, key=lambda v: v.key), 1):
-        access = index.vault_access(vault)
-        out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
-            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
-        for rule in vault_rules:
-            meta = rule.META
-            if vault.model not in meta.models:
-                continue
-            if meta.uses_rbac and access.unknown_roles:
-                for assignment in access.unknown_roles:
-                    out.not_evaluated.append(NotEvaluated(
-                        meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
-                        f"{assignment.id} is unknown: it is counted as granting nothing"))
-            try:
-                found = _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
-            except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
-                _rule_failed(meta.id, vault.id, exc, out)
-            else:
-                if found:
-                    out.findings.add_vault(found)
-        if with_access:
-            out.access.extend(access_rows(index, access))
-        if planner is not None and not vault.is_rbac:
-            try:
-                out.migration.append(planner(vault, access, ctx))
-            except Exception as exc:  # noqa: BLE001
-                _rule_failed("migration-plan", vault.id, exc, out)
-        if progress and (n % 5000 == 0 or n == total):
-            progress("vaults", done=n, total=total)
-    for rule in estate_rules:
+    vaults = sorted(estate.vaults, key=lambda v: v.key)  # key order: findings arrive in report order
+    job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner)
+    if workers > 1:
+        from audit_function.parallel import evaluate_in_workers
+
+        evaluate_in_workers(job, vaults, out, workers, progress)
+    else:
+        job.run(vaults, out, progress)
+    for rule in [r for r in rules if r.META.applies_to == "estate"]:
         try:
             found = _collect(rule.evaluate(estate, index, ctx), rule.META.id, out, None)
         except Exception as exc:  # noqa: BLE001
@@ -98,3 +74,47 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
         else:
             out.findings.add_sorted(found)
     return out
+
+
+@dataclass
+class VaultJob:
+    """The per-vault part of an evaluation: rules, access rows and migration plans for a run of vaults."""
+
+    index: AccessIndex
+    rules: list
+    ctx: RuleContext
+    with_access: bool
+    planner: Callable | None
+
+    def run(self, vaults, out: Evaluation, progress: Callable[..., None] | None = None) -> None:
+        index, ctx, planner = self.index, self.ctx, self.planner
+        total = len(vaults)
+        for n, vault in enumerate(vaults, 1):
+            access = index.vault_access(vault)
+            out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
+                1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+            for rule in self.rules:
+                meta = rule.META
+                if vault.model not in meta.models:
+                    continue
+                if meta.uses_rbac and access.unknown_roles:
+                    for assignment in access.unknown_roles:
+                        out.not_evaluated.append(NotEvaluated(
+                            meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
+                            f"{assignment.id} is unknown: it is counted as granting nothing"))
+                try:
+                    found = _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
+                except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
+                    _rule_failed(meta.id, vault.id, exc, out)
+                else:
+                    if found:
+                        out.findings.add_vault(found)
+            if self.with_access:
+                out.access.extend(access_rows(index, access))
+            if planner is not None and not vault.is_rbac:
+                try:
+                    out.migration.append(planner(vault, access, ctx))
+                except Exception as exc:  # noqa: BLE001
+                    _rule_failed("migration-plan", vault.id, exc, out)
+            if progress and (n % 5000 == 0 or n == total):
+                progress("vaults", done=n, total=total)

@@ -35,12 +35,56 @@ def _within_vault(f: dict) -> tuple:
     return ((f["assignmentId"] or "").lower(), f["subject"])
 
 
-class FindingStore:
-    """Findings in report order; iterate for dicts, :meth:`lines` for the encoded JSON."""
+class _Segments:
+    """An ordered list of byte spools read back as one; only the last one is written to."""
 
-    def __init__(self, decorators: tuple[Callable[[dict], None], ...] = ()) -> None:
+    def __init__(self) -> None:
+        self.parts: list = []
+        self._own = None
+
+    def write(self, data: bytes) -> None:
+        if self._own is None:
+            self._own = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-spool-")
+            self.parts.append(self._own)
+        self._own.write(data)
+
+    def attach(self, path: str) -> None:
+        """Append the content of a finished file (e.g. written by a worker process)."""
+        self._own = None
+        self.parts.append(open(path, "rb"))  # noqa: SIM115 - closed by close()
+
+    def lines(self) -> Iterator[bytes]:
+        for part in self.parts:
+            part.seek(0)
+            for line in part:
+                yield line.rstrip(b"\n")
+            part.seek(0, 2)
+
+    def dump(self, path: str) -> None:
+        with open(path, "wb") as handle:
+            for part in self.parts:
+                part.seek(0)
+                while chunk := part.read(1 << 20):
+                    handle.write(chunk)
+                part.seek(0, 2)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+        self.parts.clear()
+        self._own = None
+
+
+class FindingStore:
+    """Findings in report order; iterate for dicts, :meth:`lines` for the encoded JSON.
+
+    ``decorators``: objects with ``decorate(finding)`` (and, for parallel runs, ``state()`` and
+    ``merge(state)``), applied to each finding as it is added.
+    """
+
+    def __init__(self, decorators: tuple = ()) -> None:
         self.decorators = decorators
-        self._spools: dict[tuple[int, str], tempfile.SpooledTemporaryFile] = {}
+        self._spools: dict[tuple[int, str], _Segments] = {}
         self._count = 0
         self.by_severity: Counter = Counter()
         self.by_rule: Counter = Counter()
@@ -63,14 +107,13 @@ class FindingStore:
             self._add(f)
 
     def _add(self, f: dict) -> None:
-        for decorate in self.decorators:
-            decorate(f)
+        for decorator in self.decorators:
+            decorator.decorate(f)
         key = (_RANK.get(f["severity"], 9), f["ruleId"])
         spool = self._spools.get(key)
         if spool is None:
-            spool = self._spools[key] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-findings-")
-        spool.write(orjson.dumps(f))
-        spool.write(b"\n")
+            spool = self._spools[key] = _Segments()
+        spool.write(orjson.dumps(f) + b"\n")
         self._count += 1
         severity = f["severity"]
         self.by_severity[severity] += 1
@@ -82,14 +125,32 @@ class FindingStore:
                 counter = self.per_vault[f["vaultId"].lower()] = Counter()
             counter[severity] += 1
 
+    # -- parallel runs: a worker exports, the parent absorbs, in vault order ----------------------
+    def export(self, directory: str, tag: str) -> dict:
+        files = {}
+        for n, (key, spool) in enumerate(self._spools.items()):
+            path = f"{directory}/{tag}-findings-{n}.jsonl"
+            spool.dump(path)
+            files[key] = path
+        return {"files": files, "count": self._count, "by_severity": self.by_severity, "by_rule": self.by_rule,
+                "by_subscription": self.by_subscription, "per_vault": self.per_vault,
+                "decorators": [d.state() for d in self.decorators]}
+
+    def absorb(self, part: dict) -> None:
+        for key, path in part["files"].items():
+            self._spools.setdefault(key, _Segments()).attach(path)
+        self._count += part["count"]
+        self.by_severity.update(part["by_severity"])
+        self.by_rule.update(part["by_rule"])
+        self.by_subscription.update(part["by_subscription"])
+        self.per_vault.update(part["per_vault"])
+        for decorator, state in zip(self.decorators, part["decorators"]):
+            decorator.merge(state)
+
     def lines(self) -> Iterator[bytes]:
         """Each finding as one encoded JSON object (no newline), in report order."""
         for key in sorted(self._spools):
-            spool = self._spools[key]
-            spool.seek(0)
-            for line in spool:
-                yield line.rstrip(b"\n")
-            spool.seek(0, 2)
+            yield from self._spools[key].lines()
 
     def __iter__(self) -> Iterator[dict]:
         loads = orjson.loads
@@ -109,13 +170,21 @@ class Spool:
     """Report elements (e.g. migration plans) encoded as they are made, read back in order."""
 
     def __init__(self) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-spool-")
+        self._segments = _Segments()
         self._count = 0
 
     def append(self, item: dict) -> None:
-        self._file.write(orjson.dumps(item))
-        self._file.write(b"\n")
+        self._segments.write(orjson.dumps(item) + b"\n")
         self._count += 1
+
+    def export(self, directory: str, tag: str) -> dict:
+        path = f"{directory}/{tag}-spool.jsonl"
+        self._segments.dump(path)
+        return {"path": path, "count": self._count}
+
+    def absorb(self, part: dict) -> None:
+        self._segments.attach(part["path"])
+        self._count += part["count"]
 
     def __len__(self) -> int:
         return self._count
@@ -124,10 +193,7 @@ class Spool:
         return self._count > 0
 
     def lines(self) -> Iterator[bytes]:
-        self._file.seek(0)
-        for line in self._file:
-            yield line.rstrip(b"\n")
-        self._file.seek(0, 2)
+        return self._segments.lines()
 
     def __iter__(self) -> Iterator[dict]:
         loads = orjson.loads

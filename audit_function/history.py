@@ -51,6 +51,15 @@ class History:
             finding["firstSeen"] = old[0].get("firstSeen") or old[1] or self.started
             self.persisting += 1
 
+    def state(self) -> dict:
+        """What :meth:`decorate` counted (a worker process hands it to the parent)."""
+        return {"seen": self.seen, "new": self.new, "persisting": self.persisting}
+
+    def merge(self, state: dict) -> None:
+        self.seen |= state["seen"]
+        self.new += state["new"]
+        self.persisting += state["persisting"]
+
     def finish(self, report: dict) -> None:
         run = report.get("run") or {}
         gaps = run.get("gaps") or []

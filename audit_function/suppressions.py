@@ -134,6 +134,18 @@ class Suppressor:
             if s.matches(finding, vault):
                 self.would_match[s.index] += 1
 
+    def state(self) -> dict:
+        """What :meth:`decorate` counted (a worker process hands it to the parent)."""
+        return {"used": self.used, "would_match": self.would_match, "suppressed": self.suppressed,
+                "open_by_severity": self.open_by_severity}
+
+    def merge(self, state: dict) -> None:
+        self.used.update(state["used"])
+        self.would_match.update(state["would_match"])
+        self.suppressed += state["suppressed"]
+        for severity, n in state["open_by_severity"].items():
+            self.open_by_severity[severity] = self.open_by_severity.get(severity, 0) + n
+
     def finish(self, report: dict) -> None:
         report["suppressions"] = {
             "asOf": self.as_of.isoformat(),

@@ -1,0 +1,85 @@
+"""Evaluate the vaults of a large estate in forked worker processes (Linux/macOS, CLI runs).
+
+The estate and its access index are built once; ``fork`` gives every worker a copy-on-write view
+of them, so nothing is pickled on the way in. The sorted vault list is cut into contiguous runs,
+one per worker; each worker evaluates its run exactly as a single process would and writes its
+findings spools, migration plans and the rest to files in a private temporary folder. The parent
+attaches the spools in run order, so the findings stay in report order without a merge sort.
+
+A worker that fails makes the parent evaluate everything itself: parallelism is an optimisation,
+never a source of gaps.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import traceback
+
+MIN_VAULTS_PER_WORKER = 10_000
+
+
+def default_workers(vault_count: int) -> int:
+    """Workers for an estate: ``KV_AUDIT_WORKERS`` if set, else one per CPU (at most 4) when large."""
+    configured = os.environ.get("KV_AUDIT_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    if not hasattr(os, "fork"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4, vault_count // MIN_VAULTS_PER_WORKER))
+
+
+def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> None:
+    from audit_function.engine import Evaluation
+    from audit_function.findings import FindingStore, Spool
+
+    size = -(-len(vaults) // workers)
+    runs = [vaults[i:i + size] for i in range(0, len(vaults), size)]
+    folder = tempfile.mkdtemp(prefix="kv-audit-workers-")
+    try:
+        gc.collect()
+        gc.freeze()  # keep the collector from touching (and so copying) the shared estate's pages
+        children = []
+        for n, run in enumerate(runs):
+            pid = os.fork()
+            if pid == 0:  # worker
+                code = 1
+                try:
+                    part = Evaluation(findings=FindingStore(decorators=out.findings.decorators), migration=Spool())
+                    job.run(run, part)
+                    payload = {"findings": part.findings.export(folder, str(n)),
+                               "migration": part.migration.export(folder, str(n)),
+                               "not_evaluated": part.not_evaluated, "gaps": part.gaps,
+                               "vault_stats": part.vault_stats, "access": part.access}
+                    with open(f"{folder}/{n}.pickle", "wb") as handle:
+                        pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    code = 0
+                except BaseException:  # noqa: BLE001 - report to the parent, never continue the parent's work
+                    traceback.print_exc(file=sys.stderr)
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+        if failed:
+            print(f"kv-audit: {len(failed)} worker process(es) failed; evaluating in one process", file=sys.stderr)
+            job.run(vaults, out, progress)
+            return
+        for n in range(len(runs)):
+            with open(f"{folder}/{n}.pickle", "rb") as handle:
+                part = pickle.load(handle)
+            out.findings.absorb(part["findings"])
+            out.migration.absorb(part["migration"])
+            out.not_evaluated.extend(part["not_evaluated"])
+            out.gaps.extend(part["gaps"])
+            out.vault_stats.update(part["vault_stats"])
+            out.access.extend(part["access"])
+        if progress:
+            progress("vaults", done=len(vaults), total=len(vaults), workers=len(runs))
+    finally:
+        gc.unfreeze()
+        # the spool files stay open (attached) until the report is written; unlinked names are fine on POSIX
+        shutil.rmtree(folder, ignore_errors=True)

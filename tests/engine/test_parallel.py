@@ -1,0 +1,71 @@
+"""Forked workers give exactly the single-process report, and a failed worker falls back."""
+
+from datetime import datetime, timezone
+
+import orjson
+
+from audit_function import parallel
+from audit_function.audit import AuditOptions, run_audit
+from tests.factories import subscription_row, vault_row
+
+WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
+CONFIG = """\
+suppressions:
+  - id: accept-crm
+    ruleId: '*'
+    vault: kv-crm-*
+    justification: test
+    owner: me
+    expires: 2027-01-01
+"""
+
+
+def audit(workers, tmp_path, previous=None):
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG)
+    outcome = run_audit(AuditOptions(source="demo", formats=("json",), workers=workers, run_id="r",
+                                     config_path=config), clock=lambda: WHEN, previous=previous)
+    return outcome.result.report, outcome.files["kv-audit-report.json"].read_all()
+
+
+def test_two_workers_give_the_single_process_report(tmp_path):
+    single, single_bytes = audit(1, tmp_path)
+    previous = orjson.loads(single_bytes)
+    previous["findings"] = previous["findings"][5:]          # some findings become "new" next time
+    previous["findings"].append(dict(previous["findings"][0], fingerprint="f" * 32))  # and one is resolved
+    one, one_bytes = audit(1, tmp_path, previous)
+    two, two_bytes = audit(2, tmp_path, previous)
+    three, three_bytes = audit(3, tmp_path, previous)
+    assert one_bytes == two_bytes == three_bytes
+    assert one["summary"]["new"] == 5 and one["summary"]["resolved"] == 1 and one["summary"]["suppressed"] > 0
+
+
+def test_a_failed_worker_falls_back_to_one_process(tmp_path, monkeypatch, capfd):
+    expected = audit(1, tmp_path)[1]
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parallel.pickle, "dump", broken)
+    got = audit(2, tmp_path)[1]
+    assert got == expected
+    assert "evaluating in one process" in capfd.readouterr().err
+
+
+def test_default_workers(monkeypatch):
+    monkeypatch.delenv("KV_AUDIT_WORKERS", raising=False)
+    assert parallel.default_workers(100) == 1
+    assert parallel.default_workers(1_000_000) >= 1
+    monkeypatch.setenv("KV_AUDIT_WORKERS", "3")
+    assert parallel.default_workers(100) == 3
+
+
+def test_many_workers_on_a_tiny_estate():
+    from audit_function.snapshot import RawSnapshot
+
+    snapshot = RawSnapshot(tables={"subscriptions": [subscription_row()], "role_definitions": [],
+                                   "vaults": [vault_row("a", publicNetworkAccess="Enabled"), vault_row("b")],
+                                   "role_assignments": []})
+    reports = [run_audit(AuditOptions(source="snapshot", snapshot=snapshot, formats=("json",), workers=w, run_id="r"),
+                         clock=lambda: WHEN).files["kv-audit-report.json"].read_all() for w in (1, 4)]
+    assert reports[0] == reports[1]
