@@ -36,15 +36,23 @@ def _within_vault(f: dict) -> tuple:
 
 
 class _Segments:
-    """An ordered list of byte spools read back as one; only the last one is written to."""
+    """An ordered list of byte spools read back as one; only the last one is written to.
 
-    def __init__(self) -> None:
+    With ``path`` (worker processes), the spool is that named file from the start, so handing it
+    to the parent costs a flush, not a copy.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
         self.parts: list = []
         self._own = None
+        self.path = path
 
     def write(self, data: bytes) -> None:
         if self._own is None:
-            self._own = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-spool-")
+            if self.path:
+                self._own = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
+            else:
+                self._own = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, prefix="kv-audit-spool-")
             self.parts.append(self._own)
         self._own.write(data)
 
@@ -61,6 +69,9 @@ class _Segments:
             part.seek(0, 2)
 
     def dump(self, path: str) -> None:
+        if self.path == path and len(self.parts) == 1:
+            self.parts[0].flush()
+            return
         with open(path, "wb") as handle:
             for part in self.parts:
                 part.seek(0)
@@ -82,8 +93,9 @@ class FindingStore:
     ``merge(state)``), applied to each finding as it is added.
     """
 
-    def __init__(self, decorators: tuple = ()) -> None:
+    def __init__(self, decorators: tuple = (), directory: str | None = None, tag: str = "") -> None:
         self.decorators = decorators
+        self.directory, self.tag = directory, tag
         self._spools: dict[tuple[int, str], _Segments] = {}
         self._count = 0
         self.by_severity: Counter = Counter()
@@ -112,7 +124,7 @@ class FindingStore:
         key = (_RANK.get(f["severity"], 9), f["ruleId"])
         spool = self._spools.get(key)
         if spool is None:
-            spool = self._spools[key] = _Segments()
+            spool = self._spools[key] = _Segments(self._path_for(key))
         spool.write(orjson.dumps(f) + b"\n")
         self._count += 1
         severity = f["severity"]
@@ -126,10 +138,13 @@ class FindingStore:
             counter[severity] += 1
 
     # -- parallel runs: a worker exports, the parent absorbs, in vault order ----------------------
+    def _path_for(self, key: tuple[int, str]) -> str | None:
+        return f"{self.directory}/{self.tag}-findings-{key[0]}-{key[1]}.jsonl" if self.directory else None
+
     def export(self, directory: str, tag: str) -> dict:
         files = {}
         for n, (key, spool) in enumerate(self._spools.items()):
-            path = f"{directory}/{tag}-findings-{n}.jsonl"
+            path = spool.path or f"{directory}/{tag}-findings-{n}.jsonl"
             spool.dump(path)
             files[key] = path
         return {"files": files, "count": self._count, "by_severity": self.by_severity, "by_rule": self.by_rule,
@@ -169,8 +184,8 @@ class FindingStore:
 class Spool:
     """Report elements (e.g. migration plans) encoded as they are made, read back in order."""
 
-    def __init__(self) -> None:
-        self._segments = _Segments()
+    def __init__(self, path: str | None = None) -> None:
+        self._segments = _Segments(path)
         self._count = 0
 
     def append(self, item: dict) -> None:
@@ -178,7 +193,7 @@ class Spool:
         self._count += 1
 
     def export(self, directory: str, tag: str) -> dict:
-        path = f"{directory}/{tag}-spool.jsonl"
+        path = self._segments.path or f"{directory}/{tag}-spool.jsonl"
         self._segments.dump(path)
         return {"path": path, "count": self._count}
 

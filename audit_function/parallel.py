@@ -49,7 +49,8 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             if pid == 0:  # worker
                 code = 1
                 try:
-                    part = Evaluation(findings=FindingStore(decorators=out.findings.decorators), migration=Spool())
+                    part = Evaluation(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
+                                      migration=Spool(f"{folder}/{n}-migration.jsonl"))
                     job.run(run, part)
                     payload = {"findings": part.findings.export(folder, str(n)),
                                "migration": part.migration.export(folder, str(n)),

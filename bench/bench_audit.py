@@ -24,7 +24,6 @@ import gzip
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -53,18 +52,53 @@ def parse_floor(directory: Path, loads) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                todo.extend(int(c) for c in Path(f"/proc/{current}/task/{task}/children").read_text().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size of a process tree: shared (copy-on-write) pages counted once in total."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            pass
+    return total / 1024
+
+
 def run_audit(directory: Path, out: Path) -> dict:
+    """Run the audit; wall time, peak RSS of the largest process, peak PSS of the whole process tree."""
     exe = Path(sys.executable).with_name("kv-audit")
     started = time.perf_counter()
     child = subprocess.Popen([str(exe), "audit", "--snapshot", str(directory), "--out", str(out), "--format", "json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
+    peak_tree = 0.0
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        peak_tree = max(peak_tree, _pss_mb(_tree(child.pid)))
+        time.sleep(0.25)
     wall = time.perf_counter() - started
     stdout, stderr = child.stdout.read(), child.stderr.read()
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1, 3):
         raise SystemExit(f"audit failed with exit {code}:\n{stderr}")
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "exit": code, "stdout": stdout.strip()}
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "tree_mb": peak_tree, "exit": code,
+            "stdout": stdout.strip()}
 
 
 def machine() -> str:
@@ -106,11 +140,10 @@ def main() -> int:
         floor_std_s, _ = parse_floor(directory, json.loads)
         audit = run_audit(directory, work / "out")
         report_mb = (work / "out" / "kv-audit-report.json").stat().st_size / 2**20
-        with open(work / "out" / "kv-audit-report.json", "rb") as handle:
-            head = handle.read(1 << 16)
         findings = audit["stdout"].split(" findings")[0].rsplit(", ", 1)[-1]
         ratio = audit["wall"] / floor_s
-        ok = {"wall": audit["wall"] <= TARGET_WALL_S, "rss": audit["rss_mb"] <= TARGET_RSS_MB, "ratio": ratio <= TARGET_RATIO}
+        memory = max(audit["rss_mb"], audit["tree_mb"])
+        ok = {"wall": audit["wall"] <= TARGET_WALL_S, "rss": memory <= TARGET_RSS_MB, "ratio": ratio <= TARGET_RATIO}
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
             f"# Audit scale benchmark ({when})",
@@ -129,7 +162,9 @@ def main() -> int:
             f"| parse floor (orjson, the parser the audit uses) | {floor_s:.1f} s | | |",
             f"| parse floor with the standard library's json, for reference | {floor_std_s:.1f} s | | |",
             f"| audit wall time (`kv-audit audit --snapshot … --format json`) | {audit['wall']:.1f} s | ≤ {TARGET_WALL_S:.0f} s | {'yes' if ok['wall'] else 'NO'} |",
-            f"| audit peak RSS | {audit['rss_mb']:,.0f} MiB | ≤ {TARGET_RSS_MB:,.0f} MiB | {'yes' if ok['rss'] else 'NO'} |",
+            f"| audit peak memory: the larger of the biggest process's RSS ({audit['rss_mb']:,.0f} MiB) and the whole "
+            f"process tree's PSS sampled every 0.25 s ({audit['tree_mb']:,.0f} MiB) | {memory:,.0f} MiB | "
+            f"≤ {TARGET_RSS_MB:,.0f} MiB | {'yes' if ok['rss'] else 'NO'} |",
             f"| audit / parse floor | {ratio:.1f}× | ≤ {TARGET_RATIO:.0f}× | {'yes' if ok['ratio'] else 'NO'} |",
             f"| audit / standard-library parse floor | {audit['wall'] / floor_std_s:.1f}× | | |",
             f"| findings | {findings} | | |",
