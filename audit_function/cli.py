@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from itertools import islice
 import sys
 import time
 from pathlib import Path
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(handler=cmd_audit)
 
     collect = sub.add_parser("collect", help="collect a snapshot from Azure Resource Graph",
-                             description="Write a snapshot directory (see docs/snapshot.md).")
+                             description="Write a snapshot directory (see docs/contracts/snapshot.md).")
     collect.add_argument("--live", action="store_true", help="(default) collect from Azure Resource Graph")
     _scope_arguments(collect)
     collect.add_argument("--out", type=Path, required=True, metavar="DIR", help="snapshot directory to write")
@@ -140,7 +142,11 @@ def cmd_audit(args) -> int:
     previous = _load_json(args.previous) if args.previous else None
     sink = LocalFolderSink(args.out)
     outcome = run_audit(options, sink, progress=Progress(), previous=previous)
-    _print_summary(outcome)
+    try:
+        _print_summary(outcome)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `kv-audit audit … | head`: the reports are written; the exit code still counts
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return outcome.exit_code
 
 
@@ -156,15 +162,17 @@ def _print_summary(outcome) -> None:
         for gap in run["gaps"][:5]:
             where = f" ({gap['file']}:{gap['line']})" if gap.get("file") else ""
             print(f"    - {gap['scope']}: {gap['reason']}{where}", file=sys.stderr)
-    if report.get("migration"):
+    readiness = {k: v for k, v in summary.get("migrationReadiness", {}).items() if v}
+    if readiness:
         from audit_function.migration import summarize
 
-        print(f"  migration readiness of {len(report['migration'])} access-policy vault(s):")
-        lines = summarize(report["migration"])
-        for line in lines[:20]:
+        counts = ", ".join(f"{k} {v}" for k, v in readiness.items())
+        print(f"  migration readiness of {sum(readiness.values())} access-policy vault(s): {counts}")
+        shown = list(islice(report["migration"], 10))
+        for line in summarize(shown):
             print(f"    {line}")
-        if len(lines) > 20:
-            print(f"    … {len(lines) - 20} more in the report (migration section)")
+        if sum(readiness.values()) > len(shown):
+            print(f"    … the rest in the report's migration section (kv-audit plan writes the commands)")
     for location in outcome.published:
         print(f"  wrote {location}")
 

@@ -7,6 +7,7 @@ vault, and the rule is listed as not evaluated there, so the report says it is i
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class Evaluation:
     vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
     access: list[dict] = field(default_factory=list)
     migration: Spool = field(default_factory=Spool)                 # one plan per access-policy vault, by vault id
+    readiness: Counter = field(default_factory=Counter)             # migration verdict -> vaults
 
 
 def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> list[Finding]:
@@ -113,8 +115,11 @@ class VaultJob:
                 out.access.extend(access_rows(index, access))
             if planner is not None and not vault.is_rbac:
                 try:
-                    out.migration.append(planner(vault, access, ctx))
+                    plan = planner(vault, access, ctx)
                 except Exception as exc:  # noqa: BLE001
                     _rule_failed("migration-plan", vault.id, exc, out)
+                else:
+                    out.migration.append(plan)
+                    out.readiness[plan["readiness"]] += 1
             if progress and (n % 5000 == 0 or n == total):
                 progress("vaults", done=n, total=total)

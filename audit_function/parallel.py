@@ -55,7 +55,7 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
                     payload = {"findings": part.findings.export(folder, str(n)),
                                "migration": part.migration.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,
-                               "vault_stats": part.vault_stats, "access": part.access}
+                               "vault_stats": part.vault_stats, "access": part.access, "readiness": part.readiness}
                     with open(f"{folder}/{n}.pickle", "wb") as handle:
                         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     code = 0
@@ -78,6 +78,7 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             out.gaps.extend(part["gaps"])
             out.vault_stats.update(part["vault_stats"])
             out.access.extend(part["access"])
+            out.readiness.update(part["readiness"])
         if progress:
             progress("vaults", done=len(vaults), total=len(vaults), workers=len(runs))
     finally:

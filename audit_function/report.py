@@ -90,6 +90,8 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
             "bySubscription": dict(sorted(by_sub.items())),
             "byPermissionModel": {m: sum(1 for v in vaults if v.model == m) for m in ("rbac", "accessPolicy")},
             "byNetworkExposure": {e: sum(1 for v in vaults if exposure(v) == e) for e in ("public", "firewalled", "private")},
+            "migrationReadiness": {r: evaluation.readiness.get(r, 0)
+                                   for r in ("ready", "needs-assignments", "review-latent-grants", "blocked")},
         },
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],

@@ -7,7 +7,6 @@ file under a final name, nor replaces the previous report with part of a new one
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from audit_function.errors import SinkError
+from audit_function.previous import PreviousReportError, read_previous
 from audit_function.result import StreamedFile, as_bytes, as_chunks
 
 REPORT_JSON = "kv-audit-report.json"
@@ -62,12 +62,9 @@ def _umask() -> int:
 
 def _parse_previous(data: bytes, where: str) -> dict:
     try:
-        doc = json.loads(data)
-    except ValueError as err:
-        raise SinkError(f"{where}: previous report is not valid JSON: {err}") from err
-    if not isinstance(doc, dict):
-        raise SinkError(f"{where}: previous report is not a JSON object")
-    return doc
+        return read_previous(data)
+    except PreviousReportError as err:
+        raise SinkError(f"{where}: {err}") from err
 
 
 # --------------------------------------------------------------------------------------------

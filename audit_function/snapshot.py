@@ -1,4 +1,4 @@
-"""Estate snapshots: the raw Resource Graph rows an audit reads (contract: docs/snapshot.md)."""
+"""Estate snapshots: the raw Resource Graph rows an audit reads (contract: docs/contracts/snapshot.md)."""
 
 from __future__ import annotations
 

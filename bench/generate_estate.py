@@ -5,7 +5,7 @@
         --role-assignments 1000000 --out /tmp/estate [--seed N] [--gzip] [--principals]
     python bench/generate_estate.py --small --out /tmp/small      # tiny preset for tests
 
-Writes the snapshot format of ``shared/spec/snapshot.md`` (``vaults``, ``subscriptions``,
+Writes the snapshot format of ``docs/contracts/snapshot.md`` (``vaults``, ``subscriptions``,
 ``management_groups``, ``role_assignments``, ``role_definitions`` and optionally ``principals``
 as ``.jsonl`` or ``.jsonl.gz``, plus ``manifest.json``), every row shaped like an Azure Resource
 Graph ``objectArray`` row (``type`` lower-cased, ids in ARM casing), the same shapes as the demo

@@ -24,7 +24,7 @@ from rules import (
     wildcard_custom_role,
 )
 
-#: every rule, in catalog order (docs/rules.md)
+#: every rule, in catalog order (docs/contracts/rules.md)
 ALL_RULES = (
     # permission model (model in force)
     access_policy_model,

@@ -1,4 +1,4 @@
-"""The kv-audit command line: exit codes, files written, messages (contract: docs/cli.md)."""
+"""The kv-audit command line: exit codes, files written, messages (contract: docs/contracts/cli.md)."""
 
 import json
 import subprocess

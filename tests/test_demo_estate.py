@@ -164,7 +164,7 @@ def test_principals_shape():
 # Through the audit engine
 # --------------------------------------------------------------------------------------------
 
-#: the 19 public rule ids of shared/spec/rules.md, by subject kind
+#: the 19 public rule ids of docs/contracts/rules.md, by subject kind
 VAULT_RULES = ("access-policy-model", "public-network-open", "public-with-private-endpoint",
                "no-private-endpoint", "soft-delete-disabled", "purge-protection-disabled",
                "vault-tenant-mismatch")

@@ -1,4 +1,4 @@
-"""bench/generate_estate.py: small runs follow the snapshot format (shared/spec/snapshot.md)."""
+"""bench/generate_estate.py: small runs follow the snapshot format (docs/contracts/snapshot.md)."""
 
 from __future__ import annotations
 

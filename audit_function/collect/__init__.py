@@ -1,4 +1,4 @@
-"""Live collection from Azure Resource Graph into a snapshot (shared/spec/snapshot.md).
+"""Live collection from Azure Resource Graph into a snapshot (docs/contracts/snapshot.md).
 
 Public API:
 

@@ -1,4 +1,4 @@
-"""Small report documents that follow the report contract (docs/architecture.md, shared/spec/report.md)."""
+"""Small report documents that follow the report contract (docs/architecture.md, docs/contracts/report.md)."""
 
 from __future__ import annotations
 
