@@ -48,6 +48,17 @@ class Grant:
         return self._evidence
 
 
+@dataclass(frozen=True, slots=True)
+class Gainer:
+    """A principal whose data access would widen on a switch to RBAC."""
+
+    key: str                     # lower-cased object id
+    assignment: RoleAssignment   # one of its own assignments (for its id and type as Azure spells them)
+    widened: int                 # data actions it would gain
+    policy: int                  # data actions its access policies give it today
+    grants: list                 # the grants that cause the widening
+
+
 @dataclass
 class VaultAccess:
     """Effective access to one vault. Built by :meth:`AccessIndex.vault_access`; read by rules."""
@@ -113,6 +124,27 @@ class VaultAccess:
             found = [g for g in grants if g.role.self_grant]
             if found:
                 out[principal] = found
+        return out
+
+    def gainers(self) -> list[Gainer]:
+        """Who would gain data access if the vault switched to RBAC (the ``latent-grant`` test).
+
+        For every principal assigned a data role that reaches the vault (at it, above it, or on an
+        object inside it): its RBAC data access minus what the access policies give it (its own
+        entries and its groups'), with the grants that cause the difference.
+        """
+        out = []
+        for principal in self.data_principals():
+            policy = self.policy_data(principal)
+            widened = self.rbac_data(principal, objects=True) & ~policy
+            if not widened:
+                continue
+            grants = [g for g in self.rbac_grants(principal) + self.rbac_grants(principal, objects=True)
+                      if g.data & widened]
+            grants.sort(key=lambda g: g.assignment.key)
+            # the principal as spelled in one of its own assignments (widening grants may be its groups')
+            first = (self.grants.get(principal) or self.object_grants[principal])[0].assignment
+            out.append(Gainer(principal, first, widened, policy, grants))
         return out
 
     # -- access-policy side -----------------------------------------------------------------

@@ -111,6 +111,11 @@ class PolicyEntry:
         app = (self.application_id or "").lower()
         return f"policy:{self.tenant_id.lower()}/{self.object_key}/{app}"
 
+    def evidence(self) -> dict:
+        """The entry as evidence, as it stands in the vault."""
+        return {"tenantId": self.tenant_id, "objectId": self.object_id, "applicationId": self.application_id,
+                "permissions": self.permissions}
+
 
 @dataclass(frozen=True, slots=True)
 class Vault:

@@ -129,6 +129,21 @@ def _subscription_of(scope: str | None) -> str | None:
     return None
 
 
+def coverage_evidence(entry, access, missing: int, ctx: RuleContext) -> dict:
+    """Evidence of an access-policy entry that the principal's vault-level RBAC does not cover."""
+    from audit_function import permissions as perms
+
+    return {
+        "policyEntry": entry.evidence(),
+        "missingDataActions": perms.names(missing),
+        "missingDataActionsInWords": perms.describe(missing),
+        "rbacDataActions": perms.names(access.rbac_data(entry.object_key)),
+        "partiallyCoveredBy": [g.evidence() for g in access.rbac_grants(entry.object_key)],
+        "objectScopedGrants": [g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
+        "groups": groups_note(ctx),
+    }
+
+
 def groups_note(ctx: RuleContext) -> str:
     """Evidence note on group expansion (rules match object ids directly without directory data)."""
     return ("group memberships expanded from directory data" if ctx.groups_expanded

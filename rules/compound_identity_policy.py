@@ -38,8 +38,7 @@ def evaluate(vault, access, ctx):
             message=(f"Access-policy entry on vault {vault.name} grants {perms.describe(entry.data) or 'no data action'} "
                      f"to {entry.object_id} only through application {entry.application_id} (compound identity); "
                      f"Azure RBAC has no equivalent."),
-            evidence={"policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                      "applicationId": entry.application_id, "permissions": entry.permissions},
+            evidence={"policyEntry": entry.evidence(),
                       "applicationId": entry.application_id,
                       "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data)},
         )

@@ -41,8 +41,7 @@ def evaluate(vault, access, ctx):
             META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id, vault_tenant=vault.tenant_id,
             message=(f"Access-policy entry for {entry.object_id} on vault {vault.name} names tenant "
                      f"{entry.tenant_id}, but the vault authenticates against tenant {vault.tenant_id}."),
-            evidence={"policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                      "applicationId": entry.application_id, "permissions": entry.permissions},
+            evidence={"policyEntry": entry.evidence(),
                       "entryTenantId": entry.tenant_id, "vaultTenantId": vault.tenant_id,
                       "subscriptionTenantId": vault.row_tenant_id,
                       "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data)},

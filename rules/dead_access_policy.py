@@ -36,8 +36,7 @@ def evaluate(vault, access, ctx):
                      + ("it grants no data action." if not entry.data else
                         "role assignments already give the principal everything it grants.")),
             evidence={
-                "policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                "applicationId": entry.application_id, "permissions": entry.permissions},
+                "policyEntry": entry.evidence(),
                 "policyDataActions": perms.names(entry.data),
                 "coveredBy": [g.evidence() for g in grants],
                 "groups": groups_note(ctx),

@@ -44,8 +44,7 @@ def evaluate(vault, access, ctx):
             message=(f"Access-policy entry for {entry.object_id} on vault {vault.name} grants "
                      f"{', '.join(entry.broad)} ({len(perms.names(entry.data))} data actions: "
                      f"{perms.describe(entry.data)})."),
-            evidence={"policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                      "applicationId": entry.application_id, "permissions": entry.permissions},
+            evidence={"policyEntry": entry.evidence(),
                       "broadPermissions": list(entry.broad),
                       "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data),
                       "dataActionCount": len(perms.names(entry.data))},

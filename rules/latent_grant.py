@@ -31,16 +31,9 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for principal in access.data_principals():
-        policy = access.policy_data(principal)
-        widened = access.rbac_data(principal, objects=True) & ~policy
-        if not widened:
-            continue
-        grants = [g for g in access.rbac_grants(principal) + access.rbac_grants(principal, objects=True)
-                  if g.data & widened]
-        grants.sort(key=lambda g: g.assignment.key)
-        # the principal as spelled in one of its own assignments (widening grants may be its groups')
-        first = (access.grants.get(principal) or access.object_grants[principal])[0].assignment
+    for gainer in access.gainers():
+        principal, first, widened, policy, grants = (gainer.key, gainer.assignment, gainer.widened, gainer.policy,
+                                                      gainer.grants)
         via = "; ".join(f"{g.role.name} at {g.level} scope {g.assignment.scope}"
                         + (" (conditional)" if g.assignment.conditional else "") for g in grants)
         now = "has no access-policy entry" if not policy else f"has only {perms.describe(policy)} by access policy"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding, groups_note
+from rules.base import RuleMeta, coverage_evidence, finding
 from rules.stranded_access_policy import suggest_role
 
 META = RuleMeta(
@@ -42,13 +42,6 @@ def evaluate(vault, access, ctx):
             message=(f"Switching vault {vault.name} to RBAC now would cut {entry.object_id} off from "
                      f"{perms.describe(missing)}: its access policy grants this and its role assignments cover "
                      f"{partial}."),
-            evidence={"policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                      "applicationId": entry.application_id, "permissions": entry.permissions},
-                      "missingDataActions": perms.names(missing),
-                      "missingDataActionsInWords": perms.describe(missing),
-                      "missingDataActionCount": len(perms.names(missing)),
-                      "rbacDataActions": perms.names(have),
-                      "partiallyCoveredBy": [g.evidence() for g in access.rbac_grants(entry.object_key)],
-                      "objectScopedGrants": [g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
-                      "groups": groups_note(ctx)},
+            evidence={**coverage_evidence(entry, access, missing, ctx),
+                      "missingDataActionCount": len(perms.names(missing))},
         )

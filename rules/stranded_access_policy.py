@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding, groups_note
+from rules.base import RuleMeta, coverage_evidence, finding
 
 META = RuleMeta(
     id="stranded-access-policy",
@@ -34,21 +34,12 @@ def evaluate(vault, access, ctx):
         missing = access.coverage(entry)
         if not missing:
             continue
-        have = access.rbac_data(entry.object_key)
         yield finding(
             META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id,
             suggested_role=suggest_role(missing),
             message=(f"{entry.object_id} lost {perms.describe(missing)} on RBAC vault {vault.name}: its access "
                      f"policy grants it but no role assignment does."),
-            evidence={
-                "policyEntry": {"tenantId": entry.tenant_id, "objectId": entry.object_id,
-                                "applicationId": entry.application_id, "permissions": entry.permissions},
-                "missingDataActions": perms.names(missing),
-                "rbacDataActions": perms.names(have),
-                "partiallyCoveredBy": [g.evidence() for g in access.rbac_grants(entry.object_key)],
-                "objectScopedGrants": [g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
-                "groups": groups_note(ctx),
-            },
+            evidence=coverage_evidence(entry, access, missing, ctx),
         )
 
 

@@ -231,15 +231,8 @@ def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) ->
 def _gainers(access) -> list[dict]:
     """Principals whose access would widen on the flip (the ``latent-grant`` computation)."""
     out = []
-    for principal in access.data_principals():
-        policy = access.policy_data(principal)
-        widened = access.rbac_data(principal, objects=True) & ~policy
-        if not widened:
-            continue
-        grants = [g for g in access.rbac_grants(principal) + access.rbac_grants(principal, objects=True)
-                  if g.data & widened]
-        grants.sort(key=lambda g: g.assignment.key)
-        first = (access.grants.get(principal) or access.object_grants[principal])[0].assignment
+    for gainer in access.gainers():
+        first, widened, policy, grants = gainer.assignment, gainer.widened, gainer.policy, gainer.grants
         out.append({
             "principalId": first.principal_id,
             "principalType": first.principal_type,
