@@ -25,6 +25,24 @@ SPOOL_BYTES = 16 << 20
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
+def _entry(item: dict) -> bytes:
+    """One element as it stands in the JSON report's one-per-line lists (see reports/json_report.py)."""
+    return b"  " + orjson.dumps(item) + b",\n"
+
+
+def json_list_body(segments_chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Stored elements as a JSON list body: the last element's trailing comma dropped."""
+    held = b""
+    for chunk in segments_chunks:
+        held += chunk
+        if len(held) > 2:      # keep the last two bytes back: they may be the final separator
+            yield held[:-2]
+            held = held[-2:]
+    if held:
+        assert held == b",\n", "spooled element without its separator"
+        yield b"\n"
+
+
 def sort_key(f: dict) -> tuple:
     """Report order: severity, rule, vault, then assignment and subject within the vault."""
     return (_RANK.get(f["severity"], 9), f["ruleId"], (f["vaultId"] or "").lower(),
@@ -65,7 +83,15 @@ class _Segments:
         for part in self.parts:
             part.seek(0)
             for line in part:
-                yield line.rstrip(b"\n")
+                yield line[2:-2]   # stored as b"  " + JSON + b",\n" (see _entry)
+            part.seek(0, 2)
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """The stored bytes as they are, in large chunks."""
+        for part in self.parts:
+            part.seek(0)
+            while chunk := part.read(size):
+                yield chunk
             part.seek(0, 2)
 
     def dump(self, path: str) -> None:
@@ -125,7 +151,7 @@ class FindingStore:
         spool = self._spools.get(key)
         if spool is None:
             spool = self._spools[key] = _Segments(self._path_for(key))
-        spool.write(orjson.dumps(f) + b"\n")
+        spool.write(_entry(f))
         self._count += 1
         severity = f["severity"]
         self.by_severity[severity] += 1
@@ -167,6 +193,10 @@ class FindingStore:
         for key in sorted(self._spools):
             yield from self._spools[key].lines()
 
+    def json_body(self) -> Iterator[bytes]:
+        """The findings as the body of the report's JSON list, in large chunks."""
+        return json_list_body(chunk for key in sorted(self._spools) for chunk in self._spools[key].chunks())
+
     def __iter__(self) -> Iterator[dict]:
         loads = orjson.loads
         for line in self.lines():
@@ -189,7 +219,7 @@ class Spool:
         self._count = 0
 
     def append(self, item: dict) -> None:
-        self._segments.write(orjson.dumps(item) + b"\n")
+        self._segments.write(_entry(item))
         self._count += 1
 
     def export(self, directory: str, tag: str) -> dict:
@@ -209,6 +239,9 @@ class Spool:
 
     def lines(self) -> Iterator[bytes]:
         return self._segments.lines()
+
+    def json_body(self) -> Iterator[bytes]:
+        return json_list_body(self._segments.chunks())
 
     def __iter__(self) -> Iterator[dict]:
         loads = orjson.loads

@@ -30,12 +30,18 @@ def iter_document(report: dict) -> Iterator[bytes]:
     for key, value in report.items():
         buffer.append((b" " if first_key else b",\n ") + _dump(key) + b": ")
         first_key = False
-        if key in _LISTS_ONE_PER_LINE and value and (isinstance(value, list) or hasattr(value, "lines")):
+        if key in _LISTS_ONE_PER_LINE and value and hasattr(value, "json_body"):
+            # spooled elements are stored in their final form: copy them in large chunks
+            buffer.append(b"[\n")
+            yield b"".join(buffer)
+            buffer, size = [], 0
+            yield from value.json_body()
+            buffer.append(b" ]")
+        elif key in _LISTS_ONE_PER_LINE and value and isinstance(value, list):
             buffer.append(b"[\n")
             last = len(value) - 1
-            items = value.lines() if hasattr(value, "lines") else map(_dump, value)
-            for i, item in enumerate(items):
-                encoded = b"  " + item + (b",\n" if i < last else b"\n")
+            for i, item in enumerate(value):
+                encoded = b"  " + _dump(item) + (b",\n" if i < last else b"\n")
                 buffer.append(encoded)
                 size += len(encoded)
                 if size >= _CHUNK:

@@ -111,3 +111,12 @@ def test_store_spills_to_disk_and_keeps_order(monkeypatch):
     got = list(store)
     assert len(got) == len(made) and sorted(got, key=sort_key) == sorted(made, key=sort_key)
     assert [f["ruleId"] for f in got[:4]] == ["a-rule"] * 4 and got[-1]["ruleId"] == "z-rule"
+
+
+def test_json_list_body_drops_only_the_last_separator_whatever_the_chunking():
+    from audit_function.findings import json_list_body
+
+    stored = b'  {"a":1},\n  {"b":2},\n'
+    for cut in range(1, len(stored)):
+        chunks = [stored[i:i + cut] for i in range(0, len(stored), cut)]
+        assert b"".join(json_list_body(iter(chunks))) == b'  {"a":1},\n  {"b":2}\n'
