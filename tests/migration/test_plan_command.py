@@ -260,7 +260,6 @@ def test_rewriting_a_plan_removes_its_own_stale_files_only(tmp_path):
 DEMO = Path(__file__).resolve().parents[2] / "audit_function" / "demo"
 
 
-@pytest.mark.skipif(not (DEMO / "vaults.jsonl").exists(), reason="demo estate not generated yet")
 def test_demo_estate_plans_every_access_policy_vault_with_parseable_files(tmp_path):
     from audit_function.migration import READINESS
     from audit_function.snapshot import load_estate
