@@ -212,21 +212,3 @@ def render_files(plans: list[dict], roles: list[dict], raw_vaults: dict[str, dic
                "vaults": plans, "customRoles": roles}
         files[JSON_NAME] = (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()
     return files
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m audit_function.cli_plan``) until cli.py registers the command."""
-    parser = argparse.ArgumentParser(prog="kv-audit")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    from audit_function.errors import KvAuditError
-
-    try:
-        return args.handler(args)
-    except KvAuditError as exc:
-        print(f"kv-audit: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -93,3 +93,21 @@ def test_console_script_is_installed_and_quiet_when_not_a_terminal(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "[" not in done.stderr
+
+
+def test_plan_diff_and_tickets_commands_are_wired(tmp_path, capsys):
+    plans = tmp_path / "plans"
+    assert main(["plan", "--demo", "--format", "cli,bicep", "--out", str(plans)]) == 0
+    scripts = list(plans.glob("*.sh"))
+    assert scripts and list(plans.glob("bicep/*.bicep"))
+    assert subprocess.run(["bash", "-n", str(scripts[0])]).returncode == 0
+    out = tmp_path / "out"
+    assert main(["audit", "--demo", "--out", str(out), "--format", "json"]) == 0
+    report = out / "kv-audit-report.json"
+    capsys.readouterr()
+    assert main(["diff", str(report), str(report)]) == 0
+    assert "resolved" in capsys.readouterr().out.lower()
+    export = tmp_path / "tickets.jsonl"
+    assert main(["tickets", "--report", str(report), "--sink", "jsonl", "--out", str(export)]) == 0
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    assert rows and all(r["fingerprint"] for r in rows)
