@@ -76,3 +76,23 @@ def test_forbidden_subscription_exits_3_names_it_and_audits_the_rest(serve, cloc
     expected = {r["subscriptionId"].lower() for r in demo_tables["vaults"]} - {forbidden.lower()}
     assert audited == expected
     assert "INCOMPLETE" in capsys.readouterr().err
+
+
+def test_collect_command_writes_a_snapshot_the_audit_reads(serve, demo_tables, tmp_path, monkeypatch, capsys):
+    fake = serve(demo_tables, token="mi-token")
+    identity = FakeIdentity(token="mi-token")
+    try:
+        for name, value in identity.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", fake.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))
+        assert main(["collect", "--live", "--out", str(tmp_path / "snap"), "--gzip"]) == 0
+    finally:
+        identity.close()
+    assert "snapshot written" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["tables"]["vaults"] == len(demo_tables["vaults"])
+    assert (tmp_path / "snap" / "vaults.jsonl.gz").exists()
+    from_disk = audit("snapshot", snapshot=tmp_path / "snap")
+    reference = audit("snapshot", snapshot=RawSnapshot(tables={t: list(r) for t, r in demo_tables.items()}))
+    assert findings_of(from_disk) == findings_of(reference)
