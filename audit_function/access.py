@@ -203,6 +203,8 @@ class AccessIndex:
                 level = "vault" if key in self.vault_keys else scope_level(key)
                 self._grants.setdefault(key, []).append(Grant(assignment, role, level))
         self._inherited: dict[str, tuple[list[Grant], list[RoleAssignment]]] = {}
+        #: whether anything is assigned at a management group (else unknown ancestry loses nothing)
+        self.has_inherited = any(k.startswith(MG_PREFIX) for k in (*self._grants, *self._unknown))
 
     def role(self, assignment: RoleAssignment) -> RoleDefinition | None:
         return self.estate.role_definitions.get(assignment.role_guid)

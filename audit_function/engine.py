@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from audit_function.access import AccessIndex, access_rows
-from audit_function.estate import Estate, Gap
+from audit_function.estate import MG_PREFIX, Estate, Gap, scope_key
 from audit_function.findings import FindingStore, Spool
 from rules.base import Finding, NotEvaluated, RuleContext
 
@@ -61,7 +61,10 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     index = index or AccessIndex(estate)
     out = Evaluation(findings=store if store is not None else FindingStore())
     vaults = sorted(estate.vaults, key=lambda v: v.key)  # key order: findings arrive in report order
-    job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner)
+    unread = [g for g in estate.gaps if g.file is None]  # collection gaps (rows skipped on load name a file)
+    _unread_scopes(unread, rules, out)
+    job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner,
+                   [g for g in unread if g.table in RBAC_TABLES])
     if workers > 1:
         from audit_function.parallel import evaluate_in_workers
 
@@ -78,6 +81,33 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     return out
 
 
+#: tables whose unread parts leave a vault's RBAC picture incomplete (None: a gap of unknown extent)
+RBAC_TABLES = ("role_assignments", "role_definitions", None)
+
+
+def _covers(gap_scope: str, vault, management_groups) -> bool:
+    key = scope_key(gap_scope or "/")
+    if key == "/":
+        return True
+    if key.startswith(MG_PREFIX):
+        return key[len(MG_PREFIX):] in management_groups
+    return vault.key == key or vault.key.startswith(key + "/")
+
+
+def _unread_scopes(gaps, rules, out: Evaluation) -> None:
+    """What a collection gap leaves unevaluated beyond single vaults: vaults never read, broad assignments."""
+    for gap in gaps:
+        if gap.table in ("vaults", "subscriptions", None):
+            out.not_evaluated.append(NotEvaluated("*", None, f"vaults under this scope could not be read: {gap.reason}",
+                                                  scope=gap.scope))
+        if gap.table in RBAC_TABLES:
+            for rule in rules:
+                if rule.META.applies_to == "estate":
+                    out.not_evaluated.append(NotEvaluated(
+                        rule.META.id, None, f"role assignments under this scope could not be read: {gap.reason}",
+                        scope=gap.scope))
+
+
 @dataclass
 class VaultJob:
     """The per-vault part of an evaluation: rules, access rows and migration plans for a run of vaults."""
@@ -87,6 +117,20 @@ class VaultJob:
     ctx: RuleContext
     with_access: bool
     planner: Callable | None
+    rbac_gaps: list = field(default_factory=list)
+
+    def _incomplete_rbac(self, vault) -> list[str]:
+        """Why the vault's RBAC picture may be incomplete (collection gaps, unknown ancestry)."""
+        estate = self.index.estate
+        reasons = []
+        if vault.subscription_key not in estate.subscriptions and self.index.has_inherited:
+            reasons.append("the vault's subscription is not in the snapshot, so role assignments inherited from "
+                           "its management groups could not be matched")
+        if self.rbac_gaps:
+            mgs = estate.management_groups_of(vault)
+            reasons.extend(f"role assignments under {g.scope or '/'} could not be read: {g.reason}"
+                           for g in self.rbac_gaps if _covers(g.scope, vault, mgs))
+        return reasons
 
     def run(self, vaults, out: Evaluation, progress: Callable[..., None] | None = None) -> None:
         index, ctx, planner = self.index, self.ctx, self.planner
@@ -95,10 +139,13 @@ class VaultJob:
             access = index.vault_access(vault)
             out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
                 1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+            incomplete = self._incomplete_rbac(vault)
             for rule in self.rules:
                 meta = rule.META
                 if vault.model not in meta.models:
                     continue
+                if meta.uses_rbac:
+                    out.not_evaluated.extend(NotEvaluated(meta.id, vault.id, why) for why in incomplete)
                 if meta.uses_rbac and access.unknown_roles:
                     for assignment in access.unknown_roles:
                         out.not_evaluated.append(NotEvaluated(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from audit_function import permissions as perms
@@ -105,11 +105,16 @@ class PolicyEntry:
     broad: tuple[str, ...]       # "secrets: all", "keys: purge", ... (for full-access-policy)
     unknown: tuple[str, ...]     # permission names no mapping knows
     object_key: str = ""         # lower-cased object id (filled by the loader)
+    occurrence: int = 0          # n-th earlier entry of the vault with the same identity (duplicates)
+
+    @property
+    def identity(self) -> str:
+        return f"{self.tenant_id.lower()}/{self.object_key}/{(self.application_id or '').lower()}"
 
     @property
     def subject(self) -> str:
-        app = (self.application_id or "").lower()
-        return f"policy:{self.tenant_id.lower()}/{self.object_key}/{app}"
+        """One subject per entry: its identity, and for a repeated identity its occurrence."""
+        return f"policy:{self.identity}" + (f"#{self.occurrence}" if self.occurrence else "")
 
     def evidence(self) -> dict:
         """The entry as evidence, as it stands in the vault."""
@@ -220,7 +225,7 @@ def _prefix_length(value: str) -> int | None:
         return None
     if not slash:
         return ip.max_prefixlen
-    if not length.isdigit() or int(length) > ip.max_prefixlen:
+    if not (length.isascii() and length.isdigit()) or int(length) > ip.max_prefixlen:
         return None
     return int(length)
 
@@ -263,16 +268,20 @@ def vault_from_row(row: dict) -> Vault:
         status = get_ci(state, "status") or ""
         endpoint = get_ci(get_ci(cprops, "privateEndpoint") or {}, "id") or get_ci(conn, "id") or ""
         endpoints.append((str(endpoint), str(status)))
-    policies = tuple(
-        _policy_entry(i, entry, tenant)
-        for i, entry in enumerate(_list(props.get("accesspolicies"), "properties.accessPolicies"))
-    )
+    policies = [_policy_entry(i, entry, tenant)
+                for i, entry in enumerate(_list(props.get("accesspolicies"), "properties.accessPolicies"))]
+    seen: dict[str, int] = {}
+    for n, entry in enumerate(policies):
+        count = seen.get(entry.identity, 0)
+        seen[entry.identity] = count + 1
+        if count:
+            policies[n] = replace(entry, occurrence=count)
     tags = row.get("tags")
     return Vault(
         id=vault_id,
         key=scope_key(vault_id),
         name=_str(row.get("name"), "name") or vault_id.rstrip("/").rsplit("/", 1)[-1],
-        subscription_id=_str(row.get("subscriptionId"), "subscriptionId"),
+        subscription_id=_str(row.get("subscriptionId"), "subscriptionId") or _subscription_in(vault_id),
         resource_group=_str(row.get("resourceGroup"), "resourceGroup"),
         location=_str(row.get("location"), "location"),
         row_tenant_id=_str(row.get("tenantId"), "tenantId"),
@@ -286,9 +295,15 @@ def vault_from_row(row: dict) -> Vault:
         private_endpoints=tuple(endpoints),
         soft_delete=_bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"),
         purge_protection=_bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"),
-        access_policies=policies,
+        access_policies=tuple(policies),
         tags=tags if isinstance(tags, dict) else {},
     )
+
+
+def _subscription_in(resource_id: str) -> str | None:
+    """The subscription GUID a resource id starts with (used only when the row lacks the column)."""
+    parts = resource_id.split("/")
+    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" and parts[2] else None
 
 
 def ip_prefix_length(value: str) -> int:
