@@ -138,7 +138,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
            "source": options.source, "scope": scope}
     report = build_report(estate, evaluation, RULE_IDS, run=run)
-    access_rows = tuple(evaluation.access)
+    access_rows = evaluation.access   # a spool: iterable, read back in vault order
     del estate, index, evaluation  # the report holds what is needed from here on
     suppressor.finish(report)
     history.finish(report)

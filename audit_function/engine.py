@@ -23,7 +23,7 @@ class Evaluation:
     not_evaluated: list[NotEvaluated] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
-    access: list[dict] = field(default_factory=list)
+    access: Spool = field(default_factory=Spool)                    # access rows (spreadsheet), by vault
     migration: Spool = field(default_factory=Spool)                 # one plan per access-policy vault, by vault id
     readiness: Counter = field(default_factory=Counter)             # migration verdict -> vaults
 
@@ -159,7 +159,8 @@ class VaultJob:
                     if found:
                         out.findings.add_vault(found)
             if self.with_access:
-                out.access.extend(access_rows(index, access))
+                for row in access_rows(index, access):
+                    out.access.append(row)
             if planner is not None and not vault.is_rbac:
                 try:
                     plan = planner(vault, access, ctx)

@@ -50,12 +50,14 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
                 code = 1
                 try:
                     part = Evaluation(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
-                                      migration=Spool(f"{folder}/{n}-migration.jsonl"))
+                                      migration=Spool(f"{folder}/{n}-migration.jsonl"),
+                                      access=Spool(f"{folder}/{n}-access.jsonl"))
                     job.run(run, part)
                     payload = {"findings": part.findings.export(folder, str(n)),
                                "migration": part.migration.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,
-                               "vault_stats": part.vault_stats, "access": part.access, "readiness": part.readiness}
+                               "vault_stats": part.vault_stats, "readiness": part.readiness,
+                               "access": part.access.export(folder, f"{n}-access")}
                     with open(f"{folder}/{n}.pickle", "wb") as handle:
                         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     code = 0
@@ -77,7 +79,7 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             out.not_evaluated.extend(part["not_evaluated"])
             out.gaps.extend(part["gaps"])
             out.vault_stats.update(part["vault_stats"])
-            out.access.extend(part["access"])
+            out.access.absorb(part["access"])
             out.readiness.update(part["readiness"])
         if progress:
             progress("vaults", done=len(vaults), total=len(vaults), workers=len(runs))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -11,7 +11,7 @@ class AuditResult:
     """The report document plus the per-vault access rows (which are not part of the JSON)."""
 
     report: dict
-    access: tuple[dict, ...] = field(default=())
+    access: Iterable[dict] = field(default=())   # a tuple, or the engine's spool (iterable, sized)
 
 
 class StreamedFile:

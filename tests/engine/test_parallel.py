@@ -69,3 +69,13 @@ def test_many_workers_on_a_tiny_estate():
     reports = [run_audit(AuditOptions(source="snapshot", snapshot=snapshot, formats=("json",), workers=w, run_id="r"),
                          clock=lambda: WHEN).files["kv-audit-report.json"].read_all() for w in (1, 4)]
     assert reports[0] == reports[1]
+
+
+def test_access_rows_are_the_same_with_workers():
+    rows = []
+    for workers in (1, 2):
+        outcome = run_audit(AuditOptions(source="demo", formats=("json", "xlsx"), workers=workers, run_id="r"),
+                            clock=lambda: WHEN)
+        rows.append(list(outcome.result.access))
+        assert outcome.files["kv-audit-report.xlsx"][:2] == b"PK"
+    assert rows[0] == rows[1] and len(rows[0]) > 20
