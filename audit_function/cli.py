@@ -112,18 +112,17 @@ def _live_scope(args):
     return LiveScope(management_groups=tuple(args.management_group), subscriptions=tuple(args.subscription))
 
 
-def _load_json(path: Path) -> dict:
+def _previous_report(path: Path):
     from audit_function.errors import InputError
+    from audit_function.previous import PreviousReportError, read_previous_chunks
+    from audit_function.sinks import file_chunks
 
+    if not path.is_file():
+        raise InputError(str(path), "previous report does not exist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), "file does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not a JSON report ({exc})", getattr(exc, "lineno", None)) from None
-    if not isinstance(data, dict) or "findings" not in data:
-        raise InputError(str(path), "not a kv-audit JSON report (no 'findings')")
-    return data
+        return read_previous_chunks(lambda: file_chunks(path))
+    except PreviousReportError as exc:
+        raise InputError(str(path), str(exc)) from None
 
 
 def cmd_audit(args) -> int:
@@ -139,7 +138,7 @@ def cmd_audit(args) -> int:
         options = AuditOptions(source="live", scope=_live_scope(args), live={"cloud": args.cloud}, **common)
     if not args.live and (args.management_group or args.subscription):
         raise _usage("--management-group and --subscription go with --live")
-    previous = _load_json(args.previous) if args.previous else None
+    previous = _previous_report(args.previous) if args.previous else None
     sink = LocalFolderSink(args.out)
     outcome = run_audit(options, sink, progress=Progress(), previous=previous)
     try:

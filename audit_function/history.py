@@ -18,6 +18,8 @@ Gap coverage is conservative:
 
 from __future__ import annotations
 
+from audit_function.previous import PreviousIndex
+
 import copy
 import unicodedata
 
@@ -32,23 +34,28 @@ class History:
     ``started``: this run's start (``firstSeen`` of new findings).
     """
 
-    def __init__(self, previous: dict | None, started: str | None) -> None:
+    def __init__(self, previous, started: str | None) -> None:
+        """``previous``: a :class:`~audit_function.previous.PreviousIndex`, a report dict, or None."""
+        if not isinstance(previous, PreviousIndex):
+            previous = PreviousIndex.from_report(previous)
+        self.previous = previous
         self.started = started
-        self.known = _known_findings(previous)
+        self.first_seen = previous.first_seen
         self.seen: set[str] = set()
         self.new = 0
         self.persisting = 0
 
     def decorate(self, finding: dict) -> None:
-        old = self.known.get(finding.get("fingerprint")) if self.known else None
-        if old is None:
+        fingerprint = finding.get("fingerprint")
+        first = self.first_seen.get(fingerprint) if self.first_seen else None
+        if first is None:
             finding["status"] = "new"
             finding["firstSeen"] = self.started
             self.new += 1
         else:
-            self.seen.add(finding["fingerprint"])
+            self.seen.add(fingerprint)
             finding["status"] = "persisting"
-            finding["firstSeen"] = old[0].get("firstSeen") or old[1] or self.started
+            finding["firstSeen"] = first or self.started
             self.persisting += 1
 
     def state(self) -> dict:
@@ -64,10 +71,12 @@ class History:
         run = report.get("run") or {}
         gaps = run.get("gaps") or []
         not_evaluated = run.get("notEvaluated") or []
+        gone = {fp for fp in self.first_seen if fp not in self.seen}
+        details = self.previous.details(gone)
         resolved, unverified = [], []
-        for fingerprint, (old, last_seen) in self.known.items():
-            if fingerprint in self.seen:
-                continue
+        for fingerprint in gone:
+            old = details.get(fingerprint) or {"fingerprint": fingerprint}
+            last_seen = self.previous.last_seen.get(fingerprint, self.previous.started)
             first_seen = old.get("firstSeen") or last_seen
             if is_unread(old, gaps, not_evaluated):
                 carried = {k: v for k, v in old.items() if k not in ("status", "firstSeen", "lastSeen")}
@@ -107,20 +116,6 @@ def apply_previous(report: dict, previous: dict | None) -> None:
 
 def _started(report: dict | None) -> str | None:
     return ((report or {}).get("run") or {}).get("startedAt")
-
-
-def _known_findings(previous: dict | None) -> dict[str, tuple[dict, str | None]]:
-    """fingerprint -> (finding, when it was last actually observed)."""
-    if not previous:
-        return {}
-    known: dict[str, tuple[dict, str | None]] = {}
-    # Findings left unverified last time were not observed then: keep their own lastSeen.
-    for finding in previous.get("unverified") or []:
-        known[finding.get("fingerprint")] = (finding, finding.get("lastSeen"))
-    started = _started(previous)
-    for finding in previous.get("findings") or []:
-        known[finding.get("fingerprint")] = (finding, started)
-    return known
 
 
 def _order(finding: dict) -> tuple:

@@ -1,78 +1,159 @@
 """Reading the previous JSON report for week-over-week status, without holding all of it.
 
-Week-over-week needs, per previous finding, only the fields that identify and place it
-(``history.BRIEF_FIELDS``), its ``firstSeen`` and ``suppressed``, and for the ones that turn out
-resolved, their last evidence. A report in kv-audit's own layout (one finding per line) is read
-line by line, keeping those fields; evidence is kept while the previous report is small
-(``EVIDENCE_LIMIT`` findings), so a million-finding report costs a fraction of its size. Any
-other JSON layout is parsed whole.
+Week-over-week needs two things from the previous report: for every finding, its fingerprint and
+``firstSeen`` (to mark this run's findings ``persisting`` and carry ``firstSeen`` forward); and for
+the few that are gone now, their brief fields and last evidence (the ``resolved`` and
+``unverified`` lists). A report in kv-audit's own layout (header ``{"schemaVersion"...``, one
+finding per line) is therefore read in two passes over its bytes: the first keeps only
+fingerprint -> firstSeen (a few dozen bytes per finding), the second, at the end of the run,
+re-reads the lines of the findings that are gone. Any other JSON layout is parsed whole.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 
-EVIDENCE_LIMIT = 200_000
-_KEEP = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName", "subscriptionId", "resourceGroup",
-         "principalId", "assignmentId", "firstSeen", "lastSeen", "suppressed", "status")
-_SHARED = ("ruleId", "severity", "title", "subscriptionId", "resourceGroup", "firstSeen", "lastSeen", "status")
+HEADER = b'{\n "schemaVersion": '
 _SECTIONS = {b' "findings": [\n': "findings", b' "unverified": [\n': "unverified"}
+_KEEP = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName", "subscriptionId", "resourceGroup",
+         "principalId", "assignmentId", "firstSeen", "lastSeen", "suppressed", "status", "evidence")
+_FP = b'  {"fingerprint":"'
+_FIRST = b'"firstSeen":"'
 
 
 class PreviousReportError(ValueError):
     """The previous report is not a kv-audit JSON report."""
 
 
-def _slim(item: dict, keep_evidence: bool) -> dict:
-    out = {}
-    for key in _KEEP:
-        value = item.get(key)
-        if value is not None:
-            out[key] = sys.intern(value) if key in _SHARED and isinstance(value, str) else value
-    if keep_evidence:
-        out["evidence"] = item.get("evidence")
-    return out
+class PreviousIndex:
+    """What week-over-week needs from the previous report (see the module docstring).
+
+    ``first_seen``: fingerprint -> firstSeen; ``last_seen``: fingerprint -> when it was last
+    observed, for the findings that differ from ``started`` (the previous run's start);
+    ``details(fingerprints)``: those findings' fields and evidence.
+    """
+
+    def __init__(self, run: dict, first_seen: dict, last_seen: dict, details: Callable[[set], dict]) -> None:
+        self.run = run                              # the previous report's run section
+        self.started = run.get("startedAt")
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.details = details
+
+    @classmethod
+    def from_report(cls, report: dict | None) -> PreviousIndex:
+        """The index of a report already in memory (``--previous FILE`` of another layout, tests)."""
+        report = report or {}
+        started = (report.get("run") or {}).get("startedAt")
+        known: dict[str, dict] = {}
+        first, last = {}, {}
+        # Findings left unverified last time were not observed then: they keep their own lastSeen.
+        for finding in report.get("unverified") or []:
+            fp = finding.get("fingerprint")
+            known[fp], last[fp] = finding, finding.get("lastSeen")
+            first[fp] = finding.get("firstSeen") or finding.get("lastSeen")
+        for finding in report.get("findings") or []:
+            fp = finding.get("fingerprint")
+            known[fp] = finding
+            last.pop(fp, None)
+            first[fp] = finding.get("firstSeen") or started
+        return cls(report.get("run") or {}, first, last, lambda fps: {fp: known[fp] for fp in fps if fp in known})
 
 
-def read_previous(data: bytes) -> dict:
-    """``{"run": {...}, "findings": [...], "unverified": [...]}`` with slim findings."""
-    if not data.startswith(b"{\n") or b'\n "findings": [\n' not in data[:1 << 24] and \
-            b'\n "findings": []' not in data[:1 << 24]:
-        return _whole(data)
-    out: dict = {"findings": [], "unverified": []}
+def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
+    """The index of a report read from byte chunks; ``reopen()`` gives the chunks again (pass two)."""
+    lines = _lines_of_chunks(iter(reopen()))
+    first, second = next(lines, b""), next(lines, b"")
+    if not (first + second).startswith(HEADER):   # not kv-audit's own layout: parse it whole
+        doc = _whole(first + second + b"".join(lines))
+        if "findings" not in doc or "run" not in doc:
+            raise PreviousReportError("not a kv-audit JSON report (no 'run' and 'findings')")
+        return PreviousIndex.from_report(doc)
+    run, started = None, None
+    first_seen: dict[str, str] = {}
+    last_seen: dict[str, str] = {}
+    for section, line in _sections(_chain(first, second, lines)):
+        if section == "run":
+            run = orjson.loads(line)
+            started = run.get("startedAt")
+            continue
+        fp, seen = _fingerprint_and_first_seen(line)
+        if section == "unverified":
+            item = orjson.loads(line)
+            last_seen[fp] = item.get("lastSeen")
+            first_seen[fp] = sys.intern(item.get("firstSeen") or item.get("lastSeen") or "")
+        else:
+            last_seen.pop(fp, None)
+            first_seen[fp] = sys.intern(seen or started or "")
+    if run is None:
+        raise PreviousReportError("previous report has no run section")
+
+    def details(fingerprints: set) -> dict:
+        found = {}
+        if not fingerprints:
+            return found
+        for section, line in _sections(_lines_of_chunks(iter(reopen()))):
+            if section != "run" and _fingerprint_and_first_seen(line)[0] in fingerprints:
+                item = orjson.loads(line)
+                found[item["fingerprint"]] = {k: item[k] for k in _KEEP if k in item}
+        return found
+
+    return PreviousIndex(run, first_seen, last_seen, details)
+
+
+def read_previous(data: bytes) -> PreviousIndex:
+    return read_previous_chunks(lambda: (data,))
+
+
+def _sections(lines: Iterator[bytes]) -> Iterator[tuple[str, bytes]]:
+    """('run', JSON of the run) and (section, JSON of one element) for findings and unverified."""
     section = None
-    count = 0
-    for line in data.splitlines(keepends=True) if len(data) < (1 << 20) else _lines(data):
+    for line in lines:
         if section is not None:
             if line.startswith(b" ]"):
                 section = None
-                continue
-            item = orjson.loads(line.rstrip(b",\n"))
-            count += 1
-            out[section].append(_slim(item, count <= EVIDENCE_LIMIT))
+            else:
+                yield section, line.strip().rstrip(b",")
             continue
         section = _SECTIONS.get(line)
         if section is None and line.startswith(b' "run": '):
-            out["run"] = orjson.loads(line[len(b' "run": '):].rstrip(b",\n"))
-    if "run" not in out:
-        return _whole(data)
-    if count > EVIDENCE_LIMIT:
-        out["evidenceOmittedAfter"] = EVIDENCE_LIMIT
-    return out
+            yield "run", line[len(b' "run": '):].strip().rstrip(b",")
 
 
-def _lines(data: bytes):
-    start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            if start < len(data):
-                yield data[start:]
-            return
-        yield data[start:end + 1]
-        start = end + 1
+def _fingerprint_and_first_seen(element: bytes) -> tuple[str, str | None]:
+    """Sliced out of the encoded element when it is in our layout (fast), parsed otherwise."""
+    if element.startswith(_FP[2:]) and element[48:49] == b'"':
+        fp = element[16:48].decode()
+        at = element.rfind(_FIRST)
+        seen = element[at + len(_FIRST):element.index(b'"', at + len(_FIRST))].decode() if at >= 0 else None
+        return fp, seen
+    item = orjson.loads(element)
+    return item.get("fingerprint"), item.get("firstSeen")
+
+
+def _chain(*parts):
+    *heads, tail = parts
+    yield from heads
+    yield from tail
+
+
+def _lines_of_chunks(chunks) -> Iterator[bytes]:
+    rest = b""
+    for chunk in chunks:
+        data = rest + chunk
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            yield data[start:end + 1]
+            start = end + 1
+        rest = data[start:]
+    if rest:
+        yield rest
 
 
 def _whole(data: bytes) -> dict:

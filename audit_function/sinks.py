@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from audit_function.errors import SinkError
-from audit_function.previous import PreviousReportError, read_previous
+from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
 from audit_function.result import StreamedFile, as_bytes, as_chunks
 
 REPORT_JSON = "kv-audit-report.json"
@@ -37,7 +37,7 @@ _CONTENT_TYPES = {
 class ReportSink(Protocol):
     def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]: ...
 
-    def load_previous(self) -> dict | None: ...
+    def load_previous(self) -> PreviousIndex | None: ...
 
 
 def _check_names(files: Mapping[str, bytes]) -> list[str]:
@@ -54,17 +54,16 @@ def _check_names(files: Mapping[str, bytes]) -> list[str]:
     return sorted(files, key=lambda n: (n == REPORT_JSON, n))
 
 
+def file_chunks(path: Path):
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            yield chunk
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _parse_previous(data: bytes, where: str) -> dict:
-    try:
-        return read_previous(data)
-    except PreviousReportError as err:
-        raise SinkError(f"{where}: {err}") from err
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,15 +82,18 @@ class LocalFolderSink:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.out_dir = Path(out_dir)
 
-    def load_previous(self) -> dict | None:
+    def load_previous(self) -> PreviousIndex | None:
         path = self.out_dir / REPORT_JSON
         try:
-            data = path.read_bytes()
+            if not path.exists():
+                return None
+            return read_previous_chunks(lambda: file_chunks(path))
         except FileNotFoundError:
             return None
+        except PreviousReportError as err:
+            raise SinkError(f"{path}: {err}") from err
         except OSError as err:
             raise SinkError(f"{path}: cannot read the previous report: {err}") from err
-        return _parse_previous(data, str(path))
 
     def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]:
         order = _check_names(files)
@@ -277,17 +279,20 @@ class BlobSink:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def load_previous(self) -> dict | None:
+    def load_previous(self) -> PreviousIndex | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         name = f"{LATEST_PREFIX}/{REPORT_JSON}"
         try:
-            data = self.container.download_blob(name).readall()
+            if not self.container.get_blob_client(name).exists():
+                return None  # first run
+            return read_previous_chunks(lambda: self.container.download_blob(name).chunks())
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
+        except PreviousReportError as err:
+            raise SinkError(f"{self._url(name)}: {err}") from err
         except AzureError as err:
             raise SinkError(f"{self._url(name)}: cannot read the previous report: {_reason(err)}") from err
-        return _parse_previous(data, self._url(name))
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def test_second_run_replaces_latest_and_keeps_first_dated_copy(azurite, containe
     sink = make_sink(azurite, container_name)
     first, second = sample_report("run-1", "2025-03-03T06:00:00Z"), sample_report("run-2", "2025-03-10T06:00:00Z", high=4)
     sink.publish(sample_files(first), first)
-    assert sink.load_previous()["run"]["id"] == "run-1"
+    assert sink.load_previous().run["id"] == "run-1"
 
     sink.publish(sample_files(second), second)
 
@@ -78,7 +78,8 @@ def test_second_run_replaces_latest_and_keeps_first_dated_copy(azurite, containe
     assert stored[f"2025/03/03/run-1/{JSON}"] == sample_files(first)[JSON]
     assert stored[f"2025/03/10/run-2/{JSON}"] == sample_files(second)[JSON]
     assert stored[f"latest/{XLSX}"] == sample_files(second)[XLSX]
-    assert sink.load_previous() == json.loads(sample_files(second)[JSON])
+    previous, doc = sink.load_previous(), json.loads(sample_files(second)[JSON])
+    assert previous.run == doc["run"] and set(previous.first_seen) == {f["fingerprint"] for f in doc["findings"]}
 
 
 def test_existing_dated_blob_is_never_overwritten(azurite, container, container_name):
@@ -110,7 +111,7 @@ def test_failed_dated_upload_leaves_no_blob_and_latest_untouched(azurite, contai
     assert "latest/ left untouched" in str(caught.value)
     assert len(transport.failed) == 3  # first attempt + 2 retries, all for the same blob
     assert blobs(container) == before  # the XLSX this run wrote was removed; latest/ is the old run
-    assert sink.load_previous()["run"]["id"] == "run-old"
+    assert sink.load_previous().run["id"] == "run-old"
 
 
 def test_failed_latest_update_keeps_complete_dated_copy(azurite, container, container_name):

@@ -30,7 +30,8 @@ def test_publish_writes_every_file_and_nothing_else(tmp_path: Path):
 
     assert listing(out) == files
     assert published == [str(out / XLSX), str(out / JSON)]  # JSON last
-    assert LocalFolderSink(out).load_previous() == json.loads(files[JSON])
+    previous, doc = LocalFolderSink(out).load_previous(), json.loads(files[JSON])
+    assert previous.run == doc["run"] and set(previous.first_seen) == {f["fingerprint"] for f in doc["findings"]}
 
 
 def test_load_previous_without_a_report(tmp_path: Path):
@@ -83,7 +84,7 @@ def test_failure_between_renames_rolls_back(tmp_path: Path, monkeypatch):
         sink.publish(sample_files(new), new)
 
     assert listing(tmp_path) == before  # XLSX restored from its backup
-    assert sink.load_previous()["run"]["id"] == "run-old"
+    assert sink.load_previous().run["id"] == "run-old"
 
 
 def test_first_publish_failing_leaves_an_empty_folder(tmp_path: Path, monkeypatch):
