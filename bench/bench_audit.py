@@ -122,6 +122,8 @@ def main() -> int:
     parser.add_argument("--snapshot", type=Path, help="use this snapshot instead of generating one")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results/audit.md")
+    parser.add_argument("--week-over-week", action="store_true",
+                        help="audit a second time into the same folder: the steady state, with a previous report to diff")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kv-audit-bench-"))
@@ -139,6 +141,7 @@ def main() -> int:
         floor_s, rows = parse_floor(directory, orjson.loads)
         floor_std_s, _ = parse_floor(directory, json.loads)
         audit = run_audit(directory, work / "out")
+        second = run_audit(directory, work / "out") if args.week_over_week else None
         report_mb = (work / "out" / "kv-audit-report.json").stat().st_size / 2**20
         findings = audit["stdout"].split(" findings")[0].rsplit(", ", 1)[-1]
         ratio = audit["wall"] / floor_s
@@ -168,6 +171,11 @@ def main() -> int:
             f"| audit / parse floor | {ratio:.1f}× | ≤ {TARGET_RATIO:.0f}× | {'yes' if ok['ratio'] else 'NO'} |",
             f"| audit / standard-library parse floor | {audit['wall'] / floor_std_s:.1f}× | | |",
             f"| findings | {findings} | | |",
+            *([f"| second run into the same folder (previous report read and diffed): wall / peak memory | "
+               f"{second['wall']:.1f} s / {max(second['rss_mb'], second['tree_mb']):,.0f} MiB | ≤ {TARGET_WALL_S:.0f} s / "
+               f"≤ {TARGET_RSS_MB:,.0f} MiB | "
+               f"{'yes' if second['wall'] <= TARGET_WALL_S and max(second['rss_mb'], second['tree_mb']) <= TARGET_RSS_MB else 'NO'} |"]
+              if second else []),
             f"| JSON report | {report_mb:,.0f} MiB | | |",
             "",
             f"Audit output: `{audit['stdout'].splitlines()[0] if audit['stdout'] else ''}` (exit {audit['exit']}).",
