@@ -40,30 +40,31 @@ class History:
             previous = PreviousIndex.from_report(previous)
         self.previous = previous
         self.started = started
-        self.first_seen = previous.first_seen
-        self.seen: set[str] = set()
+        self.positions, self.firsts = previous.positions, previous.firsts
+        self.seen = bytearray(len(self.firsts))     # seen[position] = 1: the finding is still there
         self.new = 0
         self.persisting = 0
 
     def decorate(self, finding: dict) -> None:
-        fingerprint = finding.get("fingerprint")
-        first = self.first_seen.get(fingerprint) if self.first_seen else None
-        if first is None:
+        position = self.positions.get(finding.get("fingerprint")) if self.positions else None
+        if position is None:
             finding["status"] = "new"
             finding["firstSeen"] = self.started
             self.new += 1
         else:
-            self.seen.add(fingerprint)
+            self.seen[position] = 1
             finding["status"] = "persisting"
-            finding["firstSeen"] = first or self.started
+            finding["firstSeen"] = self.firsts[position] or self.started
             self.persisting += 1
 
     def state(self) -> dict:
         """What :meth:`decorate` counted (a worker process hands it to the parent)."""
-        return {"seen": self.seen, "new": self.new, "persisting": self.persisting}
+        return {"seen": bytes(self.seen), "new": self.new, "persisting": self.persisting}
 
     def merge(self, state: dict) -> None:
-        self.seen |= state["seen"]
+        seen = state["seen"]
+        if any(seen):
+            self.seen = bytearray(a | b for a, b in zip(self.seen, seen))
         self.new += state["new"]
         self.persisting += state["persisting"]
 
@@ -71,7 +72,7 @@ class History:
         run = report.get("run") or {}
         gaps = run.get("gaps") or []
         not_evaluated = run.get("notEvaluated") or []
-        gone = {fp for fp in self.first_seen if fp not in self.seen}
+        gone = {fp for fp, n in self.positions.items() if not self.seen[n]}
         details = self.previous.details(gone)
         resolved, unverified = [], []
         for fingerprint in gone:

@@ -31,17 +31,24 @@ class PreviousReportError(ValueError):
 class PreviousIndex:
     """What week-over-week needs from the previous report (see the module docstring).
 
-    ``first_seen``: fingerprint -> firstSeen; ``last_seen``: fingerprint -> when it was last
-    observed, for the findings that differ from ``started`` (the previous run's start);
-    ``details(fingerprints)``: those findings' fields and evidence.
+    ``positions``: fingerprint -> position, ``firsts[position]``: its firstSeen (so a run can mark
+    what it saw in a bytearray, cheap to pass between processes); ``last_seen``: fingerprint ->
+    when it was last observed, for the findings that differ from ``started`` (the previous run's
+    start); ``details(fingerprints)``: those findings' fields and evidence.
     """
 
     def __init__(self, run: dict, first_seen: dict, last_seen: dict, details: Callable[[set], dict]) -> None:
         self.run = run                              # the previous report's run section
         self.started = run.get("startedAt")
-        self.first_seen = first_seen
+        self.positions = {fp: n for n, fp in enumerate(first_seen)}
+        self.firsts = list(first_seen.values())
         self.last_seen = last_seen
         self.details = details
+
+    @property
+    def first_seen(self) -> dict:
+        """fingerprint -> firstSeen (built on demand)."""
+        return dict(zip(self.positions, self.firsts))
 
     @classmethod
     def from_report(cls, report: dict | None) -> PreviousIndex:
