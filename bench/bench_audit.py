@@ -152,6 +152,7 @@ def main() -> int:
             f"# Audit scale benchmark ({when})",
             "",
             f"Machine: {machine()}. Command: `.venv/bin/python bench/bench_audit.py"
+            + (" --week-over-week" if args.week_over_week else "")
             + (f" --snapshot {args.snapshot}" if args.snapshot else
                f" --vaults {args.vaults} --subscriptions {args.subscriptions} --role-assignments {args.role_assignments}")
             + "`.",
