@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
+from machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -102,14 +103,7 @@ def run_audit(directory: Path, out: Path) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} CPUs ({cpu}, {platform.machine()}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 

@@ -23,6 +23,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from machine import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "xlsx.md"
 TARGET_SECONDS = 20.0
@@ -127,14 +129,7 @@ def child(findings: int, vaults: int, access: int) -> dict:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     arch = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
     return {"nproc": nproc, "arch": arch, "cpu": cpu}
