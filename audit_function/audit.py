@@ -128,8 +128,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     history = History(previous, _iso(started))
     store = FindingStore(decorators=(suppressor, history))
 
-    def plan(vault, access, rule_ctx):
-        return plan_vault(vault, access, estate.role_definitions, rule_ctx, principals=estate.principals)
+    def plan(vault, access, rule_ctx, roles=estate.role_definitions, principals=estate.principals):
+        return plan_vault(vault, access, roles, rule_ctx, principals=principals)
 
     workers = options.workers if options.workers is not None else default_workers(len(estate.vaults))
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,

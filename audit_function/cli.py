@@ -171,7 +171,7 @@ def _print_summary(outcome) -> None:
         for line in summarize(shown):
             print(f"    {line}")
         if sum(readiness.values()) > len(shown):
-            print(f"    … the rest in the report's migration section (kv-audit plan writes the commands)")
+            print("    … the rest in the report's migration section (kv-audit plan writes the commands)")
     for location in outcome.published:
         print(f"  wrote {location}")
 

@@ -8,7 +8,6 @@ changes anything in Azure. Formats: ``cli`` (``kv-audit-plan.sh`` + ``custom-rol
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
