@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import orjson
+
+from audit_function import estate as model
+from audit_function.errors import InputError
 
 FORMAT = "kv-audit-snapshot/1"
 
@@ -27,20 +39,6 @@ class RawSnapshot:
 
 # ---------------------------------------------------------------------------------------------
 # Reading
-
-
-import gzip
-import json
-import zlib
-
-import orjson
-from collections.abc import Callable, Iterator
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
-
-from audit_function import estate as model
-from audit_function.errors import InputError
 
 Progress = Callable[..., None]
 
