@@ -133,6 +133,7 @@ class Vault:
     row_tenant_id: str | None        # the row's tenantId: the subscription's tenant
     tenant_id: str | None            # properties.tenantId: the tenant the vault authenticates against
     model: str                       # "rbac" | "accessPolicy"
+    rbac_setting: bool | None        # enableRbacAuthorization as found (None: missing or null)
     public_network_access: str | None
     public_disabled: bool
     acl_default_action: str          # "Allow" | "Deny" (missing networkAcls/defaultAction = Allow)
@@ -254,6 +255,8 @@ def vault_from_row(row: dict) -> Vault:
     ip_rules: list[str] = []
     bad: list[str] = []
     for i, rule in enumerate(_list(get_ci(acls, "ipRules"), "properties.networkAcls.ipRules")):
+        if rule is None:
+            continue  # null means missing
         value = get_ci(rule, "value") if isinstance(rule, dict) else rule
         if not isinstance(value, str) or _prefix_length(value) is None:
             bad.append(repr(value))
@@ -287,6 +290,7 @@ def vault_from_row(row: dict) -> Vault:
         row_tenant_id=_str(row.get("tenantId"), "tenantId"),
         tenant_id=tenant,
         model="rbac" if rbac is True else "accessPolicy",
+        rbac_setting=rbac,
         public_network_access=pna,
         public_disabled=(pna or "").lower() == "disabled",
         acl_default_action="Deny" if (default_action or "").lower() == "deny" else "Allow",

@@ -31,6 +31,6 @@ def evaluate(vault, access, ctx):
         META, ctx, vault=vault, subject="vault",
         message=f"Vault {vault.name} authorizes data access with {len(vault.access_policies)} access "
                 f"policy entr{'y' if len(vault.access_policies) == 1 else 'ies'}, not Azure RBAC.",
-        evidence={"enableRbacAuthorization": False if vault.model == "accessPolicy" else True,
+        evidence={"enableRbacAuthorization": vault.rbac_setting,   # false, or null when missing
                   "accessPolicyCount": len(vault.access_policies)},
     )

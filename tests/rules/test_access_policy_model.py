@@ -39,3 +39,22 @@ def test_one_finding_per_vault_with_stable_fingerprint():
     assert len(first.findings) == 2
     assert [f["fingerprint"] for f in first.findings] == [f["fingerprint"] for f in again.findings]
     assert len({f["fingerprint"] for f in first.findings}) == 2
+
+
+def test_evidence_shows_the_setting_as_found():
+    from rules import access_policy_model
+    from tests.factories import run_rules, vault_row
+
+    missing = run_rules([access_policy_model], vaults=[vault_row(rbac=None)]).findings[0]
+    explicit = run_rules([access_policy_model], vaults=[vault_row(rbac=False)]).findings[0]
+    assert missing["evidence"]["enableRbacAuthorization"] is None
+    assert explicit["evidence"]["enableRbacAuthorization"] is False
+
+
+def test_null_ip_rules_are_ignored_not_gaps():
+    from rules import firewall_allows_any
+    from tests.factories import run_rules, vault_row
+
+    row = vault_row(publicNetworkAccess="Enabled", networkAcls={"defaultAction": "Deny", "ipRules": [None, {"value": "1.2.3.4"}]})
+    run = run_rules([firewall_allows_any], vaults=[row])
+    assert run.gaps == [] and run.findings == []
