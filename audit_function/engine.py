@@ -140,9 +140,15 @@ class VaultJob:
             out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
                 1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
             incomplete = self._incomplete_rbac(vault)
+            for prop, why in vault.unreadable:
+                out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
             for rule in self.rules:
                 meta = rule.META
                 if vault.model not in meta.models:
+                    continue
+                unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
+                if unread:
+                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
                     continue
                 if meta.uses_rbac:
                     out.not_evaluated.extend(NotEvaluated(meta.id, vault.id, why) for why in incomplete)

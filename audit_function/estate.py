@@ -144,6 +144,7 @@ class Vault:
     purge_protection: bool | None
     access_policies: tuple[PolicyEntry, ...]
     tags: dict = field(hash=False, compare=False)
+    unreadable: tuple[tuple[str, str], ...] = ()   # (property, why): rules reading it are not evaluated
 
     @property
     def subscription_key(self) -> str | None:
@@ -246,31 +247,26 @@ def vault_from_row(row: dict) -> Vault:
         raise RowError("properties must be an object")
     props = {k.lower(): v for k, v in props.items()}  # property names in any casing, looked up once
     rbac = _bool(props.get("enablerbacauthorization"), "properties.enableRbacAuthorization")
-    tenant = _str(props.get("tenantid"), "properties.tenantId")
-    pna = _str(props.get("publicnetworkaccess"), "properties.publicNetworkAccess")
-    acls = props.get("networkacls")
-    if acls is not None and not isinstance(acls, dict):
-        raise RowError("properties.networkAcls must be an object")
-    default_action = _str(get_ci(acls, "defaultAction"), "properties.networkAcls.defaultAction")
-    ip_rules: list[str] = []
-    bad: list[str] = []
-    for i, rule in enumerate(_list(get_ci(acls, "ipRules"), "properties.networkAcls.ipRules")):
-        if rule is None:
-            continue  # null means missing
-        value = get_ci(rule, "value") if isinstance(rule, dict) else rule
-        if not isinstance(value, str) or _prefix_length(value) is None:
-            bad.append(repr(value))
-        else:
-            ip_rules.append(value.strip())
-    endpoints = []
-    for i, conn in enumerate(_list(props.get("privateendpointconnections"), "properties.privateEndpointConnections")):
-        if not isinstance(conn, dict):
-            raise RowError(f"properties.privateEndpointConnections[{i}] must be an object")
-        cprops = get_ci(conn, "properties") or {}
-        state = get_ci(cprops, "privateLinkServiceConnectionState") or {}
-        status = get_ci(state, "status") or ""
-        endpoint = get_ci(get_ci(cprops, "privateEndpoint") or {}, "id") or get_ci(conn, "id") or ""
-        endpoints.append((str(endpoint), str(status)))
+    unreadable: list[tuple[str, str]] = []
+
+    def lenient(prop: str, read, default=None):
+        """A property that cannot be understood is recorded (the rules reading it are not evaluated);
+        the vault's other properties and findings are kept."""
+        try:
+            return read()
+        except RowError as exc:
+            unreadable.append((prop, str(exc)))
+            return default
+
+    tenant = lenient("tenantId", lambda: _str(props.get("tenantid"), "properties.tenantId"))
+    pna = lenient("publicNetworkAccess", lambda: _str(props.get("publicnetworkaccess"), "properties.publicNetworkAccess"))
+    acls, default_action, ip_rules, bad = lenient("networkAcls", lambda: _network_acls(props.get("networkacls")),
+                                                  (None, None, [], []))
+    endpoints = lenient("privateEndpointConnections",
+                        lambda: _private_endpoints(props.get("privateendpointconnections")), [])
+    soft_delete = lenient("enableSoftDelete", lambda: _bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"))
+    purge_protection = lenient("enablePurgeProtection",
+                               lambda: _bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"))
     policies = [_policy_entry(i, entry, tenant)
                 for i, entry in enumerate(_list(props.get("accesspolicies"), "properties.accessPolicies"))]
     seen: dict[str, int] = {}
@@ -297,11 +293,44 @@ def vault_from_row(row: dict) -> Vault:
         ip_rules=tuple(dict.fromkeys(ip_rules)),
         bad_ip_rules=tuple(bad),
         private_endpoints=tuple(endpoints),
-        soft_delete=_bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"),
-        purge_protection=_bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"),
+        soft_delete=soft_delete,
+        purge_protection=purge_protection,
         access_policies=tuple(policies),
         tags=tags if isinstance(tags, dict) else {},
+        unreadable=tuple(unreadable),
     )
+
+
+def _network_acls(acls) -> tuple[dict | None, str | None, list[str], list[str]]:
+    """(networkAcls, defaultAction, IP rules, values that are not addresses)."""
+    if acls is not None and not isinstance(acls, dict):
+        raise RowError("properties.networkAcls must be an object")
+    default_action = _str(get_ci(acls, "defaultAction"), "properties.networkAcls.defaultAction")
+    ip_rules: list[str] = []
+    bad: list[str] = []
+    for rule in _list(get_ci(acls, "ipRules"), "properties.networkAcls.ipRules"):
+        if rule is None:
+            continue  # null means missing
+        value = get_ci(rule, "value") if isinstance(rule, dict) else rule
+        if not isinstance(value, str) or _prefix_length(value) is None:
+            bad.append(repr(value))
+        else:
+            ip_rules.append(value.strip())
+    return acls, default_action, ip_rules, bad
+
+
+def _private_endpoints(connections) -> list[tuple[str, str]]:
+    """(private endpoint id, connection status) of each private endpoint connection."""
+    endpoints = []
+    for i, conn in enumerate(_list(connections, "properties.privateEndpointConnections")):
+        if not isinstance(conn, dict):
+            raise RowError(f"properties.privateEndpointConnections[{i}] must be an object")
+        cprops = get_ci(conn, "properties") or {}
+        state = get_ci(cprops, "privateLinkServiceConnectionState") or {}
+        status = get_ci(state, "status") or ""
+        endpoint = get_ci(get_ci(cprops, "privateEndpoint") or {}, "id") or get_ci(conn, "id") or ""
+        endpoints.append((str(endpoint), str(status)))
+    return endpoints
 
 
 def _subscription_in(resource_id: str) -> str | None:

@@ -32,6 +32,7 @@ class RuleMeta:
     references: tuple[str, ...] = ()
     models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
     uses_rbac: bool = False              # needs every role definition that reaches the vault
+    reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
 
 
 @dataclass(frozen=True)

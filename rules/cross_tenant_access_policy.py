@@ -10,6 +10,7 @@ META = RuleMeta(
     title="Access-policy entry from another tenant",
     severity="medium",
     applies_to="vault",
+    reads=('tenantId',),
     models=("accessPolicy",),
     subject="access-policy entry",
     rationale=(

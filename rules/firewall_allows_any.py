@@ -10,6 +10,7 @@ META = RuleMeta(
     title="Vault firewall rule admits an overly broad address range",
     severity="high",
     applies_to="vault",
+    reads=('publicNetworkAccess', 'networkAcls'),
     subject="(vault, ip rule)",
     rationale=(
         "A firewall with default action Deny limits the public endpoint to the ranges in ipRules. A rule broader "

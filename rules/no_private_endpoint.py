@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault has no approved private endpoint",
     severity="low",
     applies_to="vault",
+    reads=('privateEndpointConnections',),
     subject="vault",
     rationale=(
         "Without an approved private endpoint connection, clients can reach the vault only through its public "

@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault is reachable from any public network",
     severity="high",
     applies_to="vault",
+    reads=('publicNetworkAccess', 'networkAcls'),
     subject="vault",
     rationale=(
         "When publicNetworkAccess is not Disabled (a missing value means Enabled) and the firewall's default "

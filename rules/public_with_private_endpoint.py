@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault with a private endpoint still allows public network access",
     severity="medium",
     applies_to="vault",
+    reads=('publicNetworkAccess', 'privateEndpointConnections'),
     subject="vault",
     rationale=(
         "An approved private endpoint gives clients a private path to the vault, but as long as "

@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault purge protection is not enabled",
     severity="medium",
     applies_to="vault",
+    reads=('enablePurgeProtection',),
     subject="vault",
     rationale=(
         "Without purge protection, anyone holding purge permission can permanently erase a soft-deleted vault or "

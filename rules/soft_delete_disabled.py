@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault soft delete is not enabled",
     severity="medium",
     applies_to="vault",
+    reads=('enableSoftDelete',),
     subject="vault",
     rationale=(
         "Without soft delete, deleting the vault or a secret, key or certificate in it is immediate and "

@@ -9,6 +9,7 @@ META = RuleMeta(
     title="Vault tenant differs from its subscription's tenant",
     severity="high",
     applies_to="vault",
+    reads=('tenantId',),
     subject="vault",
     rationale=(
         "A vault accepts tokens only from the tenant in properties.tenantId. When that differs from the tenant of "

@@ -46,14 +46,14 @@ def test_malformed_snapshot_exits_2_naming_file_and_line(tmp_path, capsys):
 
 def test_skipped_rows_exit_3_with_gaps_listed(tmp_path, capsys):
     bad = vault_row("kv-bad")
-    bad["properties"]["enableSoftDelete"] = "sometimes"
+    bad["properties"]["enableRbacAuthorization"] = "sometimes"   # the permission model itself: the row is skipped
     snap = write_snapshot(tmp_path / "snap", basic_tables(vaults=[vault_row(), bad]))
     assert main(["audit", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--format", "json"]) == 3
     report = json.loads((tmp_path / "out" / "kv-audit-report.json").read_text())
     validate(report)
     assert report["run"]["complete"] is False
     (gap,) = report["run"]["gaps"]
-    assert gap["line"] == 2 and gap["file"].endswith("vaults.jsonl") and "enableSoftDelete" in gap["reason"]
+    assert gap["line"] == 2 and gap["file"].endswith("vaults.jsonl") and "enableRbacAuthorization" in gap["reason"]
     assert "INCOMPLETE" in capsys.readouterr().err
 
 
@@ -111,3 +111,17 @@ def test_plan_diff_and_tickets_commands_are_wired(tmp_path, capsys):
     assert main(["tickets", "--report", str(report), "--sink", "jsonl", "--out", str(export)]) == 0
     rows = [json.loads(line) for line in export.read_text().splitlines()]
     assert rows and all(r["fingerprint"] for r in rows)
+
+
+def test_an_unreadable_property_keeps_the_vault_and_its_other_findings(tmp_path):
+    bad = vault_row("kv-bad", publicNetworkAccess="Enabled", networkAcls=None, enablePurgeProtection=None)
+    bad["properties"]["enableSoftDelete"] = "sometimes"
+    snap = write_snapshot(tmp_path / "snap", basic_tables(vaults=[bad]))
+    assert main(["audit", "--snapshot", str(snap), "--out", str(tmp_path / "out"), "--format", "json"]) == 3
+    report = json.loads((tmp_path / "out" / "kv-audit-report.json").read_text())
+    validate(report)
+    (gap,) = report["run"]["gaps"]
+    assert gap["scope"].endswith("/kv-bad") and "enableSoftDelete" in gap["reason"]
+    assert {f["ruleId"] for f in report["findings"]} >= {"public-network-open", "purge-protection-disabled"}
+    assert "soft-delete-disabled" not in {f["ruleId"] for f in report["findings"]}
+    assert [n["ruleId"] for n in report["run"]["notEvaluated"]] == ["soft-delete-disabled"]

@@ -82,3 +82,21 @@ def test_an_ip_rule_with_a_non_ascii_digit_is_a_gap_not_a_crash():
 
     run = run_rules([public_network_open, firewall_allows_any], vaults=[row])
     assert any("10.0.0.0/²" in g["reason"] for g in run.gaps)
+
+
+BAD_VALUES = {"tenantId": 123, "publicNetworkAccess": 5, "networkAcls": "open", "privateEndpointConnections": "x",
+              "enableSoftDelete": "yes", "enablePurgeProtection": "yes"}
+
+
+def test_every_rule_reading_an_unreadable_property_is_not_evaluated_and_the_rest_run():
+    for prop, value in BAD_VALUES.items():
+        row = vault_row("kv1", rbac=False, policies=[policy("p", secrets=["all"])], enablePurgeProtection=False)
+        row["properties"][prop] = value
+        run = run_rules(ALL_RULES, vaults=[row])
+        readers = {r.META.id for r in ALL_RULES if prop in r.META.reads}
+        assert readers, prop
+        skipped = {n["ruleId"] for n in run.not_evaluated}
+        assert skipped == readers, prop
+        assert not readers & {f["ruleId"] for f in run.findings}, prop
+        assert "access-policy-model" in {f["ruleId"] for f in run.findings}, prop   # the vault is still audited
+        assert any(prop in g["reason"] for g in run.gaps), prop
