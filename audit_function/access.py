@@ -171,7 +171,6 @@ class AccessIndex:
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.vault_keys = {v.key for v in estate.vaults}
-        self.by_scope: dict[str, list[RoleAssignment]] = {}
         self._grants: dict[str, list[Grant]] = {}
         self._unknown: dict[str, list[RoleAssignment]] = {}
         self._in_vault: dict[str, list[Grant]] = {}
@@ -190,10 +189,7 @@ class AccessIndex:
                         inside = prefix
                         break
                 if inside is None:
-                    self.by_scope.setdefault(key, []).append(assignment)
-                    continue
-            else:
-                self.by_scope.setdefault(key, []).append(assignment)
+                    continue  # inside a vault the snapshot does not hold: it reaches none of ours
             if role is None:
                 (self._in_vault_unknown if inside else self._unknown).setdefault(inside or key, []).append(assignment)
             elif inside:

@@ -54,7 +54,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
     }
 
 
-def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict, migration: list | None = None,
+def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
                  materialize_limit: int = 50_000) -> dict:
     """The report document. ``run`` holds id, startedAt, finishedAt, source and scope.
 
@@ -96,5 +96,5 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],
         "findings": findings,
-        "migration": _materialize(evaluation.migration, materialize_limit) if migration is None else migration,
+        "migration": _materialize(evaluation.migration, materialize_limit),
     }

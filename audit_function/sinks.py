@@ -85,11 +85,9 @@ class LocalFolderSink:
     def load_previous(self) -> PreviousIndex | None:
         path = self.out_dir / REPORT_JSON
         try:
-            if not path.exists():
-                return None
             return read_previous_chunks(lambda: file_chunks(path))
         except FileNotFoundError:
-            return None
+            return None  # first run
         except PreviousReportError as err:
             raise SinkError(f"{path}: {err}") from err
         except OSError as err:
@@ -284,8 +282,6 @@ class BlobSink:
 
         name = f"{LATEST_PREFIX}/{REPORT_JSON}"
         try:
-            if not self.container.get_blob_client(name).exists():
-                return None  # first run
             return read_previous_chunks(lambda: self.container.download_blob(name).chunks())
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
