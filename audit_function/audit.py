@@ -122,7 +122,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
         gc.enable()
     gc.freeze()
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
-                      groups_expanded=estate.directory_data)
+                      groups_expanded=estate.directory_data, principals=estate.principals)
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
     history = History(previous, _iso(started))

@@ -123,9 +123,6 @@ class VaultJob:
         """Why the vault's RBAC picture may be incomplete (collection gaps, unknown ancestry)."""
         estate = self.index.estate
         reasons = []
-        if vault.subscription_key not in estate.subscriptions and self.index.has_inherited:
-            reasons.append("the vault's subscription is not in the snapshot, so role assignments inherited from "
-                           "its management groups could not be matched")
         if self.rbac_gaps:
             mgs = estate.management_groups_of(vault)
             reasons.extend(f"role assignments under {g.scope or '/'} could not be read: {g.reason}"
@@ -134,12 +131,18 @@ class VaultJob:
 
     def run(self, vaults, out: Evaluation, progress: Callable[..., None] | None = None) -> None:
         index, ctx, planner = self.index, self.ctx, self.planner
+        estate = index.estate
         total = len(vaults)
         for n, vault in enumerate(vaults, 1):
             access = index.vault_access(vault)
             out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
                 1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
             incomplete = self._incomplete_rbac(vault)
+            unknown_ancestry = index.unknown_ancestry(vault) and (
+                "the vault's subscription is not in the snapshot" if estate.subscription_of(vault) is None
+                else "the vault's subscription has no management-group ancestry") + (
+                " while grants exist at management-group scope: grants and denies inherited from its management "
+                "groups cannot be matched")
             for prop, why in vault.unreadable:
                 out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
             for rule in self.rules:
@@ -149,6 +152,9 @@ class VaultJob:
                 unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
                 if unread:
                     out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
+                    continue
+                if meta.uses_rbac and unknown_ancestry:
+                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
                     continue
                 if meta.uses_rbac:
                     out.not_evaluated.extend(NotEvaluated(meta.id, vault.id, why) for why in incomplete)

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from audit_function import permissions as perms
 
-ASSIGNMENTS_MARKER = "/providers/microsoft.authorization/roleassignments/"
+AUTHORIZATION_MARKER = "/providers/microsoft.authorization/"
 MG_PREFIX = "/providers/microsoft.management/managementgroups/"
 VAULT_SEGMENT = "/providers/microsoft.keyvault/vaults/"
 
@@ -142,6 +142,7 @@ class Vault:
     private_endpoints: tuple[tuple[str, str], ...]   # (private endpoint id, status)
     soft_delete: bool | None
     purge_protection: bool | None
+    template_deployment: bool        # enabledForTemplateDeployment is JSON true
     access_policies: tuple[PolicyEntry, ...]
     tags: dict = field(hash=False, compare=False)
     unreadable: tuple[tuple[str, str], ...] = ()   # (property, why): rules reading it are not evaluated
@@ -158,13 +159,27 @@ class Vault:
     def is_rbac(self) -> bool:
         return self.model == "rbac"
 
+    @property
+    def exposure(self) -> str:
+        """``disabled``, ``perimeter`` (SecuredByPerimeter: a perimeter governs public traffic) or ``public``."""
+        pna = (self.public_network_access or "").lower()
+        return "disabled" if pna == "disabled" else "perimeter" if pna == "securedbyperimeter" else "public"
+
+    def entry_cross_tenant(self, entry: "PolicyEntry") -> bool:
+        """An entry whose tenant differs from the vault's: it can never match a token the vault accepts."""
+        return bool(self.tenant_id and entry.tenant_id) and entry.tenant_id.lower() != self.tenant_id.lower()
+
+
+#: publicNetworkAccess values meaning "public access disabled" (SecuredByPerimeter: a perimeter governs it)
+PUBLIC_OFF = ("disabled", "securedbyperimeter")
+
 
 def _policy_entry(index: int, raw, vault_tenant: str | None) -> PolicyEntry:
     where = f"properties.accessPolicies[{index}]"
     if not isinstance(raw, dict):
         raise RowError(f"{where} must be an object")
     object_id = _str(get_ci(raw, "objectId"), f"{where}.objectId", required=True)
-    tenant = _str(get_ci(raw, "tenantId"), f"{where}.tenantId") or vault_tenant or ""
+    tenant = _str(get_ci(raw, "tenantId"), f"{where}.tenantId") or ""
     app = _str(get_ci(raw, "applicationId"), f"{where}.applicationId")
     raw_perms = get_ci(raw, "permissions") or {}
     if not isinstance(raw_perms, dict):
@@ -241,10 +256,9 @@ def vault_from_row(row: dict) -> Vault:
         raise RowError("row is not a JSON object")
     vault_id = _str(row.get("id"), "id", required=True)
     props = row.get("properties")
-    if props is None:
-        props = {}
     if not isinstance(props, dict):
-        raise RowError("properties must be an object")
+        # catalog 2: never audit a vault as "every property missing"
+        raise RowError("properties is missing" if props is None else "properties must be an object")
     props = {k.lower(): v for k, v in props.items()}  # property names in any casing, looked up once
     rbac = _bool(props.get("enablerbacauthorization"), "properties.enableRbacAuthorization")
     unreadable: list[tuple[str, str]] = []
@@ -265,6 +279,8 @@ def vault_from_row(row: dict) -> Vault:
     endpoints = lenient("privateEndpointConnections",
                         lambda: _private_endpoints(props.get("privateendpointconnections")), [])
     soft_delete = lenient("enableSoftDelete", lambda: _bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"))
+    template = lenient("enabledForTemplateDeployment",
+                       lambda: _bool(props.get("enabledfortemplatedeployment"), "properties.enabledForTemplateDeployment"))
     purge_protection = lenient("enablePurgeProtection",
                                lambda: _bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"))
     policies = [_policy_entry(i, entry, tenant)
@@ -288,13 +304,14 @@ def vault_from_row(row: dict) -> Vault:
         model="rbac" if rbac is True else "accessPolicy",
         rbac_setting=rbac,
         public_network_access=pna,
-        public_disabled=(pna or "").lower() == "disabled",
+        public_disabled=(pna or "").lower() in PUBLIC_OFF,
         acl_default_action="Deny" if (default_action or "").lower() == "deny" else "Allow",
         ip_rules=tuple(dict.fromkeys(ip_rules)),
         bad_ip_rules=tuple(bad),
         private_endpoints=tuple(endpoints),
         soft_delete=soft_delete,
         purge_protection=purge_protection,
+        template_deployment=template is True,
         access_policies=tuple(policies),
         tags=tags if isinstance(tags, dict) else {},
         unreadable=tuple(unreadable),
@@ -429,14 +446,19 @@ class RoleDefinition:
     custom: bool
     blocks: tuple[PermissionBlock, ...]
     data: int                         # Key Vault data actions granted (per block: dataActions - notDataActions)
-    self_grant: tuple[str, ...]       # which of vaults/write, vaults/accessPolicies/write it grants
-    wildcards: tuple[str, ...] = ()   # '*' patterns matching Key Vault data actions or vaults/write
+    control: int                      # catalog control actions granted (permissions.CONTROL_ACTIONS bits)
+    wildcards: tuple[str, ...] = ()   # '*' patterns matching Key Vault data actions or a self-grant action
     builtin_fallback: bool = False    # known to the tool, absent from the snapshot
 
     @property
     def relevant(self) -> bool:
         """Whether an assignment of this role can matter to any Key Vault rule."""
-        return bool(self.data or self.self_grant or self.wildcards)
+        return bool(self.data or self.control or self.wildcards)
+
+    @property
+    def self_grant(self) -> tuple[str, ...]:
+        """The self-grant control actions it grants, as names."""
+        return tuple(perms.control_names(self.control & perms.SELF_GRANT_ACCESS_POLICY))
 
 
 def _strings(value, what: str) -> tuple[str, ...]:
@@ -460,16 +482,14 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
             _strings(get_ci(raw, "dataActions"), "dataActions"),
             _strings(get_ci(raw, "notDataActions"), "notDataActions"),
         ))
-    data = 0
-    grants: list[str] = []
+    data = control = 0
     wildcards: list[str] = []
     for block in blocks:
         data |= perms.patterns_mask(block.data_actions) & ~perms.patterns_mask(block.not_data_actions)
+        control |= perms.control_mask(block.actions, block.not_actions)
         wildcards.extend(p for p in block.data_actions if "*" in p and perms.pattern_mask(p))
-        wildcards.extend(p for p in block.actions if "*" in p and perms.matches(p, perms.VAULT_WRITE))
-        for action in perms.SELF_GRANT_ACTIONS:
-            if action not in grants and perms.grants_action(block.actions, block.not_actions, action):
-                grants.append(action)
+        wildcards.extend(p for p in block.actions if "*" in p
+                         and any(perms.matches(p, a) for a in perms.SELF_GRANT_ACTIONS))
     # ARG rows carry the role type in properties.type; the flattened `az role definition list` shape
     # has it in roleType, and its `type` is the resource type (Microsoft.Authorization/roleDefinitions).
     role_type = str(get_ci(props, "roleType") or get_ci(props, "type") or "")
@@ -480,7 +500,7 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
         custom=role_type.lower() == "customrole",
         blocks=tuple(blocks),
         data=data,
-        self_grant=tuple(grants),
+        control=control,
         wildcards=tuple(dict.fromkeys(wildcards)),
         builtin_fallback=builtin_fallback,
     )
@@ -503,6 +523,23 @@ class RoleAssignment:
     conditional: bool
     description: str | None
     key: str = ""               # lower-cased id
+    tenant_id: str | None = None   # the row's tenantId (binds / and management-group scopes to a tenant)
+    eligible: bool = False      # a PIM-eligible assignment (role_eligibilities): exposure, never coverage
+
+
+def scope_from_id(resource_id: str, scope: str | None) -> str:
+    """A grant's or deny's scope: ``properties.scope``, else its id before the last Authorization provider."""
+    if scope is not None:
+        return scope
+    cut = resource_id.lower().rfind(AUTHORIZATION_MARKER)
+    if cut < 0:
+        raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/ part")
+    return resource_id[:cut] or "/"
+
+
+def eligibility_from_row(row: dict) -> RoleAssignment:
+    """A PIM-eligible assignment (roleEligibilityScheduleInstances row): a grant with ``eligible``."""
+    return replace(assignment_from_row(row), eligible=True)
 
 
 def assignment_from_row(row: dict) -> RoleAssignment:
@@ -514,12 +551,7 @@ def assignment_from_row(row: dict) -> RoleAssignment:
         raise RowError("properties is missing")
     role_id = _str(get_ci(props, "roleDefinitionId"), "properties.roleDefinitionId", required=True)
     principal = _str(get_ci(props, "principalId"), "properties.principalId", required=True)
-    scope = _str(get_ci(props, "scope"), "properties.scope")
-    if scope is None:
-        cut = assignment_id.lower().find(ASSIGNMENTS_MARKER)
-        if cut < 0:
-            raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/roleAssignments/ part")
-        scope = assignment_id[:cut] or "/"
+    scope = scope_from_id(assignment_id, _str(get_ci(props, "scope"), "properties.scope"))
     condition = _str(get_ci(props, "condition"), "properties.condition")
     return RoleAssignment(
         id=assignment_id,
@@ -533,6 +565,71 @@ def assignment_from_row(row: dict) -> RoleAssignment:
         conditional=bool(condition),
         description=_str(get_ci(props, "description"), "properties.description"),
         key=assignment_id.lower(),
+        tenant_id=_str(row.get("tenantId"), "tenantId"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Deny assignments (ARM; they take precedence over every grant)
+
+EVERYONE = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class DenyAssignment:
+    id: str
+    key: str
+    name: str | None
+    scope: str
+    scope_key: str
+    tenant_id: str | None
+    data: int                        # denied Key Vault data actions (per block: dataActions - notDataActions)
+    control: int                     # denied catalog control actions (per block: actions - notActions)
+    principals: frozenset[str]       # lower-cased object ids (EVERYONE: everyone)
+    excluded: frozenset[str]
+    children: bool                   # False: doNotApplyToChildScopes (applies at its own scope only)
+
+    def applies_to(self, ids: tuple[str, ...]) -> bool:
+        """Whether it applies to a principal known by ``ids`` (its object id, then its groups)."""
+        if self.excluded and any(i in self.excluded for i in ids):
+            return False
+        return EVERYONE in self.principals or any(i in self.principals for i in ids)
+
+
+def _principal_ids(value, what: str) -> frozenset[str]:
+    out = set()
+    for i, item in enumerate(_list(value, what)):
+        pid = get_ci(item, "id") if isinstance(item, dict) else None
+        if not isinstance(pid, str) or not pid:
+            raise RowError(f"{what}[{i}].id is missing")
+        out.add(pid.lower())
+    return frozenset(out)
+
+
+def deny_from_row(row: dict) -> DenyAssignment:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    deny_id = _str(row.get("id"), "id", required=True)
+    props = row.get("properties")
+    if not isinstance(props, dict):
+        raise RowError("properties is missing")
+    scope = scope_from_id(deny_id, _str(get_ci(props, "scope"), "properties.scope"))
+    data = control = 0
+    for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
+        if not isinstance(raw, dict):
+            raise RowError(f"properties.permissions[{i}] must be an object")
+        data |= (perms.patterns_mask(_strings(get_ci(raw, "dataActions"), "dataActions"))
+                 & ~perms.patterns_mask(_strings(get_ci(raw, "notDataActions"), "notDataActions")))
+        control |= perms.control_mask(_strings(get_ci(raw, "actions"), "actions"),
+                                      _strings(get_ci(raw, "notActions"), "notActions"))
+    no_children = _bool(get_ci(props, "doNotApplyToChildScopes"), "properties.doNotApplyToChildScopes")
+    return DenyAssignment(
+        id=deny_id, key=deny_id.lower(), name=_str(get_ci(props, "denyAssignmentName"), "properties.denyAssignmentName"),
+        scope=scope, scope_key=sys.intern(scope_key(scope)), tenant_id=_str(row.get("tenantId"), "tenantId"),
+        data=data, control=control,
+        principals=_principal_ids(get_ci(props, "principals"), "properties.principals"),
+        excluded=_principal_ids(get_ci(props, "excludePrincipals"), "properties.excludePrincipals"),
+        children=no_children is not True,
     )
 
 
@@ -570,6 +667,8 @@ class Principal:
     type: str | None
     display_name: str | None
     member_of: tuple[str, ...]     # lower-cased group object ids (transitive)
+    user_type: str | None = None   # users: Member | Guest
+    app_id: str | None = None      # service principals
 
 
 def principal_from_row(row: dict) -> Principal:
@@ -577,7 +676,8 @@ def principal_from_row(row: dict) -> Principal:
         raise RowError("row is not a JSON object")
     pid = _str(row.get("id"), "id", required=True)
     groups = tuple(sys.intern(str(g).lower()) for g in _list(row.get("memberOf"), "memberOf") if g)
-    return Principal(pid, _str(row.get("type"), "type"), _str(row.get("displayName"), "displayName"), groups)
+    return Principal(pid, _str(row.get("type"), "type"), _str(row.get("displayName"), "displayName"), groups,
+                     _str(row.get("userType"), "userType"), _str(row.get("appId"), "appId"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,8 +707,10 @@ class Estate:
     subscriptions: dict[str, Subscription]           # key: lower subscription GUID
     management_groups: dict[str, ManagementGroup]    # key: lower MG name
     role_definitions: dict[str, RoleDefinition]      # key: lower GUID
-    assignments: list[RoleAssignment]                # only those that can matter (see snapshot loader)
+    assignments: list[RoleAssignment]                # grants that can matter: role assignments, then eligible ones
     principals: dict[str, Principal] | None          # None when no directory data was provided
+    denies: list[DenyAssignment] = field(default_factory=list)
+    collected: dict[str, bool] = field(default_factory=dict)   # optional table -> was it in the snapshot
     gaps: list[Gap] = field(default_factory=list)
     manifest: dict | None = None
     counts: dict = field(default_factory=dict)       # rows read / kept per table
@@ -623,3 +725,8 @@ class Estate:
     def management_groups_of(self, vault: Vault) -> tuple[str, ...]:
         sub = self.subscription_of(vault)
         return sub.management_groups if sub else ()
+
+    def principal(self, object_id: str | None) -> Principal | None:
+        if not object_id or self.principals is None:
+            return None
+        return self.principals.get(object_id.lower())

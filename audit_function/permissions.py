@@ -22,7 +22,16 @@ from operator import or_
 VAULTS_PREFIX = "microsoft.keyvault/vaults/"
 VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
 ACCESS_POLICIES_WRITE = "Microsoft.KeyVault/vaults/accessPolicies/write"
-SELF_GRANT_ACTIONS = (VAULT_WRITE, ACCESS_POLICIES_WRITE)
+ROLE_ASSIGNMENTS_WRITE = "Microsoft.Authorization/roleAssignments/write"
+DEPLOY_ACTION = "Microsoft.KeyVault/vaults/deploy/action"
+
+#: the control actions the catalog reads, as bits of a small control mask (same algebra as data masks)
+CONTROL_ACTIONS = (VAULT_WRITE, ACCESS_POLICIES_WRITE, ROLE_ASSIGNMENTS_WRITE, DEPLOY_ACTION)
+C_VAULT_WRITE, C_POLICY_WRITE, C_ROLE_WRITE, C_DEPLOY = (1 << i for i in range(len(CONTROL_ACTIONS)))
+#: self-grant capability per permission model (catalog 2 conventions)
+SELF_GRANT_ACCESS_POLICY = C_VAULT_WRITE | C_POLICY_WRITE | C_ROLE_WRITE
+SELF_GRANT_RBAC = C_ROLE_WRITE
+SELF_GRANT_ACTIONS = (VAULT_WRITE, ACCESS_POLICIES_WRITE, ROLE_ASSIGNMENTS_WRITE)
 
 #: access-policy category names as they appear in ``permissions`` and in the mapping CSV
 CATEGORIES = {"keys": "Key", "secrets": "Secret", "certificates": "Certificate", "storage": "Storage"}
@@ -110,6 +119,31 @@ def patterns_mask(patterns) -> int:
     for pattern in patterns:
         mask |= pattern_mask(pattern)
     return mask
+
+
+def control_names(mask: int) -> list[str]:
+    """The control actions in a control mask."""
+    return [a for i, a in enumerate(CONTROL_ACTIONS) if mask >> i & 1]
+
+
+def control_mask(actions, not_actions) -> int:
+    """The catalog's control actions one permission block grants (``actions`` minus ``notActions``)."""
+    return sum(1 << i for i, a in enumerate(CONTROL_ACTIONS) if grants_action(actions, not_actions, a))
+
+
+def control_patterns_mask(patterns) -> int:
+    """The catalog's control actions a list of patterns matches (no exclusions)."""
+    return sum(1 << i for i, a in enumerate(CONTROL_ACTIONS) if any(matches(p, a) for p in patterns))
+
+
+def self_grant_paths(control: int, rbac: bool) -> list[str]:
+    """Self-grant paths a control mask opens on a vault of the given model (empty: none)."""
+    paths = []
+    if not rbac and control & (C_VAULT_WRITE | C_POLICY_WRITE):
+        paths.append("access-policy-write")
+    if control & C_ROLE_WRITE:
+        paths.append("role-assignment-write")
+    return paths
 
 
 def grants_action(actions, not_actions, action: str) -> bool:

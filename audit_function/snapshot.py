@@ -26,6 +26,8 @@ TABLES: dict[str, bool] = {
     "principals": False,
     "vaults": True,
     "role_assignments": True,
+    "role_eligibilities": False,
+    "deny_assignments": False,
 }
 
 
@@ -151,6 +153,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
 
     gaps: list[model.Gap] = []
     counts: dict[str, dict[str, int]] = {}
+    present: set[str] = set()
     report = progress or (lambda *a, **k: None)
 
     def read(table: str, convert, keep=None):
@@ -159,6 +162,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         stats = counts.setdefault(table, {"rows": 0, "kept": 0, "skipped": 0})
         if rows is None:
             return None
+        present.add(table)
         for line, row in rows:
             stats["rows"] += 1
             if keep is not None and not keep(row):
@@ -174,16 +178,23 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         report("table", table=table, rows=stats["rows"], kept=len(out))
         return out
 
-    subscriptions = {s.key: s for s in read("subscriptions", model.subscription_from_row) or []}
+    subscriptions = _by_key(read("subscriptions", model.subscription_from_row) or [], lambda s: s.key,
+                            "subscriptions", gaps)
     mgs = {m.name: m for m in read("management_groups", model.management_group_from_row) or []}
     definitions = dict(builtin_role_definitions())
     snapshot_defs = read("role_definitions", model.role_definition_from_row) or []
-    definitions.update({d.guid: d for d in snapshot_defs})
+    definitions.update(_by_key(snapshot_defs, lambda d: d.guid, "role_definitions", gaps))
     principal_rows = read("principals", model.principal_from_row)
-    principals = None if principal_rows is None else {p.id.lower(): p for p in principal_rows}
+    principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps)
     vaults = read("vaults", model.vault_from_row) or []
-    assignments = read("role_assignments", model.assignment_from_row,
-                       keep=lambda row: _assignment_can_matter(row, definitions)) or []
+    keep = lambda row: _assignment_can_matter(row, definitions)  # noqa: E731
+    assignments = _unique(read("role_assignments", model.assignment_from_row, keep=keep) or [],
+                          "role_assignments", "duplicate role assignment row ignored", gaps)
+    eligible_rows = read("role_eligibilities", model.eligibility_from_row, keep=keep)
+    # eligibility instances are de-duplicated by id (the list API may return one per schedule window)
+    eligibilities = list({e.key: e for e in eligible_rows or []}.values())
+    deny_rows = read("deny_assignments", model.deny_from_row)
+    denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps)
 
     seen: set[str] = set()
     unique = []
@@ -208,8 +219,34 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
 
     return model.Estate(
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
-        assignments=assignments, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
+        assignments=assignments + eligibilities, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
+        denies=denies, collected={t: t in present for t, required in TABLES.items() if not required},
     )
+
+
+def _by_key(items: list, key, table: str, gaps: list[model.Gap]) -> dict:
+    """Rows by key; a repeated key keeps the first row and is reported (never merged silently)."""
+    out: dict = {}
+    for item in items:
+        k = key(item)
+        if k in out:
+            gaps.append(model.Gap(getattr(item, "id", k), table, f"duplicate {table} row for {k} ignored"))
+            continue
+        out[k] = item
+    return out
+
+
+def _unique(items: list, table: str, reason: str, gaps: list[model.Gap]) -> list:
+    """Rows de-duplicated by their lower-cased id: one finding per cause, the duplicate a gap."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.key in seen:
+            gaps.append(model.Gap(item.id, table, reason))
+            continue
+        seen.add(item.key)
+        out.append(item)
+    return out
 
 
 def _read_manifest(directory: Path) -> dict | None:

@@ -24,7 +24,8 @@ GOOD = ("C6EFCE", "006100")
 INERT = ("D9D9D9", "595959")
 READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-grants": BAD,
                    "blocked": ("C00000", "FFFFFF")}
-SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment"}
+SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment",
+                "eligibleAssignment": "eligible assignment (PIM)"}
 
 
 def severity_rank(severity: str) -> tuple:

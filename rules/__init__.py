@@ -20,6 +20,7 @@ from rules import (
     self_grant_path,
     soft_delete_disabled,
     stranded_access_policy,
+    template_deployment_path,
     vault_tenant_mismatch,
     wildcard_custom_role,
 )
@@ -36,6 +37,7 @@ ALL_RULES = (
     broad_data_role,
     wildcard_custom_role,
     full_access_policy,
+    template_deployment_path,
     # network exposure
     public_network_open,
     firewall_allows_any,

@@ -28,7 +28,7 @@ META = RuleMeta(
 
 def evaluate(vault, access, ctx):
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=f"Vault {vault.name} authorizes data access with {len(vault.access_policies)} access "
                 f"policy entr{'y' if len(vault.access_policies) == 1 else 'ies'}, not Azure RBAC.",
         evidence={"enableRbacAuthorization": vault.rbac_setting,   # false, or null when missing

@@ -20,18 +20,26 @@ SEVERITIES = ("high", "medium", "low")
 MODELS = ("rbac", "accessPolicy")
 
 
+#: what one finding is keyed by (catalog 2: the cause a person fixes)
+SUBJECTS = ("vault", "grant", "roleDefinition", "subscription")
+#: evidence lists are capped at this many items, with the full count beside them
+EVIDENCE_CAP = 100
+#: owner tag names looked up on the vault, in order (report 2)
+OWNER_TAGS = ("owner", "Owner", "technicalContact")
+
+
 @dataclass(frozen=True)
 class RuleMeta:
     id: str
     title: str
     severity: str
     applies_to: str                      # "vault" | "estate"
-    subject: str                         # what one finding is about, in words
+    subject: str                         # one of SUBJECTS: what one finding is keyed by
     rationale: str
     remediation: str                     # a command or step; {placeholders} filled per finding
     references: tuple[str, ...] = ()
     models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
-    uses_rbac: bool = False              # needs every role definition that reaches the vault
+    uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
     reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
 
 
@@ -47,6 +55,23 @@ class RuleContext:
     thresholds: Thresholds = field(default_factory=Thresholds)
     severity_overrides: dict = field(default_factory=dict)
     groups_expanded: bool = False
+    principals: dict | None = None       # lower-cased object id -> Principal (directory data), None without
+    owner_tags: tuple[str, ...] = OWNER_TAGS
+
+    def who(self, object_id: str | None) -> dict:
+        """Name, type and user type of a principal (``None`` each without directory data)."""
+        p = self.principals.get(object_id.lower()) if object_id and self.principals else None
+        if p is None:
+            return {"principalName": None, "principalType": None, "userType": None}
+        return {"principalName": p.display_name, "principalType": p.type, "userType": p.user_type}
+
+    def owner(self, vault) -> str | None:
+        tags = getattr(vault, "tags", None) or {}
+        for name in self.owner_tags:
+            value = tags.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
 
 
 class Finding(dict):
@@ -72,19 +97,36 @@ class _Blank(dict):
         return f"<{key}>"
 
 
-def fingerprint(rule_id: str, anchor: str, subject: str) -> str:
-    """Stable across runs: rule id + lower-cased vault or assignment id + subject key."""
-    return hashlib.sha256(f"{rule_id}|{anchor.lower()}|{subject}".encode()).hexdigest()[:32]
+def fingerprint(rule_id: str, subject_id: str) -> str:
+    """Stable across runs: rule id + the lower-cased id of the finding's subject (catalog 2)."""
+    return hashlib.sha256(f"{rule_id}|{subject_id.lower()}".encode()).hexdigest()[:32]
 
 
-def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, subject: str, vault=None, anchor: str | None = None,
-            evidence: dict | None = None, severity: str | None = None, principal_id: str | None = None,
-            principal_type: str | None = None, assignment=None, role=None, scope: str | None = None,
-            **remediation_fields) -> Finding:
-    """Build a finding for ``meta``: fingerprint, severity override, title and remediation filled in.
+def capped(items, name: str, cap: int = EVIDENCE_CAP) -> dict:
+    """An evidence list capped at ``cap`` items, with the full count beside it."""
+    items = list(items)
+    return {name: items[:cap], f"{name}Count": len(items)}
 
-    ``anchor`` (default: the vault id, else the assignment id) and ``subject`` make the fingerprint.
+
+def affected(vaults) -> dict:
+    """What a grant or role definition affects: vault counts by permission model (report 2)."""
+    vaults = list(vaults)
+    rbac = sum(1 for v in vaults if v.is_rbac)
+    return {"vaults": len(vaults), "rbac": rbac, "accessPolicy": len(vaults) - rbac}
+
+
+def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assignment=None, role=None,
+            subscription_id: str | None = None, evidence: dict | None = None, severity: str | None = None,
+            principal_id: str | None = None, principal_type: str | None = None, scope: str | None = None,
+            affected_vaults=None, **remediation_fields) -> Finding:
+    """Build a finding for ``meta``: fingerprint, severity override, names, owner, remediation filled in.
+
+    The subject (``meta.subject``) picks the id the fingerprint is made of: the vault's id, the
+    grant's id, the role definition's GUID or the subscription id.
     """
+    kind = meta.subject
+    subject_id = {"vault": lambda: vault.id, "grant": lambda: assignment.id, "roleDefinition": lambda: role.guid,
+                  "subscription": lambda: subscription_id}[kind]()
     fields = _Blank(remediation_fields)
     if vault is not None:
         fields.setdefault("vault_name", vault.name)
@@ -96,29 +138,38 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, subject: str, vau
     if assignment is not None:
         fields.setdefault("assignment_id", assignment.id)
         fields.setdefault("scope", assignment.scope)
+        principal_id = principal_id or assignment.principal_id
+        principal_type = principal_type or assignment.principal_type
     if role is not None:
         fields.setdefault("role_name", role.name)
         fields.setdefault("role_id", role.id)
-    anchor = anchor or (vault.id if vault is not None else assignment.id)
     if scope is None and assignment is not None:
         scope = assignment.scope
+    names = ctx.who(principal_id)
     return Finding(
-        fingerprint=fingerprint(meta.id, anchor, subject),
+        fingerprint=fingerprint(meta.id, subject_id),
         ruleId=meta.id,
         severity=ctx.severity_overrides.get(meta.id, severity or meta.severity),
         title=meta.title,
         message=message,
+        subject=kind,
         vaultId=vault.id if vault is not None else None,
         vaultName=vault.name if vault is not None else None,
-        subscriptionId=vault.subscription_id if vault is not None else _subscription_of(scope),
+        subscriptionId=(vault.subscription_id if vault is not None else subscription_id or _subscription_of(scope)),
         resourceGroup=vault.resource_group if vault is not None else None,
         principalId=principal_id,
-        principalType=principal_type,
+        principalName=names["principalName"],
+        principalType=principal_type or names["principalType"],
+        userType=names["userType"],
         assignmentId=assignment.id if assignment is not None else None,
-        roleDefinitionId=role.id if role is not None else None,
+        eligible=assignment.eligible if assignment is not None else None,
+        # the id the grant references, as spelled there (on role-definition findings, the definition's own)
+        roleDefinitionId=(assignment.role_definition_id if assignment is not None and kind == "grant"
+                          else role.id if role is not None else None),
         roleName=role.name if role is not None else None,
         scope=scope,
-        subject=subject,
+        owner=ctx.owner(vault),
+        affected=affected(affected_vaults) if affected_vaults is not None else None,
         evidence=evidence or {},
         remediation=meta.remediation.format_map(fields),
     )
@@ -130,19 +181,27 @@ def _subscription_of(scope: str | None) -> str | None:
     return None
 
 
-def coverage_evidence(entry, access, missing: int, ctx: RuleContext) -> dict:
-    """Evidence of an access-policy entry that the principal's vault-level RBAC does not cover."""
+def entry_item(entry, ctx: RuleContext, **extra) -> dict:
+    """A policy entry as an evidence item: the entry as it stands, with the principal's name."""
+    who = ctx.who(entry.object_id)
+    return {**entry.evidence(), "principalName": who["principalName"], "principalType": who["principalType"],
+            "userType": who["userType"], **extra}
+
+
+def coverage_item(entry, access, missing: int, ctx: RuleContext) -> dict:
+    """Evidence item of an access-policy entry that the principal's standing vault-level RBAC does not cover."""
     from audit_function import permissions as perms
 
-    return {
-        "policyEntry": entry.evidence(),
-        "missingDataActions": perms.names(missing),
-        "missingDataActionsInWords": perms.describe(missing),
-        "rbacDataActions": perms.names(access.rbac_data(entry.object_key)),
-        "partiallyCoveredBy": [g.evidence() for g in access.rbac_grants(entry.object_key)],
-        "objectScopedGrants": [g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
-        "groups": groups_note(ctx),
-    }
+    have = access.rbac_data(entry.object_key)
+    return entry_item(
+        entry, ctx,
+        missingDataActions=perms.names(missing),
+        missingDataActionsInWords=perms.describe(missing),
+        coveredBy="none of it" if not entry.data & have else "part of it",
+        rbacDataActions=perms.names(have),
+        partiallyCoveredBy=[g.evidence() for g in access.rbac_grants(entry.object_key)],
+        objectScopedGrants=[g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
+    )
 
 
 def groups_note(ctx: RuleContext) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from audit_function import permissions as perms
 from audit_function.estate import scope_level
-from rules.base import NotEvaluated, RuleMeta, finding
+from rules.base import NotEvaluated, RuleMeta, capped, finding
 
 BROAD = {"root": "high", "managementGroup": "high", "subscription": "high", "resourceGroup": "medium"}
 
@@ -13,7 +12,7 @@ META = RuleMeta(
     title="Key Vault data role assigned at a broad scope",
     severity="high",
     applies_to="estate",
-    subject="role assignment",
+    subject="grant",
     rationale=(
         "A role with Key Vault data actions assigned at a management group, the tenant root, a subscription "
         "or a resource group applies to every vault beneath it, now and in future: new vaults inherit it "
@@ -32,27 +31,28 @@ META = RuleMeta(
 
 
 def evaluate(estate, index, ctx):
-    broad = []
     for assignment in estate.assignments:
         level = scope_level(assignment.scope_key)
         if level not in BROAD:
             continue
         role = index.role(assignment)
         if role is None:
-            yield NotEvaluated(META.id, None, f"role definition {assignment.role_definition_id} of assignment "
+            yield NotEvaluated(META.id, None, f"role definition {assignment.role_definition_id} of grant "
                                f"{assignment.id} is unknown", scope=assignment.scope)
-        elif role.data:
-            broad.append((assignment, role, level))
-    counts = index.vaults_under({a.scope_key for a, _, _ in broad})
-    for assignment, role, level in broad:
-        total, rbac = counts[assignment.scope_key]
+            continue
+        if not role.data:
+            continue
+        covered = index.covered_vaults(assignment)
+        rbac = sum(1 for v in covered if v.is_rbac)
         yield finding(
-            META, ctx, assignment=assignment, role=role, subject="assignment", severity=BROAD[level],
-            principal_id=assignment.principal_id, principal_type=assignment.principal_type,
-            message=(f"{role.name} is assigned to {assignment.principal_id} at {level} scope {assignment.scope}: "
-                     f"it reaches {total} vault(s) in the snapshot ({rbac} using RBAC, where it is effective now) "
-                     f"and every vault created beneath later."),
-            evidence={"roleName": role.name, "roleDefinitionId": role.id, "scope": assignment.scope,
-                      "scopeLevel": level, "vaultsCovered": total, "rbacVaultsCovered": rbac,
-                      "dataActions": perms.names(role.data), "conditional": assignment.conditional},
+            META, ctx, assignment=assignment, role=role, severity=BROAD[level],
+            affected_vaults=covered,
+            message=(f"{role.name} is {'made eligible for' if assignment.eligible else 'assigned to'} "
+                     f"{assignment.principal_id} at {level} scope {assignment.scope}: it covers {len(covered)} "
+                     f"vault(s) in the snapshot ({rbac} using RBAC, where it is effective now) and every vault "
+                     f"created beneath later."),
+            evidence={"roleName": role.name, "scope": assignment.scope, "scopeLevel": level,
+                      "vaultsCovered": len(covered), "rbacVaultsCovered": rbac, "roles": [assignment.role_definition_id],
+                      "conditional": assignment.conditional, "eligible": assignment.eligible,
+                      **capped(sorted(v.id for v in covered), "vaultIds")},
         )

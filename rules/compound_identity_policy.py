@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, capped, entry_item, finding
 
 META = RuleMeta(
     id="compound-identity-policy",
@@ -11,7 +11,7 @@ META = RuleMeta(
     severity="low",
     applies_to="vault",
     models=("accessPolicy",),
-    subject="access-policy entry",
+    subject="vault",
     rationale=(
         "An entry with an applicationId (compound identity) grants access only when that application acts on "
         "behalf of that principal. Azure RBAC has no equivalent, so this entry cannot be migrated as is and "
@@ -29,16 +29,16 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for entry in vault.access_policies:
-        if not entry.application_id:
-            continue
-        yield finding(
-            META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id,
-            application_id=entry.application_id,
-            message=(f"Access-policy entry on vault {vault.name} grants {perms.describe(entry.data) or 'no data action'} "
-                     f"to {entry.object_id} only through application {entry.application_id} (compound identity); "
-                     f"Azure RBAC has no equivalent."),
-            evidence={"policyEntry": entry.evidence(),
-                      "applicationId": entry.application_id,
-                      "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data)},
-        )
+    compound = [entry for entry in vault.access_policies if entry.application_id]
+    if not compound:
+        return
+    items = [entry_item(entry, ctx, dataActionsInWords=perms.describe(entry.data)) for entry in compound]
+    first = compound[0]
+    yield finding(
+        META, ctx, vault=vault, principal_id=first.object_id, application_id=first.application_id,
+        message=(f"{len(compound)} access-policy entr{'y' if len(compound) == 1 else 'ies'} on vault {vault.name} "
+                 f"grant{'s' if len(compound) == 1 else ''} access only through an application acting for the "
+                 f"principal (compound identity); Azure RBAC has no equivalent."),
+        evidence=capped(items, "entries"),
+    )
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import NotEvaluated, RuleMeta, finding
+from rules.base import NotEvaluated, RuleMeta, capped, entry_item, finding
 
 META = RuleMeta(
     id="cross-tenant-access-policy",
@@ -12,7 +12,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('tenantId',),
     models=("accessPolicy",),
-    subject="access-policy entry",
+    subject="vault",
     rationale=(
         "A vault accepts only tokens issued by its own tenant (properties.tenantId). An entry whose tenantId is "
         "another tenant either never matches anyone, misleading reviewers about who has access, or records a "
@@ -35,15 +35,18 @@ def evaluate(vault, access, ctx):
         yield NotEvaluated(META.id, vault.id, "properties.tenantId is missing: the vault's tenant is unknown, "
                                               "so entry tenants cannot be compared with it")
         return
-    for entry in vault.access_policies:
-        if entry.tenant_id.lower() == vault.tenant_id.lower():
-            continue
-        yield finding(
-            META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id, vault_tenant=vault.tenant_id,
-            message=(f"Access-policy entry for {entry.object_id} on vault {vault.name} names tenant "
-                     f"{entry.tenant_id}, but the vault authenticates against tenant {vault.tenant_id}."),
-            evidence={"policyEntry": entry.evidence(),
-                      "entryTenantId": entry.tenant_id, "vaultTenantId": vault.tenant_id,
-                      "subscriptionTenantId": vault.row_tenant_id,
-                      "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data)},
-        )
+    foreign = [entry for entry in vault.access_policies if vault.entry_cross_tenant(entry)]
+    if not foreign:
+        return
+    items = [entry_item(entry, ctx, entryTenantId=entry.tenant_id, dataActionsInWords=perms.describe(entry.data))
+             for entry in foreign]
+    first = foreign[0]
+    yield finding(
+        META, ctx, vault=vault, principal_id=first.object_id, vault_tenant=vault.tenant_id,
+        message=(f"{len(foreign)} access-policy entr{'y' if len(foreign) == 1 else 'ies'} on vault {vault.name} "
+                 f"name{'s' if len(foreign) == 1 else ''} another tenant than the one the vault authenticates "
+                 f"against ({vault.tenant_id}): they can never match a token the vault accepts."),
+        evidence={**capped(items, "entries"), "vaultTenantId": vault.tenant_id,
+                  "subscriptionTenantId": vault.row_tenant_id},
+    )
+

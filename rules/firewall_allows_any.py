@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from audit_function.estate import ip_prefix_length, is_ipv6
+import ipaddress
+
 from rules.base import NotEvaluated, RuleMeta, finding
 
 META = RuleMeta(
     id="firewall-allows-any",
-    title="Vault firewall rule admits an overly broad address range",
+    title="Vault firewall rules together admit an overly broad address range",
     severity="high",
     applies_to="vault",
     reads=('publicNetworkAccess', 'networkAcls'),
-    subject="(vault, ip rule)",
+    subject="vault",
     rationale=(
-        "A firewall with default action Deny limits the public endpoint to the ranges in ipRules. A rule broader "
-        "than the configured prefix (by default shorter than /8 for IPv4, /32 for IPv6; 0.0.0.0/0 is every address) "
-        "admits a large share of the internet, so the firewall looks restrictive while it is not. Only the prefix "
-        "length counts: host bits in the address do not narrow the range."
+        "A firewall with default action Deny limits the public endpoint to the ranges in ipRules. When the union "
+        "of those ranges holds more addresses than one network of the configured prefix (by default one /8 for "
+        "IPv4, 2^24 addresses; one /32 for IPv6), the firewall admits a large share of the internet and looks "
+        "restrictive while it is not: seven narrow rules can add up to most of IPv4. Overlaps count once, and "
+        "host bits in a rule do not narrow its range."
     ),
     remediation=(
         "`az keyvault network-rule remove --name {vault_name} --resource-group {resource_group} --ip-address {ip_rule}`, "
@@ -28,28 +30,51 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for bad in vault.bad_ip_rules:
-        yield NotEvaluated(META.id, vault.id, f"networkAcls.ipRules value {bad} is not an IP address or CIDR range",
-                           gap=True)
+    if vault.bad_ip_rules:
+        # one value that is not a network makes the whole union unknown: never judged on the rest
+        for bad in vault.bad_ip_rules:
+            yield NotEvaluated(META.id, vault.id, f"networkAcls.ipRules value {bad} is not an IP address or CIDR "
+                               "range", gap=True)
+        return
     if vault.public_disabled or vault.acl_default_action != "Deny":
         return
-    seen = set()
-    for value in vault.ip_rules:
-        key = value.lower()
-        if key in seen:
+    for family, version, minimum in (("IPv4", 4, ctx.thresholds.firewall_min_prefix_v4),
+                                     ("IPv6", 6, ctx.thresholds.firewall_min_prefix_v6)):
+        try:
+            networks = [n for n in (network(v) for v in vault.ip_rules) if n.version == version]
+        except ValueError as exc:
+            yield NotEvaluated(META.id, vault.id, f"networkAcls.ipRules holds a value that is not a network ({exc})",
+                               gap=True)
+            return
+        if not networks:
             continue
-        seen.add(key)
-        length = ip_prefix_length(value)
-        family, bits, minimum = (("IPv6", 128, ctx.thresholds.firewall_min_prefix_v6) if is_ipv6(value)
-                                 else ("IPv4", 32, ctx.thresholds.firewall_min_prefix_v4))
-        if length >= minimum:
+        bits = 32 if version == 4 else 128
+        covered = union_size(networks)
+        limit = 1 << (bits - minimum)
+        if covered <= limit:
             continue
+        broadest = sorted(networks, key=lambda n: (n.prefixlen, int(n.network_address)))[:10]
+        share = covered / (1 << bits)
         yield finding(
-            META, ctx, vault=vault, subject=f"ip:{key}", ip_rule=value,
-            message=(f"Vault {vault.name} denies public traffic by default, but its IP rule {value} is a /{length} "
-                     f"{family} range (2^{bits - length} addresses), broader than the allowed minimum /{minimum}."),
-            evidence={"ipRule": value, "addressFamily": family, "prefixLength": length,
-                      "minimumPrefixLength": minimum,
+            META, ctx, vault=vault, ip_rule=str(broadest[0]),
+            message=(f"Vault {vault.name} denies public traffic by default, but its {family} rules together allow "
+                     f"{covered:,} addresses ({share:.2%} of the {family} space), more than one /{minimum} network."),
+            evidence={"addressFamily": family, "addressesCovered": covered, "shareOfAddressSpace": round(share, 6),
+                      "minimumPrefixLength": minimum, "ruleCount": len(networks),
+                      "broadestRules": [str(n) for n in broadest],
                       "publicNetworkAccess": vault.public_network_access or "missing",
                       "networkDefaultAction": vault.acl_default_action},
         )
+
+
+def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """The network of one rule value: host bits ignored, a value without ``/`` is one host."""
+    return ipaddress.ip_network(value.strip(), strict=False)
+
+
+def union_size(networks) -> int:
+    """Addresses covered by the union of networks of one family (overlaps counted once)."""
+    total = 0
+    for n in ipaddress.collapse_addresses(networks):
+        total += n.num_addresses
+    return total

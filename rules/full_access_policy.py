@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, capped, entry_item, finding
 
 #: access-policy category -> the `az keyvault set-policy` option that sets it
 FLAGS = {"keys": "--key-permissions", "secrets": "--secret-permissions",
@@ -15,7 +15,7 @@ META = RuleMeta(
     severity="medium",
     applies_to="vault",
     models=("accessPolicy",),
-    subject="access-policy entry",
+    subject="vault",
     rationale=(
         "`all` gives every permission of a category (every permission except purge), including delete, backup, "
         "restore and, for keys, decrypt and sign, and silently includes permissions Azure adds later. `purge` "
@@ -34,21 +34,22 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for entry in vault.access_policies:
-        if not entry.broad:
-            continue
-        yield finding(
-            META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id,
-            application_option=f" --application-id {entry.application_id}" if entry.application_id else "",
-            permission_options=_narrowed(entry),
-            message=(f"Access-policy entry for {entry.object_id} on vault {vault.name} grants "
-                     f"{', '.join(entry.broad)} ({len(perms.names(entry.data))} data actions: "
-                     f"{perms.describe(entry.data)})."),
-            evidence={"policyEntry": entry.evidence(),
-                      "broadPermissions": list(entry.broad),
-                      "dataActions": perms.names(entry.data), "dataActionsInWords": perms.describe(entry.data),
-                      "dataActionCount": len(perms.names(entry.data))},
-        )
+    broad = [entry for entry in vault.access_policies if entry.broad]
+    if not broad:
+        return
+    items = [entry_item(entry, ctx, broadPermissions=list(entry.broad), dataActionCount=len(perms.names(entry.data)),
+                        dataActionsInWords=perms.describe(entry.data)) for entry in broad]
+    first = broad[0]
+    yield finding(
+        META, ctx, vault=vault, principal_id=first.object_id,
+        application_option=f" --application-id {first.application_id}" if first.application_id else "",
+        permission_options=_narrowed(first),
+        message=(f"{len(broad)} access-policy entr{'y' if len(broad) == 1 else 'ies'} on vault {vault.name} "
+                 f"grant{'s' if len(broad) == 1 else ''} 'all' or 'purge' "
+                 f"({', '.join(sorted({b for e in broad for b in e.broad}))})."),
+        evidence=capped(items, "entries"),
+    )
+
 
 
 def _narrowed(entry) -> str:

@@ -12,7 +12,7 @@ META = RuleMeta(
     applies_to="vault",
     models=("accessPolicy",),
     uses_rbac=True,
-    subject="role assignment",
+    subject="grant",
     rationale=(
         "A vault that uses access policies ignores Azure RBAC for data access. This assignment grants Key Vault "
         "data actions at the vault (or on a secret, key or certificate in it), so it grants nothing today and "
@@ -36,15 +36,15 @@ def evaluate(vault, access, ctx):
             a = grant.assignment
             where = "the vault" if grant.level == "vault" else f"object {a.scope}"
             yield finding(
-                META, ctx, vault=vault, anchor=a.id, subject="assignment", assignment=a, role=grant.role,
-                principal_id=a.principal_id, principal_type=a.principal_type,
-                message=(f"{grant.role.name} assigned to {a.principal_type or 'principal'} {a.principal_id} on {where} "
+                META, ctx, vault=vault, assignment=a, role=grant.role, affected_vaults=[vault],
+                message=(f"{grant.role.name} {'made eligible for' if grant.eligible else 'assigned to'} "
+                         f"{a.principal_type or 'principal'} {a.principal_id} on {where} "
                          f"has no effect: vault {vault.name} uses access policies. It grants "
                          f"{perms.describe(grant.data)} as soon as the vault is switched to RBAC"
                          + (" (the assignment has a condition)." if a.conditional else ".")),
                 evidence={**grant.evidence(), "objectScoped": grant.level == "object",
-                          "conditional": a.conditional, "principalId": a.principal_id,
-                          "principalType": a.principal_type, "permissionModel": vault.model,
-                          "dataActions": perms.names(grant.data), "dataActionsInWords": perms.describe(grant.data),
+                          "conditional": a.conditional, "eligible": grant.eligible,
+                          "permissionModel": vault.model, "roles": [a.role_definition_id],
+                          "dataActionsInWords": perms.describe(grant.data),
                           "dataActionCount": len(perms.names(grant.data))},
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding, groups_note
+from rules.base import RuleMeta, capped, finding, groups_note
 
 META = RuleMeta(
     id="latent-grant",
@@ -12,7 +12,7 @@ META = RuleMeta(
     applies_to="vault",
     models=("accessPolicy",),
     uses_rbac=True,
-    subject="(vault, principal)",
+    subject="vault",
     rationale=(
         "Role assignments that reach an access-policy vault (at the vault, a secret, key or certificate in it, or "
         "its resource group, subscription, management groups or /) do nothing today, so nobody reviews them. "
@@ -31,26 +31,31 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for gainer in access.gainers():
-        principal, first, widened, policy, grants = (gainer.key, gainer.assignment, gainer.widened, gainer.policy,
-                                                      gainer.grants)
-        via = "; ".join(f"{g.role.name} at {g.level} scope {g.assignment.scope}"
-                        + (" (conditional)" if g.assignment.conditional else "") for g in grants)
-        now = "has no access-policy entry" if not policy else f"has only {perms.describe(policy)} by access policy"
-        yield finding(
-            META, ctx, vault=vault, subject=f"principal:{principal}", principal_id=first.principal_id,
-            principal_type=first.principal_type, assignment_ids=" ".join(g.assignment.id for g in grants),
-            message=(f"Switching vault {vault.name} to RBAC would give {first.principal_id} "
-                     f"{perms.describe(widened)} through {via}; today it {now}."),
-            evidence={"principalId": first.principal_id, "principalType": first.principal_type,
-                      "widenedDataActions": perms.names(widened),
-                      "widenedDataActionsInWords": perms.describe(widened),
-                      "widenedDataActionCount": len(perms.names(widened)),
-                      "withoutAccessPolicyEquivalent": perms.names(widened & ~perms.POLICY_UNIVERSE),
-                      "accessPolicyDataActions": perms.names(policy),
-                      "accessPolicyEntries": sum(1 for e in vault.access_policies if e.object_key == principal),
-                      "assignments": [{**g.evidence(), "principalId": g.assignment.principal_id,
-                                       "conditional": g.assignment.conditional,
-                                       "widenedDataActions": perms.names(g.data & widened)} for g in grants],
-                      "groups": groups_note(ctx)},
-        )
+    gainers = access.gainers()
+    if not gainers:
+        return
+    items = []
+    assignment_ids = []
+    for gainer in gainers:
+        who = ctx.who(gainer.assignment.principal_id)
+        items.append({
+            "principalId": gainer.assignment.principal_id, "principalName": who["principalName"],
+            "principalType": gainer.assignment.principal_type or who["principalType"], "userType": who["userType"],
+            "widenedDataActions": perms.names(gainer.widened),
+            "widenedDataActionsInWords": perms.describe(gainer.widened),
+            "withoutAccessPolicyEquivalent": perms.names(gainer.widened & ~perms.POLICY_UNIVERSE),
+            "accessPolicyDataActions": perms.names(gainer.policy),
+            "grants": [{**g.evidence(), "widenedDataActions": perms.names(g.data & gainer.widened)}
+                       for g in gainer.grants],
+        })
+        assignment_ids.extend(g.assignment.id for g in gainer.grants)
+    assignment_ids = list(dict.fromkeys(assignment_ids))
+    yield finding(
+        META, ctx, vault=vault, principal_id=gainers[0].assignment.principal_id,
+        assignment_ids=" ".join(assignment_ids[:20]),
+        message=(f"Switching vault {vault.name} to RBAC would widen the data access of {len(gainers)} "
+                 f"principal{'' if len(gainers) == 1 else 's'} beyond what the access policies give "
+                 f"{'it' if len(gainers) == 1 else 'them'} today, through {len(assignment_ids)} grant"
+                 f"{'' if len(assignment_ids) == 1 else 's'} that do nothing now."),
+        evidence={**capped(items, "principals"), "grantCount": len(assignment_ids), "groups": groups_note(ctx)},
+    )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from audit_function import permissions as perms
-from rules.base import RuleMeta, coverage_evidence, finding
+from rules.base import RuleMeta, capped, coverage_item, finding, groups_note
 from rules.stranded_access_policy import suggest_role
 
 META = RuleMeta(
@@ -13,7 +12,7 @@ META = RuleMeta(
     applies_to="vault",
     models=("accessPolicy",),
     uses_rbac=True,
-    subject="access-policy entry",
+    subject="vault",
     rationale=(
         "When a vault is switched to Azure RBAC its access policies stop counting at once. This entry grants data "
         "actions that the principal's role assignments at the vault or above do not, so switching now would "
@@ -30,18 +29,15 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for entry in vault.access_policies:
-        missing = access.coverage(entry)
-        if not missing:
-            continue
-        have = access.rbac_data(entry.object_key)
-        partial = "none of it" if not entry.data & have else "only part of it"
-        yield finding(
-            META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id,
-            suggested_role=suggest_role(missing),
-            message=(f"Switching vault {vault.name} to RBAC now would cut {entry.object_id} off from "
-                     f"{perms.describe(missing)}: its access policy grants this and its role assignments cover "
-                     f"{partial}."),
-            evidence={**coverage_evidence(entry, access, missing, ctx),
-                      "missingDataActionCount": len(perms.names(missing))},
-        )
+    gaps = [(entry, missing) for entry in vault.access_policies if (missing := access.coverage(entry))]
+    if not gaps:
+        return
+    items = [coverage_item(entry, access, missing, ctx) for entry, missing in gaps]
+    first, missing = gaps[0]
+    yield finding(
+        META, ctx, vault=vault, principal_id=first.object_id, suggested_role=suggest_role(missing),
+        message=(f"Switching vault {vault.name} to RBAC now would cut {len(gaps)} access-policy "
+                 f"entr{'y' if len(gaps) == 1 else 'ies'} off from data access their role assignments do not cover."),
+        evidence={**capped(items, "entries"), "groups": groups_note(ctx)},
+    )
+

@@ -39,7 +39,7 @@ def evaluate(vault, access, ctx):
     else:
         detail = "it has no private endpoint connection"
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=f"Vault {vault.name} is reachable only through its public endpoint: {detail}.",
         evidence={"privateEndpointConnections": connections, "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},

@@ -36,7 +36,7 @@ def evaluate(vault, access, ctx):
     pna = vault.public_network_access
     pna_text = f"publicNetworkAccess is {pna!r}" if pna else "publicNetworkAccess is missing (means Enabled)"
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=(f"Vault {vault.name} accepts data-plane requests from any internet address: {pna_text} and the "
                  f"firewall's default action is Allow (networkAcls missing, empty or without defaultAction also "
                  f"means Allow)."),

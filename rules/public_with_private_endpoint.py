@@ -33,7 +33,7 @@ def evaluate(vault, access, ctx):
     pna = vault.public_network_access
     pna_text = f"publicNetworkAccess is {pna!r}" if pna else "publicNetworkAccess is missing (means Enabled)"
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=(f"Vault {vault.name} has {len(approved)} approved private endpoint(s) but {pna_text}: the public "
                  f"endpoint still answers (firewall default action {vault.acl_default_action}, "
                  f"{len(vault.ip_rules)} IP rule(s))."),

@@ -34,7 +34,7 @@ def evaluate(vault, access, ctx):
     soft = "missing" if vault.soft_delete is None else vault.soft_delete
     note = "" if soft is True else " Soft delete is not enabled either; enable it first."
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=(f"Vault {vault.name} has no purge protection: enablePurgeProtection {state}, so deleted items can "
                  f"be purged before their retention period ends.{note}"),
         evidence={"enablePurgeProtection": found, "enableSoftDelete": soft},

@@ -1,50 +1,62 @@
-"""self-grant-path: a principal that can write the vault can give itself any data access."""
+"""self-grant-path: a grant whose holder can give itself any data access on the vaults it covers."""
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from audit_function import permissions as perms
+from rules.base import RuleMeta, capped, finding
 
 META = RuleMeta(
     id="self-grant-path",
-    title="Principal can grant itself data access through the vault's access policies",
+    title="Grant lets its holder give itself data access to vaults",
     severity="high",
-    applies_to="vault",
-    models=("accessPolicy",),
-    uses_rbac=True,
-    subject="(vault, principal)",
+    applies_to="estate",
+    subject="grant",
     rationale=(
-        "On a vault that uses access policies, the policies are part of the vault resource. Anyone allowed "
-        "Microsoft.KeyVault/vaults/write or Microsoft.KeyVault/vaults/accessPolicies/write (Owner, Contributor, "
-        "Key Vault Contributor, custom roles) at the vault or above can add an access policy for itself and then "
-        "read every secret, key and certificate. Azure RBAC closes this path: there, granting data access needs "
-        "Microsoft.Authorization/roleAssignments/write."
+        "A principal that can change who has access can give itself any data access, including reading every "
+        "secret. On access-policy vaults the policies are part of the vault resource, so "
+        "Microsoft.KeyVault/vaults/write or vaults/accessPolicies/write (Owner, Contributor, Key Vault "
+        "Contributor) writes a policy directly; Microsoft.Authorization/roleAssignments/write (Owner, User Access "
+        "Administrator, Role Based Access Control Administrator, Key Vault Data Access Administrator) assigns a "
+        "role that can, in two steps. On RBAC vaults roleAssignments/write assigns a Key Vault data role "
+        "directly. Deny assignments that apply to the holder on a vault close the path there; an eligible (PIM) "
+        "grant counts, since its holder can activate it."
     ),
     remediation=(
-        "Move the vault to Azure RBAC (plan with `kv-audit plan --vault {vault_id}`, then "
-        "`az keyvault update --name {vault_name} --resource-group {resource_group} --enable-rbac-authorization true`), "
-        "or remove the control-plane assignments the principal does not need: `az role assignment delete --ids {assignment_ids}`"
+        "Remove or narrow the grant: `az role assignment delete --ids {assignment_id}`; where the holder needs it, "
+        "constrain it (an ABAC condition limiting which roles it may assign, or a PIM eligible assignment with "
+        "approval), and move access-policy vaults to Azure RBAC"
     ),
     references=("CIS Microsoft Azure Foundations 8.3.6",
                 "https://learn.microsoft.com/azure/key-vault/general/rbac-access-policy",
+                "https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-overview",
                 "https://learn.microsoft.com/azure/key-vault/general/security-features"),
 )
 
 
-def evaluate(vault, access, ctx):
-    for principal, grants in sorted(access.self_granters().items()):
-        grants = sorted(grants, key=lambda g: g.assignment.key)
-        actions = sorted({action for g in grants for action in g.role.self_grant})
-        first = grants[0].assignment
-        via = "; ".join(f"{g.role.name} at {g.level} scope {g.assignment.scope}" for g in grants)
+def evaluate(estate, index, ctx):
+    for assignment in estate.assignments:
+        role = index.role(assignment)
+        if role is None or not role.control & perms.SELF_GRANT_ACCESS_POLICY:
+            continue
+        if index.vault_containing(assignment.scope_key) is not None:
+            continue  # object-scoped control grants do not count
+        hits = []
+        paths: set[str] = set()
+        principal = assignment.principal_key
+        for vault in index.covered_vaults(assignment):
+            control = role.control & ~index.denied_on(principal, vault)[1] if index.has_denies else role.control
+            if control & (perms.SELF_GRANT_RBAC if vault.is_rbac else perms.SELF_GRANT_ACCESS_POLICY):
+                hits.append(vault)
+                paths.update(perms.self_grant_paths(control, vault.is_rbac))
+        if not hits:
+            continue
+        hits.sort(key=lambda v: v.key)
         yield finding(
-            META, ctx, vault=vault, subject=f"principal:{principal}", principal_id=first.principal_id,
-            principal_type=first.principal_type, assignment_ids=" ".join(g.assignment.id for g in grants),
-            message=(f"{first.principal_type or 'Principal'} {first.principal_id} can write access policies on vault "
-                     f"{vault.name} ({', '.join(actions)}) through {via}: it can grant itself any data access, "
-                     f"including reading every secret."),
-            evidence={"principalId": first.principal_id, "principalType": first.principal_type,
-                      "controlActions": actions, "assignmentCount": len(grants),
-                      "assignments": [{**g.evidence(), "grants": list(g.role.self_grant),
-                                       "conditional": g.assignment.conditional} for g in grants],
-                      "groups": "one finding per assignee; a group assignee stands for every member"},
+            META, ctx, assignment=assignment, role=role, affected_vaults=hits,
+            message=(f"{role.name} {'made eligible for' if assignment.eligible else 'assigned to'} "
+                     f"{assignment.principal_type or 'principal'} {assignment.principal_id} at {assignment.scope} "
+                     f"lets it give itself data access to {len(hits)} vault(s) ({', '.join(sorted(paths))})."),
+            evidence={"paths": sorted(paths), "controlActions": perms.control_names(role.control & perms.SELF_GRANT_ACCESS_POLICY),
+                      "eligible": assignment.eligible, "conditional": assignment.conditional,
+                      "roles": [assignment.role_definition_id], **capped([v.id for v in hits], "vaultIds")},
         )

@@ -29,7 +29,7 @@ def evaluate(vault, access, ctx):
     found = "missing" if vault.soft_delete is None else vault.soft_delete
     state = "is missing (a vault that predates soft delete)" if found == "missing" else "is false"
     yield finding(
-        META, ctx, vault=vault, subject="vault",
+        META, ctx, vault=vault,
         message=(f"Vault {vault.name} has no soft delete: enableSoftDelete {state}, so a deleted vault, secret, key "
                  f"or certificate cannot be recovered."),
         evidence={"enableSoftDelete": found,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, coverage_evidence, finding
+from rules.base import RuleMeta, capped, coverage_item, finding, groups_note
 
 META = RuleMeta(
     id="stranded-access-policy",
@@ -14,14 +14,14 @@ META = RuleMeta(
     applies_to="vault",
     models=("rbac",),
     uses_rbac=True,
-    subject="access-policy entry",
+    subject="vault",
     rationale=(
         "An RBAC vault ignores its access policies. This entry grants data actions that the principal's "
         "role assignments do not: the principal lost that access when the vault was switched to RBAC "
         "(a half-finished migration), which usually shows up as 403s in production."
     ),
     remediation=(
-        "Assign the principal a role covering the missing actions at the vault, e.g. "
+        "For each entry listed in evidence, assign the principal a role covering the missing actions at the vault, e.g. "
         "`az role assignment create --assignee-object-id {principal_id} --role \"{suggested_role}\" --scope {vault_id}`, "
         "or delete the entry if the access is no longer needed"
     ),
@@ -30,17 +30,21 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    for entry in vault.access_policies:
-        missing = access.coverage(entry)
-        if not missing:
-            continue
-        yield finding(
-            META, ctx, vault=vault, subject=entry.subject, principal_id=entry.object_id,
-            suggested_role=suggest_role(missing),
-            message=(f"{entry.object_id} lost {perms.describe(missing)} on RBAC vault {vault.name}: its access "
-                     f"policy grants it but no role assignment does."),
-            evidence=coverage_evidence(entry, access, missing, ctx),
-        )
+    stranded = [(entry, missing) for entry in vault.access_policies if (missing := access.coverage(entry))]
+    if not stranded:
+        return
+    items = [coverage_item(entry, access, missing, ctx) for entry, missing in stranded]
+    first, missing = stranded[0]
+    lost = 0
+    for _, m in stranded:
+        lost |= m
+    yield finding(
+        META, ctx, vault=vault, principal_id=first.object_id, suggested_role=suggest_role(missing),
+        message=(f"{len(stranded)} principal entr{'y' if len(stranded) == 1 else 'ies'} lost data access on RBAC vault "
+                 f"{vault.name} ({perms.describe(lost)}): the access policies grant it but no role assignment does."),
+        evidence={**capped(items, "entries"), "groups": groups_note(ctx)},
+    )
+
 
 
 @lru_cache(maxsize=4096)

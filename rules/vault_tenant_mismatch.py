@@ -41,7 +41,7 @@ def evaluate(vault, access, ctx):
     if vault.tenant_id.lower() == vault.row_tenant_id.lower():
         return
     yield finding(
-        META, ctx, vault=vault, subject="vault", subscription_tenant=vault.row_tenant_id,
+        META, ctx, vault=vault, subscription_tenant=vault.row_tenant_id,
         message=(f"Vault {vault.name} authenticates against tenant {vault.tenant_id} (properties.tenantId), but its "
                  f"subscription {vault.subscription_id} belongs to tenant {vault.row_tenant_id}: principals of "
                  f"tenant {vault.row_tenant_id} cannot authenticate to it."),

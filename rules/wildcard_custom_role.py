@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from audit_function.estate import prefixes, scope_level
-from rules.base import NotEvaluated, RuleMeta, finding
+from audit_function.estate import VAULT_SEGMENT, scope_level
+from rules.base import NotEvaluated, RuleMeta, capped, finding
 
 LEVELS = ("root", "managementGroup", "subscription", "resourceGroup", "vault", "object")
 
@@ -13,7 +13,7 @@ META = RuleMeta(
     title="Custom role grants Key Vault access through a wildcard",
     severity="medium",
     applies_to="estate",
-    subject="(role definition, assignment)",
+    subject="roleDefinition",
     rationale=(
         "A '*' in a custom role's dataActions (for example *, Microsoft.KeyVault/*, Microsoft.KeyVault/vaults/* or "
         "Microsoft.KeyVault/vaults/secrets/*) matches every Key Vault data action that exists now and every one "
@@ -33,20 +33,22 @@ META = RuleMeta(
 
 
 def evaluate(estate, index, ctx):
-    vaults = {v.key: v for v in estate.vaults}
+    by_role: dict[str, list] = {}
     for assignment in estate.assignments:
-        level = scope_level(assignment.scope_key, index.vault_keys)
-        if level not in LEVELS:
+        key = assignment.scope_key
+        level = scope_level(key, index.vault_keys)
+        if level not in LEVELS and VAULT_SEGMENT not in key:
             continue
-        vault = _vault_of(assignment.scope_key, level, vaults)
         role = index.role(assignment)
         if role is None:
-            yield NotEvaluated(META.id, vault.id if vault else None,
-                               f"role definition {assignment.role_definition_id} of assignment {assignment.id} "
-                               f"is unknown", scope=assignment.scope)
+            yield NotEvaluated(META.id, None, f"role definition {assignment.role_definition_id} of grant "
+                               f"{assignment.id} is unknown", scope=assignment.scope)
             continue
-        if not (role.custom and role.wildcards):
-            continue
+        if role.custom and role.wildcards:
+            by_role.setdefault(role.guid, []).append(assignment)
+    for guid in sorted(by_role):
+        grants = sorted(by_role[guid], key=lambda a: a.key)
+        role = estate.role_definitions[guid]
         data_patterns, action_patterns = _wildcards(role)
         matched = perms.patterns_mask(data_patterns)
         what = []
@@ -54,33 +56,35 @@ def evaluate(estate, index, ctx):
             what.append(f"dataActions {', '.join(data_patterns)} (matching {len(perms.names(matched))} Key Vault "
                         f"data actions)")
         if action_patterns:
-            what.append(f"actions {', '.join(action_patterns)} (matching Microsoft.KeyVault/vaults/write)")
+            what.append(f"actions {', '.join(action_patterns)} (matching "
+                        f"{', '.join(perms.control_names(perms.control_patterns_mask(action_patterns) & perms.SELF_GRANT_ACCESS_POLICY))})")
+        vaults = {}
+        for a in grants:
+            for v in index.covered_vaults(a):
+                vaults[v.key] = v
+            inside = index.vault_containing(a.scope_key)
+            if inside:
+                vaults[inside] = index.vault_keys[inside]
         yield finding(
-            META, ctx, anchor=assignment.id, subject=f"role:{role.guid}", vault=vault, assignment=assignment,
-            role=role, principal_id=assignment.principal_id, principal_type=assignment.principal_type,
-            message=(f"Custom role {role.name}, assigned to {assignment.principal_id} at {level} scope "
-                     f"{assignment.scope}, grants through wildcards: {'; '.join(what)}."),
-            evidence={"roleName": role.name, "roleDefinitionId": role.id, "scope": assignment.scope,
-                      "scopeLevel": level, "principalId": assignment.principal_id,
-                      "conditional": assignment.conditional,
+            META, ctx, role=role, affected_vaults=vaults.values(),
+            message=(f"Custom role {role.name}, granted {len(grants)} time(s), reaches Key Vault through "
+                     f"wildcards: {'; '.join(what)}."),
+            evidence={"roleName": role.name, "roleDefinitionId": role.id,
                       "dataActionWildcards": data_patterns, "actionWildcards": action_patterns,
                       "matchedDataActions": perms.names(matched),
                       "matchedDataActionsInWords": perms.describe(matched),
-                      "effectiveDataActions": perms.names(role.data),
                       "notDataActions": sorted({p for b in role.blocks for p in b.not_data_actions}),
-                      "notActions": sorted({p for b in role.blocks for p in b.not_actions})},
+                      "notActions": sorted({p for b in role.blocks for p in b.not_actions}),
+                      **capped([{"assignmentId": a.id, "principalId": a.principal_id, "scope": a.scope,
+                                 "scopeLevel": scope_level(a.scope_key, index.vault_keys),
+                                 "eligible": a.eligible, "conditional": a.conditional} for a in grants], "grants"),
+                      **capped(sorted(v.id for v in vaults.values()), "vaultIds")},
         )
 
 
 def _wildcards(role) -> tuple[list[str], list[str]]:
     """The role's '*' patterns, split into data patterns and control patterns (see ``role.wildcards``)."""
     data = [p for p in role.wildcards if any(p in b.data_actions for b in role.blocks) and perms.pattern_mask(p)]
-    control = [p for p in role.wildcards
-               if any(p in b.actions for b in role.blocks) and perms.matches(p, perms.VAULT_WRITE)]
+    control = [p for p in role.wildcards if any(p in b.actions for b in role.blocks)
+               and perms.control_patterns_mask([p]) & perms.SELF_GRANT_ACCESS_POLICY]
     return data, control
-
-
-def _vault_of(key: str, level: str, vaults: dict):
-    if level not in ("vault", "object"):
-        return None
-    return next((vaults[p] for p in prefixes(key) if p in vaults), None)

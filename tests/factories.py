@@ -100,7 +100,8 @@ def subscription_row(sub: str = SUB, mgs=("mg-corp", "mg-contoso", TENANT), tena
 
 
 def assignment_row(scope: str, role_guid: str, principal: str, *, name: str | None = None, principal_type: str = "User",
-                   condition: str | None = None, role_prefix: str = "", omit_scope: bool = False) -> dict:
+                   condition: str | None = None, role_prefix: str = "", omit_scope: bool = False,
+                   tenant: str = TENANT) -> dict:
     name = name or f"ra-{abs(hash((scope, role_guid, principal))) % 10**8:08d}"
     root = "" if scope == "/" else scope
     props = {"roleDefinitionId": f"{role_prefix}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}",
@@ -109,7 +110,37 @@ def assignment_row(scope: str, role_guid: str, principal: str, *, name: str | No
     if omit_scope:
         props.pop("scope")
     return {"id": f"{root}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
-            "type": "microsoft.authorization/roleassignments", "tenantId": TENANT, "properties": props}
+            "type": "microsoft.authorization/roleassignments", "tenantId": tenant, "properties": props}
+
+
+def eligibility_row(scope: str, role_guid: str, principal: str, *, name: str | None = None,
+                    principal_type: str = "User", tenant: str = TENANT, status: str = "Provisioned") -> dict:
+    """A PIM-eligible assignment as ARM's roleEligibilityScheduleInstances returns it (tenantId added)."""
+    name = name or f"rei-{abs(hash((scope, role_guid, principal))) % 10**8:08d}"
+    root = "" if scope == "/" else scope
+    return {"id": f"{root}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}", "name": name,
+            "type": "Microsoft.Authorization/roleEligibilityScheduleInstances", "tenantId": tenant,
+            "properties": {"roleDefinitionId": f"{root}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}",
+                           "principalId": principal, "principalType": principal_type, "scope": scope,
+                           "memberType": "Direct", "status": status, "startDateTime": "2026-01-01T00:00:00Z",
+                           "endDateTime": None, "condition": None}}
+
+
+def deny_row(scope: str, *, principals=("00000000-0000-0000-0000-000000000000",), exclude=(), data_actions=(),
+             not_data_actions=(), actions=(), not_actions=(), children: bool = True, name: str = "deny1",
+             tenant: str = TENANT) -> dict:
+    """A deny assignment as ARM's denyAssignments returns it (tenantId added)."""
+    root = "" if scope == "/" else scope
+    return {"id": f"{root}/providers/Microsoft.Authorization/denyAssignments/{name}", "name": name,
+            "type": "Microsoft.Authorization/denyAssignments", "tenantId": tenant,
+            "properties": {"denyAssignmentName": name, "description": "", "scope": scope,
+                           "permissions": [{"actions": list(actions), "notActions": list(not_actions),
+                                            "dataActions": list(data_actions),
+                                            "notDataActions": list(not_data_actions)}],
+                           "principals": [{"id": p, "type": "SystemDefined" if p.startswith("0000") else "User"}
+                                          for p in principals],
+                           "excludePrincipals": [{"id": p, "type": "User"} for p in exclude],
+                           "doNotApplyToChildScopes": not children, "isSystemProtected": True}}
 
 
 def role_definition_row(guid: str, name: str, *, actions=(), not_actions=(), data_actions=(), not_data_actions=(),
@@ -141,7 +172,8 @@ class RuleRun:
 
 
 def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions=None, principals=None,
-              thresholds: Thresholds | None = None, severity_overrides=None) -> RuleRun:
+              thresholds: Thresholds | None = None, severity_overrides=None, eligibilities=None,
+              denies=None) -> RuleRun:
     """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts."""
     tables = {
         "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
@@ -151,9 +183,13 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
     }
     if principals is not None:
         tables["principals"] = list(principals)
+    if eligibilities is not None:
+        tables["role_eligibilities"] = list(eligibilities)
+    if denies is not None:
+        tables["deny_assignments"] = list(denies)
     estate = load_estate(RawSnapshot(tables=tables))
     ctx = RuleContext(as_of=AS_OF, thresholds=thresholds or Thresholds(), severity_overrides=severity_overrides or {},
-                      groups_expanded=estate.directory_data)
+                      groups_expanded=estate.directory_data, principals=estate.principals)
     rules = tuple(rules)
     evaluation = evaluate(estate, rules, ctx, index=AccessIndex(estate))
     report = build_report(estate, evaluation, [r.META.id for r in rules], run={"id": "test"})
