@@ -26,6 +26,7 @@ class Evaluation:
     access: Spool = field(default_factory=Spool)                    # access rows (spreadsheet), by vault
     migration: Spool = field(default_factory=Spool)                 # one plan per access-policy vault, by vault id
     readiness: Counter = field(default_factory=Counter)             # migration verdict -> vaults
+    unknown_ancestry: int = 0                                       # vaults whose management groups are unknown
 
 
 def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> list[Finding]:
@@ -143,6 +144,8 @@ class VaultJob:
                 else "the vault's subscription has no management-group ancestry") + (
                 " while grants exist at management-group scope: grants and denies inherited from its management "
                 "groups cannot be matched")
+            if unknown_ancestry:
+                out.unknown_ancestry += 1
             for prop, why in vault.unreadable:
                 out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
             for rule in self.rules:

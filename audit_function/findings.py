@@ -23,6 +23,19 @@ from rules.base import SEVERITIES
 
 SPOOL_BYTES = 16 << 20
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
+#: summary.fixFirst: at most this many fingerprints (report 2)
+FIX_FIRST = 25
+
+
+def fix_first_key(f: dict) -> tuple:
+    """Where a reviewer starts: severity, then vaults affected (most first), then fingerprint."""
+    affected = f.get("affected")
+    vaults = affected["vaults"] if affected else (1 if f.get("vaultId") else 0)
+    return (_RANK.get(f["severity"], 9), -vaults, f["fingerprint"])
+
+
+def _top(candidates: list) -> list:
+    return sorted(candidates)[:FIX_FIRST]
 
 
 def _entry(item: dict) -> bytes:
@@ -128,6 +141,7 @@ class FindingStore:
         self.by_rule: Counter = Counter()
         self.by_subscription: Counter = Counter()
         self.per_vault: dict[str, Counter] = {}
+        self._fix_first: list[tuple] = []
 
     def __len__(self) -> int:
         return self._count
@@ -157,6 +171,10 @@ class FindingStore:
         self.by_severity[severity] += 1
         self.by_rule[f["ruleId"]] += 1
         self.by_subscription[f["subscriptionId"] or "(none)"] += 1
+        if not f.get("suppressed"):
+            self._fix_first.append(fix_first_key(f))
+            if len(self._fix_first) > 40 * FIX_FIRST:
+                self._fix_first = _top(self._fix_first)
         if f["vaultId"]:
             counter = self.per_vault.get(f["vaultId"].lower())
             if counter is None:
@@ -175,6 +193,7 @@ class FindingStore:
             files[key] = path
         return {"files": files, "count": self._count, "by_severity": self.by_severity, "by_rule": self.by_rule,
                 "by_subscription": self.by_subscription, "per_vault": self.per_vault,
+                "fix_first": _top(self._fix_first),
                 "decorators": [d.state() for d in self.decorators]}
 
     def absorb(self, part: dict) -> None:
@@ -185,8 +204,13 @@ class FindingStore:
         self.by_rule.update(part["by_rule"])
         self.by_subscription.update(part["by_subscription"])
         self.per_vault.update(part["per_vault"])
+        self._fix_first = _top(self._fix_first + part["fix_first"])
         for decorator, state in zip(self.decorators, part["decorators"]):
             decorator.merge(state)
+
+    def fix_first(self) -> list[str]:
+        """Fingerprints of the findings a reviewer should start with (unsuppressed, ranked)."""
+        return [key[2] for key in _top(self._fix_first)]
 
     def lines(self) -> Iterator[bytes]:
         """Each finding as one encoded JSON object (no newline), in report order."""

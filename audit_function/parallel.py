@@ -57,6 +57,7 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
                                "migration": part.migration.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,
                                "vault_stats": part.vault_stats, "readiness": part.readiness,
+                               "unknown_ancestry": part.unknown_ancestry,
                                "access": part.access.export(folder, f"{n}-access")}
                     with open(f"{folder}/{n}.pickle", "wb") as handle:
                         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -81,6 +82,7 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             out.vault_stats.update(part["vault_stats"])
             out.access.absorb(part["access"])
             out.readiness.update(part["readiness"])
+            out.unknown_ancestry += part["unknown_ancestry"]
         if progress:
             progress("vaults", done=len(vaults), total=len(vaults), workers=len(runs))
     finally:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import Counter
 
 from audit_function import __version__
+from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
 from rules.base import SEVERITIES
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 def _materialize(spooled, limit: int):
@@ -23,6 +24,8 @@ def _materialize(spooled, limit: int):
 
 
 def exposure(vault: Vault) -> str:
+    if vault.exposure == "perimeter":
+        return "perimeter"
     if vault.public_disabled:
         return "private"
     return "firewalled" if vault.acl_default_action == "Deny" else "public"
@@ -50,6 +53,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
         "rbacDataPrincipalCount": stats.get("rbacDataPrincipalCount", 0),
         "findingCount": sum(by_severity.values()),
         "findingsBySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
+        "templateDeployment": vault.template_deployment,
         "tags": vault.tags,
     }
 
@@ -80,16 +84,19 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
             "gaps": gaps,
             "notEvaluated": not_evaluated,
             "directoryData": estate.directory_data,
+            "coverage": coverage(estate, evaluation.unknown_ancestry),
             "tables": estate.counts,
         },
         "summary": {
             "vaults": len(vaults),
             "findings": len(store),
+            "fixFirst": store.fix_first(),
             "bySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
             "byRule": {rid: by_rule.get(rid, 0) for rid in rule_ids},
             "bySubscription": dict(sorted(by_sub.items())),
             "byPermissionModel": {m: sum(1 for v in vaults if v.model == m) for m in ("rbac", "accessPolicy")},
-            "byNetworkExposure": {e: sum(1 for v in vaults if exposure(v) == e) for e in ("public", "firewalled", "private")},
+            "byNetworkExposure": {e: sum(1 for v in vaults if exposure(v) == e)
+                                  for e in ("public", "firewalled", "perimeter", "private")},
             "migrationReadiness": {r: evaluation.readiness.get(r, 0)
                                    for r in ("ready", "needs-assignments", "review-latent-grants", "blocked")},
         },

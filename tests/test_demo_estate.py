@@ -14,7 +14,7 @@ from audit_function.demo import make_demo as demo
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TABLES = ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-          "principals")
+          "role_eligibilities", "deny_assignments", "principals")
 
 
 def _rows(table: str) -> list[dict]:
@@ -164,21 +164,27 @@ def test_principals_shape():
 # Through the audit engine
 # --------------------------------------------------------------------------------------------
 
-#: the 19 public rule ids of docs/contracts/rules.md, by subject kind
+#: catalog 2's rule ids in the demo, by how a finding maps back to the design lists (see make_demo.py)
 VAULT_RULES = ("access-policy-model", "public-network-open", "public-with-private-endpoint",
                "no-private-endpoint", "soft-delete-disabled", "purge-protection-disabled",
-               "vault-tenant-mismatch")
-PRINCIPAL_RULES = ("dead-access-policy", "stranded-access-policy", "self-grant-path", "full-access-policy",
-                   "cross-tenant-access-policy", "compound-identity-policy", "migration-gap", "latent-grant")
+               "vault-tenant-mismatch", "firewall-allows-any")
+#: one finding per vault, the entries (or principals) it is about listed in evidence
+ENTRY_RULES = ("dead-access-policy", "stranded-access-policy", "full-access-policy", "cross-tenant-access-policy",
+               "compound-identity-policy", "migration-gap")
+PRINCIPAL_RULES = ("latent-grant", "template-deployment-path")
 VAULT_ASSIGNMENT_RULES = ("inert-role-assignment",)
-ASSIGNMENT_RULES = ("broad-data-role", "wildcard-custom-role")  # assignment-level: vaultId may be null
-IP_RULES = ("firewall-allows-any",)
-CATALOG = VAULT_RULES + PRINCIPAL_RULES + VAULT_ASSIGNMENT_RULES + ASSIGNMENT_RULES + IP_RULES
+ASSIGNMENT_RULES = ("broad-data-role", "self-grant-path")   # one finding per grant, vaultId null
+ROLE_RULES = ("wildcard-custom-role",)                      # one finding per role definition
+CATALOG = VAULT_RULES + ENTRY_RULES + PRINCIPAL_RULES + VAULT_ASSIGNMENT_RULES + ASSIGNMENT_RULES + ROLE_RULES
+#: catalog 2 rules that need the deeper tables (vault_objects, diagnostic settings, Defender): not in the demo yet
+PENDING = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing", "audit-logging-missing",
+           "defender-for-key-vault-off")
 
 
 def test_design_covers_every_catalog_rule():
-    assert len(set(CATALOG)) == 19
-    designed = {d[0] for v in demo.VAULTS for d in v.design} | {d[0] for a in demo.ASSIGNMENTS for d in a.design}
+    assert len(set(CATALOG)) == 20
+    designed = {d[0] for v in demo.VAULTS for d in v.design} | \
+        {d[0] for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design}
     assert designed == set(CATALOG)
     for name in demo.CLEAN_VAULTS:
         assert demo.VAULTS_BY_NAME[name].design == []
@@ -197,12 +203,36 @@ def test_demo_audit_is_complete(report):
     assert report["run"]["gaps"] == []
     assert report["run"]["notEvaluated"] == []
     assert report["summary"]["vaults"] == len(demo.VAULTS)
+    assert report["schemaVersion"] == "2.0"
+
+
+def test_coverage_lists_every_source(report):
+    from audit_function.coverage import SOURCES
+
+    coverage = {c["source"]: c for c in report["run"]["coverage"]}
+    assert list(coverage) == list(SOURCES)
+    for source in ("role assignments", "role definitions", "management-group ancestry",
+                   "eligible assignments (PIM)", "deny assignments", "directory data (Microsoft Graph)"):
+        assert coverage[source]["state"] == "collected", source
+    for source in ("classic subscription administrators", "Managed HSM data plane (local RBAC)",
+                   "network security perimeters"):
+        assert coverage[source]["state"] == "not collected" and coverage[source]["note"], source
+
+
+def test_fix_first_ranks_by_severity_then_reach(report):
+    by_fp = {f["fingerprint"]: f for f in report["findings"]}
+    first = [by_fp[fp] for fp in report["summary"]["fixFirst"]]
+    assert 0 < len(first) <= 25
+    assert all(f["severity"] == "high" for f in first[:5])
+    # the break-glass User Access Administrator at / reaches every vault: it leads
+    assert first[0]["ruleId"] == "self-grant-path" and first[0]["affected"]["vaults"] == len(demo.VAULTS)
 
 
 def test_the_engine_implements_the_catalog():
     from rules import RULE_IDS
 
     assert sorted(RULE_IDS) == sorted(CATALOG)
+    assert not set(PENDING) & set(RULE_IDS)
 
 
 @pytest.mark.parametrize("rule_id", CATALOG)
@@ -221,21 +251,22 @@ def test_clean_vaults_have_no_findings(report, name):
 
 def _keys():
     principals = {p.id.lower(): p.key for p in demo.PRINCIPALS.values()}
-    assignments = {a.id.lower(): a.key for a in demo.ASSIGNMENTS}
+    assignments = {a.id.lower(): a.key for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES}
     return principals, assignments
 
 
-def _actual_subject(f: dict, principals: dict, assignments: dict):
-    rule = f["ruleId"]
+def _designed_pairs(f: dict, principals: dict, assignments: dict) -> list[tuple]:
+    """What one catalog-2 finding stands for in the design lists: (rule, subject) pairs."""
+    rule, ev = f["ruleId"], f.get("evidence") or {}
+    if rule in ENTRY_RULES:
+        return [(rule, principals.get(e["objectId"].lower(), e["objectId"])) for e in ev["entries"]]
     if rule in PRINCIPAL_RULES:
-        return (rule, principals.get((f.get("principalId") or "").lower(), f.get("principalId")))
+        return [(rule, principals.get(p["principalId"].lower(), p["principalId"])) for p in ev["principals"]]
     if rule in VAULT_ASSIGNMENT_RULES + ASSIGNMENT_RULES:
-        return (rule, "@" + assignments.get((f.get("assignmentId") or "").lower(), str(f.get("assignmentId"))))
-    if rule in IP_RULES:
-        ev = f.get("evidence") or {}
-        value = ev.get("ipRule") or ev.get("value") or ev.get("ip")
-        return (rule, f"ip:{value}")
-    return (rule,)
+        return [(rule, "@" + assignments.get((f.get("assignmentId") or "").lower(), str(f.get("assignmentId"))))]
+    if rule in ROLE_RULES:
+        return [(rule, "@" + assignments[g["assignmentId"].lower()]) for g in ev["grants"]]
+    return [(rule,)]
 
 
 @pytest.mark.parametrize("name", [v.name for v in demo.VAULTS])
@@ -243,21 +274,28 @@ def test_vault_findings_match_the_design(report, name):
     """Each vault produces exactly the findings its design list (and the README table) names."""
     vault = demo.VAULTS_BY_NAME[name]
     principals, assignments = _keys()
-    actual = Counter(
-        _actual_subject(f, principals, assignments) for f in report["findings"]
-        if (f.get("vaultId") or "").lower() == vault.id.lower()
-        and f["ruleId"] not in ASSIGNMENT_RULES
-    )
-    designed = Counter(tuple(d) for d in vault.design)
-    assert actual == designed
+    found = [f for f in report["findings"] if (f.get("vaultId") or "").lower() == vault.id.lower()]
+    assert all(f["subject"] in ("vault", "grant") for f in found)
+    assert len({f["ruleId"] for f in found if f["subject"] == "vault"}) == \
+        len([f for f in found if f["subject"] == "vault"]), "one finding per (rule, vault)"
+    actual = Counter(pair for f in found for pair in _designed_pairs(f, principals, assignments))
+    assert actual == Counter(tuple(d) for d in vault.design)
 
 
 def test_assignment_level_findings_match_the_design(report):
     principals, assignments = _keys()
-    actual = Counter(_actual_subject(f, principals, assignments) for f in report["findings"]
-                     if f["ruleId"] in ASSIGNMENT_RULES)
-    designed = Counter((d[0], "@" + a.key) for a in demo.ASSIGNMENTS for d in a.design)
+    actual = Counter(pair for f in report["findings"] if f["ruleId"] in ASSIGNMENT_RULES + ROLE_RULES
+                     for pair in _designed_pairs(f, principals, assignments))
+    designed = Counter((d[0], "@" + a.key) for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design)
     assert actual == designed
+
+
+def test_one_finding_per_cause(report):
+    subject_id = {"vault": "vaultId", "grant": "assignmentId", "roleDefinition": "roleDefinitionId",
+                  "subscription": "subscriptionId"}
+    subjects = Counter((f["ruleId"], f[subject_id[f["subject"]]].lower()) for f in report["findings"])
+    assert max(subjects.values()) == 1
+    assert len({f["fingerprint"] for f in report["findings"]}) == len(report["findings"])
 
 
 def _finding_keys(rep: dict) -> Counter:

@@ -380,6 +380,7 @@ class Vault:
     tenant: str = CONTOSO_TENANT  # properties.tenantId
     policies: list = field(default_factory=list)
     sku: str = "standard"
+    template: bool = False  # enabledForTemplateDeployment
     design: list = field(default_factory=list)  # designed findings, see module docstring
     verdict: str | None = None  # designed migration readiness (access-policy vaults)
 
@@ -396,7 +397,7 @@ class Vault:
                        "accessPolicies": [e.row() for e in self.policies]}
         props["enabledForDeployment"] = False
         props["enabledForDiskEncryption"] = False
-        props["enabledForTemplateDeployment"] = False
+        props["enabledForTemplateDeployment"] = self.template
         if self.soft_delete is not None:
             props["enableSoftDelete"] = self.soft_delete
             props["softDeleteRetentionInDays"] = 90
@@ -498,8 +499,7 @@ VAULTS = [
           verdict="ready",
           design=[("access-policy-model",),
                   ("inert-role-assignment", "@corp-shared-secrets-user"),
-                  ("inert-role-assignment", "@corp-shared-cseu"),
-                  ("self-grant-path", "grp-corp-prod-owners")]),
+                  ("inert-role-assignment", "@corp-shared-cseu")]),
     # ---- corp-dev: developers hold Secrets Officer on the whole subscription -----------------
     Vault("kv-crm-dev", "corp-dev", "rg-crm-dev",
           "Half-migrated: flipped to RBAC, old access policies left behind. The developers' entry is "
@@ -521,7 +521,7 @@ VAULTS = [
           tags("dev", "payments-team@contoso.com", "payments"),
           rbac=True, public="Enabled", acls=deny("10.0.0.0/8", "1.2.3.4", "0.0.0.0/0", action="deny"),
           pes=[PE("pe-kv-payments-dev", "Pending")], soft_delete=True, purge_protection=True,
-          design=[("firewall-allows-any", "ip:0.0.0.0/0"), ("no-private-endpoint",)]),
+          design=[("firewall-allows-any",), ("no-private-endpoint",)]),
     # ---- online-prod ------------------------------------------------------------------------
     Vault("kv-web-shared", "online-prod", "rg-web-shared",
           "Shared web secrets, keys and certificates. Has an approved private endpoint but public "
@@ -544,8 +544,7 @@ VAULTS = [
           design=[("access-policy-model",), ("no-private-endpoint",), ("purge-protection-disabled",),
                   ("full-access-policy", "grp-web-ops"),
                   ("migration-gap", "grp-web-ops"), ("migration-gap", "sp-app-service"),
-                  ("latent-grant", "sp-web-deploy"),
-                  ("self-grant-path", "grp-online-owners")]),
+                  ("latent-grant", "sp-web-deploy")]),
     Vault("kv-checkout-prod", "online-prod", "rg-checkout-prod",
           "Checkout API secrets. Clean.",
           tags("prod", "checkout-team@contoso.com", "checkout"),
@@ -564,8 +563,8 @@ VAULTS = [
           verdict="blocked",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("cross-tenant-access-policy", "fabrikam-cdn"),
-                  ("migration-gap", "mi-frontend"), ("migration-gap", "fabrikam-cdn"),
-                  ("self-grant-path", "erin"), ("self-grant-path", "grp-online-owners")]),
+                  # the partner's entry names another tenant: it grants nothing, so no migration gap
+                  ("migration-gap", "mi-frontend")]),
     # ---- platform / identity ----------------------------------------------------------------
     Vault("kv-identity-shared", "identity", "rg-identity-shared",
           "Created in 2017 and never touched: no soft delete, no network settings. Alice has the "
@@ -580,8 +579,7 @@ VAULTS = [
                   ("soft-delete-disabled",), ("purge-protection-disabled",),
                   ("full-access-policy", "alice"),
                   ("migration-gap", "alice"), ("migration-gap", "sp-adconnect"),
-                  ("latent-grant", "grp-platform-eng"),
-                  ("self-grant-path", "sp-platform-iac")]),
+                  ("latent-grant", "grp-platform-eng")]),
     Vault("kv-adds-dsc", "identity", "rg-adds",
           "Domain controller DSC configuration. Bob's entry is a compound identity (only via the DSC "
           "pull server app). Public access disabled but the private endpoint is still pending.",
@@ -597,8 +595,7 @@ VAULTS = [
                   ("full-access-policy", "grp-identity-admins"),
                   ("compound-identity-policy", "bob"),
                   ("migration-gap", "grp-identity-admins"), ("migration-gap", "bob"),
-                  ("latent-grant", "grp-platform-eng"),
-                  ("self-grant-path", "sp-platform-iac")]),
+                  ("latent-grant", "grp-platform-eng")]),
     # ---- platform / management --------------------------------------------------------------
     Vault("kv-backup-mgmt", "management", "rg-backup",
           "Keys for Azure Backup of encrypted VMs and the AIP tenant key (BYOK). Backup's entry is "
@@ -614,8 +611,7 @@ VAULTS = [
           design=[("access-policy-model",),
                   ("inert-role-assignment", "@backup-custom"),
                   ("migration-gap", "sp-aip"),
-                  ("latent-grant", "grp-platform-eng"),
-                  ("self-grant-path", "sp-platform-iac")]),
+                  ("latent-grant", "grp-platform-eng")]),
     Vault("kv-automation", "management", "rg-automation",
           "Automation account runbook secrets. Flipped to RBAC but the runbook identity only got "
           "Secrets User (it used to set secrets). Soft delete explicitly off (2019 template).",
@@ -652,8 +648,7 @@ VAULTS = [
                   ("soft-delete-disabled",), ("purge-protection-disabled",),
                   ("full-access-policy", "jordan-guest"), ("full-access-policy", "henry"),
                   ("migration-gap", "jordan-guest"), ("migration-gap", "henry"),
-                  ("migration-gap", "sp-legacy-webapp"),
-                  ("self-grant-path", "grp-sandbox-users")]),
+                  ("migration-gap", "sp-legacy-webapp")]),
     Vault("kv-fabrikam-erp", "sandbox", "rg-fabrikam-migrated",
           "Came with the Fabrikam acquisition: the subscription was transferred into Contoso's "
           "tenant, the vault is still bound to Fabrikam's tenant.",
@@ -666,8 +661,7 @@ VAULTS = [
           verdict="blocked",
           design=[("vault-tenant-mismatch",), ("access-policy-model",), ("public-network-open",),
                   ("no-private-endpoint",), ("soft-delete-disabled",), ("purge-protection-disabled",),
-                  ("migration-gap", "fabrikam-erp"), ("migration-gap", "fabrikam-erp-admin"),
-                  ("self-grant-path", "grp-sandbox-users")]),
+                  ("migration-gap", "fabrikam-erp"), ("migration-gap", "fabrikam-erp-admin")]),
     Vault("kv-lab-scratch", "sandbox", "rg-sandbox-lab",
           "Lab scratch vault under the custom 'Key Vault Operator' role granted on the whole lab RG. "
           "A lab function can read one secret via an object-scoped assignment that does nothing today.",
@@ -680,16 +674,33 @@ VAULTS = [
           verdict="review-latent-grants",
           design=[("access-policy-model",), ("public-network-open",), ("no-private-endpoint",),
                   ("inert-role-assignment", "@lab-func-secret"),
+                  ("inert-role-assignment", "@lab-dave-secrets-officer"), ("latent-grant", "dave"),
                   ("migration-gap", "dave"),
-                  ("latent-grant", "sp-lab-automation"), ("latent-grant", "mi-func-lab"),
-                  ("self-grant-path", "sp-lab-automation"), ("self-grant-path", "grp-sandbox-users")]),
+                  ("latent-grant", "sp-lab-automation"), ("latent-grant", "mi-func-lab")]),
     Vault("kv-lab-rbac", "sandbox", "rg-sandbox-lab",
           "RBAC lab vault. The firewall 'blocks' everything except 0.0.0.0/1 and 128.0.0.0/1.",
           tags("sandbox", "ivan.petrov@contoso.com", "lab"),
           rbac=True, public="Enabled", acls=deny("0.0.0.0/1", "128.0.0.0/1", "10.20.0.0/16"),
           soft_delete=True,
-          design=[("firewall-allows-any", "ip:0.0.0.0/1"), ("firewall-allows-any", "ip:128.0.0.0/1"),
+          design=[("firewall-allows-any",),
                   ("no-private-endpoint",), ("purge-protection-disabled",)]),
+]
+VAULTS += [
+    # ---- catalog 2 -------------------------------------------------------------------------
+    Vault("kv-release-templates", "online-prod", "rg-release",
+          "Secrets that release templates reference (enabledForTemplateDeployment). Owners and an "
+          "eligible Contributor can have Resource Manager read them; a deployment stack's deny "
+          "assignment stops anyone but break-glass from assigning roles on it.",
+          tags("prod", "release-eng@contoso.com", "release"),
+          rbac=True, public="Disabled", acls=deny(), pes=[PE("pe-kv-release-templates", "Approved")],
+          soft_delete=True, purge_protection=True, template=True,
+          design=[("template-deployment-path", "grp-online-owners"), ("template-deployment-path", "erin")]),
+    Vault("kv-perimeter-data", "corp-prod", "rg-data-platform",
+          "Data platform secrets behind a network security perimeter (SecuredByPerimeter): its own "
+          "firewall says Allow, but the perimeter governs public traffic.",
+          tags("prod", "data-platform@contoso.com", "data-platform"),
+          rbac=True, public="SecuredByPerimeter", acls=allow(), soft_delete=True, purge_protection=True,
+          design=[("no-private-endpoint",)]),
 ]
 VAULTS_BY_NAME = {v.name: v for v in VAULTS}
 CLEAN_VAULTS = ("kv-payments-prod", "kv-crm-prod", "kv-hr-prod", "kv-checkout-prod")
@@ -711,15 +722,17 @@ class Assignment:
     condition: str | None = None
     role_id_style: str = "auto"  # auto | root | upper
     design: list = field(default_factory=list)  # assignment-level findings
+    eligible: bool = False  # a PIM-eligible assignment (role_eligibilities, read through ARM)
 
     @property
     def name(self) -> str:
-        return gid(f"assignment:{self.key}")
+        return gid(f"{'eligibility' if self.eligible else 'assignment'}:{self.key}")
 
     @property
     def id(self) -> str:
         base = "" if self.scope == "/" else self.scope
-        return f"{base}{AUTHZ}/roleAssignments/{self.name}"
+        kind = "roleEligibilityScheduleInstances" if self.eligible else "roleAssignments"
+        return f"{base}{AUTHZ}/{kind}/{self.name}"
 
     def _sub_rg(self) -> tuple[str, str]:
         m = re.match(r"^/subscriptions/([^/]+)(?:/resourceGroups/([^/]+))?", self.scope, re.I)
@@ -737,6 +750,17 @@ class Assignment:
         else:
             role_id = f"{AUTHZ}/roleDefinitions/{guid}"
         stamp = f"{self.created}T09:{len(self.key) % 60:02d}:{sum(map(ord, self.key)) % 60:02d}.0000000Z"
+        if self.eligible:  # ARM's roleEligibilityScheduleInstances shape, tenantId added by the collector
+            return {
+                "id": self.id, "name": self.name, "type": "Microsoft.Authorization/roleEligibilityScheduleInstances",
+                "tenantId": CONTOSO_TENANT,
+                "properties": {"roleDefinitionId": role_id, "principalId": pid(self.principal),
+                               "principalType": PRINCIPALS[self.principal].assignment_type, "scope": self.scope,
+                               "memberType": "Direct", "status": "Provisioned", "startDateTime": stamp,
+                               "endDateTime": None, "condition": self.condition,
+                               "roleEligibilityScheduleId": f"{self.scope}{AUTHZ}/roleEligibilitySchedules/"
+                                                            f"{gid('schedule:' + self.key)}"},
+            }
         return {
             "id": self.id,
             "name": self.name,
@@ -772,23 +796,26 @@ SECRET_NAME_CONDITION = (
 ASSIGNMENTS = [
     # -- tenant-wide and management groups
     Assignment("root-uaa-breakglass", "User Access Administrator", "breakglass", "/", "2019-05-06",
-               "Elevated access for the break-glass account"),
+               "Elevated access for the break-glass account", design=[("self-grant-path",)]),
     Assignment("contoso-security-reader", "Reader", "grp-security-readers", mg_scope("contoso"),
                "2020-02-11", "Security team read access", created_by="priya"),
     Assignment("platform-kv-admin", "Key Vault Administrator", "grp-platform-eng", mg_scope("platform"),
                "2021-09-30", "Platform engineers administer all platform vaults", created_by="frank",
                design=[("broad-data-role",)]),
     Assignment("platform-iac-contributor", "Contributor", "sp-platform-iac", mg_scope("platform"),
-               "2021-01-15", "Terraform for the platform landing zone"),
+               "2021-01-15", "Terraform for the platform landing zone", design=[("self-grant-path",)]),
     # -- subscriptions
-    Assignment("corp-prod-owners", "Owner", "grp-corp-prod-owners", S["corp-prod"].scope, "2020-06-01"),
+    Assignment("corp-prod-owners", "Owner", "grp-corp-prod-owners", S["corp-prod"].scope, "2020-06-01",
+               design=[("self-grant-path",)]),
     Assignment("corp-prod-analytics-blob", "Storage Blob Data Reader", "sp-analytics", S["corp-prod"].scope,
                "2022-03-08", "Analytics ingest reads exports (not a Key Vault role)"),
     Assignment("corp-dev-secrets-officer", "Key Vault Secrets Officer", "grp-corp-developers",
                S["corp-dev"].scope, "2022-11-21", "Developers manage secrets in dev",
                role_id_style="upper", design=[("broad-data-role",)]),
-    Assignment("online-owners", "Owner", "grp-online-owners", S["online-prod"].scope, "2020-06-01"),
-    Assignment("sandbox-contributors", "Contributor", "grp-sandbox-users", S["sandbox"].scope, "2018-04-12"),
+    Assignment("online-owners", "Owner", "grp-online-owners", S["online-prod"].scope, "2020-06-01",
+               design=[("self-grant-path",)]),
+    Assignment("sandbox-contributors", "Contributor", "grp-sandbox-users", S["sandbox"].scope, "2018-04-12",
+               design=[("self-grant-path",)]),
     # -- resource groups
     Assignment("web-deploy-secrets-officer", "Key Vault Secrets Officer", "sp-web-deploy",
                S["online-prod"].rg("rg-web-shared"), "2023-02-14", "Pipeline writes app secrets",
@@ -799,7 +826,7 @@ ASSIGNMENTS = [
                design=[("broad-data-role",)]),
     Assignment("lab-kv-operator", "Contoso Key Vault Operator", "sp-lab-automation",
                S["sandbox"].rg("rg-sandbox-lab"), "2021-10-19", "Lab automation",
-               design=[("broad-data-role",), ("wildcard-custom-role",)]),
+               design=[("broad-data-role",), ("wildcard-custom-role",), ("self-grant-path",)]),
     # -- vault scope (and below)
     Assignment("payments-secrets-user", "Key Vault Secrets User", "mi-payments-api",
                vault_scope("kv-payments-prod"), "2023-04-02"),
@@ -827,7 +854,8 @@ ASSIGNMENTS = [
     Assignment("web-key-rotation", "Key Vault Crypto Officer", "sp-key-rotation",
                vault_scope("kv-web-shared"), "2024-09-12"),
     Assignment("frontend-kv-contributor", "Key Vault Contributor", "erin",
-               vault_scope("kv-online-frontend"), "2022-05-05", "Web ops lead manages the vault"),
+               vault_scope("kv-online-frontend"), "2022-05-05", "Web ops lead manages the vault",
+               design=[("self-grant-path",)]),
     Assignment("automation-secrets-user", "Key Vault Secrets User", "mi-automation",
                vault_scope("kv-automation"), "2024-11-02", "RBAC flip"),
     Assignment("grafana-secret-user", "Key Vault Secrets User", "mi-grafana",
@@ -841,9 +869,45 @@ ASSIGNMENTS = [
                vault_scope("kv-lab-rbac"), "2024-06-18", design=[("wildcard-custom-role",)]),
 ]
 
+#: PIM-eligible assignments: not in Resource Graph, read through ARM (role_eligibilities.jsonl)
+ELIGIBILITIES = [
+    Assignment("release-erin-contributor", "Contributor", "erin", S["online-prod"].rg("rg-release"),
+               "2025-09-01", "Release engineer can activate Contributor for release windows", eligible=True),
+    Assignment("lab-dave-secrets-officer", "Key Vault Secrets Officer", "dave", vault_scope("kv-lab-scratch"),
+               "2025-10-14", "Dave can activate Secrets Officer on the lab vault", eligible=True),
+]
+
+#: deny assignments (ARM, denyAssignments.jsonl): a deployment stack's deny settings on the release vault
+DENY_ASSIGNMENTS = [
+    {"key": "release-stack-deny", "name": "Deployment stack 'release-templates' deny settings",
+     "scope": vault_scope("kv-release-templates"),
+     "actions": ["Microsoft.Authorization/roleAssignments/write", "Microsoft.KeyVault/vaults/delete"],
+     "exclude": ["breakglass"]},
+]
+
+
 # --------------------------------------------------------------------------------------------
 # Rows
 # --------------------------------------------------------------------------------------------
+
+
+def deny_assignment_rows() -> list[dict]:
+    rows = []
+    for d in DENY_ASSIGNMENTS:
+        name = gid(f"deny:{d['key']}")
+        rows.append({
+            "id": f"{d['scope']}{AUTHZ}/denyAssignments/{name}", "name": name,
+            "type": "Microsoft.Authorization/denyAssignments", "tenantId": CONTOSO_TENANT,
+            "properties": {"denyAssignmentName": d["name"], "description": "Created by a deployment stack",
+                           "scope": d["scope"],
+                           "permissions": [{"actions": d["actions"], "notActions": [], "dataActions": [],
+                                            "notDataActions": []}],
+                           "principals": [{"id": "00000000-0000-0000-0000-000000000000", "type": "SystemDefined"}],
+                           "excludePrincipals": [{"id": pid(p), "type": PRINCIPALS[p].assignment_type}
+                                                 for p in d["exclude"]],
+                           "doNotApplyToChildScopes": False, "isSystemProtected": True},
+        })
+    return rows
 
 
 def subscription_rows() -> list[dict]:
@@ -898,6 +962,8 @@ def tables() -> dict[str, list[dict]]:
         "vaults": [v.row() for v in VAULTS],
         "role_definitions": role_definition_rows(),
         "role_assignments": [a.row() for a in ASSIGNMENTS],
+        "role_eligibilities": [a.row() for a in ELIGIBILITIES],
+        "deny_assignments": deny_assignment_rows(),
         "principals": principal_rows(),
     }
 
