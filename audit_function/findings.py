@@ -171,7 +171,7 @@ class FindingStore:
         self.by_severity[severity] += 1
         self.by_rule[f["ruleId"]] += 1
         self.by_subscription[f["subscriptionId"] or "(none)"] += 1
-        if not f.get("suppressed"):
+        if not f.get("suppressed") and "fingerprint" in f:
             self._fix_first.append(fix_first_key(f))
             if len(self._fix_first) > 40 * FIX_FIRST:
                 self._fix_first = _top(self._fix_first)

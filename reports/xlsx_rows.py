@@ -114,7 +114,7 @@ def vault_columns(severities: list[str]) -> list[Column]:
         Column("Resource group", 24), Column("Location", 14),
         Column("Permission model", 16, highlight={"accessPolicy": WARN}),
         Column("Public network access", 14), Column("ACL default action", 12),
-        Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "private": GOOD}),
+        Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "perimeter": GOOD, "private": GOOD}),
         Column("IP rules", 9), Column("Approved private endpoints", 12),
         Column("Soft delete", 10, highlight={"no": BAD, "not set": BAD}),
         Column("Purge protection", 12, highlight={"no": BAD, "not set": BAD}),

@@ -34,7 +34,7 @@ OK_FILL = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
 HEAD_FONT = Font(bold=True, color="FFFFFF")
 HEAD_FILL = PatternFill("solid", start_color="1F3864", end_color="1F3864")
 WIDTH = 8  # columns A..H carry text; charts start at column J
-EXPOSURE_COLOURS = {"public": "C00000", "firewalled": "FFC000", "private": "70AD47"}
+EXPOSURE_COLOURS = {"public": "C00000", "firewalled": "FFC000", "perimeter": "5B9BD5", "private": "70AD47"}
 MODEL_COLOURS = {"rbac": "4472C4", "accessPolicy": "FFC000"}
 
 
@@ -127,7 +127,7 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
          anchor=f"J{charts_at + 16}")
 
     exposure = Counter(network_exposure(v) for v in vaults)
-    order = [e for e in ("public", "firewalled", "private") if e in exposure]
+    order = [e for e in ("public", "firewalled", "perimeter", "private") if e in exposure]
     head, last = sheet.table("Vaults by network exposure", ["Exposure", "Vaults"],
                              [(e, exposure[e]) for e in order])
     _pie(sheet.ws, "Vaults by network exposure", head, last, order, EXPOSURE_COLOURS,

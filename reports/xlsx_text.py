@@ -142,7 +142,7 @@ def portal_url(tenant_id, vault_id) -> str | None:
 
 def network_exposure(vault: dict) -> str:
     """The report's own ``networkExposure`` when it has one, else derived the same way."""
-    if vault.get("networkExposure") in ("private", "firewalled", "public"):
+    if vault.get("networkExposure") in ("private", "perimeter", "firewalled", "public"):
         return vault["networkExposure"]
     if str(vault.get("publicNetworkAccess") or "").lower() == "disabled":
         return "private"

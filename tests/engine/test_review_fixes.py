@@ -12,8 +12,8 @@ from tests.factories import (KV_SECRETS_USER, SUB, SUB2, assignment_row, mg_scop
                              vault_row)
 
 AS_OF = datetime(2026, 11, 23, tzinfo=timezone.utc)
-RBAC_VAULT_RULES = {"dead-access-policy", "stranded-access-policy"}
-POLICY_VAULT_RULES = {"inert-role-assignment", "self-grant-path", "migration-gap", "latent-grant"}
+RBAC_VAULT_RULES = {"dead-access-policy", "stranded-access-policy", "template-deployment-path"}
+POLICY_VAULT_RULES = {"inert-role-assignment", "migration-gap", "latent-grant", "template-deployment-path"}
 
 
 def report_for(tables, manifest=None):
@@ -65,15 +65,19 @@ def test_subscription_comes_from_the_id_when_the_column_is_null():
     assert run.report["vaults"][0]["subscriptionId"] == SUB
 
 
-def test_duplicate_entries_are_distinct_subjects_with_distinct_fingerprints():
+def test_duplicate_entries_are_distinct_evidence_items_of_one_finding():
     second = policy("P1", keys=["get"])
     del second["tenantId"]                       # defaults to the vault's tenant: the same identity
     entries = [policy("P1", secrets=["get"]), second, policy("p1", secrets=["all"]), policy("P1", secrets=["purge"])]
     run = run_rules([migration_gap, full_access_policy], vaults=[vault_row(rbac=False, policies=entries)])
-    assert len(run.findings) == 6
-    assert len({f["fingerprint"] for f in run.findings}) == 6
-    gaps = run.of("migration-gap")
-    assert [f["subject"].rsplit("#", 1)[-1] if "#" in f["subject"] else "" for f in gaps] == ["", "1", "2", "3"]
+    # catalog 2: one finding per (rule, vault); every entry is its own evidence item
+    assert len(run.findings) == 2 and len({f["fingerprint"] for f in run.findings}) == 2
+    (gap,) = run.of("migration-gap")
+    assert gap["evidence"]["entriesCount"] == 4
+    assert [{k: list(v) for k, v in e["permissions"].items()} for e in gap["evidence"]["entries"]] == [
+        {"secrets": ["get"]}, {"keys": ["get"]}, {"secrets": ["all"]}, {"secrets": ["purge"]}]
+    (broad,) = run.of("full-access-policy")
+    assert [e["broadPermissions"] for e in broad["evidence"]["entries"]] == [["secrets: all"], ["secrets: purge"]]
 
 
 def test_an_ip_rule_with_a_non_ascii_digit_is_a_gap_not_a_crash():
