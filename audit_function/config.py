@@ -46,7 +46,7 @@ class AuditConfig:
 
 TOP_KEYS = ("suppressions", "severityOverrides", "thresholds", "tickets")
 SUPPRESSION_KEYS = ("id", "ruleId", "vault", "subscription", "resourceGroup", "tag",
-                    "principalId", "justification", "owner", "expires")
+                    "principalId", "assignmentId", "fingerprint", "justification", "owner", "expires")
 THRESHOLD_LIMITS = {"firewallMinPrefixV4": 32, "firewallMinPrefixV6": 128}
 TICKET_SINKS = ("azure-devops", "github", "jsonl", "csv")
 TICKET_KEYS = ("sink", "groupBy", "closeResolved", "minSeverity", "out", "azureDevOps", "github")
@@ -309,13 +309,14 @@ def _suppressions(check: _Checker, node: _Node) -> tuple[Suppression, ...]:
             expires=check.expires(fields["expires"], f"{name}.expires"),
             vault=text("vault"), subscription=text("subscription"),
             resource_group=text("resourceGroup"), tag=tag, principal_id=text("principalId"),
+            assignment_id=text("assignmentId"), fingerprint=text("fingerprint"),
             id=text("id"), index=index, line=item.line,
         )
         scoped = (suppression.vault, suppression.subscription, suppression.resource_group,
-                  suppression.tag, suppression.principal_id)
+                  suppression.tag, suppression.principal_id, suppression.assignment_id, suppression.fingerprint)
         if rule_id == "*" and not any(scoped):
             raise check.fail(item, f"{name}: ruleId '*' needs at least one of vault, "
-                                   "subscription, resourceGroup, tag or principalId")
+                                   "subscription, resourceGroup, tag, principalId, assignmentId or fingerprint")
         if suppression.id is not None:
             if suppression.id in seen_ids:
                 raise check.fail(item, f"{name}: id {suppression.id!r} is already used by "

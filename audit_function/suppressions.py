@@ -36,6 +36,8 @@ class Suppression:
     resource_group: str | None = None  # pattern: resource group name
     tag: tuple[tuple[str, str], ...] = ()  # (key, value pattern): the vault's tags
     principal_id: str | None = None   # object id, compared case-insensitively
+    assignment_id: str | None = None  # grant findings: the grant's id, compared case-insensitively
+    fingerprint: str | None = None    # one finding exactly (a catalog-1 fingerprint matches nothing: unused)
     id: str | None = None             # optional name given in the file
     index: int = 0                    # position in the file's list (0-based)
     line: int | None = None           # line in the file, for messages
@@ -75,6 +77,12 @@ class Suppression:
             principal = finding.get("principalId")
             if not principal or principal.lower() != self.principal_id.lower():
                 return False
+        if self.assignment_id is not None:
+            grant = finding.get("assignmentId")
+            if not grant or grant.lower() != self.assignment_id.lower():
+                return False
+        if self.fingerprint is not None and finding.get("fingerprint") != self.fingerprint.lower():
+            return False
         return True
 
     def describe(self) -> dict:
