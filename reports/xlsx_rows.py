@@ -71,7 +71,8 @@ class Lookup:
 def finding_columns(with_status: bool) -> list[Column]:
     columns = [
         Column("Severity", 10, highlight=SEVERITY_STYLE),
-        Column("Rule", 28), Column("Title", 40), Column("Vault", 24, link=True),
+        Column("Rule", 28), Column("Title", 40), Column("Vault", 24, link=True), Column("Subject", 14),
+        Column("Vaults affected", 10), Column("Owner", 26), Column("Principal name", 30),
         Column("Subscription", 26), Column("Resource group", 24), Column("Principal", 38),
         Column("Principal type", 16), Column("Role", 30), Column("Scope", 40),
         Column("Message", 70), Column("Remediation", 60),
@@ -93,8 +94,10 @@ def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
     c = text.clean
     get = finding.get
     vault_id = get("vaultId")
+    affected = get("affected")
     values = [
-        c(get("severity")), c(get("ruleId")), c(get("title")), c(lookup.vault_name(finding)),
+        c(get("severity")), c(get("ruleId")), c(get("title")), c(lookup.vault_name(finding)), c(get("subject")),
+        affected["vaults"] if affected else (1 if vault_id else None), c(get("owner")), c(get("principalName")),
         c(lookup.subscription(get("subscriptionId"))), c(get("resourceGroup")),
         c(get("principalId")), c(get("principalType")),
         c(get("roleName") or get("roleDefinitionId")), c(get("scope")),

@@ -19,8 +19,8 @@ from tests.reports import factory_xlsx as make
 
 TRIGGERS = tuple("=+-@\t\r\n")
 FINDING_HEADERS = [
-    "Severity", "Rule", "Title", "Vault", "Subscription", "Resource group", "Principal",
-    "Principal type", "Role", "Scope", "Message", "Remediation", "Fingerprint", "Assignment ID",
+    "Severity", "Rule", "Title", "Vault", "Subject", "Vaults affected", "Owner", "Principal name",
+    "Subscription", "Resource group", "Principal", "Principal type", "Role", "Scope", "Message", "Remediation", "Fingerprint", "Assignment ID",
     "Vault ID", "Evidence",
 ]
 STATUS_HEADERS = ["Status", "First seen", "Suppressed", "Suppression"]
@@ -99,7 +99,7 @@ def test_status_columns_only_when_findings_carry_them(small):
                             suppression={"reason": "accepted risk"} if i == 0 else None)
                        for i, f in enumerate(doc["findings"])]
     ws = load(render(AuditResult(doc, result.access)))["Findings"]
-    assert header(ws) == FINDING_HEADERS[:12] + STATUS_HEADERS + FINDING_HEADERS[12:]
+    assert header(ws) == FINDING_HEADERS[:16] + STATUS_HEADERS + FINDING_HEADERS[16:]
     assert column(ws, "Status") == ["new"] * len(doc["findings"])
     assert column(ws, "Suppressed")[:2] == ["yes", "no"]
     assert column(ws, "Suppression")[0] == "reason: accepted risk"
@@ -134,12 +134,12 @@ def test_findings_rows_in_json_order_with_fields(small):
 def test_findings_table_filter_freeze_widths_and_severity_colours(small):
     ws = load(small[1])["Findings"]
     table = ws.tables["FindingsTable"]
-    assert table.ref == "A1:P7"
-    assert table.autoFilter.ref == "A1:P7"
+    assert table.ref == "A1:T7"
+    assert table.autoFilter.ref == "A1:T7"
     assert table.tableStyleInfo.name.startswith("TableStyle")
     assert [c.name for c in table.tableColumns] == FINDING_HEADERS
     assert ws.freeze_panes == "A2"
-    assert ws.column_dimensions["K"].width >= 60  # message
+    assert ws.column_dimensions["O"].width >= 60  # message
     rules = {rule.formula[0]: rule for rng in ws.conditional_formatting for rule in rng.rules}
     assert {'"high"', '"medium"', '"low"'} <= set(rules)
     assert rules['"high"'].dxf.fill.fgColor.rgb.endswith("C00000")
@@ -457,7 +457,7 @@ def test_hyperlinks_stop_at_the_per_sheet_limit(small):
 def test_empty_estate_renders_headers_only():
     wb = load(render(AuditResult(make.report([], []), ())))
     assert wb["Findings"].max_row == 1 and not wb["Findings"].tables
-    assert wb["Findings"].auto_filter.ref == "A1:P1"
+    assert wb["Findings"].auto_filter.ref == "A1:T1"
     assert summary_block(wb, "Findings by severity") == [["high", 0], ["medium", 0], ["low", 0]]
 
 
