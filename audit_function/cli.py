@@ -150,12 +150,16 @@ def cmd_audit(args) -> int:
 
 
 def _print_summary(outcome) -> None:
+    from audit_function.summary_lines import coverage_lines, fix_first_lines
+
     report = outcome.result.report
     summary, run = report["summary"], report["run"]
     sev = ", ".join(f"{k} {v}" for k, v in summary["bySeverity"].items())
     print(f"kv-audit: {summary['vaults']} vaults, {summary['findings']} findings ({sev})")
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
+    for line in (*coverage_lines(report), *fix_first_lines(report, report["findings"])):
+        print(line)
     if not run["complete"]:
         print(f"  INCOMPLETE: {len(run['gaps'])} gap(s); the report lists them under run.gaps", file=sys.stderr)
         for gap in run["gaps"][:5]:
