@@ -13,7 +13,8 @@ from audit_function.errors import CollectionError
 from tests.collect.conftest import expected_rows, ids, minimum_requests
 from tests.fakes.estate import synthetic_estate
 
-TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments")
+TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments",
+          "lighthouse_delegations")
 
 
 @pytest.fixture(scope="module")
