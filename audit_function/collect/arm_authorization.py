@@ -24,8 +24,8 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
-                                   ServiceResponseError)
+from azure.core.exceptions import (AzureError, ClientAuthenticationError, HttpResponseError,
+                                   ServiceRequestError, ServiceResponseError)
 from azure.core.utils import CaseInsensitiveDict
 from azure.mgmt.authorization import AuthorizationManagementClient
 
@@ -77,8 +77,8 @@ def describe(exc: HttpResponseError) -> str:
         for d in err.get("details") or []:
             if isinstance(d, dict) and (d.get("message") or d.get("code")):
                 details.append(f"{d.get('code') or ''}: {d.get('message') or ''}".strip(": "))
-    except (ValueError, AttributeError, TypeError):
-        message = (exc.message or str(exc)).strip().splitlines()[0] if (exc.message or str(exc)) else ""
+    except (ValueError, AttributeError, TypeError):  # no response, or not an ARM error body
+        message = _first_line(exc.message or str(exc))
     text = f"HTTP {status} {code}".rstrip() + (f": {message}" if message else "")
     return text + (f" ({'; '.join(details)})" if details else "")
 
@@ -139,6 +139,8 @@ class _Lister:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise ScopeFailed(f"TLS certificate not trusted: {_first_line(str(exc))}") from None
             raise _Retryable("transient", f"connection failed: {_first_line(str(exc))}", {}) from None
+        except AzureError as exc:  # e.g. an answer the SDK could not deserialize
+            raise ScopeFailed(f"{type(exc).__name__}: {_first_line(str(exc))}") from None
         return items, pages.continuation_token, holder.get("headers", {})
 
 
@@ -214,9 +216,10 @@ def extend_snapshot(raw, mgs: list[Unit], subs: list[Unit], credential, target, 
                     sleep, clock, budget_s: float | None) -> None:
     """Add role_eligibilities and deny_assignments (rows, manifest counts, gaps) to ``raw``."""
     units = audited_units(raw, mgs, subs)
+    started = clock()
     if progress is not None:  # called from the worker threads: one event at a time
         progress = _serialized(progress)
-    pacer = ArmPacer(sleep=sleep, clock=clock, budget_s=budget_s, progress=progress)
+    pacer = ArmPacer(sleep=sleep, clock=clock, budget_s=budget_s, progress=progress, reserve=WORKERS)
     counters = _Counters()
     tenants, default_tenant = _tenants(raw)
     listers = {t: _Lister(credential, target.endpoint, target.token_scope, verify, t) for t in TABLES}
@@ -260,11 +263,11 @@ def extend_snapshot(raw, mgs: list[Unit], subs: list[Unit], credential, target, 
         keyed = found[table]
         raw.tables[table] = [keyed[k] for k in sorted(keyed)]
         _emit(progress, "table", table=table, state="done", rows=len(keyed))
-    _merge_manifest(raw.manifest, gaps, counters, pacer, {t: len(found[t]) for t in TABLES})
+    _merge_manifest(raw.manifest, gaps, counters, pacer, {t: len(found[t]) for t in TABLES}, clock() - started)
 
 
 def _merge_manifest(manifest: dict | None, gaps: list[dict], counters: _Counters, pacer: ArmPacer,
-                    counts: dict[str, int]) -> None:
+                    counts: dict[str, int], seconds: float) -> None:
     if manifest is None:
         return
     manifest.setdefault("tables", {}).update(counts)
@@ -274,6 +277,11 @@ def _merge_manifest(manifest: dict | None, gaps: list[dict], counters: _Counters
     manifest["armThrottleWaits"] = pacer.throttle_waits
     manifest["armRetries"] = pacer.retry_waits
     manifest["armApiVersions"] = {t: v for t, (_, v) in TABLES.items()}
+    manifest["armDurationSeconds"] = round(seconds, 3)
+    manifest["notes"] = list(manifest.get("notes") or []) + [
+        "role_eligibilities and deny_assignments are not in Azure Resource Graph: they are ARM listings "
+        "(roleEligibilityScheduleInstances, denyAssignments; no $filter: rows at, above and below) of each "
+        "audited management group and subscription, de-duplicated by id"]
 
 
 def _serialized(progress):

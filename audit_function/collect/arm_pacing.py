@@ -53,11 +53,13 @@ class _Lower(Mapping):
 
 
 class ArmPacer(Pacer):
-    """A Pacer whose quota window is shared by every thread: once ARM says no reads are left, every
-    worker waits until the bucket has refilled, not just the one that saw the header."""
+    """A Pacer whose quota window is shared by every thread: once ARM says no more than ``reserve``
+    reads are left (the requests other workers may have in flight), every worker waits for the
+    bucket to refill, not just the one that saw the header."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, reserve: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.reserve = reserve
         self._lock = threading.Lock()
 
     def before_request(self) -> None:
@@ -73,7 +75,7 @@ class ArmPacer(Pacer):
 
     def observe(self, headers: Mapping[str, str]) -> None:
         left = remaining_reads(headers)
-        if left is None or left > 0:
+        if left is None or left > self.reserve:
             return
         with self._lock:
             resume = self._clock() + EMPTY_BUCKET_WAIT_S
