@@ -48,6 +48,13 @@ def test_429_with_and_without_retry_after(serve, collect, clock, estate):
     assert snapshot_ids(snap) == snapshot_ids(collect(serve(estate)))
 
 
+def test_lower_case_retry_after_is_honoured(serve, collect, clock, estate):
+    fake = serve(estate, script={2: "429-lower"})
+    snap = collect(fake)
+    assert fake.statuses[429] == 1 and snap.manifest["complete"] is True
+    assert clock.sleeps[0] == 1.0  # 'retry-after: 1', not a jittered back-off
+
+
 def test_429_without_retry_after_waits_for_the_quota_reset(serve, collect, clock, estate):
     fake = serve(estate, quota=(15, 5.0), script={3: "429"})
     snap = collect(fake)

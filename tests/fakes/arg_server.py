@@ -321,8 +321,10 @@ class FakeArg:
         options = body.get("options") or {}
         if f.latency_s:
             self.clock.sleep(f.latency_s)
-        if not allowed or fault in ("429", "429-retry-after"):
-            if fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
+        if not allowed or fault in ("429", "429-retry-after", "429-lower"):
+            if fault == "429-lower":  # header names are case-insensitive; some answers use lower case
+                headers["retry-after"] = str(int(f.retry_after_on_quota or 1))
+            elif fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
                 headers["Retry-After"] = str(int(f.retry_after_on_quota or 1))
             return 429, headers, _error("RateLimiting", "Please provide below info when asking for support...",
                                         [("RateLimiting", "Client application has been throttled and should "
