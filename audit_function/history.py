@@ -23,7 +23,9 @@ from audit_function.previous import PreviousIndex
 import copy
 import unicodedata
 
-PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions"})
+PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions",
+                                     # listed per subscription too (collect/arm_authorization.py, ARG)
+                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations"})
 BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName",
                 "subscriptionId", "resourceGroup", "principalId", "assignmentId")
 

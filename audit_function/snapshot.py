@@ -26,8 +26,9 @@ TABLES: dict[str, bool] = {
     "principals": False,
     "vaults": True,
     "role_assignments": True,
-    "role_eligibilities": False,
-    "deny_assignments": False,
+    "role_eligibilities": False,       # ARM (collect/arm_authorization.py); absent = not collected
+    "deny_assignments": False,         # ARM (collect/arm_authorization.py); absent = not collected
+    "lighthouse_delegations": False,   # ARG registration assignments; absent = not collected
 }
 
 

@@ -7,7 +7,8 @@ Public API:
 - :func:`collect_snapshot` ``(scope, *, credential=None, endpoint=None, cloud="public",
   connection_verify=None, progress=None, time_budget_s=None, sleep=time.sleep, clock=time.monotonic)
   -> RawSnapshot`` with tables subscriptions, management_groups, role_definitions, vaults,
-  role_assignments (no principals: directory data is not in ARG, the manifest says
+  role_assignments, lighthouse_delegations, and from ARM (audit_function/collect/arm_authorization.py)
+  role_eligibilities and deny_assignments (no principals: directory data is not in ARG, the manifest says
   ``"directoryData": false``). Unreadable scopes are manifest gaps (``complete: false``); errors that
   stop collection raise :class:`audit_function.errors.CollectionError`.
 - :func:`write_snapshot` ``(raw, out_dir, *, gzip=False)``: atomic ``<table>.jsonl[.gz]`` + manifest.json.

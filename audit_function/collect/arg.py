@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
                                    ServiceResponseError)
+from azure.core.utils import CaseInsensitiveDict
 from azure.mgmt.resourcegraph import ResourceGraphClient
 
 from audit_function import __version__
@@ -73,7 +74,8 @@ def classify(exc: HttpResponseError) -> ArgError:
     """Map an HTTP error answer to an ArgError kind."""
     response = exc.response
     status = exc.status_code or (response.status_code if response is not None else None)
-    headers = dict(response.headers) if response is not None else {}
+    # case-insensitive like the success path's headers: 'retry-after' must be found as 'Retry-After'
+    headers = CaseInsensitiveDict(response.headers) if response is not None else {}
     code, message, details = _error_codes(response) if response is not None else ("", "", [])
     codes = {code, *details}
     text = f"HTTP {status} {code}: {message or exc.message}".strip()

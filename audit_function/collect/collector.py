@@ -6,7 +6,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
-from audit_function.collect import clouds, queries
+from audit_function.collect import arm_authorization, clouds, queries
 from audit_function.collect.arg import API_VERSION, SUBSCRIPTION_LIMIT_HEADER, ArgClient, ArgError, Page
 from audit_function.collect.pacing import BudgetExhausted, Pacer
 from audit_function.collect.scope import TENANT, LiveScope, Unit, units_of
@@ -191,12 +191,22 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
     verify = clouds.connection_verify(connection_verify)
     cred = credential if credential is not None else clouds.default_credential(target)
     client = ArgClient(cred, target.endpoint, target.token_scope, verify)
+    started = clock()
     try:
-        return _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
+        raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
+        _collect_arm_authorization(raw, mgs, subs, cred, target, verify, progress, sleep, clock,
+                                   None if time_budget_s is None else time_budget_s - (clock() - started))
+        return raw
     finally:
         client.close()
         if credential is None and hasattr(cred, "close"):
             cred.close()
+
+
+def _collect_arm_authorization(raw, mgs, subs, cred, target, verify, progress, sleep, clock, budget_s) -> None:
+    """role_eligibilities and deny_assignments: not in Resource Graph, listed per scope through ARM."""
+    arm_authorization.extend_snapshot(raw, mgs, subs, cred, target, verify, progress=progress, sleep=sleep,
+                                      clock=clock, budget_s=budget_s)
 
 
 def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -> RawSnapshot:
@@ -270,7 +280,7 @@ def _after_subscriptions(run: _Run, requested: list[Unit], subs: list[Unit]) -> 
         raise CollectionError("the identity can read none of the requested scopes: "
                               + ", ".join(u.scope for u in requested) + f" ({run.last_error})")
     for unit in unreadable:
-        for table in ("vaults", "role_assignments"):
+        for table in ("vaults", "role_assignments", "lighthouse_delegations"):
             run.gap(unit, table, "not read: the identity cannot read this scope (HTTP 403 on the "
                     "subscriptions query)")
     returned = {str(r.get("subscriptionId", "")).lower() for r in run.rows["subscriptions"].values()}

@@ -13,7 +13,8 @@ from audit_function.errors import CollectionError
 from tests.collect.conftest import expected_rows, ids, minimum_requests
 from tests.fakes.estate import synthetic_estate
 
-TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments")
+TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments",
+          "lighthouse_delegations")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,13 @@ def test_429_with_and_without_retry_after(serve, collect, clock, estate):
     backoffs = [s for s in clock.sleeps if s != 1.0]
     assert len(backoffs) == 2 and all(0.5 <= s <= 2.0 for s in backoffs)  # jittered exponential back-off
     assert snapshot_ids(snap) == snapshot_ids(collect(serve(estate)))
+
+
+def test_lower_case_retry_after_is_honoured(serve, collect, clock, estate):
+    fake = serve(estate, script={2: "429-lower"})
+    snap = collect(fake)
+    assert fake.statuses[429] == 1 and snap.manifest["complete"] is True
+    assert clock.sleeps[0] == 1.0  # 'retry-after: 1', not a jittered back-off
 
 
 def test_429_without_retry_after_waits_for_the_quota_reset(serve, collect, clock, estate):

@@ -45,6 +45,7 @@ def test_live_audit_equals_snapshot_audit_under_throttling_and_faults(serve, clo
         "credential": StaticCredential(), "endpoint": fake.url, "connection_verify": str(fake.ca_path),
         "sleep": clock.sleep, "clock": clock.now})
     assert fake.statuses.get(200) and sum(n for code, n in fake.statuses.items() if code != 200) > 0
+    assert fake.authz.requests > 0  # eligibilities and deny assignments were listed through ARM
     assert live["run"]["complete"] is True and live["run"]["source"] == "live"
     assert len(reference["findings"]) > 50
     assert findings_of(live) == findings_of(reference)

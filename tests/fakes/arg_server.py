@@ -46,6 +46,7 @@ TABLE_OF = {
     ("resourcecontainers", "microsoft.management/managementgroups"): "management_groups",
     ("authorizationresources", "microsoft.authorization/roleassignments"): "role_assignments",
     ("authorizationresources", "microsoft.authorization/roledefinitions"): "role_definitions",
+    ("resources", "microsoft.managedservices/registrationassignments"): "lighthouse_delegations",
 }
 AUTH_TABLES = {"role_assignments", "role_definitions"}
 FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
@@ -72,6 +73,7 @@ class Faults:
     latency_s: float = 0.0                     # per request, on the server's clock
     arm_page_size: int = 1000                  # role assignments per ARM list page
     truncate: set[str] = field(default_factory=set)  # tables answered with resultTruncated and no $skipToken
+    authz: object = None  # tests.fakes.arm_server.ArmFaults for the Microsoft.Authorization listings
 
 
 def _norm_scope(scope: str) -> str:
@@ -84,7 +86,8 @@ class Estate:
 
     def __init__(self, tables: dict[str, list]) -> None:
         self.tables = {t: list(tables.get(t, [])) for t in
-                       ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions")}
+                       ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
+                        "lighthouse_delegations")}
         self.sub_chain: dict[str, tuple[str, ...]] = {}
         for row in self.tables["subscriptions"]:
             chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
@@ -187,6 +190,12 @@ class FakeArg:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        # PIM eligibilities and deny assignments (ARM listings) from the same endpoint
+        from tests.fakes.arm_server import ArmFaults, AuthorizationRoutes
+        authz = self.faults.authz or ArmFaults()
+        authz.forbidden = set(authz.forbidden) | set(self.faults.forbidden_subscriptions) \
+            | set(self.faults.forbidden_management_groups)
+        self.authz = AuthorizationRoutes(tables, clock=self.clock, faults=authz, url=self.url)
 
     def __enter__(self):
         return self
@@ -312,8 +321,10 @@ class FakeArg:
         options = body.get("options") or {}
         if f.latency_s:
             self.clock.sleep(f.latency_s)
-        if not allowed or fault in ("429", "429-retry-after"):
-            if fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
+        if not allowed or fault in ("429", "429-retry-after", "429-lower"):
+            if fault == "429-lower":  # header names are case-insensitive; some answers use lower case
+                headers["retry-after"] = str(int(f.retry_after_on_quota or 1))
+            elif fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
                 headers["Retry-After"] = str(int(f.retry_after_on_quota or 1))
             return 429, headers, _error("RateLimiting", "Please provide below info when asking for support...",
                                         [("RateLimiting", "Client application has been throttled and should "
@@ -455,6 +466,9 @@ class FakeArg:
                 url = urlparse(self.path)
                 if not self._authorized():
                     return None
+                if owner.authz.route(url.path) is not None:
+                    from tests.fakes.arm_server import send
+                    return send(self, *owner.authz.handle(url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))
                 status, payload = owner.handle_arm_get(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
                 return self._send(status, {}, payload)
 

@@ -107,6 +107,11 @@ def test_gap_coverage_is_conservative():
          A_PUBLIC, False),
         ({"scope": A["id"].upper() + "/", "table": "vaults"}, A_PUBLIC, True),
         ({"scope": f"/subscriptions/{SUB_B}", "table": "role_assignments"}, ASSIGNMENT, True),
+        # one subscription's eligibilities/deny assignments unread: only that subscription is unverified
+        ({"scope": f"/subscriptions/{SUB_B}", "table": "deny_assignments"}, A_PUBLIC, False),
+        ({"scope": f"/subscriptions/{SUB_A}", "table": "role_eligibilities"}, A_PUBLIC, True),
+        ({"scope": "/providers/Microsoft.Management/managementGroups/mg", "table": "deny_assignments"},
+         A_PUBLIC, True),
     ]
     for gap, item, expected in cases:
         assert gap_covers(gap, item) is expected, gap
