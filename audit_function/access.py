@@ -48,6 +48,8 @@ class Grant:
                 out["conditional"] = True
             if self.eligible:
                 out["eligible"] = True
+            if self.assignment.managed_by_tenant:
+                out["managedByTenant"] = self.assignment.managed_by_tenant   # an Azure Lighthouse authorization
             self._evidence = out
         return self._evidence
 

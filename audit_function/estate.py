@@ -525,6 +525,7 @@ class RoleAssignment:
     key: str = ""               # lower-cased id
     tenant_id: str | None = None   # the row's tenantId (binds / and management-group scopes to a tenant)
     eligible: bool = False      # a PIM-eligible assignment (role_eligibilities): exposure, never coverage
+    managed_by_tenant: str | None = None   # an Azure Lighthouse authorization: the managing tenant
 
 
 def scope_from_id(resource_id: str, scope: str | None) -> str:
@@ -535,6 +536,42 @@ def scope_from_id(resource_id: str, scope: str | None) -> str:
     if cut < 0:
         raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/ part")
     return resource_id[:cut] or "/"
+
+
+LIGHTHOUSE_MARKER = "/providers/microsoft.managedservices/registrationassignments/"
+
+
+def lighthouse_grants_from_row(row: dict) -> list[RoleAssignment]:
+    """An Azure Lighthouse registration assignment as grants: one per authorization of its definition,
+    held by a principal of the managing tenant at the assignment's scope (eligible authorizations
+    are eligible grants). Delegated access is not a role assignment of the customer tenant."""
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    reg_id = _str(row.get("id"), "id", required=True)
+    cut = reg_id.lower().rfind(LIGHTHOUSE_MARKER)
+    if cut <= 0:
+        raise RowError("id is not a .../providers/Microsoft.ManagedServices/registrationAssignments/... id")
+    scope = reg_id[:cut]
+    props = row.get("properties")
+    definition = get_ci(get_ci(props, "registrationDefinition"), "properties") if isinstance(props, dict) else None
+    if not isinstance(definition, dict):
+        raise RowError("properties.registrationDefinition.properties is missing")
+    tenant = _str(get_ci(definition, "managedByTenantId"), "managedByTenantId")
+    out = []
+    for kind, eligible in (("authorizations", False), ("eligibleAuthorizations", True)):
+        for i, auth in enumerate(_list(get_ci(definition, kind), kind)):
+            where = f"properties.registrationDefinition.properties.{kind}[{i}]"
+            principal = _str(get_ci(auth, "principalId"), f"{where}.principalId", required=True)
+            role_id = _str(get_ci(auth, "roleDefinitionId"), f"{where}.roleDefinitionId", required=True)
+            grant_id = f"{reg_id}#{kind}/{principal}/{role_id}"
+            out.append(RoleAssignment(
+                id=grant_id, scope=scope, scope_key=sys.intern(scope_key(scope)),
+                role_definition_id=role_id, role_guid=sys.intern(trailing_guid(role_id)),
+                principal_id=principal, principal_key=sys.intern(principal.lower()),
+                principal_type="ManagedServices", conditional=False,
+                description=_str(get_ci(auth, "principalIdDisplayName"), f"{where}.principalIdDisplayName"),
+                key=grant_id.lower(), tenant_id=tenant, eligible=eligible, managed_by_tenant=tenant))
+    return out
 
 
 def eligibility_from_row(row: dict) -> RoleAssignment:

@@ -194,6 +194,9 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     eligible_rows = read("role_eligibilities", model.eligibility_from_row, keep=keep)
     # eligibility instances are de-duplicated by id (the list API may return one per schedule window)
     eligibilities = list({e.key: e for e in eligible_rows or []}.values())
+    delegated = [g for grants in read("lighthouse_delegations", model.lighthouse_grants_from_row) or []
+                 for g in grants]
+    delegated = _unique(delegated, "lighthouse_delegations", "duplicate Lighthouse authorization ignored", gaps)
     deny_rows = read("deny_assignments", model.deny_from_row)
     denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps)
 
@@ -220,7 +223,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
 
     return model.Estate(
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
-        assignments=assignments + eligibilities, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
+        assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
         denies=denies, collected={t: t in present for t, required in TABLES.items() if not required},
     )
 
