@@ -110,6 +110,12 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
 
     sheet.line("kv-audit: Azure Key Vault compliance audit", font=TITLE_FONT, height=24)
     _banner(sheet, run)
+    coverage = run.get("coverage") or []
+    if coverage:
+        # first screen: what was not examined, so "no finding" is never read as "examined and clean"
+        sheet.table("Data sources (run.coverage)", ["Source", "State", "What its absence can hide"],
+                    [(c.get("source"), c.get("state"), "" if c.get("state") == "collected" else c.get("note"))
+                     for c in coverage])
     sheet.blank()
     sheet.line("Run", font=SECTION_FONT)
     for label, value in _run_facts(report, run, summary, findings, vaults, facts):
