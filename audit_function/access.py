@@ -405,6 +405,8 @@ def access_rows(index: AccessIndex, access: VaultAccess) -> list[dict]:
                     continue
                 a = grant.assignment
                 principal = principals.get(key)
+                denied = grant.data & access.denied(key)[0]
+                data = grant.data & ~denied
                 rows.append({**base, "principalId": a.principal_id,
                              "principalType": a.principal_type or (principal.type if principal else None),
                              "principalName": principal.display_name if principal else None,
@@ -412,9 +414,9 @@ def access_rows(index: AccessIndex, access: VaultAccess) -> list[dict]:
                              "assignmentId": a.id, "roleDefinitionId": a.role_definition_id,
                              "roleName": grant.role.name, "scope": a.scope, "scopeLevel": grant.level,
                              "objectScoped": grant.level == "object", "conditional": a.conditional,
-                             "effective": vault.is_rbac and not grant.eligible,
-                             "dataActions": perms.names(grant.data),
-                             "permissions": perms.describe(grant.data)})
+                             "effective": vault.is_rbac and not grant.eligible and bool(data),
+                             "dataActions": perms.names(data), "deniedDataActions": perms.names(denied),
+                             "permissions": perms.describe(data)})
     return rows
 
 

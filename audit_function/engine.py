@@ -83,7 +83,8 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
 
 
 #: tables whose unread parts leave a vault's RBAC picture incomplete (None: a gap of unknown extent)
-RBAC_TABLES = ("role_assignments", "role_definitions", None)
+RBAC_TABLES = ("role_assignments", "role_definitions", "role_eligibilities", "deny_assignments",
+               "lighthouse_delegations", None)
 
 
 def _covers(gap_scope: str, vault, management_groups) -> bool:
@@ -156,7 +157,9 @@ class VaultJob:
                 if unread:
                     out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
                     continue
-                if meta.uses_rbac and unknown_ancestry:
+                if not all(getattr(vault, a) for a in meta.requires):
+                    continue   # e.g. template deployment off: the rule cannot fire, nothing is left unexamined
+                if meta.uses_rbac and unknown_ancestry and meta.subject == "vault":
                     out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
                     continue
                 if meta.uses_rbac:

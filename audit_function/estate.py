@@ -118,7 +118,7 @@ class PolicyEntry:
 
     def evidence(self) -> dict:
         """The entry as evidence, as it stands in the vault."""
-        return {"tenantId": self.tenant_id, "objectId": self.object_id, "applicationId": self.application_id,
+        return {"tenantId": self.tenant_id or None, "objectId": self.object_id, "applicationId": self.application_id,
                 "permissions": self.permissions}
 
 

@@ -155,6 +155,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     gaps: list[model.Gap] = []
     counts: dict[str, dict[str, int]] = {}
     present: set[str] = set()
+    names: dict[str, str] = {}    # table -> the file (or in-memory name) it was read from
     report = progress or (lambda *a, **k: None)
 
     def read(table: str, convert, keep=None):
@@ -164,6 +165,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         if rows is None:
             return None
         present.add(table)
+        names[table] = name
         for line, row in rows:
             stats["rows"] += 1
             if keep is not None and not keep(row):
@@ -180,31 +182,31 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         return out
 
     subscriptions = _by_key(read("subscriptions", model.subscription_from_row) or [], lambda s: s.key,
-                            "subscriptions", gaps)
+                            "subscriptions", gaps, names)
     mgs = {m.name: m for m in read("management_groups", model.management_group_from_row) or []}
     definitions = dict(builtin_role_definitions())
     snapshot_defs = read("role_definitions", model.role_definition_from_row) or []
-    definitions.update(_by_key(snapshot_defs, lambda d: d.guid, "role_definitions", gaps))
+    definitions.update(_by_key(snapshot_defs, lambda d: d.guid, "role_definitions", gaps, names))
     principal_rows = read("principals", model.principal_from_row)
-    principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps)
+    principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps, names)
     vaults = read("vaults", model.vault_from_row) or []
     keep = lambda row: _assignment_can_matter(row, definitions)  # noqa: E731
     assignments = _unique(read("role_assignments", model.assignment_from_row, keep=keep) or [],
-                          "role_assignments", "duplicate role assignment row ignored", gaps)
+                          "role_assignments", "duplicate role assignment row ignored", gaps, names)
     eligible_rows = read("role_eligibilities", model.eligibility_from_row, keep=keep)
     # eligibility instances are de-duplicated by id (the list API may return one per schedule window)
     eligibilities = list({e.key: e for e in eligible_rows or []}.values())
     delegated = [g for grants in read("lighthouse_delegations", model.lighthouse_grants_from_row) or []
                  for g in grants]
-    delegated = _unique(delegated, "lighthouse_delegations", "duplicate Lighthouse authorization ignored", gaps)
+    delegated = _unique(delegated, "lighthouse_delegations", "duplicate Lighthouse authorization ignored", gaps, names)
     deny_rows = read("deny_assignments", model.deny_from_row)
-    denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps)
+    denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps, names)
 
     seen: set[str] = set()
     unique = []
     for vault in vaults:
         if vault.key in seen:
-            gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored"))
+            gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored", file=names.get("vaults", "vaults")))
             continue
         seen.add(vault.key)
         if vault.row_tenant_id is None:
@@ -228,25 +230,28 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     )
 
 
-def _by_key(items: list, key, table: str, gaps: list[model.Gap]) -> dict:
-    """Rows by key; a repeated key keeps the first row and is reported (never merged silently)."""
+def _by_key(items: list, key, table: str, gaps: list[model.Gap], names: dict) -> dict:
+    """Rows by key; a repeated key keeps the first row and is reported (never merged silently).
+
+    The gap names the file: it is bad input, not a scope that could not be read."""
     out: dict = {}
     for item in items:
         k = key(item)
         if k in out:
-            gaps.append(model.Gap(getattr(item, "id", k), table, f"duplicate {table} row for {k} ignored"))
+            gaps.append(model.Gap(getattr(item, "id", k), table, f"duplicate {table} row for {k} ignored",
+                                  file=names.get(table, table)))
             continue
         out[k] = item
     return out
 
 
-def _unique(items: list, table: str, reason: str, gaps: list[model.Gap]) -> list:
-    """Rows de-duplicated by their lower-cased id: one finding per cause, the duplicate a gap."""
+def _unique(items: list, table: str, reason: str, gaps: list[model.Gap], names: dict) -> list:
+    """Rows de-duplicated by their lower-cased id: one finding per cause, the duplicate a gap (bad input)."""
     seen: set[str] = set()
     out = []
     for item in items:
         if item.key in seen:
-            gaps.append(model.Gap(item.id, table, reason))
+            gaps.append(model.Gap(item.id, table, reason, file=names.get(table, table)))
             continue
         seen.add(item.key)
         out.append(item)

@@ -41,6 +41,7 @@ class RuleMeta:
     models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
     uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
     reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
+    requires: tuple[str, ...] = ()       # vault attributes that must be true for the rule to apply at all
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,8 @@ def coverage_item(entry, access, missing: int, ctx: RuleContext) -> dict:
         missingDataActionsInWords=perms.describe(missing),
         coveredBy="none of it" if not entry.data & have else "part of it",
         rbacDataActions=perms.names(have),
-        partiallyCoveredBy=[g.evidence() for g in access.rbac_grants(entry.object_key)],
-        objectScopedGrants=[g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)],
+        **capped([g.evidence() for g in access.rbac_grants(entry.object_key)], "partiallyCoveredBy"),
+        **capped([g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)], "objectScopedGrants"),
     )
 
 

@@ -45,8 +45,8 @@ def evaluate(vault, access, ctx):
             "widenedDataActionsInWords": perms.describe(gainer.widened),
             "withoutAccessPolicyEquivalent": perms.names(gainer.widened & ~perms.POLICY_UNIVERSE),
             "accessPolicyDataActions": perms.names(gainer.policy),
-            "grants": [{**g.evidence(), "widenedDataActions": perms.names(g.data & gainer.widened)}
-                       for g in gainer.grants],
+            **capped([{**g.evidence(), "widenedDataActions": perms.names(g.data & gainer.widened)}
+                      for g in gainer.grants], "grants"),
         })
         assignment_ids.extend(g.assignment.id for g in gainer.grants)
     assignment_ids = list(dict.fromkeys(assignment_ids))

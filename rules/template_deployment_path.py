@@ -13,6 +13,7 @@ META = RuleMeta(
     uses_rbac=True,
     subject="vault",
     reads=("enabledForTemplateDeployment",),
+    requires=("template_deployment",),
     rationale=(
         "With enabledForTemplateDeployment on, Azure Resource Manager retrieves secrets from the vault for any "
         "deployment whose caller has Microsoft.KeyVault/vaults/deploy/action on the vault (Owner, Contributor, "
@@ -42,7 +43,7 @@ def evaluate(vault, access, ctx):
         who = ctx.who(first.principal_id)
         items.append({"principalId": first.principal_id, "principalName": who["principalName"],
                       "principalType": first.principal_type or who["principalType"], "userType": who["userType"],
-                      "eligible": all(g.eligible for g in grants), "grants": [g.evidence() for g in grants]})
+                      "eligible": all(g.eligible for g in grants), **capped([g.evidence() for g in grants], "grants")})
     yield finding(
         META, ctx, vault=vault, principal_id=items[0]["principalId"],
         message=(f"Vault {vault.name} is enabled for template deployment, and {len(items)} principal"

@@ -12,8 +12,8 @@ from tests.factories import (KV_SECRETS_USER, SUB, SUB2, assignment_row, mg_scop
                              vault_row)
 
 AS_OF = datetime(2026, 11, 23, tzinfo=timezone.utc)
-RBAC_VAULT_RULES = {"dead-access-policy", "stranded-access-policy", "template-deployment-path"}
-POLICY_VAULT_RULES = {"inert-role-assignment", "migration-gap", "latent-grant", "template-deployment-path"}
+RBAC_VAULT_RULES = {"dead-access-policy", "stranded-access-policy"}   # template deployment is off
+POLICY_VAULT_RULES = {"inert-role-assignment", "migration-gap", "latent-grant"}
 
 
 def report_for(tables, manifest=None):

@@ -1,18 +1,29 @@
-"""latent-grant: access a principal would gain if its access-policy vault were switched to RBAC."""
+"""latent-grant: access principals would gain if their access-policy vault were switched to RBAC.
+
+Catalog 2: one finding per vault, the principals in ``evidence["principals"]``.
+"""
 
 from rules import latent_grant
-from tests.factories import (KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, OWNER, SUB, TENANT,
-                             assignment_row, mg_scope, policy, principal_row, rg_scope, role_definition_row, run_rules,
-                             subscription_row, vault_id, vault_row)
+from rules.base import fingerprint
+from tests.factories import (KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, OWNER, SUB, SUB2,
+                             TENANT, assignment_row, deny_row, eligibility_row, mg_scope, policy, principal_row,
+                             rg_scope, role_definition_row, run_rules, subscription_row, vault_id, vault_row)
 
 RULES = (latent_grant,)
 GET = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
 LIST = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+SET = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
+PURGE = "Microsoft.KeyVault/vaults/secrets/purge/action"
 RELEASE = "Microsoft.KeyVault/vaults/certificates/release/action"
+APP = "11111111-aaaa-bbbb-cccc-000000000001"
 
 
-def ap_vault(*entries):
-    return vault_row(rbac=False, policies=entries)
+def ap_vault(*entries, name="kv1", **kw):
+    return vault_row(name, rbac=False, policies=entries, **kw)
+
+
+def principals_of(finding):
+    return {p["principalId"]: p for p in finding["evidence"]["principals"]}
 
 
 def test_fires_when_rbac_grants_more_than_the_policy():
@@ -20,23 +31,28 @@ def test_fires_when_rbac_grants_more_than_the_policy():
     run = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["get", "list"]))], assignments=[ra])
     (f,) = run.of("latent-grant")
     assert f["severity"] == "medium" and f["principalId"] == "u1" and f["vaultId"] == vault_id()
+    assert f["subject"] == "vault" and f["fingerprint"] == fingerprint("latent-grant", vault_id())
     ev = f["evidence"]
-    assert GET not in ev["widenedDataActions"] and LIST not in ev["widenedDataActions"]
-    assert "Microsoft.KeyVault/vaults/secrets/setSecret/action" in ev["widenedDataActions"]
-    assert ev["widenedDataActionCount"] == len(ev["widenedDataActions"])
-    assert "setSecret" in ev["widenedDataActionsInWords"]
-    (a,) = ev["assignments"]
-    assert a["assignmentId"] == ra["id"] and a["roleName"] == "Key Vault Secrets Officer"
-    assert a["scopeLevel"] == "resourceGroup"
-    assert "kv1" in f["message"] and "Key Vault Secrets Officer" in f["message"] and rg_scope() in f["message"]
+    assert ev["principalsCount"] == 1 and ev["grantCount"] == 1
+    (p,) = ev["principals"]
+    assert p["principalId"] == "u1"
+    assert GET not in p["widenedDataActions"] and LIST not in p["widenedDataActions"]
+    assert SET in p["widenedDataActions"] and PURGE in p["widenedDataActions"]
+    assert "setSecret" in p["widenedDataActionsInWords"]
+    assert p["accessPolicyDataActions"] == [GET, LIST]
+    assert p["withoutAccessPolicyEquivalent"] == []
+    (g,) = p["grants"]
+    assert g["assignmentId"] == ra["id"] and g["roleName"] == "Key Vault Secrets Officer"
+    assert g["scopeLevel"] == "resourceGroup" and SET in g["widenedDataActions"] and GET not in g["widenedDataActions"]
+    assert "kv1" in f["message"] and "1 principal" in f["message"] and "1 grant" in f["message"]
     assert ra["id"] in f["remediation"]
 
 
 def test_principal_without_any_policy_entry():
     run = run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row(vault_id(), KV_SECRETS_USER, "u1")])
     (f,) = run.of("latent-grant")
-    assert f["evidence"]["widenedDataActions"] == [GET, LIST] and f["evidence"]["accessPolicyEntries"] == 0
-    assert "no access-policy entry" in f["message"]
+    p = principals_of(f)["u1"]
+    assert p["widenedDataActions"] == [GET, LIST] and p["accessPolicyDataActions"] == []
 
 
 def test_does_not_fire_when_the_policy_covers_it_or_on_rbac_vaults():
@@ -47,8 +63,8 @@ def test_does_not_fire_when_the_policy_covers_it_or_on_rbac_vaults():
     assert run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row(vault_id(), OWNER, "u1")]).findings == []
 
 
-def test_policy_access_is_the_union_of_all_entries_of_the_principal():
-    entries = [policy("u1", secrets=["get"]), policy("u1", tenant=OTHER_TENANT, application_id="app", secrets=["list"])]
+def test_policy_access_is_the_union_of_the_principals_own_entries():
+    entries = [policy("u1", secrets=["get"]), policy("U1", secrets=["list"])]
     ra = assignment_row(vault_id(), KV_SECRETS_USER, "u1")
     assert run_rules(RULES, vaults=[ap_vault(*entries)], assignments=[ra]).findings == []
 
@@ -61,28 +77,31 @@ def test_action_without_access_policy_equivalent_always_widens():
     run = run_rules(RULES, vaults=[ap_vault(entry)], definitions=[role],
                     assignments=[assignment_row(vault_id(), role["name"], "u1")])
     (f,) = run.of("latent-grant")
-    assert f["evidence"]["widenedDataActions"] == [RELEASE]
-    assert f["evidence"]["withoutAccessPolicyEquivalent"] == [RELEASE]
+    p = principals_of(f)["u1"]
+    assert p["widenedDataActions"] == [RELEASE] and p["withoutAccessPolicyEquivalent"] == [RELEASE]
 
 
 def test_object_scoped_assignment_counts_here():
     scope = vault_id() + "/secrets/db-password"
     run = run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row(scope, KV_SECRETS_USER, "u1")])
     (f,) = run.of("latent-grant")
-    assert f["evidence"]["assignments"][0]["scopeLevel"] == "object" and scope in f["message"]
+    (g,) = principals_of(f)["u1"]["grants"]
+    assert g["scopeLevel"] == "object" and g["scope"] == scope
 
 
-def test_one_finding_per_principal_with_only_widening_assignments_listed():
+def test_only_widening_grants_are_listed():
     rows = [assignment_row(vault_id(), KV_SECRETS_USER, "u1", name="covered"),
             assignment_row(f"/subscriptions/{SUB}", KV_READER, "U1", name="reader"),
             assignment_row("/", KV_ADMIN, "u1", name="admin", condition="@Resource[x] StringEquals 'y'")]
     run = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["get", "list"]))], assignments=rows)
     (f,) = run.of("latent-grant")
-    listed = {a["assignmentId"].rsplit("/", 1)[-1]: a for a in f["evidence"]["assignments"]}
+    (p,) = f["evidence"]["principals"]              # u1 and U1 are one principal
+    assert p["principalId"].lower() == "u1" and f["evidence"]["principalsCount"] == 1
+    listed = {g["assignmentId"].rsplit("/", 1)[-1]: g for g in p["grants"]}
     assert set(listed) == {"reader", "admin"}
     assert listed["admin"]["conditional"] is True and listed["admin"]["scopeLevel"] == "root"
-    assert listed["reader"]["conditional"] is False
-    assert "(conditional)" in f["message"]
+    assert "conditional" not in listed["reader"]
+    assert f["evidence"]["grantCount"] == 2
 
 
 def test_not_data_actions_in_one_role_do_not_deny_another():
@@ -92,17 +111,17 @@ def test_not_data_actions_in_one_role_do_not_deny_another():
     run = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["all"]))], assignments=rows, definitions=[carve])
     # all (without purge) covers everything but purge; the custom role's secrets/* includes purge
     (f,) = run.of("latent-grant")
-    assert f["evidence"]["widenedDataActions"] == ["Microsoft.KeyVault/vaults/secrets/purge/action"]
-    only_get = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["list"]))], definitions=[carve],
-                         assignments=rows)
-    assert GET in only_get.of("latent-grant")[0]["evidence"]["widenedDataActions"]
+    assert principals_of(f)["u1"]["widenedDataActions"] == [PURGE]
+    only_list = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["list"]))], definitions=[carve],
+                          assignments=rows)
+    assert GET in principals_of(only_list.of("latent-grant")[0])["u1"]["widenedDataActions"]
 
 
 def test_management_group_ancestors_and_root():
     for scope in (mg_scope("mg-corp"), mg_scope(TENANT), "/"):
         run = run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row(scope, KV_SECRETS_USER, "u1")])
         (f,) = run.of("latent-grant")
-        assert f["evidence"]["assignments"][0]["scope"] == scope
+        assert principals_of(f)["u1"]["grants"][0]["scope"] == scope
     unrelated = run_rules(RULES, vaults=[ap_vault()], subscriptions=[subscription_row(mgs=("mg-other", TENANT))],
                           assignments=[assignment_row(mg_scope("mg-corp"), KV_SECRETS_USER, "u1")])
     assert unrelated.findings == []
@@ -113,19 +132,22 @@ def test_group_assignee_and_expansion_with_directory_data():
             assignment_row(vault_id(), KV_READER, "u1")]
     vault = ap_vault(policy("g1", secrets=["all"]), policy("u1", keys=["get", "list"]))
     without = run_rules(RULES, vaults=[vault], assignments=rows)
-    by_p = {f["principalId"]: f for f in without.of("latent-grant")}
-    assert set(by_p) == {"g1", "u1"}
-    assert "not expanded" in by_p["u1"]["evidence"]["groups"]
-    assert all(a["principalId"] == "u1" for a in by_p["u1"]["evidence"]["assignments"])
+    (f,) = without.of("latent-grant")
+    by_p = principals_of(f)
+    assert set(by_p) == {"g1", "u1"} and f["evidence"]["principalsCount"] == 2
+    assert "not expanded" in f["evidence"]["groups"]
+    assert all(g["principalId"] == "u1" for g in by_p["u1"]["grants"])
+    assert by_p["g1"]["principalType"] == "Group"
     with_dir = run_rules(RULES, vaults=[vault], assignments=rows,
                          principals=[principal_row("u1", member_of=["G1"]), principal_row("g1", "group")])
-    by_p = {f["principalId"]: f for f in with_dir.of("latent-grant")}
+    (f,) = with_dir.of("latent-grant")
+    u1 = principals_of(f)["u1"]
     # u1 gains the group's secrets/* from RBAC, but also has the group's `secrets: all` policy
-    u1 = by_p["u1"]["evidence"]
-    assert "Microsoft.KeyVault/vaults/secrets/purge/action" in u1["widenedDataActions"]
-    assert GET not in u1["widenedDataActions"]
-    assert {a["principalId"] for a in u1["assignments"]} == {"u1", "g1"}
-    assert "expanded" in u1["groups"] and "not" not in u1["groups"]
+    assert PURGE in u1["widenedDataActions"] and GET not in u1["widenedDataActions"]
+    # its own Reader grant widens too (certificates and rotation policies read): both grants are listed
+    assert {g["principalId"] for g in u1["grants"]} == {"u1", "g1"}
+    assert u1["principalName"] == "user u1"
+    assert "expanded from directory data" in f["evidence"]["groups"]
 
 
 def test_unknown_role_is_not_evaluated_and_grants_nothing():
@@ -142,4 +164,137 @@ def test_odd_casing_of_ids():
     assert run_rules(RULES, vaults=[ap_vault(policy("abc-1", secrets=["GET", "List"]))], assignments=[ra]).findings == []
     run = run_rules(RULES, vaults=[ap_vault(policy("abc-1", secrets=["GET"]))], assignments=[ra])
     (f,) = run.of("latent-grant")
-    assert f["principalId"] == "ABC-1" and f["evidence"]["widenedDataActions"] == [LIST]
+    assert f["principalId"] == "ABC-1" and principals_of(f)["ABC-1"]["widenedDataActions"] == [LIST]
+
+
+# -- catalog 2 -----------------------------------------------------------------------------------
+
+
+def test_one_finding_per_vault_with_every_gaining_principal():
+    rows = [assignment_row(rg_scope(), KV_SECRETS_USER, f"u{i}", name=f"ra-{i}") for i in range(3)]
+    vaults = [ap_vault(policy("u0", secrets=["get", "list"])), ap_vault(name="kv2")]
+    run = run_rules(RULES, vaults=vaults, assignments=rows)
+    by_vault = {f["vaultId"]: f for f in run.of("latent-grant")}
+    assert set(by_vault) == {vault_id(), vault_id("kv2")}
+    assert set(principals_of(by_vault[vault_id()])) == {"u1", "u2"}
+    assert set(principals_of(by_vault[vault_id("kv2")])) == {"u0", "u1", "u2"}
+    assert by_vault[vault_id("kv2")]["evidence"]["grantCount"] == 3
+    assert "3 principals" in by_vault[vault_id("kv2")]["message"]
+
+
+def test_principals_are_capped_at_100_with_the_full_count():
+    rows = [assignment_row(vault_id(), KV_SECRETS_USER, f"u{i:03d}") for i in range(105)]
+    (f,) = run_rules(RULES, vaults=[ap_vault()], assignments=rows).of("latent-grant")
+    assert len(f["evidence"]["principals"]) == 100 and f["evidence"]["principalsCount"] == 105
+    assert f["evidence"]["grantCount"] == 105
+
+
+def test_cross_tenant_and_compound_entries_are_not_the_principals_policy_access():
+    ra = assignment_row(vault_id(), KV_SECRETS_USER, "u1")
+    for entry in (policy("u1", tenant=OTHER_TENANT, secrets=["get", "list"]),
+                  policy("u1", application_id=APP, secrets=["get", "list"])):
+        (f,) = run_rules(RULES, vaults=[ap_vault(entry)], assignments=[ra]).of("latent-grant")
+        p = principals_of(f)["u1"]
+        assert p["widenedDataActions"] == [GET, LIST] and p["accessPolicyDataActions"] == []
+    # a plain entry next to them is the principal's policy access
+    entries = [policy("u1", secrets=["get"]), policy("u1", tenant=OTHER_TENANT, application_id=APP, secrets=["list"])]
+    (f,) = run_rules(RULES, vaults=[ap_vault(*entries)], assignments=[ra]).of("latent-grant")
+    assert principals_of(f)["u1"]["widenedDataActions"] == [LIST]
+    assert principals_of(f)["u1"]["accessPolicyDataActions"] == [GET]
+
+
+def test_entry_tenant_missing_or_vault_tenant_missing_is_not_cross_tenant():
+    ra = assignment_row(vault_id(), KV_SECRETS_USER, "u1")
+    no_entry_tenant = {"objectId": "u1", "permissions": {"secrets": ["get", "list"]}}
+    assert run_rules(RULES, vaults=[ap_vault(no_entry_tenant)], assignments=[ra]).findings == []
+    foreign = policy("u1", tenant=OTHER_TENANT, secrets=["get", "list"])
+    assert run_rules(RULES, vaults=[ap_vault(foreign, omit=("tenantId",))], assignments=[ra]).findings == []
+
+
+def test_eligible_grants_count_and_are_marked():
+    rei = eligibility_row(f"/subscriptions/{SUB}", KV_SECRETS_OFFICER, "u1", name="rei-officer")
+    run = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["get", "list"]))], eligibilities=[rei])
+    (f,) = run.of("latent-grant")
+    (g,) = principals_of(f)["u1"]["grants"]
+    assert g["eligible"] is True and g["assignmentId"] == rei["id"] and g["scopeLevel"] == "subscription"
+    assert SET in principals_of(f)["u1"]["widenedDataActions"]
+    # an eligible grant on an object inside the vault counts too
+    obj = eligibility_row(vault_id() + "/secrets/s1", KV_SECRETS_USER, "u2")
+    (f,) = run_rules(RULES, vaults=[ap_vault()], eligibilities=[obj]).of("latent-grant")
+    assert principals_of(f)["u2"]["grants"][0]["scopeLevel"] == "object"
+
+
+def test_deny_assignments_remove_what_they_deny():
+    ra = assignment_row(vault_id(), KV_SECRETS_OFFICER, "u1")
+    row = ap_vault(policy("u1", secrets=["all"]))
+    # the only widening is purge; a deny of purge removes it
+    assert principals_of(run_rules(RULES, vaults=[row], assignments=[ra]).findings[0])["u1"]["widenedDataActions"] == [PURGE]
+    for deny in (deny_row(vault_id(), data_actions=[PURGE]), deny_row("/", principals=["U1"], data_actions=["*"]),
+                 deny_row(mg_scope("mg-corp"), data_actions=["Microsoft.KeyVault/vaults/secrets/*"])):
+        assert run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny]).findings == [], deny["id"]
+    # denies that do not apply leave it
+    for deny in (deny_row(vault_id(), exclude=["u1"], data_actions=[PURGE]),
+                 deny_row(rg_scope(), data_actions=[PURGE], children=False),
+                 deny_row(vault_id() + "/secrets/s1", data_actions=[PURGE]),
+                 deny_row("/", data_actions=[PURGE], tenant=OTHER_TENANT)):
+        assert run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny]).of("latent-grant"), deny["id"]
+
+
+def test_deny_on_the_vault_removes_what_object_scoped_grants_give_inside_it():
+    ra = assignment_row(vault_id() + "/secrets/s1", KV_SECRETS_USER, "u1")
+    run = run_rules(RULES, vaults=[ap_vault()], assignments=[ra], denies=[deny_row(vault_id(), data_actions=[GET])])
+    (f,) = run.of("latent-grant")
+    assert principals_of(f)["u1"]["widenedDataActions"] == [LIST]
+    run = run_rules(RULES, vaults=[ap_vault()], assignments=[ra],
+                    denies=[deny_row(vault_id(), data_actions=[GET, LIST])])
+    assert run.findings == []
+
+
+def test_eligible_grant_is_denied_like_any_grant():
+    rei = eligibility_row(vault_id(), KV_SECRETS_USER, "u1")
+    run = run_rules(RULES, vaults=[ap_vault()], eligibilities=[rei],
+                    denies=[deny_row(vault_id(), data_actions=[GET, LIST])])
+    assert run.findings == []
+
+
+def test_root_and_management_group_grants_of_another_tenant_give_nothing():
+    for scope in ("/", mg_scope("mg-corp")):
+        other = run_rules(RULES, vaults=[ap_vault()],
+                          assignments=[assignment_row(scope, KV_SECRETS_USER, "u1", tenant=OTHER_TENANT)])
+        assert other.findings == [], scope
+        unknown_tenant = run_rules(RULES, vaults=[ap_vault()],
+                                   assignments=[assignment_row(scope, KV_SECRETS_USER, "u1", tenant=None)])
+        assert unknown_tenant.of("latent-grant"), scope
+
+
+def test_unknown_ancestry_is_not_evaluated_even_when_a_vault_grant_proves_it():
+    rows = [assignment_row(vault_id(), KV_ADMIN, "u1"), assignment_row(mg_scope("mg-corp"), KV_READER, "u2")]
+    for subs in ([subscription_row(mgs=())], [subscription_row(SUB2)]):
+        run = run_rules(RULES, vaults=[ap_vault()], assignments=rows, subscriptions=subs)
+        assert run.findings == []
+        (n,) = run.not_evaluated
+        assert n["ruleId"] == "latent-grant" and n["vaultId"] == vault_id()
+    # an eligible grant at a management group (another tenant's, even) triggers it too
+    rei = eligibility_row(mg_scope("elsewhere"), KV_READER, "u2", tenant=OTHER_TENANT)
+    run = run_rules(RULES, vaults=[ap_vault()], assignments=rows[:1], eligibilities=[rei],
+                    subscriptions=[subscription_row(mgs=())])
+    assert run.findings == [] and [n["ruleId"] for n in run.not_evaluated] == ["latent-grant"]
+    # a grant at / does not
+    run = run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row("/", KV_READER, "u2")],
+                    subscriptions=[subscription_row(mgs=())])
+    assert run.of("latent-grant") and run.not_evaluated == []
+
+
+def test_grants_inside_or_at_a_vault_not_in_the_snapshot_give_nothing():
+    rows = [assignment_row(vault_id("gone"), KV_ADMIN, "u1"), assignment_row(vault_id("gone") + "/keys/k", KV_ADMIN, "u1"),
+            assignment_row(vault_id("kv10") + "/secrets/s", KV_ADMIN, "u1")]
+    assert run_rules(RULES, vaults=[ap_vault()], assignments=rows).findings == []
+
+
+def test_grants_of_one_principal_are_capped_at_100_with_the_full_count():
+    # one object-scoped grant per secret is how teams grant narrow access: the list must stay bounded
+    rows = [assignment_row(f"{vault_id()}/secrets/s{i:03d}", KV_SECRETS_USER, "u1") for i in range(130)]
+    (f,) = run_rules(RULES, vaults=[ap_vault()], assignments=rows).of("latent-grant")
+    p = principals_of(f)["u1"]
+    assert len(p["grants"]) == 100 and p["grantsCount"] == 130
+    assert f["evidence"]["grantCount"] == 130 and p["widenedDataActions"] == [GET, LIST]
