@@ -126,6 +126,10 @@ class GraphClient:
         except ClientAuthenticationError as exc:  # no token for the Graph scope
             raise GraphError("denied", f"no token for Microsoft Graph: {_first_line(str(exc))}") from None
         except (ServiceRequestError, ServiceResponseError) as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot help
+                raise GraphError("fatal", f"TLS certificate of {self.endpoint} is not trusted "
+                                 f"({_first_line(str(exc))}); point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at the "
+                                 "CA bundle to trust") from None
             raise GraphError("transient", f"connection to {self.endpoint} failed: {_first_line(str(exc))}") from None
         headers = CaseInsensitiveDict(response.headers)
         try:

@@ -54,7 +54,10 @@ class GraphFaults:
 
 class FakeGraph:
     def __init__(self, objects: list[dict], member_of: dict[str, list[str]] | None = None, *, clock=None,
-                 faults: GraphFaults | None = None, token: str | None = None, cert_dir: Path | None = None) -> None:
+                 faults: GraphFaults | None = None, token: str | None = None, cert_dir: Path | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (cert.pem, key.pem) to serve with, e.g. the fake Resource Graph's, so that one CA
+        file trusts both (two self-signed certificates with the same subject cannot share a bundle)."""
         self.objects = {o["id"].lower(): o for o in objects}
         self.direct = {k.lower(): [g.lower() for g in v] for k, v in (member_of or {}).items()}
         self.clock = clock or RealClock()
@@ -66,8 +69,10 @@ class FakeGraph:
         self.log: list[dict] = []
         self._lock = threading.Lock()
         self._inner_left = dict(self.faults.inner_throttle)
-        cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-graph-"))
-        self.ca_path, key_path = self_signed(cert_dir)
+        if tls is not None:
+            self.ca_path, key_path = Path(tls[0]), Path(tls[1])
+        else:
+            self.ca_path, key_path = self_signed(Path(cert_dir or tempfile.mkdtemp(prefix="fake-graph-")))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = server_context(self.ca_path, key_path).wrap_socket(self._server.socket, server_side=True)
