@@ -281,3 +281,22 @@ def test_no_directory_and_an_overridden_arm_endpoint_skip_graph(graph_serve, clo
     monkeypatch.delenv("KV_AUDIT_GRAPH_ENDPOINT")
     usgov = clouds.graph(clouds.resolve("usgov"))
     assert (usgov.endpoint, usgov.token_scope) == ("https://graph.microsoft.us", "https://graph.microsoft.us/.default")
+
+
+def test_a_rejected_token_is_not_collected_and_says_why(graph_serve, clock):
+    objects, _ = small_directory()
+    fake = graph_serve(objects, token="the-right-token")
+    raw = snapshot_granting([o["id"] for o in objects])
+    m = hook(raw, fake, clock, credential=StaticCredential("a-token-for-another-audience"))
+    assert directory_entry(m)["state"] == "not collected" and "InvalidAuthenticationToken" in directory_entry(m)["note"]
+    assert "principals" not in raw.tables and m["complete"] is True and fake.requests == 1
+
+
+def test_the_time_budget_stops_graph_waits_without_failing_the_collection(graph_serve, clock):
+    objects, member_of = small_directory()
+    fake = graph_serve(objects, member_of, script={1: "429"}, retry_after=100)
+    raw = snapshot_granting([o["id"] for o in objects])
+    m = hook(raw, fake, clock, budget_s=50)
+    entry = directory_entry(m)
+    assert entry["state"] == "not collected" and "time budget exhausted" in entry["note"]
+    assert clock.sleeps == [] and m["complete"] is True and "principals" not in raw.tables
