@@ -32,7 +32,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from audit_function.collect.graph_client import MAX_THROTTLED, MAX_TRANSIENT, GraphClient, GraphError, classify
+from audit_function.collect.graph_client import (
+    MAX_THROTTLED,
+    MAX_TRANSIENT,
+    GraphClient,
+    GraphError,
+    classify,
+)
 from audit_function.collect.pacing import BudgetExhausted
 
 GET_BY_IDS_LIMIT = 1000
@@ -195,7 +201,7 @@ def _memberships(client: GraphClient, res: Resolution, emit) -> None:
                 res.memberships_failed.update(pending)
                 return
             continue
-        wait_headers, retry_kind = None, None
+        wait_headers, retry_kind, refused = None, None, 0
         for key in chunk:
             answer = answers.get(key)
             status = answer["status"] if answer else None
@@ -223,8 +229,12 @@ def _memberships(client: GraphClient, res: Resolution, emit) -> None:
                 if retry_kind != "throttled":
                     wait_headers, retry_kind = err.headers, err.kind
             else:
+                refused += err.kind == "denied"
                 res.errors.append(f"memberships of {key}: {err}")
                 res.memberships_failed.add(key)
+        if refused == len(chunk):  # names may be read, memberships may not (no GroupMember.Read.All)
+            res.memberships_failed.update(pending)
+            return
         if retry_kind == "throttled":
             client.pacer.throttled(wait_headers, max(attempts[k] for k in pending if k in attempts))
         elif retry_kind == "transient":

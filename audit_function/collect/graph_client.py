@@ -18,9 +18,17 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import urlparse
 
 from azure.core import PipelineClient
-from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
-from azure.core.pipeline.policies import (BearerTokenCredentialPolicy, HeadersPolicy, ProxyPolicy,
-                                          UserAgentPolicy)
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.policies import (
+    BearerTokenCredentialPolicy,
+    HeadersPolicy,
+    ProxyPolicy,
+    UserAgentPolicy,
+)
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.core.utils import CaseInsensitiveDict
@@ -111,7 +119,7 @@ class GraphClient:
     def url(self, path: str) -> str:
         """Absolute URL for a path below /v1.0, or an @odata.nextLink checked to stay on the
         Graph host (the bearer token is never sent anywhere else)."""
-        if path.startswith("https://") or path.startswith("http://"):
+        if path.startswith(("https://", "http://")):
             if urlparse(path).netloc.lower() != self._host:
                 raise GraphError("fatal", f"Graph returned a link to another host: {path}")
             return path

@@ -11,12 +11,24 @@ import uuid
 import pytest
 
 from audit_function.collect import clouds
-from audit_function.collect.graph import BATCH_LIMIT, SELECT, add_directory, principal_ids, resolve
+from audit_function.collect.graph import (
+    BATCH_LIMIT,
+    SELECT,
+    add_directory,
+    principal_ids,
+    resolve,
+)
 from audit_function.collect.graph_client import MAX_TRANSIENT, GraphClient
 from audit_function.collect.pacing import Pacer
 from audit_function.snapshot import RawSnapshot
 from tests.collect.conftest import StaticCredential
-from tests.fakes.graph_server import FakeGraph, GraphFaults, group, service_principal, user
+from tests.fakes.graph_server import (
+    FakeGraph,
+    GraphFaults,
+    group,
+    service_principal,
+    user,
+)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -253,6 +265,14 @@ def test_memberships_refused_gives_partial_with_null_member_of(graph_serve, cloc
     assert directory_entry(m)["state"] == "partial" and "memberships unknown" in directory_entry(m)["note"]
     assert all(r["memberOf"] is None and r["displayName"] for r in raw.tables["principals"])
     assert m["directory"]["membershipsUnknown"] == len(objects) and m["complete"] is True
+
+
+def test_memberships_refused_are_not_asked_for_again_and_again(graph_serve, client_for):
+    live = [user(oid(n, "a"), f"User {n}") for n in range(100)]
+    fake = graph_serve(live, deny_memberships=True)
+    res = resolve(client_for(fake), [o["id"] for o in live])
+    assert len(res.rows) == 100 and res.memberships_failed == set(res.rows)
+    assert len([e for e in fake.log if e.get("path") == "/v1.0/$batch"]) == 1   # the first refusal stops it
 
 
 def test_partial_failure_keeps_what_resolved(graph_serve, clock):
