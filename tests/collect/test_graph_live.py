@@ -138,3 +138,9 @@ def test_live_audit_without_the_graph_permission_is_complete_and_leaves_names_nu
     assert graph.statuses[403] == 1 and report["run"]["directoryData"] is False
     reference = audit(RawSnapshot(tables={t: list(demo[t]) for t in ARG_TABLES}))
     assert findings_of(report) == findings_of(reference)
+
+
+def test_no_directory_goes_with_live_only(tmp_path, capsys):
+    assert main(["audit", "--demo", "--no-directory", "--out", str(tmp_path)]) == 2
+    assert "--no-directory go with --live" in capsys.readouterr().err
+    assert not (tmp_path / "kv-audit-report.json").exists()
