@@ -193,20 +193,19 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
     target = clouds.resolve(cloud, endpoint)
     verify = clouds.connection_verify(connection_verify)
     cred = credential if credential is not None else clouds.default_credential(target)
+    client = ArgClient(cred, target.endpoint, target.token_scope, verify)
     started = clock()
     try:
-        client = ArgClient(cred, target.endpoint, target.token_scope, verify)
-        try:
-            raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
-        finally:
-            client.close()
+        raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
 
-        # -- directory data (Microsoft Graph): names for the principal ids in the rows read above --
+        # -- directory data (Microsoft Graph): names for the principal ids of every table read above;
+        #    keep it the last step so rows added by other collection steps get their names too --
         graph.add_directory(raw, enabled=directory, credential=cred, target=target, verify=verify,
                             endpoint=graph_endpoint, progress=progress, sleep=sleep, clock=clock,
                             budget_s=None if time_budget_s is None else time_budget_s - (clock() - started))
         return raw
     finally:
+        client.close()
         if credential is None and hasattr(cred, "close"):
             cred.close()
 
