@@ -30,19 +30,16 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from audit_function.collect.graph_client import (
-    MAX_THROTTLED,
-    MAX_TRANSIENT,
-    GraphClient,
-    GraphError,
-    classify,
-)
+from audit_function.collect.graph_client import MAX_THROTTLED, MAX_TRANSIENT, GraphClient, GraphError, classify
 from audit_function.collect.pacing import BudgetExhausted
 
 GET_BY_IDS_LIMIT = 1000
 BATCH_LIMIT = 20
+#: $batch requests in flight at once while reading memberships (each is 20 Graph requests).
+MEMBERSHIP_WORKERS = 4
 TYPES = ("user", "group", "servicePrincipal")
 #: Properties the rows need; ``$select`` because v1.0 getByIds returns users with a subset only.
 SELECT = "id,displayName,userType,appId,userPrincipalName,servicePrincipalType"
@@ -185,61 +182,86 @@ def _member_request(key: str) -> dict:
 
 
 def _memberships(client: GraphClient, res: Resolution, emit) -> None:
-    """getMemberGroups for every resolved principal, 20 per $batch; answers inside a batch that
-    are throttled or transient are asked again in a later batch after the wait they ask for."""
+    """getMemberGroups for every resolved principal, 20 per $batch and up to MEMBERSHIP_WORKERS
+    batches in flight; answers inside a batch that are throttled or transient are asked again in
+    a later round, after the wait they ask for."""
     pending = deque(sorted(res.rows))
     attempts: dict[str, int] = {}
     done = 0
-    while pending:
-        chunk = [pending.popleft() for _ in range(min(BATCH_LIMIT, len(pending)))]
-        try:
-            answers = client.batch([_member_request(k) for k in chunk])
-        except GraphError as err:
-            res.errors.append(f"memberships: {err}")
-            res.memberships_failed.update(chunk)
-            if err.kind == "denied":
-                res.memberships_failed.update(pending)
-                return
-            continue
-        wait_headers, retry_kind, refused = None, None, 0
-        for key in chunk:
-            answer = answers.get(key)
-            status = answer["status"] if answer else None
-            if answer and status == 200:
-                value = (answer["body"] or {}).get("value") if isinstance(answer["body"], dict) else None
-                res.rows[key]["memberOf"] = sorted({str(g).lower() for g in value or [] if isinstance(g, str)})
-                done += 1
-                continue
-            err = classify(status, answer["body"] if answer else None, answer["headers"] if answer else None)
-            if answer is None:
-                err = GraphError("transient", "no answer for this request in the $batch response")
-            if err.kind == "not_found":  # deleted since getByIds: a member of nothing now
-                res.rows[key]["memberOf"] = []
-                done += 1
-            elif err.kind == "too_many_results":
-                done += _transitive(client, res, key)
-            elif err.kind in ("throttled", "transient"):
-                attempts[key] = attempts.get(key, 0) + 1
-                limit = MAX_THROTTLED if err.kind == "throttled" else MAX_TRANSIENT
-                if attempts[key] > limit:
-                    res.errors.append(f"memberships of {key}: {err}")
-                    res.memberships_failed.add(key)
+    with ThreadPoolExecutor(max_workers=MEMBERSHIP_WORKERS, thread_name_prefix="kv-audit-graph") as pool:
+        while pending:
+            chunks = []
+            while pending and len(chunks) < MEMBERSHIP_WORKERS:
+                chunks.append([pending.popleft() for _ in range(min(BATCH_LIMIT, len(pending)))])
+            futures = [pool.submit(_ask, client, chunk) for chunk in chunks]
+            wait = None
+            for chunk, future in zip(chunks, futures):
+                answers = future.result()          # BudgetExhausted from a worker surfaces here
+                if isinstance(answers, GraphError):
+                    res.errors.append(f"memberships: {answers}")
+                    res.memberships_failed.update(chunk)
+                    if answers.kind == "denied":
+                        return _unknown_from_here(res)
                     continue
-                pending.append(key)
-                if retry_kind != "throttled":
-                    wait_headers, retry_kind = err.headers, err.kind
-            else:
-                refused += err.kind == "denied"
+                got, refused, retry = _take(client, res, chunk, answers, attempts, pending)
+                done += got
+                if refused:  # names may be read, memberships may not (no GroupMember.Read.All)
+                    return _unknown_from_here(res)
+                if retry is not None and (wait is None or retry[0] == "throttled"):
+                    wait = retry
+            if wait is not None:
+                kind, headers = wait
+                attempt = max(attempts[k] for k in pending if k in attempts)
+                client.wait(kind, headers, attempt)
+            emit(done, "memberships")
+
+
+def _unknown_from_here(res: Resolution) -> None:
+    """Stop asking: every principal whose memberships are not known yet stays unknown."""
+    res.memberships_failed.update(k for k, row in res.rows.items() if row["memberOf"] is None)
+
+
+def _ask(client: GraphClient, chunk: list[str]):
+    try:
+        return client.batch([_member_request(k) for k in chunk])
+    except GraphError as err:
+        return err
+
+
+def _take(client, res: Resolution, chunk, answers, attempts, pending):
+    """Apply one $batch's answers: (principals done, every answer refused?, (kind, headers) of
+    an answer to retry or None). Throttled or transient ones go back into ``pending``."""
+    retry, refused, got = None, 0, 0
+    for key in chunk:
+        answer = answers.get(key)
+        status = answer["status"] if answer else None
+        if answer and status == 200:
+            value = (answer["body"] or {}).get("value") if isinstance(answer["body"], dict) else None
+            res.rows[key]["memberOf"] = sorted({str(g).lower() for g in value or [] if isinstance(g, str)})
+            got += 1
+            continue
+        err = classify(status, answer["body"] if answer else None, answer["headers"] if answer else None)
+        if answer is None:
+            err = GraphError("transient", "no answer for this request in the $batch response")
+        if err.kind == "not_found":  # deleted since getByIds: a member of nothing now
+            res.rows[key]["memberOf"] = []
+            got += 1
+        elif err.kind == "too_many_results":
+            got += _transitive(client, res, key)
+        elif err.kind in ("throttled", "transient"):
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] > (MAX_THROTTLED if err.kind == "throttled" else MAX_TRANSIENT):
                 res.errors.append(f"memberships of {key}: {err}")
                 res.memberships_failed.add(key)
-        if refused == len(chunk):  # names may be read, memberships may not (no GroupMember.Read.All)
-            res.memberships_failed.update(pending)
-            return
-        if retry_kind == "throttled":
-            client.pacer.throttled(wait_headers, max(attempts[k] for k in pending if k in attempts))
-        elif retry_kind == "transient":
-            client.pacer.transient(wait_headers, max(attempts[k] for k in pending if k in attempts))
-        emit(done, "memberships")
+                continue
+            pending.append(key)
+            if retry is None or err.kind == "throttled":
+                retry = (err.kind, err.headers)
+        else:
+            refused += err.kind == "denied"
+            res.errors.append(f"memberships of {key}: {err}")
+            res.memberships_failed.add(key)
+    return got, refused == len(chunk), retry
 
 
 def _transitive(client: GraphClient, res: Resolution, key: str) -> int:

@@ -14,21 +14,13 @@ does with it; :func:`classify` is also used for the answers inside a JSON ``$bat
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlparse
 
 from azure.core import PipelineClient
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.core.pipeline.policies import (
-    BearerTokenCredentialPolicy,
-    HeadersPolicy,
-    ProxyPolicy,
-    UserAgentPolicy,
-)
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy, HeadersPolicy, ProxyPolicy, UserAgentPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.core.utils import CaseInsensitiveDict
@@ -105,6 +97,7 @@ class GraphClient:
         self.endpoint = endpoint.rstrip("/")
         self.pacer, self.progress = pacer, progress
         self.requests = 0
+        self._lock = threading.Lock()
         self._host = urlparse(self.endpoint).netloc.lower()
         policies = [HeadersPolicy({"Accept": "application/json"}),
                     UserAgentPolicy(user_agent=f"kv-audit/{__version__}"),
@@ -151,30 +144,39 @@ class GraphClient:
         url = self.url(path)
         throttled = transient = 0
         while True:
-            self.pacer.before_request()
-            self.requests += 1
+            with self._lock:   # batches run in a few threads; a wait holds the others back too
+                self.pacer.before_request()
+                self.requests += 1
             try:
                 status, payload, headers = self._send_once(method, url, body)
             except GraphError as err:
                 if err.kind != "transient" or transient >= MAX_TRANSIENT:
                     raise
                 transient += 1
-                self.pacer.transient(err.headers, transient)
+                with self._lock:
+                    self.pacer.transient(err.headers, transient)
                 continue
             if 200 <= status < 300:
                 return payload if isinstance(payload, dict) else {}
             err = classify(status, payload, headers)
             if err.kind == "throttled" and throttled < MAX_THROTTLED:
                 throttled += 1
-                self.pacer.throttled(err.headers, throttled)
+                with self._lock:
+                    self.pacer.throttled(err.headers, throttled)
                 continue
             if err.kind == "transient" and transient < MAX_TRANSIENT:
                 transient += 1
                 if self.progress is not None:
                     self.progress("retry", attempt=transient, error=str(err))
-                self.pacer.transient(err.headers, transient)
+                with self._lock:
+                    self.pacer.transient(err.headers, transient)
                 continue
             raise err
+
+    def wait(self, kind: str, headers: Mapping[str, str], attempt: int) -> None:
+        """The wait an answer inside a $batch asked for (``throttled`` or ``transient``)."""
+        with self._lock:
+            (self.pacer.throttled if kind == "throttled" else self.pacer.transient)(headers, attempt)
 
     def pages(self, method: str, path: str, body=None) -> Iterator[list]:
         """The ``value`` of each page, following ``@odata.nextLink`` (always a GET)."""

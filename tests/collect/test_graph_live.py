@@ -82,6 +82,8 @@ def test_collect_writes_principals_the_audit_reads_like_the_demo_directory(serve
     assert {"source": "directory", "state": "collected"}.items() <= manifest["coverage"][0].items()
     assert manifest["directory"]["notFound"] == sorted(wanted - set(known))
     assert manifest["directory"]["requested"] == len(wanted)
+    assert manifest["directory"]["requests"] == graph.requests   # counted right with batches in flight together
+    assert len(wanted) > 2 * 20                                  # ... which they were (3 $batch requests)
     texts = [f["text"] for e, f in events if e == "principals"]
     assert texts[-1] == f"principals resolved {len(written)} of {len(wanted)} (done)"
     assert any(t.startswith("principals resolved ") and t.endswith(f"of {len(wanted)}") for t in texts)
