@@ -103,6 +103,7 @@ class Resolution:
     requested: list[str]
     rows: dict[str, dict] = field(default_factory=dict)      # lower-cased id -> row
     failed: set[str] = field(default_factory=set)            # ids whose getByIds batch failed
+    answered: set[str] = field(default_factory=set)          # ids in getByIds batches Graph answered
     memberships_failed: set[str] = field(default_factory=set)
     denied: str = ""        # why Graph refused (401/403): nothing usable
     errors: list[str] = field(default_factory=list)
@@ -134,7 +135,7 @@ def resolve(client: GraphClient, ids: Iterable[str], progress=None) -> Resolutio
             _memberships(client, res, emit)
     except BudgetExhausted:
         res.budget_exhausted = True
-        res.failed.update(i for i in res.requested if i not in res.rows)
+        res.failed.update(i for i in res.requested if i not in res.rows and i not in res.answered)
         res.memberships_failed.update(k for k, r in res.rows.items() if r["memberOf"] is None)
     emit(len(res.rows), "done", done=True)
     return res
@@ -169,6 +170,7 @@ def _names(client: GraphClient, res: Resolution, emit) -> None:
             res.failed.update(batch)
             raise
         wanted = set(batch)
+        res.answered.update(wanted)
         for obj in objects:
             row = to_row(obj)
             if row is not None and row["id"].lower() in wanted:
@@ -322,11 +324,12 @@ def add_directory(raw, *, enabled: bool, credential, target, verify, endpoint: s
                        + "; ".join(res.errors[:3] or ["time budget exhausted"]) + "). " + _ABSENT, ids, res, stats)
     problems = []
     if res.failed:
-        problems.append(f"{len(res.failed)} id(s) unresolved after retries"
-                        + (" (time budget exhausted)" if res.budget_exhausted else ""))
+        problems.append(f"{len(res.failed)} id(s) unresolved after retries")
     if res.memberships_failed:
         problems.append(f"group memberships unknown for {len(res.memberships_failed)} principal(s) "
                         "(memberOf is null for them)")
+    if res.budget_exhausted:
+        problems.append("the collection's time budget ran out before Microsoft Graph had answered everything")
     note = f"{len(res.rows)} of {len(ids)} principal(s) resolved through Microsoft Graph"
     if res.not_found:
         note += (f"; {len(res.not_found)} not found in the directory (deleted identities, or objects "

@@ -309,3 +309,16 @@ def test_the_time_budget_stops_graph_waits_without_failing_the_collection(graph_
     entry = directory_entry(m)
     assert entry["state"] == "not collected" and "time budget exhausted" in entry["note"]
     assert clock.sleeps == [] and m["complete"] is True and "principals" not in raw.tables
+
+
+def test_budget_spent_on_memberships_keeps_names_and_deleted_ids(graph_serve, clock):
+    objects, member_of = small_directory()
+    gone = oid(9, "e")
+    fake = graph_serve(objects, member_of, inner_throttle={oid(1, "a"): 1}, retry_after=100)
+    raw = snapshot_granting([o["id"] for o in objects] + [gone])
+    m = hook(raw, fake, clock, budget_s=50)
+    assert directory_entry(m)["state"] == "partial" and "time budget ran out" in directory_entry(m)["note"]
+    assert len(raw.tables["principals"]) == len(objects) and m["directory"]["notFound"] == [gone]
+    assert m["directory"]["unresolved"] == 0 and m["directory"]["membershipsUnknown"] == 1
+    (unknown,) = [r for r in raw.tables["principals"] if r["memberOf"] is None]
+    assert unknown["id"] == oid(1, "a")
