@@ -38,10 +38,8 @@ class Progress:
             return
         self._last = now
         text = fields.get("text")   # an event that words itself ("principals resolved N of M")
-        detail = text if isinstance(text, str) else " ".join(f"{k}={v}" for k, v in fields.items())
-        if isinstance(text, str):
-            event = "directory"
-        self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {event} {detail}")
+        line = text if isinstance(text, str) else f"{event} " + " ".join(f"{k}={v}" for k, v in fields.items())
+        self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {line}")
         if final:
             self.stream.write("\n")
         self.stream.flush()

@@ -146,3 +146,14 @@ def test_no_directory_goes_with_live_only(tmp_path, capsys):
     assert main(["audit", "--demo", "--no-directory", "--out", str(tmp_path)]) == 2
     assert "--no-directory go with --live" in capsys.readouterr().err
     assert not (tmp_path / "kv-audit-report.json").exists()
+
+
+def test_terminal_progress_shows_principals_resolved_n_of_m():
+    import io
+
+    from audit_function.cli import Progress
+
+    out = io.StringIO()
+    Progress(out, enabled=True)("principals", text="principals resolved 40 of 43 (done)", resolved=40, of=43,
+                                phase="done", done=True)
+    assert out.getvalue().endswith("] principals resolved 40 of 43 (done)\n")
