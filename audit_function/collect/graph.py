@@ -10,13 +10,16 @@ Microsoft Graph into ``principals.jsonl`` rows (shared spec snapshot.md)::
   microsoft-graph-docs-contrib api-reference/v1.0/api/directoryobject-getbyids.md), so ids go in
   batches of at most 1000. In v1.0 users come back with only a default subset of properties
   (``userType`` is not in it); Graph's known-issues page gives ``$select`` as the way to get the
-  others, so the request selects what the rows need.
+  others (supported on getByIds since 2020, microsoft-graph-docs issue 6783), so the request
+  selects what the rows need. Should a service refuse the ``$select`` (400), the batch is asked
+  again once without it and names come without ``userType`` (coverage ``partial`` says so).
 - Memberships: ``POST /v1.0/directoryObjects/{id}/getMemberGroups`` with
   ``{"securityEnabledOnly": false}``, documented as transitive, for users, groups and service
   principals alike, one id per call, up to 11,000 group ids; beyond that it answers 400
   ``Directory_ResultSizeLimitExceeded`` and Microsoft's workaround is the ``transitiveMemberOf``
   listing (paged by ``@odata.nextLink``), used here for those principals only. The calls go 20 at a
-  time in a JSON ``$batch`` (Graph's maximum per batch).
+  time in a JSON ``$batch`` (Graph's maximum per batch, learn.microsoft.com/graph/json-batching),
+  a few batches in flight at once.
 - The permission is optional (``Directory.Read.All`` or ``User.Read.All`` + ``GroupMember.Read.All``
   + ``Application.Read.All``): a 401/403 leaves the snapshot without principals and the manifest
   says why; a batch that keeps failing after the retries leaves its ids unresolved (state
@@ -108,6 +111,7 @@ class Resolution:
     denied: str = ""        # why Graph refused (401/403): nothing usable
     errors: list[str] = field(default_factory=list)
     budget_exhausted: bool = False
+    select_refused: str = ""
 
     @property
     def not_found(self) -> list[str]:
@@ -144,12 +148,23 @@ def resolve(client: GraphClient, ids: Iterable[str], progress=None) -> Resolutio
 def _names(client: GraphClient, res: Resolution, emit) -> None:
     queue = deque(tuple(res.requested[i:i + GET_BY_IDS_LIMIT])
                   for i in range(0, len(res.requested), GET_BY_IDS_LIMIT))
+    # $select: "unknown" until a batch succeeds with it; "probing" while one batch is tried
+    # without it after a 400; "plain" when only that worked. GetByIds has taken $select since
+    # 2020 (microsoft-graph-docs issue 6783), but names without userType beat no names.
+    select = "unknown"
     while queue:
         batch = queue.popleft()
+        path = "/directoryObjects/getByIds" + ("" if select in ("probing", "plain") else f"?$select={SELECT}")
         try:
-            objects = [o for page in client.pages("POST", f"/directoryObjects/getByIds?$select={SELECT}",
-                                                    {"ids": list(batch), "types": list(TYPES)}) for o in page]
+            objects = [o for page in client.pages("POST", path, {"ids": list(batch), "types": list(TYPES)})
+                       for o in page]
         except GraphError as err:
+            if err.kind == "bad_request" and select == "unknown":
+                select = "probing"
+                queue.appendleft(batch)
+                continue
+            if select == "probing":
+                select = "select"    # not the $select: the ids (or something else) are the problem
             if err.kind == "denied":
                 if not res.rows:
                     res.denied = str(err)
@@ -169,6 +184,11 @@ def _names(client: GraphClient, res: Resolution, emit) -> None:
         except BudgetExhausted:
             res.failed.update(batch)
             raise
+        if select == "probing":
+            select = "plain"
+            res.select_refused = f"getByIds refused $select={SELECT}, so users' userType is unknown"
+        elif select == "unknown":
+            select = "select"
         wanted = set(batch)
         res.answered.update(wanted)
         for obj in objects:
@@ -328,6 +348,8 @@ def add_directory(raw, *, enabled: bool, credential, target, verify, endpoint: s
     if res.memberships_failed:
         problems.append(f"group memberships unknown for {len(res.memberships_failed)} principal(s) "
                         "(memberOf is null for them)")
+    if res.select_refused:
+        problems.append(res.select_refused)
     if res.budget_exhausted:
         problems.append("the collection's time budget ran out before Microsoft Graph had answered everything")
     note = f"{len(res.rows)} of {len(ids)} principal(s) resolved through Microsoft Graph"

@@ -152,6 +152,26 @@ def test_a_bad_id_is_isolated_and_the_rest_resolve(graph_serve, client_for):
     assert any("Invalid object identifier" in e for e in res.errors)
 
 
+def test_a_refused_select_is_dropped_once_and_names_still_resolve(graph_serve, clock):
+    live = [user(oid(n, "a"), f"User {n}", "Guest") for n in range(1500)]
+    fake = graph_serve(live, refuse_select=True)
+    raw = snapshot_granting([o["id"] for o in live])
+    m = hook(raw, fake, clock)
+    calls = [e for e in fake.log if e.get("path") == "/v1.0/directoryObjects/getByIds"]
+    assert [("$select" in e["query"], e["status"]) for e in calls] == [(True, 400), (False, 200), (False, 200)]
+    assert len(raw.tables["principals"]) == 1500 and all(r["userType"] is None for r in raw.tables["principals"])
+    assert directory_entry(m)["state"] == "partial" and "userType is unknown" in directory_entry(m)["note"]
+
+
+def test_a_bad_id_costs_one_probe_without_select_then_splits(graph_serve, client_for):
+    objects, member_of = small_directory()
+    fake = graph_serve(objects, member_of)
+    res = resolve(client_for(fake), [o["id"] for o in objects] + ["not-a-guid"])
+    calls = [e for e in fake.log if e.get("path") == "/v1.0/directoryObjects/getByIds"]
+    assert sum("$select" not in e["query"] for e in calls) == 1 and not res.select_refused
+    assert res.rows[oid(2, "a")]["userType"] == "Guest"
+
+
 # -- memberships ------------------------------------------------------------------------------
 
 def test_memberships_are_transitive_for_users_groups_and_service_principals(graph_serve, client_for):

@@ -50,6 +50,7 @@ class GraphFaults:
     inner_throttle: dict[str, int] = field(default_factory=dict)   # object id -> times answered 429 in a batch
     result_limit: int = 11000                     # getMemberGroups answers at most this many ids
     page_size: int = 999                          # transitiveMemberOf page size
+    refuse_select: bool = False                   # getByIds: 400 for $select of derived-type properties
 
 
 class FakeGraph:
@@ -136,6 +137,11 @@ class FakeGraph:
                 return _error(400, "Request_BadRequest", f"Invalid object identifier '{i}'.")
         types = {str(t).lower() for t in body.get("types") or ["directoryObject"]}
         select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
+        if select and self.faults.refuse_select:
+            odd = [p for p in select if p not in ("id", "deletedDateTime")]
+            if odd:
+                return _error(400, "Request_BadRequest", f"Could not find a property named '{odd[0]}' on type "
+                              "'microsoft.graph.directoryObject'.")
         value = []
         for i in ids:
             obj = self.objects.get(i.lower())
