@@ -201,7 +201,11 @@ class FakeGraph:
                 throttle = key is not None and self._inner_left.get(key, 0) > 0
                 if throttle:
                     self._inner_left[key] -= 1
-            if throttle:
+            req_headers = {str(k).lower(): v for k, v in (req.get("headers") or {}).items()}
+            if req.get("body") is not None and "content-type" not in req_headers:
+                status, headers, payload = _error(400, "BadRequest", "Content-Type header is required when a "
+                                                  "body is present in a batch request.")
+            elif throttle:
                 status, headers, payload = _error(429, "TooManyRequests", "Too many requests.",
                                                   {"Retry-After": str(self.faults.retry_after)})
             else:
