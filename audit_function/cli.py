@@ -33,12 +33,13 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        final = event in ("table", "done", "throttle", "gap")
+        final = event in ("table", "done", "throttle", "gap") or fields.get("done") is True
         if not final and now - self._last < 0.2:
             return
         self._last = now
-        detail = " ".join(f"{k}={v}" for k, v in fields.items())
-        self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {event} {detail}")
+        text = fields.get("text")   # an event that words itself ("principals resolved N of M")
+        line = text if isinstance(text, str) else f"{event} " + " ".join(f"{k}={v}" for k, v in fields.items())
+        self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {line}")
         if final:
             self.stream.write("\n")
         self.stream.flush()
@@ -51,7 +52,10 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--subscription", action="append", default=[], metavar="ID",
                        help="audit this subscription (repeatable)")
     group.add_argument("--cloud", default="public", choices=("public", "usgov", "china"),
-                       help="Azure cloud (endpoint override: KV_AUDIT_ARM_ENDPOINT)")
+                       help="Azure cloud (endpoint overrides: KV_AUDIT_ARM_ENDPOINT, KV_AUDIT_GRAPH_ENDPOINT)")
+    group.add_argument("--no-directory", action="store_true",
+                       help="do not resolve principal names through Microsoft Graph (names stay null; "
+                            "without the Directory.Read.All permission they stay null anyway)")
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -135,9 +139,10 @@ def cmd_audit(args) -> int:
     elif args.snapshot is not None:
         options = AuditOptions(source="snapshot", snapshot=args.snapshot, **common)
     else:
-        options = AuditOptions(source="live", scope=_live_scope(args), live={"cloud": args.cloud}, **common)
-    if not args.live and (args.management_group or args.subscription):
-        raise _usage("--management-group and --subscription go with --live")
+        options = AuditOptions(source="live", scope=_live_scope(args),
+                               live={"cloud": args.cloud, "directory": not args.no_directory}, **common)
+    if not args.live and (args.management_group or args.subscription or args.no_directory):
+        raise _usage("--management-group, --subscription and --no-directory go with --live")
     previous = _previous_report(args.previous) if args.previous else None
     sink = LocalFolderSink(args.out)
     outcome = run_audit(options, sink, progress=Progress(), previous=previous)
@@ -183,11 +188,15 @@ def _print_summary(outcome) -> None:
 def cmd_collect(args) -> int:
     from audit_function.collect import collect_snapshot, write_snapshot
 
-    raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress())
+    raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress(),
+                           directory=not args.no_directory)
     write_snapshot(raw, args.out, gzip=args.gzip)
     manifest = raw.manifest or {}
     tables = ", ".join(f"{k} {v}" for k, v in (manifest.get("tables") or {}).items())
     print(f"kv-audit: snapshot written to {args.out} ({tables})")
+    for entry in manifest.get("coverage") or []:
+        if entry.get("state") != "collected":
+            print(f"  {entry.get('source')}: {entry.get('state')}: {entry.get('note')}", file=sys.stderr)
     if manifest.get("gaps"):
         print(f"  INCOMPLETE: {len(manifest['gaps'])} gap(s) listed in manifest.json", file=sys.stderr)
         return 3

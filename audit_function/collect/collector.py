@@ -6,7 +6,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
-from audit_function.collect import arm_authorization, clouds, queries
+from audit_function.collect import arm_authorization, clouds, graph, queries
 from audit_function.collect.arg import API_VERSION, SUBSCRIPTION_LIMIT_HEADER, ArgClient, ArgError, Page
 from audit_function.collect.pacing import BudgetExhausted, Pacer
 from audit_function.collect.scope import TENANT, LiveScope, Unit, units_of
@@ -182,10 +182,13 @@ def _body(table: str, batch: tuple[Unit, ...], skip: str | None, top: int) -> di
 
 def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None = None, cloud: str = "public",
                      connection_verify=None, progress=None, time_budget_s: float | None = None,
-                     sleep=time.sleep, clock=time.monotonic) -> RawSnapshot:
+                     sleep=time.sleep, clock=time.monotonic, directory: bool = True,
+                     graph_endpoint: str | None = None) -> RawSnapshot:
     """Read vaults, subscriptions, management groups, role assignments (inherited ones included) and
-    role definitions from Azure Resource Graph. Unreadable scopes become manifest gaps
-    (complete=false); errors that stop collection raise CollectionError."""
+    role definitions from Azure Resource Graph, then (``directory``) the names of their principals
+    from Microsoft Graph. Unreadable scopes become manifest gaps (complete=false); errors that stop
+    collection raise CollectionError. Directory data is optional and never makes a gap: the
+    manifest's ``coverage`` entry for source ``directory`` says what was read."""
     mgs, subs = units_of(scope)
     target = clouds.resolve(cloud, endpoint)
     verify = clouds.connection_verify(connection_verify)
@@ -196,6 +199,12 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
         raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
         _collect_arm_authorization(raw, mgs, subs, cred, target, verify, progress, sleep, clock,
                                    None if time_budget_s is None else time_budget_s - (clock() - started))
+
+        # -- directory data (Microsoft Graph): names for the principal ids of every table read above;
+        #    keep it the last step so rows added by other collection steps get their names too --
+        graph.add_directory(raw, enabled=directory, credential=cred, target=target, verify=verify,
+                            endpoint=graph_endpoint, progress=progress, sleep=sleep, clock=clock,
+                            budget_s=None if time_budget_s is None else time_budget_s - (clock() - started))
         return raw
     finally:
         client.close()
@@ -263,9 +272,7 @@ def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -
         "endpoint": target.endpoint,
         "apiVersion": API_VERSION,
         "directoryData": False,
-        "notes": ["principals.jsonl is not collected: directory objects (users, groups, service "
-                  "principals) are not in Azure Resource Graph",
-                  "role_assignments: rows whose scope is a resource other than a Key Vault vault are "
+        "notes": ["role_assignments: rows whose scope is a resource other than a Key Vault vault are "
                   "filtered out in the query (audit_function/collect/filters.py)"],
     }
     run.emit("done", requests=run.requests, seconds=round(duration, 3), complete=not gaps)
