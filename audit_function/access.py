@@ -232,7 +232,8 @@ class AccessIndex:
             self.member_of = {k: p.member_of for k, p in estate.principals.items() if p.member_of}
         definitions = estate.role_definitions
         #: any grant (known role or not, any tenant) at management-group scope: empty chains are then unknown ancestry
-        self.has_inherited = any(a.scope_key.startswith(MG_PREFIX) for a in estate.assignments)
+        self.has_inherited = estate.grants_at_management_groups or any(
+            a.scope_key.startswith(MG_PREFIX) for a in estate.assignments)
         for assignment in estate.assignments:
             key = assignment.scope_key
             role = definitions.get(assignment.role_guid)

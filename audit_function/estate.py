@@ -747,6 +747,7 @@ class Estate:
     assignments: list[RoleAssignment]                # grants that can matter: role assignments, then eligible ones
     principals: dict[str, Principal] | None          # None when no directory data was provided
     denies: list[DenyAssignment] = field(default_factory=list)
+    grants_at_management_groups: bool = False        # any grant row (kept or not) at management-group scope
     collected: dict[str, bool] = field(default_factory=dict)   # optional table -> was it in the snapshot
     gaps: list[Gap] = field(default_factory=list)
     manifest: dict | None = None

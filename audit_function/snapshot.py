@@ -190,7 +190,13 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     principal_rows = read("principals", model.principal_from_row)
     principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps, names)
     vaults = read("vaults", model.vault_from_row) or []
-    keep = lambda row: _assignment_can_matter(row, definitions)  # noqa: E731
+    mg_scoped = [False]   # any grant at management-group scope, kept or not: empty chains are then unknown
+
+    def keep(row) -> bool:
+        if not mg_scoped[0] and _at_management_group(row):
+            mg_scoped[0] = True
+        return _assignment_can_matter(row, definitions)
+
     assignments = _unique(read("role_assignments", model.assignment_from_row, keep=keep) or [],
                           "role_assignments", "duplicate role assignment row ignored", gaps, names)
     eligible_rows = read("role_eligibilities", model.eligibility_from_row, keep=keep)
@@ -226,8 +232,17 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     return model.Estate(
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
         assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
-        denies=denies, collected={t: t in present for t, required in TABLES.items() if not required},
+        denies=denies, grants_at_management_groups=mg_scoped[0] or any(
+            a.scope_key.startswith(model.MG_PREFIX) for a in delegated), collected={t: t in present for t, required in TABLES.items() if not required},
     )
+
+
+def _at_management_group(row) -> bool:
+    props = row.get("properties") if isinstance(row, dict) else None
+    scope = props.get("scope") if isinstance(props, dict) else None
+    if not isinstance(scope, str) and isinstance(row, dict) and isinstance(row.get("id"), str):
+        scope = row["id"]
+    return isinstance(scope, str) and scope.lower().startswith(model.MG_PREFIX)
 
 
 def _by_key(items: list, key, table: str, gaps: list[model.Gap], names: dict) -> dict:

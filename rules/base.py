@@ -141,6 +141,7 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         fields.setdefault("scope", assignment.scope)
         principal_id = principal_id or assignment.principal_id
         principal_type = principal_type or assignment.principal_type
+        fields.setdefault("principal_id", principal_id)
     if role is not None:
         fields.setdefault("role_name", role.name)
         fields.setdefault("role_id", role.id)

@@ -46,6 +46,7 @@ def evaluate(estate, index, ctx):
         rbac = sum(1 for v in covered if v.is_rbac)
         yield finding(
             META, ctx, assignment=assignment, role=role, severity=BROAD[level],
+            principal_id=assignment.principal_id,   # fills {principal_id} in the remediation
             affected_vaults=covered,
             message=(f"{role.name} is {'made eligible for' if assignment.eligible else 'assigned to'} "
                      f"{assignment.principal_id} at {level} scope {assignment.scope}: it covers {len(covered)} "

@@ -38,6 +38,8 @@ def evaluate(vault, access, ctx):
         return
     if vault.public_disabled or vault.acl_default_action != "Deny":
         return
+    # IPv4 and IPv6 are judged separately, but the vault is one cause: one finding for both families
+    families = []
     for family, version, minimum in (("IPv4", 4, ctx.thresholds.firewall_min_prefix_v4),
                                      ("IPv6", 6, ctx.thresholds.firewall_min_prefix_v6)):
         try:
@@ -55,16 +57,34 @@ def evaluate(vault, access, ctx):
             continue
         broadest = sorted(networks, key=lambda n: (n.prefixlen, int(n.network_address)))[:10]
         share = covered / (1 << bits)
-        yield finding(
-            META, ctx, vault=vault, ip_rule=str(broadest[0]),
-            message=(f"Vault {vault.name} denies public traffic by default, but its {family} rules together allow "
-                     f"{covered:,} addresses ({share:.2%} of the {family} space), more than one /{minimum} network."),
-            evidence={"addressFamily": family, "addressesCovered": covered, "shareOfAddressSpace": round(share, 6),
-                      "minimumPrefixLength": minimum, "ruleCount": len(networks),
-                      "broadestRules": [str(n) for n in broadest],
-                      "publicNetworkAccess": vault.public_network_access or "missing",
-                      "networkDefaultAction": vault.acl_default_action},
-        )
+        families.append({"addressFamily": family, "addressesCovered": json_count(covered),
+                         "shareOfAddressSpace": float(f"{share:.6g}"),   # significant digits: IPv6 shares are tiny
+                         "minimumPrefixLength": minimum, "ruleCount": len(networks),
+                         "broadestRules": [str(n) for n in broadest]})
+    if not families:
+        return
+    first = families[0]
+    said = "; ".join(f"its {f['addressFamily']} rules together allow {int(f['addressesCovered']):,} addresses "
+                     f"({f['shareOfAddressSpace'] * 100:.3g}% of the {f['addressFamily']} space), more than one "
+                     f"/{f['minimumPrefixLength']} network" for f in families)
+    evidence = {**first, "publicNetworkAccess": vault.public_network_access or "missing",
+                "networkDefaultAction": vault.acl_default_action}
+    if len(families) > 1:
+        evidence["byFamily"] = {f["addressFamily"]: f for f in families}
+    yield finding(
+        META, ctx, vault=vault, ip_rule=first["broadestRules"][0],
+        message=f"Vault {vault.name} denies public traffic by default, but {said}.",
+        evidence=evidence,
+    )
+
+
+#: the largest integer every JSON reader holds exactly (IEEE double); orjson cannot encode past 2^64 at all
+JSON_SAFE = 2 ** 53
+
+
+def json_count(n: int) -> int | str:
+    """An address count as evidence: a number while JSON holds it exactly, else its decimal string (IPv6)."""
+    return n if n <= JSON_SAFE else str(n)
 
 
 def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, capped, finding
+from rules.base import NotEvaluated, RuleMeta, capped, finding
 
 META = RuleMeta(
     id="self-grant-path",
@@ -35,18 +35,26 @@ META = RuleMeta(
 
 def evaluate(estate, index, ctx):
     for assignment in estate.assignments:
-        role = index.role(assignment)
-        if role is None or not role.control & perms.SELF_GRANT_ACCESS_POLICY:
-            continue
         if index.vault_containing(assignment.scope_key) is not None:
             continue  # object-scoped control grants do not count
+        role = index.role(assignment)
+        if role is None:
+            # grants nothing; the vaults it would cover are not fully evaluated (catalog conventions)
+            yield NotEvaluated(META.id, None, f"role definition {assignment.role_definition_id} of grant "
+                               f"{assignment.id} is unknown", scope=assignment.scope)
+            continue
+        if not role.control & perms.SELF_GRANT_ACCESS_POLICY:
+            continue
         hits = []
         paths: set[str] = set()
+        actions = 0   # the self-grant actions that open a path on some vault, after denies
         principal = assignment.principal_key
         for vault in index.covered_vaults(assignment):
             control = role.control & ~index.denied_on(principal, vault)[1] if index.has_denies else role.control
-            if control & (perms.SELF_GRANT_RBAC if vault.is_rbac else perms.SELF_GRANT_ACCESS_POLICY):
+            opening = control & (perms.SELF_GRANT_RBAC if vault.is_rbac else perms.SELF_GRANT_ACCESS_POLICY)
+            if opening:
                 hits.append(vault)
+                actions |= opening
                 paths.update(perms.self_grant_paths(control, vault.is_rbac))
         if not hits:
             continue
@@ -56,7 +64,7 @@ def evaluate(estate, index, ctx):
             message=(f"{role.name} {'made eligible for' if assignment.eligible else 'assigned to'} "
                      f"{assignment.principal_type or 'principal'} {assignment.principal_id} at {assignment.scope} "
                      f"lets it give itself data access to {len(hits)} vault(s) ({', '.join(sorted(paths))})."),
-            evidence={"paths": sorted(paths), "controlActions": perms.control_names(role.control & perms.SELF_GRANT_ACCESS_POLICY),
+            evidence={"paths": sorted(paths), "controlActions": perms.control_names(actions),
                       "eligible": assignment.eligible, "conditional": assignment.conditional,
                       "roles": [assignment.role_definition_id], **capped([v.id for v in hits], "vaultIds")},
         )

@@ -1,5 +1,6 @@
 """Report determinism: ordering and fingerprints are stable across runs and id casing."""
 
+import hashlib
 import json
 from datetime import datetime, timezone
 
@@ -8,9 +9,24 @@ import orjson
 from audit_function.audit import AuditOptions, run_audit
 from audit_function.snapshot import RawSnapshot
 from reports.json_report import JsonWriter
-from rules import dead_access_policy, public_network_open
-from tests.factories import KV_SECRETS_USER, assignment_row, policy, run_rules, vault_id, vault_row
-
+from rules import (
+    dead_access_policy,
+    public_network_open,
+    self_grant_path,
+    wildcard_custom_role,
+)
+from rules.base import fingerprint
+from tests.factories import (
+    KV_SECRETS_USER,
+    OWNER,
+    assignment_row,
+    policy,
+    rg_scope,
+    role_definition_row,
+    run_rules,
+    vault_id,
+    vault_row,
+)
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
 
@@ -34,17 +50,55 @@ def test_findings_are_sorted_by_severity_rule_vault_subject():
     assert keys == sorted(keys)
 
 
-def test_fingerprint_ignores_id_casing_and_is_unique_per_subject():
+def subject_id(f: dict) -> str:
+    """The id a finding is keyed by (catalog 2): vault id, grant id, role-definition GUID or subscription id."""
+    return {"vault": lambda: f["vaultId"], "grant": lambda: f["assignmentId"],
+            "roleDefinition": lambda: f["roleDefinitionId"].rstrip("/").rsplit("/", 1)[-1],
+            "subscription": lambda: f["subscriptionId"]}[f["subject"]]()
+
+
+def test_fingerprint_is_sha256_of_rule_id_and_lower_cased_subject_id():
+    expected = hashlib.sha256(f"public-network-open|{vault_id('KV1').lower()}".encode()).hexdigest()[:32]
+    assert fingerprint("public-network-open", vault_id("KV1")) == expected
+    assert fingerprint("public-network-open", vault_id("KV1").upper()) == expected
+    assert fingerprint("dead-access-policy", vault_id("KV1")) != expected
+    assert len(expected) == 32
+
+
+def test_fingerprint_ignores_id_casing():
     row = vault_row("KV1", rbac=False, publicNetworkAccess="Enabled", networkAcls=None)
     upper = dict(row, id=row["id"].upper())
     fp_lower = run_rules([public_network_open], vaults=[row]).findings[0]["fingerprint"]
     fp_upper = run_rules([public_network_open], vaults=[upper]).findings[0]["fingerprint"]
-    assert fp_lower == fp_upper
+    assert fp_lower == fp_upper == fingerprint("public-network-open", row["id"])
+
+
+def test_one_finding_per_cause_keyed_by_the_vault_not_the_principal():
     entries = [policy("u1", secrets=["get"]), policy("u2", secrets=["get"])]
     run = run_rules([dead_access_policy], vaults=[vault_row(policies=entries)],
                     assignments=[assignment_row(vault_id(), KV_SECRETS_USER, "u1"),
                                  assignment_row(vault_id(), KV_SECRETS_USER, "u2")])
-    assert len({f["fingerprint"] for f in run.findings}) == 2
+    (f,) = run.findings
+    assert f["subject"] == "vault" and f["fingerprint"] == fingerprint("dead-access-policy", vault_id())
+
+
+def test_grant_and_role_definition_fingerprints():
+    ra = assignment_row(rg_scope(), OWNER, "u1", name="RA-Owner")
+    (grant,) = run_rules([self_grant_path], vaults=[vault_row()], assignments=[ra]).findings
+    assert grant["subject"] == "grant" and grant["fingerprint"] == fingerprint("self-grant-path", ra["id"].lower())
+    guid = "cccccccc-0000-0000-0000-0000000000AA"
+    role = role_definition_row(guid, "Star", data_actions=["*"])
+    uses = [assignment_row(rg_scope(), guid.lower(), "u1")]
+    (rd,) = run_rules([wildcard_custom_role], assignments=uses, definitions=[role]).findings
+    assert rd["subject"] == "roleDefinition" and rd["fingerprint"] == fingerprint("wildcard-custom-role", guid)
+
+
+def test_demo_fingerprints_follow_the_definition_and_are_unique():
+    findings = demo_report("r")["findings"]
+    assert {f["subject"] for f in findings} >= {"vault", "grant", "roleDefinition"}
+    for f in findings:
+        assert f["fingerprint"] == fingerprint(f["ruleId"], subject_id(f)), f["ruleId"]
+    assert len({f["fingerprint"] for f in findings}) == len(findings)
 
 
 def test_streamed_json_equals_rendered_and_parses():
@@ -103,13 +157,16 @@ def test_store_spills_to_disk_and_keeps_order(monkeypatch):
     for vault in ("b", "a", "c"):
         for severity, rule in (("low", "z-rule"), ("high", "a-rule"), ("high", "b-rule")):
             batch = [{"severity": severity, "ruleId": rule, "vaultId": f"/v/{vault}", "assignmentId": None,
-                      "subject": f"s{i}", "subscriptionId": None, "pad": "x" * 100} for i in (2, 1)]
+                      "subject": "vault", "fingerprint": fingerprint(rule, f"/v/{vault}/{i}"), "subscriptionId": None, "pad": "x" * 100} for i in (2, 1)]
             made.extend(dict(f) for f in batch)
             store.add_vault(batch)
     assert any(part._rolled for s in store._spools.values() for part in s.parts)
     # vaults were added out of order here, so compare per (severity, rule, vault) run
     got = list(store)
-    assert len(got) == len(made) and sorted(got, key=sort_key) == sorted(made, key=sort_key)
+    def order(f):
+        return (*sort_key(f), f["fingerprint"])
+
+    assert len(got) == len(made) and sorted(got, key=order) == sorted(made, key=order)
     assert [f["ruleId"] for f in got[:4]] == ["a-rule"] * 4 and got[-1]["ruleId"] == "z-rule"
 
 

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from audit_function.snapshot import RawSnapshot, load_estate
 from rules import ALL_RULES, dead_access_policy, latent_grant, self_grant_path, stranded_access_policy
@@ -235,3 +234,16 @@ def test_optional_tables_on_disk(tmp_path):
 def test_an_uncollected_optional_table_is_not_a_gap():
     run = run_rules((stranded_access_policy,), vaults=[vault_row(policies=[policy("u1", secrets=["get"])])])
     assert run.gaps == [] and run.report["run"]["complete"] is True
+
+
+def test_any_management_group_grant_makes_an_empty_chain_unknown_ancestry_even_one_the_loader_drops():
+    """Reader at a management group grants nothing a rule reads (the loader drops it), but it proves
+    management groups are in use: a subscription without a chain then has unknown ancestry."""
+    from rules import dead_access_policy
+    from tests.factories import READER, mg_scope, policy, run_rules, subscription_row, vault_row
+
+    run = run_rules([dead_access_policy], vaults=[vault_row(policies=[policy("p1")])],
+                    assignments=[assignment_row(mg_scope("mg-corp"), READER, "auditor")],
+                    subscriptions=[subscription_row(mgs=())])
+    assert run.findings == []
+    assert [(n["ruleId"], "ancestry" in n["reason"]) for n in run.not_evaluated] == [("dead-access-policy", True)]

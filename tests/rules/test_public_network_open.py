@@ -1,8 +1,9 @@
-"""public-network-open: passing, failing and edge rows."""
+"""public-network-open (catalog 2): passing, failing and edge rows; SecuredByPerimeter is not public."""
 
 import pytest
 
 from rules import public_network_open
+from rules.base import fingerprint
 from tests.factories import run_rules, vault_id, vault_row
 
 RULES = (public_network_open,)
@@ -78,10 +79,57 @@ def test_odd_casing_of_enabled_and_allow_still_fires():
     assert f["evidence"]["publicNetworkAccess"] == "ENABLED"
 
 
-def test_unknown_public_network_access_value_is_not_disabled():
-    # "SecuredByPerimeter" and any other value except Disabled leave the public endpoint on
-    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess="SecuredByPerimeter", networkAcls=OPEN_ACLS)])
+@pytest.mark.parametrize("pna", ["SecuredByPerimeter", "securedbyperimeter", "SECUREDBYPERIMETER"])
+def test_secured_by_perimeter_counts_as_public_access_disabled(pna):
+    # a network security perimeter governs public traffic; the vault's own networkAcls are not used
+    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess=pna, networkAcls=OPEN_ACLS)])
+    assert run.findings == [] and run.not_evaluated == []
+    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess=pna, omit=("networkAcls",))])
+    assert run.findings == []
+
+
+@pytest.mark.parametrize("pna", ["Enabled", "Open", "", "  "])
+def test_any_other_public_network_access_value_is_not_disabled(pna):
+    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess=pna, networkAcls=OPEN_ACLS)])
     assert len(run.of("public-network-open")) == 1
+
+
+@pytest.mark.parametrize("props", [{"publicNetworkAccess": 5}, {"publicNetworkAccess": True},
+                                   {"publicNetworkAccess": "Enabled", "networkAcls": "Allow"},
+                                   {"publicNetworkAccess": "Enabled", "networkAcls": {"defaultAction": "Allow",
+                                                                                    "ipRules": "x"}}],
+                         ids=["number", "bool", "acls-string", "iprules-string"])
+def test_unreadable_property_is_not_evaluated_not_passed(props):
+    run = run_rules(RULES, vaults=[vault_row(**props)])
+    assert run.findings == []
+    (n,) = run.not_evaluated
+    assert n["ruleId"] == "public-network-open" and n["vaultId"] == vault_id()
+
+
+def test_bad_ip_rule_value_does_not_stop_this_rule():
+    acls = dict(OPEN_ACLS, ipRules=[{"value": "300.1.2.3"}])
+    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess="Enabled", networkAcls=acls)])
+    (f,) = run.of("public-network-open")
+    assert f["evidence"]["ipRuleCount"] == 1
+
+
+def test_vault_row_without_properties_is_a_gap_never_audited():
+    for props in (None, "x"):
+        row = vault_row()
+        if props is None:
+            row.pop("properties")
+        else:
+            row["properties"] = props
+        run = run_rules(RULES, vaults=[row])
+        assert run.findings == [] and [g["scope"] for g in run.gaps] == [vault_id()]
+        assert run.report["run"]["complete"] is False
+
+
+def test_one_finding_per_vault_keyed_by_the_vault():
+    run = run_rules(RULES, vaults=[vault_row(publicNetworkAccess="Enabled", networkAcls=OPEN_ACLS)])
+    (f,) = run.findings
+    assert f["subject"] == "vault" and f["fingerprint"] == fingerprint("public-network-open", vault_id())
+    assert f["assignmentId"] is None and f["affected"] is None
 
 
 def test_applies_to_both_permission_models_and_one_finding_per_vault():

@@ -1,8 +1,9 @@
-"""public-with-private-endpoint: passing, failing and edge rows."""
+"""public-with-private-endpoint (catalog 2): passing, failing and edge rows; SecuredByPerimeter is not public."""
 
 import pytest
 
 from rules import public_with_private_endpoint
+from rules.base import fingerprint
 from tests.factories import private_endpoint, run_rules, vault_id, vault_row
 
 RULES = (public_with_private_endpoint,)
@@ -13,6 +14,7 @@ def test_fires_when_approved_endpoint_and_public_enabled():
     run = run_rules(RULES, vaults=[row])
     (f,) = run.of("public-with-private-endpoint")
     assert f["severity"] == "medium" and f["vaultId"] == vault_id()
+    assert f["subject"] == "vault" and f["fingerprint"] == fingerprint("public-with-private-endpoint", vault_id())
     assert f["evidence"]["publicNetworkAccess"] == "Enabled"
     assert f["evidence"]["approvedPrivateEndpoints"][0].endswith("/privateEndpoints/pe1")
     assert "--public-network-access Disabled" in f["remediation"]
@@ -69,3 +71,52 @@ def test_network_acls_are_not_considered():
     open_row = vault_row(publicNetworkAccess="Enabled", networkAcls={}, privateEndpointConnections=[private_endpoint()])
     (g,) = run_rules(RULES, vaults=[open_row]).of("public-with-private-endpoint")
     assert g["evidence"]["networkDefaultAction"] == "Allow"
+
+
+@pytest.mark.parametrize("pna", ["SecuredByPerimeter", "securedByPerimeter", "SECUREDBYPERIMETER"])
+def test_secured_by_perimeter_counts_as_public_access_disabled(pna):
+    row = vault_row(publicNetworkAccess=pna, networkAcls={}, privateEndpointConnections=[private_endpoint()])
+    run = run_rules(RULES, vaults=[row])
+    assert run.findings == [] and run.not_evaluated == []
+
+
+@pytest.mark.parametrize("pna", ["Enabled", "enabled", "Open"])
+def test_any_other_public_network_access_value_fires(pna):
+    row = vault_row(publicNetworkAccess=pna, privateEndpointConnections=[private_endpoint()])
+    (f,) = run_rules(RULES, vaults=[row]).of("public-with-private-endpoint")
+    assert f["evidence"]["publicNetworkAccess"] == pna
+
+
+def test_one_finding_per_vault_however_many_approved_endpoints():
+    conns = [private_endpoint("Approved", f"pe{i}") for i in range(3)]
+    row = vault_row(publicNetworkAccess="Enabled", privateEndpointConnections=conns)
+    (f,) = run_rules(RULES, vaults=[row]).of("public-with-private-endpoint")
+    assert len(f["evidence"]["approvedPrivateEndpoints"]) == 3
+
+
+def test_connection_without_properties_is_not_approved():
+    row = vault_row(publicNetworkAccess="Enabled", privateEndpointConnections=[{"id": "pe-x"}])
+    assert run_rules(RULES, vaults=[row]).findings == []
+
+
+@pytest.mark.parametrize("props", [{"privateEndpointConnections": "Approved"},
+                                   {"privateEndpointConnections": ["Approved"]},
+                                   {"publicNetworkAccess": 1}], ids=["string", "item-string", "pna-number"])
+def test_unreadable_property_is_not_evaluated_not_passed(props):
+    props = {"publicNetworkAccess": "Enabled", "privateEndpointConnections": [private_endpoint()], **props}
+    run = run_rules(RULES, vaults=[vault_row(**props)])
+    assert run.findings == []
+    (n,) = run.not_evaluated
+    assert n["ruleId"] == "public-with-private-endpoint" and n["vaultId"] == vault_id()
+
+
+def test_unreadable_network_acls_do_not_matter_here():
+    row = vault_row(publicNetworkAccess="Enabled", networkAcls="Deny", privateEndpointConnections=[private_endpoint()])
+    assert len(run_rules(RULES, vaults=[row]).of("public-with-private-endpoint")) == 1
+
+
+def test_vault_row_without_properties_is_a_gap_never_audited():
+    row = vault_row(publicNetworkAccess="Enabled", privateEndpointConnections=[private_endpoint()])
+    row.pop("properties")
+    run = run_rules(RULES, vaults=[row])
+    assert run.findings == [] and [g["scope"] for g in run.gaps] == [vault_id()]
