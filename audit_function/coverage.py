@@ -50,6 +50,10 @@ SOURCES: dict[str, tuple[str | None, str]] = {
 }
 
 
+#: how the collector's manifest ``coverage`` entries name a source (collect/graph.py: "directory")
+MANIFEST_NAMES = {"principals": "directory"}
+
+
 def coverage(estate: Estate, unknown_ancestry_vaults: int = 0) -> list[dict]:
     """One entry per source, in catalog order."""
     manifest = estate.manifest if isinstance(estate.manifest, dict) else {}
@@ -68,8 +72,9 @@ def coverage(estate: Estate, unknown_ancestry_vaults: int = 0) -> list[dict]:
             state = PARTIAL if table in partial_tables else COLLECTED
         else:
             state = NOT_COLLECTED
-        extra = noted.get(table) or noted.get(source)
-        if extra and extra.get("state") in (COLLECTED, NOT_COLLECTED, PARTIAL) and state != COLLECTED:
+        extra = noted.get(table) or noted.get(source) or noted.get(MANIFEST_NAMES.get(table or "", ""))
+        if extra and extra.get("state") in (COLLECTED, NOT_COLLECTED, PARTIAL) and (
+                state != COLLECTED or extra["state"] == PARTIAL):
             state = extra["state"]
             if extra.get("note"):
                 note = f"{extra['note']}: {note}"
