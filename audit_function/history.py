@@ -18,10 +18,14 @@ Gap coverage is conservative:
 
 from __future__ import annotations
 
-from audit_function.previous import PreviousIndex
-
 import copy
 import unicodedata
+
+from audit_function.previous import PreviousIndex
+from audit_function.report import SCHEMA_VERSION
+
+#: reports of another major schema version key their findings by other subjects (catalog 1: 1.x)
+SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
 
 PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions",
                                      # listed per subscription too (collect/arm_authorization.py, ARG)
@@ -40,6 +44,13 @@ class History:
         """``previous``: a :class:`~audit_function.previous.PreviousIndex`, a report dict, or None."""
         if not isinstance(previous, PreviousIndex):
             previous = PreviousIndex.from_report(previous)
+        self.ignored = None
+        if previous.schema and previous.schema.split(".")[0] != SCHEMA_MAJOR:
+            # a catalog-1 report (schema 1.x): its fingerprints name other subjects,
+            # so nothing in it can be persisting or resolved; say so instead of resolving all of it
+            self.ignored = ("the previous report is from catalog 1 (schema 1.x): its findings are keyed by other "
+                            "subjects, so this run starts week over week afresh")
+            previous = PreviousIndex.from_report(None)
         self.previous = previous
         self.started = started
         self.positions, self.firsts = previous.positions, previous.firsts
@@ -97,6 +108,8 @@ class History:
         unverified.sort(key=_order)
         report["resolved"] = resolved
         report["unverified"] = unverified
+        if self.ignored:
+            report.setdefault("run", {})["previousReport"] = {"used": False, "reason": self.ignored}
         summary = report.setdefault("summary", {})
         summary["new"] = self.new
         summary["persisting"] = self.persisting

@@ -11,6 +11,7 @@ re-reads the lines of the findings that are gone. Any other JSON layout is parse
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
@@ -37,8 +38,10 @@ class PreviousIndex:
     start); ``details(fingerprints)``: those findings' fields and evidence.
     """
 
-    def __init__(self, run: dict, first_seen: dict, last_seen: dict, details: Callable[[set], dict]) -> None:
+    def __init__(self, run: dict, first_seen: dict, last_seen: dict, details: Callable[[set], dict],
+                 schema: str | None = None) -> None:
         self.run = run                              # the previous report's run section
+        self.schema = schema                        # its schemaVersion (None: not stated)
         self.started = run.get("startedAt")
         self.positions = {fp: n for n, fp in enumerate(first_seen)}
         self.firsts = list(first_seen.values())
@@ -67,7 +70,9 @@ class PreviousIndex:
             known[fp] = finding
             last.pop(fp, None)
             first[fp] = finding.get("firstSeen") or started
-        return cls(report.get("run") or {}, first, last, lambda fps: {fp: known[fp] for fp in fps if fp in known})
+        schema = report.get("schemaVersion")
+        return cls(report.get("run") or {}, first, last, lambda fps: {fp: known[fp] for fp in fps if fp in known},
+                   schema if isinstance(schema, str) else None)
 
 
 def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
@@ -108,7 +113,8 @@ def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex
                 found[item["fingerprint"]] = {k: item[k] for k in _KEEP if k in item}
         return found
 
-    return PreviousIndex(run, first_seen, last_seen, details)
+    version = re.match(rb'\s*"([^"]*)"', (first + second)[len(HEADER):])
+    return PreviousIndex(run, first_seen, last_seen, details, version.group(1).decode() if version else None)
 
 
 def read_previous(data: bytes) -> PreviousIndex:

@@ -68,7 +68,7 @@ def fail_put_of(suffix: str, times: int | None = None) -> Callable[[object, int]
 def sample_report(run_id: str = "run-0001", started_at: str = "2025-03-10T06:00:01Z", *,
                   complete: bool = True, high: int = 1) -> dict:
     return {
-        "schemaVersion": "1.0",
+        "schemaVersion": "2.0",
         "run": {"id": run_id, "startedAt": started_at, "finishedAt": started_at, "source": "demo",
                 "scope": {}, "complete": complete,
                 "gaps": [] if complete else [{"scope": "/subscriptions/x", "table": "vaults", "reason": "denied"}],

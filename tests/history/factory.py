@@ -51,7 +51,7 @@ def report(run_id: str, started: str, vaults: list[dict], findings: list[dict], 
         by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
         by_rule[f["ruleId"]] = by_rule.get(f["ruleId"], 0) + 1
     return {
-        "schemaVersion": "1.0",
+        "schemaVersion": "2.0",
         "run": {"id": run_id, "startedAt": started, "finishedAt": started, "source": "snapshot",
                 "complete": not gaps, "gaps": gaps or [], "notEvaluated": not_evaluated or []},
         "summary": {"vaults": len(vaults), "findings": len(findings),

@@ -89,7 +89,7 @@ def report(vaults: list[dict], findings: list[dict], *, gaps=(), not_evaluated=(
         by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
         by_rule[f["ruleId"]] = by_rule.get(f["ruleId"], 0) + 1
     doc = {
-        "schemaVersion": "1.0",
+        "schemaVersion": "2.0",
         "run": {
             "id": "run-0001", "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:05:00Z",
             "source": "snapshot", "scope": {"managementGroups": ["mg-root"], "subscriptions": []},

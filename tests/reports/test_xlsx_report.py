@@ -463,7 +463,7 @@ def test_empty_estate_renders_headers_only():
 
 def test_minimal_report_with_missing_optional_keys():
     doc = {
-        "schemaVersion": "1.0",
+        "schemaVersion": "2.0",
         "run": {"id": "r", "complete": True},
         "summary": {},
         "vaults": [{"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.KeyVault/vaults/v"}],
