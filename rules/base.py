@@ -148,6 +148,9 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
     if scope is None and assignment is not None:
         scope = assignment.scope
     names = ctx.who(principal_id)
+    if names["principalName"] is None and assignment is not None and assignment.managed_by_tenant:
+        # a managing tenant's principal is not in this directory: Lighthouse names it in the delegation
+        names = {**names, "principalName": assignment.description}
     return Finding(
         fingerprint=fingerprint(meta.id, subject_id),
         ruleId=meta.id,

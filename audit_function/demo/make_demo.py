@@ -99,6 +99,9 @@ SUBS = {
         Sub("corp-dev", "Contoso Corp Development", "corp"),
         Sub("online-prod", "Contoso Online Production", "online"),
         Sub("sandbox", "Contoso Sandbox (legacy)", "sandbox"),
+        # created by a team outside the landing-zone process; Resource Graph returned no
+        # management-group chain for it (catalog 2: unknown ancestry while grants sit at management groups)
+        Sub("poc-unplaced", "Contoso PoC (not yet placed)", ""),
     )
 }
 
@@ -211,6 +214,8 @@ _PRINCIPALS = [
     _sp("fabrikam-cdn", "Fabrikam CDN Partner", foreign=True),
     _sp("fabrikam-erp", "Fabrikam ERP", foreign=True),
     _user("fabrikam-erp-admin", "erp-admin@fabrikam.example", foreign=True),
+    # Fabrikam Managed Services operates the management subscription through Azure Lighthouse
+    Principal("msp-fabrikam-ops", "group", "Fabrikam MSP Operations", in_directory=False),
 ]
 PRINCIPALS = {p.key: p for p in _PRINCIPALS}
 FOREIGN = {p.key for p in _PRINCIPALS if not p.in_directory}  # homed in FABRIKAM_TENANT
@@ -702,6 +707,17 @@ VAULTS += [
           rbac=True, public="SecuredByPerimeter", acls=allow(), soft_delete=True, purge_protection=True,
           design=[("no-private-endpoint",)]),
 ]
+VAULTS += [
+    Vault("kv-poc-unplaced", "poc-unplaced", "rg-poc",
+          "Proof-of-concept vault in a subscription Resource Graph shows under no management group. "
+          "The platform grants at management groups cannot be matched to it, so the rules that need its "
+          "whole RBAC picture are listed as not evaluated rather than passed.",
+          tags("poc", "poc-team@contoso.com", "poc"),
+          rbac=True, public="Disabled", acls=deny(), pes=[PE("pe-kv-poc-unplaced", "Approved")],
+          soft_delete=True, purge_protection=True,
+          policies=[Entry("dave", secrets=["get", "list"])],  # left from before its flip
+          design=[]),
+]
 VAULTS_BY_NAME = {v.name: v for v in VAULTS}
 CLEAN_VAULTS = ("kv-payments-prod", "kv-crm-prod", "kv-hr-prod", "kv-checkout-prod")
 
@@ -891,6 +907,46 @@ DENY_ASSIGNMENTS = [
 # --------------------------------------------------------------------------------------------
 
 
+#: Azure Lighthouse delegations (Resource Graph resources, lighthouse_delegations.jsonl): Fabrikam's
+#: managed-services offer on the management subscription
+LIGHTHOUSE = [
+    {"key": "fabrikam-msp", "sub": "management", "offer": "Fabrikam platform operations",
+     "authorizations": [("msp-fabrikam-ops", "Contributor")], "design": [("self-grant-path",)]},
+]
+
+
+def lighthouse_rows() -> list[dict]:
+    rows = []
+    for d in LIGHTHOUSE:
+        scope, name = SUBS[d["sub"]].scope, gid(f"registration:{d['key']}")
+        rows.append({
+            "id": f"{scope}/providers/Microsoft.ManagedServices/registrationAssignments/{name}", "name": name,
+            "type": "microsoft.managedservices/registrationassignments", "tenantId": CONTOSO_TENANT,
+            "subscriptionId": SUBS[d["sub"]].id, "resourceGroup": "",
+            "properties": {
+                "provisioningState": "Succeeded",
+                "registrationDefinitionId": f"{scope}/providers/Microsoft.ManagedServices/registrationDefinitions/"
+                                            f"{gid('definition:' + d['key'])}",
+                "registrationDefinition": {"properties": {
+                    "managedByTenantId": FABRIKAM_TENANT, "managedByTenantName": "Fabrikam Managed Services",
+                    "registrationDefinitionName": d["offer"],
+                    "authorizations": [{"principalId": pid(p), "principalIdDisplayName": PRINCIPALS[p].display_name,
+                                        "roleDefinitionId": role_guid(role)} for p, role in d["authorizations"]],
+                }},
+            },
+        })
+    return rows
+
+
+def lighthouse_grant_ids() -> dict[str, str]:
+    """Lower-cased grant id (as the estate names a Lighthouse authorization) -> demo key."""
+    out = {}
+    for row, d in zip(lighthouse_rows(), LIGHTHOUSE):
+        for auth in row["properties"]["registrationDefinition"]["properties"]["authorizations"]:
+            out[f"{row['id']}#authorizations/{auth['principalId']}/{auth['roleDefinitionId']}".lower()] = d["key"]
+    return out
+
+
 def deny_assignment_rows() -> list[dict]:
     rows = []
     for d in DENY_ASSIGNMENTS:
@@ -917,7 +973,7 @@ def subscription_rows() -> list[dict]:
         "type": "microsoft.resources/subscriptions",
         "subscriptionId": s.id,
         "tenantId": CONTOSO_TENANT,
-        "properties": {"state": "Enabled", "managementGroupAncestorsChain": mg_chain(s.mg)},
+        "properties": {"state": "Enabled", "managementGroupAncestorsChain": mg_chain(s.mg) if s.mg else []},
     } for s in SUBS.values()]
 
 
@@ -964,6 +1020,7 @@ def tables() -> dict[str, list[dict]]:
         "role_assignments": [a.row() for a in ASSIGNMENTS],
         "role_eligibilities": [a.row() for a in ELIGIBILITIES],
         "deny_assignments": deny_assignment_rows(),
+        "lighthouse_delegations": lighthouse_rows(),
         "principals": principal_rows(),
     }
 
