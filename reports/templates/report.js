@@ -1,0 +1,81 @@
+(function () {
+  "use strict";
+  var table = document.getElementById("findings");
+  var body = table ? table.tBodies[0] : null;
+  var rows = body ? Array.prototype.slice.call(body.rows) : [];
+  var text = rows.map(function (r) { return r.textContent.toLowerCase(); });
+  var q = document.getElementById("q");
+  var sev = document.getElementById("severity");
+  var st = document.getElementById("status-filter");
+  var shown = document.getElementById("shown");
+
+  function apply() {
+    var term = q ? q.value.trim().toLowerCase() : "";
+    var s = sev ? sev.value : "";
+    var t = st ? st.value : "";
+    var n = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var r = rows[i];
+      var ok = (!term || text[i].indexOf(term) >= 0) && (!s || r.getAttribute("data-severity") === s) &&
+               (!t || r.getAttribute("data-status") === t);
+      r.hidden = !ok;
+      if (ok) { n++; }
+    }
+    if (shown) { shown.textContent = String(n); }
+  }
+
+  function fromHash() {
+    var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    if (q) { q.value = params.get("q") || ""; }
+    if (sev) { sev.value = params.get("severity") || ""; }
+    if (st) { st.value = params.get("status") || ""; }
+    apply();
+  }
+
+  function toHash() {
+    var params = new URLSearchParams();
+    if (q && q.value) { params.set("q", q.value); }
+    if (sev && sev.value) { params.set("severity", sev.value); }
+    if (st && st.value) { params.set("status", st.value); }
+    var hash = params.toString();
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", hash ? "#" + hash : window.location.pathname + window.location.search);
+    }
+  }
+
+  function sortBy(th, index) {
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    var heads = th.parentNode.children;
+    for (var h = 0; h < heads.length; h++) { heads[h].removeAttribute("aria-sort"); }
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var numeric = th.getAttribute("data-type") === "number";
+    var order = rows.map(function (r, i) {
+      var cell = r.cells[index];
+      var key = cell.getAttribute("data-sort");
+      if (key === null) { key = cell.textContent.trim().toLowerCase(); }
+      return { row: r, text: text[i], key: numeric ? Number(key) || 0 : key, i: i };
+    });
+    order.sort(function (a, b) {
+      var c = a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i;
+      return ascending ? c : -c;
+    });
+    var fragment = document.createDocumentFragment();
+    rows = []; text = [];
+    order.forEach(function (o) { fragment.appendChild(o.row); rows.push(o.row); text.push(o.text); });
+    body.appendChild(fragment);
+  }
+
+  if (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, index) {
+      var button = th.querySelector("button");
+      if (button) { button.addEventListener("click", function () { sortBy(th, index); }); }
+    });
+  }
+  [q, sev, st].forEach(function (el) {
+    if (el) { el.addEventListener("input", function () { apply(); toHash(); }); }
+  });
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+  document.documentElement.setAttribute("data-ready", String(Math.round(window.performance.now())));
+})();
