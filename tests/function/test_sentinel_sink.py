@@ -1,0 +1,117 @@
+"""The Sentinel sink with the real azure-monitor-ingestion client against a loopback fake of the endpoint."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from audit_function.audit import AuditOptions, run_audit
+from audit_function.logs_sink import SentinelSink
+from audit_function.sinks import LocalFolderSink
+from reports.sentinel_rows import TABLES
+from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.ingestion_server import FakeIngestion
+
+WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
+FINDINGS, VAULTS, RUNS = (TABLES[k][1] for k in ("findings", "vaults", "runs"))
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    fake = FakeIdentity(token="mi-token")
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def ingestion(tmp_path):
+    fake = FakeIngestion(tmp_path / "tls", token="mi-token")
+    yield fake
+    fake.close()
+
+
+def sink_for(fake: FakeIngestion, **kwargs) -> SentinelSink:
+    from azure.identity import ManagedIdentityCredential
+
+    sink = SentinelSink.create(fake.endpoint, fake.rule_id, ManagedIdentityCredential(),
+                               connection_verify=str(fake.cert), retry_backoff_factor=0, retry_total=3)
+    for name, value in kwargs.items():
+        setattr(sink, name, value)
+    return sink
+
+
+def audit(tmp_path, sink, **kwargs):
+    return run_audit(AuditOptions(source="demo", formats=("json", "html"), run_id="run-1"), LocalFolderSink(tmp_path / "out"),
+                     clock=lambda: WHEN, logs=sink, **kwargs)
+
+
+def test_findings_vaults_and_run_reach_their_streams(tmp_path, identity, ingestion):
+    outcome = audit(tmp_path, sink_for(ingestion))
+    report = outcome.result.report
+    assert report["run"]["complete"] is True and outcome.exit_code == 0
+    assert all(r.encoding == "gzip" and r.rule_id == ingestion.rule_id for r in ingestion.requests)
+    assert {r.stream for r in ingestion.requests} == {FINDINGS, VAULTS, RUNS}
+    findings = ingestion.accepted(FINDINGS)
+    assert [r["Fingerprint"] for r in findings] == [f["fingerprint"] for f in report["findings"]]
+    assert len(ingestion.accepted(VAULTS)) == len(report["vaults"])
+    (run,) = ingestion.accepted(RUNS)
+    assert run["RunId"] == "run-1" and run["Complete"] is True and run["Findings"] == len(report["findings"])
+    columns = {key: {name for name, _ in cols} for key, (_, _, cols) in TABLES.items()}
+    assert set(findings[0]) == columns["findings"] and set(run) == columns["runs"]
+    assert identity.requests[0]["query"]["resource"] == "https://monitor.azure.com"
+    assert len(identity.requests) == 1    # one token for every request
+
+
+def test_429_waits_for_retry_after_and_loses_nothing(tmp_path, identity, ingestion):
+    ingestion.throttle, ingestion.retry_after = 1, "1"
+    report = audit(tmp_path, sink_for(ingestion)).result.report
+    assert report["run"]["complete"] is True
+    throttled, retried = ingestion.requests[0], ingestion.requests[1]
+    assert throttled.status == 429 and retried.status == 204 and retried.rows == throttled.rows
+    assert retried.at - throttled.at >= 0.9
+    assert len(ingestion.accepted(FINDINGS)) == len(report["findings"])
+
+
+def test_413_is_split_until_the_rows_fit(tmp_path, identity, ingestion):
+    ingestion.max_rows = 10
+    report = audit(tmp_path, sink_for(ingestion)).result.report
+    assert report["run"]["complete"] is True
+    assert any(r.status == 413 for r in ingestion.requests)
+    assert all(len(r.rows) <= 10 for r in ingestion.requests if r.status == 204)
+    assert sorted(r["Fingerprint"] for r in ingestion.accepted(FINDINGS)) == sorted(f["fingerprint"] for f in report["findings"])
+
+
+def test_one_failed_batch_is_a_gap_and_the_report_is_still_written(tmp_path, identity, ingestion):
+    ingestion.fail_streams = {VAULTS}
+    outcome = audit(tmp_path, sink_for(ingestion))
+    report = outcome.result.report
+    assert outcome.exit_code == 3 and report["run"]["complete"] is False
+    (gap,) = report["run"]["gaps"]
+    assert gap["scope"] == f"logs-ingestion:{VAULTS}" and gap["table"] == "KvAuditVaults_CL"
+    assert f"{len(report['vaults'])} of {len(report['vaults'])} row(s) not ingested (1 failed batch(es))" in gap["reason"]
+    on_disk = json.loads((tmp_path / "out" / "kv-audit-report.json").read_text())
+    assert on_disk["run"]["complete"] is False and on_disk["run"]["gaps"] == [gap]
+    assert "INCOMPLETE RUN" in (tmp_path / "out" / "kv-audit-report.html").read_text()
+    (run,) = ingestion.accepted(RUNS)        # the run row names the gap in the workspace too
+    assert run["Complete"] is False and run["GapCount"] == 1 and run["Gaps"][0]["scope"] == gap["scope"]
+    assert len(ingestion.accepted(FINDINGS)) == len(report["findings"])
+
+
+def test_a_rejected_token_is_a_gap_not_a_crash(tmp_path, identity, ingestion):
+    ingestion.token = "another-token"
+    outcome = audit(tmp_path, sink_for(ingestion))
+    gaps = outcome.result.report["run"]["gaps"]
+    assert {g["table"] for g in gaps} == {"KvAuditFindings_CL", "KvAuditVaults_CL", "KvAuditRuns_CL"}
+    assert all("401" in g["reason"] or "ClientAuthentication" in g["reason"] or "HttpResponseError" in g["reason"]
+               for g in gaps)
+    assert (tmp_path / "out" / "kv-audit-report.json").is_file() and outcome.exit_code == 3
+
+
+def test_batches_of_rows_per_upload_call(tmp_path, identity, ingestion):
+    report = audit(tmp_path, sink_for(ingestion, batch_rows=7)).result.report
+    findings = [r for r in ingestion.requests if r.stream == FINDINGS]
+    assert len(findings) == -(-len(report["findings"]) // 7) and max(len(r.rows) for r in findings) == 7
