@@ -115,3 +115,47 @@ def test_batches_of_rows_per_upload_call(tmp_path, identity, ingestion):
     report = audit(tmp_path, sink_for(ingestion, batch_rows=7)).result.report
     findings = [r for r in ingestion.requests if r.stream == FINDINGS]
     assert len(findings) == -(-len(report["findings"]) // 7) and max(len(r.rows) for r in findings) == 7
+
+
+def test_cli_sink_sentinel(tmp_path, identity, ingestion, monkeypatch, capsys):
+    from audit_function.cli import main
+
+    monkeypatch.setenv("AUDIT_LOGS_RULE_ID", ingestion.rule_id)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ingestion.cert))
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["audit", "--demo", "--out", str(tmp_path / "out"), "--format", "json", "--sink", "sentinel",
+                 "--logs-endpoint", ingestion.endpoint])
+    assert code == 0, capsys.readouterr().err
+    assert len(ingestion.accepted(RUNS)) == 1 and ingestion.accepted(FINDINGS)
+    assert (tmp_path / "out" / "kv-audit-report.json").is_file()
+
+
+def test_cli_sink_sentinel_needs_its_settings(tmp_path, monkeypatch, capsys):
+    from audit_function.cli import main
+
+    monkeypatch.delenv("AUDIT_LOGS_ENDPOINT", raising=False)
+    monkeypatch.setenv("AUDIT_LOGS_RULE_ID", "not-a-dcr")
+    assert main(["audit", "--demo", "--out", str(tmp_path), "--sink", "sentinel"]) == 2
+    err = capsys.readouterr().err
+    assert "AUDIT_LOGS_ENDPOINT: not set" in err
+    assert not (tmp_path / "kv-audit-report.json").exists()
+
+
+def test_function_settings():
+    from audit_function.errors import ConfigError
+    from audit_function.settings import FunctionSettings
+
+    base = {"AUDIT_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true", "AUDIT_SOURCE": "demo"}
+    assert FunctionSettings.from_env(base).logs is None
+    settings = FunctionSettings.from_env({**base, "AUDIT_LOGS_ENDPOINT": "https://dce-x.westeurope-1.ingest.monitor.azure.com",
+                                          "AUDIT_LOGS_RULE_ID": "dcr-" + "a" * 32,
+                                          "AUDIT_LOGS_STREAM_RUNS": "Custom-MyRuns_CL"})
+    assert settings.logs.streams == {"findings": "Custom-KvAuditFindings_CL", "vaults": "Custom-KvAuditVaults_CL",
+                                     "runs": "Custom-MyRuns_CL"}
+    assert settings.needs_credential
+    with pytest.raises(ConfigError) as err:
+        FunctionSettings.from_env({**base, "AUDIT_LOGS_ENDPOINT": "http://x", "AUDIT_LOGS_STREAM_VAULTS": "x y"})
+    text = str(err.value)
+    assert "AUDIT_LOGS_ENDPOINT: 'http://x'" in text and "AUDIT_LOGS_RULE_ID: required" in text
+    assert "AUDIT_LOGS_STREAM_VAULTS" in text
