@@ -159,3 +159,35 @@ def test_function_settings():
     text = str(err.value)
     assert "AUDIT_LOGS_ENDPOINT: 'http://x'" in text and "AUDIT_LOGS_RULE_ID: required" in text
     assert "AUDIT_LOGS_STREAM_VAULTS" in text
+
+
+def test_function_run_sends_to_log_analytics_and_a_lost_batch_fails_the_execution(
+        azurite, container_name, identity, ingestion, monkeypatch):
+    import os
+
+    from azure.functions.timer import TimerRequest
+    from azure.storage.blob import ContainerClient
+
+    import function_app
+
+    for name in [n for n in list(os.environ) if n.startswith("AUDIT_")]:
+        monkeypatch.delenv(name)
+    env = {"AUDIT_SOURCE": "demo", "AUDIT_STORAGE_CONNECTION_STRING": azurite, "AUDIT_REPORT_CONTAINER": container_name,
+           "AUDIT_FORMATS": "json,ocsf,html", "AUDIT_LOGS_ENDPOINT": ingestion.endpoint,
+           "AUDIT_LOGS_RULE_ID": ingestion.rule_id, "REQUESTS_CA_BUNDLE": str(ingestion.cert)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(function_app, "make_credential", lambda: __import__("azure.identity").identity.ManagedIdentityCredential())
+    ingestion.fail_streams = {FINDINGS}
+    with pytest.raises(function_app.RunFailed, match="audit incomplete"):
+        function_app.kv_audit(TimerRequest(past_due=False))
+    client = ContainerClient.from_connection_string(azurite, container_name)
+    try:
+        report = json.loads(client.download_blob("latest/kv-audit-report.json").readall())
+        names = {b.name for b in client.list_blobs(name_starts_with="latest/")}
+    finally:
+        client.delete_container()
+        client.close()
+    assert {"latest/kv-audit-findings.ocsf.jsonl", "latest/kv-audit-report.html"} <= names
+    assert [g["table"] for g in report["run"]["gaps"]] == ["KvAuditFindings_CL"]
+    assert len(ingestion.accepted(VAULTS)) == len(report["vaults"]) and ingestion.accepted(RUNS)
