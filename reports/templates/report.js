@@ -29,6 +29,15 @@
     if (q) { q.value = params.get("q") || ""; }
     if (sev) { sev.value = params.get("severity") || ""; }
     if (st) { st.value = params.get("status") || ""; }
+    var key = params.get("sort");
+    if (key && table) {
+      var heads = table.tHead.rows[0].cells;
+      for (var h = 0; h < heads.length; h++) {
+        if (heads[h].getAttribute("data-key") === key) {
+          sortBy(heads[h], h, params.get("dir") === "desc" ? "desc" : "asc");
+        }
+      }
+    }
     apply();
   }
 
@@ -37,14 +46,19 @@
     if (q && q.value) { params.set("q", q.value); }
     if (sev && sev.value) { params.set("severity", sev.value); }
     if (st && st.value) { params.set("status", st.value); }
+    var sorted = table ? table.querySelector("th[aria-sort]") : null;
+    if (sorted) {
+      params.set("sort", sorted.getAttribute("data-key"));
+      params.set("dir", sorted.getAttribute("aria-sort") === "descending" ? "desc" : "asc");
+    }
     var hash = params.toString();
     if (window.history && window.history.replaceState) {
       window.history.replaceState(null, "", hash ? "#" + hash : window.location.pathname + window.location.search);
     }
   }
 
-  function sortBy(th, index) {
-    var ascending = th.getAttribute("aria-sort") !== "ascending";
+  function sortBy(th, index, direction) {
+    var ascending = direction ? direction === "asc" : th.getAttribute("aria-sort") !== "ascending";
     var heads = th.parentNode.children;
     for (var h = 0; h < heads.length; h++) { heads[h].removeAttribute("aria-sort"); }
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
@@ -69,7 +83,7 @@
     var heads = table.tHead.rows[0].cells;
     Array.prototype.forEach.call(heads, function (th, index) {
       var button = th.querySelector("button");
-      if (button) { button.addEventListener("click", function () { sortBy(th, index); }); }
+      if (button) { button.addEventListener("click", function () { sortBy(th, index); toHash(); }); }
     });
   }
   [q, sev, st].forEach(function (el) {

@@ -101,6 +101,14 @@ def test_findings_filter_from_the_url_hash(demo_html):
     assert shown and int(shown.group(1)) == len(visible)
 
 
+def test_findings_sort_from_the_url_hash(demo_html):
+    page = open_page(demo_html, fragment="sort=rule&dir=desc")
+    assert page.console == []
+    rules = re.findall(r'<tr data-severity="[a-z]+"[^>]*>(?:<td[^>]*>.*?</td>)<td>([a-z-]+)</td>', page.stdout)
+    assert len(rules) == 98 and rules == sorted(rules, reverse=True) and rules != sorted(rules)
+    assert 'data-key="rule" aria-sort="descending"' in page.stdout
+
+
 def test_screenshot(demo_html, tmp_path):
     shot = tmp_path / "html-report.png"
     page = open_page(demo_html, screenshot=shot, window="1280,2600")

@@ -124,3 +124,15 @@ def test_minimal_documents_render(missing):
     report = report_of([finding("public-network-open", v)], [v])
     del report[missing]
     assert "<table id=\"findings\">" in render(report)
+
+
+def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    from tests.reports import chromium
+
+    monkeypatch.setattr(chromium.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        chromium.chromium_binary()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        chromium.chromium_binary()
