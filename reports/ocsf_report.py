@@ -154,6 +154,16 @@ class _Mapper:
             "data": _clean(data) or None,
         })
 
+    def affected(self, finding: dict, subject: str) -> list[dict]:
+        """The vaults a grant or role definition reaches (evidence ``vaultIds``, capped at 100 there)."""
+        evidence = finding.get("evidence")
+        ids = evidence.get("vaultIds") if isinstance(evidence, dict) and subject != "vault" else None
+        if not isinstance(ids, list):
+            return []
+        return [_clean({"uid": vid, "name": vid.rsplit("/", 1)[-1], "type": arm_type(vid), "labels": ["affected"],
+                        "region": (self.vaults.get(vid.lower()) or {}).get("location")})
+                for vid in ids[:100] if isinstance(vid, str) and vid]
+
     def event(self, finding: dict, status: str | None) -> dict:
         rule_id = finding.get("ruleId") or "unknown"
         meta = self.rules.get(rule_id)
@@ -199,7 +209,7 @@ class _Mapper:
                 "first_seen_time": first, "last_seen_time": last,
                 "data_sources": ["Azure Resource Graph"],
             }),
-            "resources": [self.resource(finding, subject)],
+            "resources": [self.resource(finding, subject), *self.affected(finding, subject)],
             "cloud": _clean({
                 "provider": "Azure",
                 "region": vault.get("location"),

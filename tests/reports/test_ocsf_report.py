@@ -138,3 +138,20 @@ def test_hostile_text_stays_data():
     data = OcsfWriter().render(AuditResult(report))
     assert data.count(b"\n") == 1
     assert json.loads(data)["resources"][0]["name"] == 'kv"\n<script>'
+
+
+def test_grant_findings_list_the_vaults_they_affect():
+    grant = _finding(ALL_RULES[4], subject="grant", vaultId=None, vaultName=None, principalId="p1", principalName="Ops",
+                     assignmentId="/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/a1",
+                     affected={"vaults": 2, "rbac": 1, "accessPolicy": 1},
+                     evidence={"vaultIds": [VAULT, VAULT.replace("kv1", "kv2")], "vaultCount": 2})
+    report = {"run": {"id": "r", "startedAt": "2026-11-23T06:00:00Z"},
+              "vaults": [{"id": VAULT, "name": "kv1", "location": "westeurope"}], "findings": [grant]}
+    (event,) = _events(report)
+    _validate(event)
+    subject, *vaults = event["resources"]
+    assert subject["type"] == "Microsoft.Authorization/roleAssignments"
+    assert subject["data"]["affected"] == {"vaults": 2, "rbac": 1, "accessPolicy": 1}
+    assert subject["data"]["principalName"] == "Ops"
+    assert [v["name"] for v in vaults] == ["kv1", "kv2"] and vaults[0]["region"] == "westeurope"
+    assert all(v["labels"] == ["affected"] and v["type"] == "Microsoft.KeyVault/vaults" for v in vaults)
