@@ -80,18 +80,22 @@ def _scan_findings(report: dict) -> tuple[list[dict], list[dict], int]:
     """One pass: the table rows (capped), the fix-first rows, and how many findings there are."""
     wanted = [fp for fp in ((report.get("summary") or {}).get("fixFirst") or []) if isinstance(fp, str)]
     wanted_set = set(wanted[:FIX_FIRST_CAP])
-    rows, fix, fallback, total = [], {}, [], 0
-    for finding in report.get("findings") or ():
-        total += 1
-        if total <= TABLE_CAP:
+    findings = report.get("findings") or ()
+    sized = hasattr(findings, "__len__")
+    rows, fix, fallback, seen = [], {}, [], 0
+    for finding in findings:
+        seen += 1
+        if seen <= TABLE_CAP:
             rows.append(_row(finding))
         fp = finding.get("fingerprint")
         if fp in wanted_set:
             fix[fp] = _row(finding)
         elif not wanted_set and len(fallback) < FIX_FIRST_CAP and not finding.get("suppressed"):
             fallback.append(_row(finding))
+        if sized and seen >= TABLE_CAP and len(fix) == len(wanted_set) and (wanted_set or len(fallback) >= FIX_FIRST_CAP):
+            break  # a million-finding spool: what the page shows is read, the rest stays on disk
     ordered = [fix[fp] for fp in wanted[:FIX_FIRST_CAP] if fp in fix] if wanted_set else fallback
-    return rows, ordered, total
+    return rows, ordered, len(findings) if sized else seen
 
 
 def _vault_matrix(report: dict) -> tuple[list[str], list[dict]]:

@@ -136,3 +136,26 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         chromium.chromium_binary()
+
+
+def test_stops_reading_a_large_finding_list_once_the_page_is_full():
+    v = vault("kv1")
+
+    class Spool:  # sized and iterable, like the engine's finding store
+        def __init__(self, n):
+            self.n, self.read = n, 0
+
+        def __len__(self):
+            return self.n
+
+        def __iter__(self):
+            for i in range(self.n):
+                self.read += 1
+                yield finding("no-private-endpoint", v, i)
+
+    spool = Spool(TABLE_CAP * 20)
+    report = report_of([], [v])
+    report["findings"] = spool
+    html = render(report)
+    assert spool.read == TABLE_CAP
+    assert f"of {TABLE_CAP * 20:,} findings" in html
