@@ -25,6 +25,7 @@ TABLE_CAP = 5_000
 FIX_FIRST_CAP = 25
 LIST_CAP = 200
 MIGRATION_CAP = 1_000
+PAGE_SIZE = 250          # table rows laid out at a time (the rest are hidden until paged to)
 SEVERITIES = ("high", "medium", "low")
 READINESS = ("ready", "needs-assignments", "review-latent-grants", "blocked")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -159,6 +160,7 @@ def build_context(report: dict) -> dict:
         "coverage": coverage, "coverage_short": [c for c in coverage if c.get("state") != "collected"],
         "fix_first": fix_first, "fix_first_ranked": bool(summary.get("fixFirst")),
         "rows": rows, "total": total, "capped": total > len(rows), "cap": TABLE_CAP,
+        "page_size": PAGE_SIZE, "pages": max(1, -(-len(rows) // PAGE_SIZE)),
         "statuses": statuses, "week": week, "charts": charts,
         "vault_count": summary.get("vaults", len(report.get("vaults") or ())),
         "matrix_columns": columns, "matrix": matrix,

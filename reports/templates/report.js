@@ -8,20 +8,37 @@
   var sev = document.getElementById("severity");
   var st = document.getElementById("status-filter");
   var shown = document.getElementById("shown");
+  var pageLabel = document.getElementById("page");
+  var pagesLabel = document.getElementById("pages");
+  var size = table ? Number(table.getAttribute("data-page-size")) || 250 : 250;
+  var page = 0;
 
+  // Only one page of matching rows is laid out at a time: a 5,000-row table stays quick to open.
   function apply() {
     var term = q ? q.value.trim().toLowerCase() : "";
     var s = sev ? sev.value : "";
     var t = st ? st.value : "";
     var n = 0;
+    var matches = [];
     for (var i = 0; i < rows.length; i++) {
       var r = rows[i];
-      var ok = (!term || text[i].indexOf(term) >= 0) && (!s || r.getAttribute("data-severity") === s) &&
-               (!t || r.getAttribute("data-status") === t);
-      r.hidden = !ok;
-      if (ok) { n++; }
+      if ((!term || text[i].indexOf(term) >= 0) && (!s || r.getAttribute("data-severity") === s) &&
+          (!t || r.getAttribute("data-status") === t)) { matches.push(i); }
     }
+    var pages = Math.max(1, Math.ceil(matches.length / size));
+    if (page >= pages) { page = pages - 1; }
+    if (page < 0) { page = 0; }
+    var first = page * size, last = first + size;
+    var show = new Array(rows.length);
+    for (var m = first; m < last && m < matches.length; m++) { show[matches[m]] = true; }
+    for (var j = 0; j < rows.length; j++) {
+      var hide = !show[j];
+      if (rows[j].hidden !== hide) { rows[j].hidden = hide; }
+    }
+    n = matches.length;
     if (shown) { shown.textContent = String(n); }
+    if (pageLabel) { pageLabel.textContent = String(page + 1); }
+    if (pagesLabel) { pagesLabel.textContent = String(pages); }
   }
 
   function fromHash() {
@@ -29,6 +46,7 @@
     if (q) { q.value = params.get("q") || ""; }
     if (sev) { sev.value = params.get("severity") || ""; }
     if (st) { st.value = params.get("status") || ""; }
+    page = Math.max(0, (parseInt(params.get("page"), 10) || 1) - 1);
     var key = params.get("sort");
     if (key && table) {
       var heads = table.tHead.rows[0].cells;
@@ -46,6 +64,7 @@
     if (q && q.value) { params.set("q", q.value); }
     if (sev && sev.value) { params.set("severity", sev.value); }
     if (st && st.value) { params.set("status", st.value); }
+    if (page > 0) { params.set("page", String(page + 1)); }
     var sorted = table ? table.querySelector("th[aria-sort]") : null;
     if (sorted) {
       params.set("sort", sorted.getAttribute("data-key"));
@@ -83,11 +102,15 @@
     var heads = table.tHead.rows[0].cells;
     Array.prototype.forEach.call(heads, function (th, index) {
       var button = th.querySelector("button");
-      if (button) { button.addEventListener("click", function () { sortBy(th, index); toHash(); }); }
+      if (button) { button.addEventListener("click", function () { sortBy(th, index); apply(); toHash(); }); }
     });
   }
   [q, sev, st].forEach(function (el) {
-    if (el) { el.addEventListener("input", function () { apply(); toHash(); }); }
+    if (el) { el.addEventListener("input", function () { page = 0; apply(); toHash(); }); }
+  });
+  [["prev", -1], ["next", 1]].forEach(function (pair) {
+    var button = document.getElementById(pair[0]);
+    if (button) { button.addEventListener("click", function () { page += pair[1]; apply(); toHash(); }); }
   });
   window.addEventListener("hashchange", fromHash);
   fromHash();

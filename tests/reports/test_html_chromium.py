@@ -16,7 +16,7 @@ import pytest
 
 from audit_function.audit import AuditOptions, run_audit
 from audit_function.result import AuditResult
-from reports.html_report import TABLE_CAP, HtmlWriter
+from reports.html_report import PAGE_SIZE, TABLE_CAP, HtmlWriter
 from tests.reports.chromium import open_page
 from tests.reports.factory_xlsx import finding, vault
 
@@ -119,6 +119,22 @@ def test_screenshot(demo_html, tmp_path):
     assert (DOCS / "html-report.png").is_file(), "docs/html-report.png (README) is missing"
 
 
+def test_the_table_pages_and_the_page_comes_from_the_url(tmp_path):
+    v = vault("kv1")
+    findings = [finding("no-private-endpoint", v, n) for n in range(PAGE_SIZE * 2 + 10)]
+    report = {"run": {"id": "r", "startedAt": "2026-11-23T06:00:00Z", "complete": True, "gaps": []},
+              "summary": {}, "vaults": [v], "findings": findings, "migration": []}
+    path = tmp_path / "paged.html"
+    path.write_bytes(HtmlWriter().render(AuditResult(report)))
+    first = dom_rows(open_page(path).stdout).rows
+    assert [fp for shown, fp, _ in first if shown] == [f["fingerprint"] for f in findings[:PAGE_SIZE]]
+    page = open_page(path, fragment="page=3")
+    assert page.console == []
+    visible = [fp for shown, fp, _ in dom_rows(page.stdout).rows if shown]
+    assert visible == [f["fingerprint"] for f in findings[PAGE_SIZE * 2:]]
+    assert '<span id="page">3</span> of <span id="pages">3</span>' in page.stdout
+
+
 def _large_report(vaults: int = 100_000, findings: int = 300_000) -> dict:
     rows = [vault(f"kv-{n:06d}", sub=n % 9 + 1, model="rbac" if n % 3 else "accessPolicy") for n in range(vaults)]
     for n, row in enumerate(rows):
@@ -148,6 +164,8 @@ def test_a_100000_vault_estate_opens_in_under_5_seconds(tmp_path):
     assert page.console == []
     parsed = dom_rows(page.stdout)
     assert len(parsed.rows) == TABLE_CAP and f"of {300_000:,} findings" in page.stdout
+    visible = [text for shown, _, text in parsed.rows if shown]
+    assert 0 < len(visible) <= PAGE_SIZE and all("team-7@example.com" in text for text in visible)
     ready_ms = int(parsed.ready)       # performance.now() when the page script (filter applied) finished
     assert ready_ms < 5_000, f"page ready after {ready_ms} ms"
     assert page.seconds < 30, f"chromium took {page.seconds:.1f} s including its own start"

@@ -9,7 +9,7 @@ import pytest
 
 from audit_function.result import AuditResult
 from reports import writer_for
-from reports.html_report import TABLE_CAP, HtmlWriter
+from reports.html_report import PAGE_SIZE, TABLE_CAP, HtmlWriter
 from tests.reports.factory_xlsx import finding, vault
 
 HOSTILE = '<script>alert(1)</script>'
@@ -111,6 +111,7 @@ def test_large_estates_cap_the_table_with_a_marker():
     findings = [finding("no-private-endpoint", v, n) for n in range(TABLE_CAP + 7)]
     html = render(report_of(findings, [v]))
     assert html.count("<tr data-severity=") == TABLE_CAP
+    assert html.count(" hidden>") == TABLE_CAP - PAGE_SIZE     # one page laid out before the script runs
     assert f"Showing the first {TABLE_CAP:,} of {TABLE_CAP + 7:,} findings" in html and "kv-audit-report.json" in html
 
 
@@ -123,7 +124,7 @@ def test_minimal_documents_render(missing):
     v = vault("kv1")
     report = report_of([finding("public-network-open", v)], [v])
     del report[missing]
-    assert "<table id=\"findings\">" in render(report)
+    assert "<table id=\"findings\" data-page-size=" in render(report)
 
 
 def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch):
