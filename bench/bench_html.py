@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         page = out / "kv-audit-report.html"
         size = page.stat().st_size
         runs = {name: open_page(page, fragment) for name, fragment in
-                (("plain", ""), ("filter", "severity=low&status=new"), ("sort", "sort=owner&dir=desc"),
+                (("plain", ""), ("filter", "severity=high&status=new"), ("sort", "sort=owner&dir=desc"),
                  ("page 3", "page=3"))}
     finally:
         shutil.rmtree(work, ignore_errors=True)
