@@ -75,8 +75,12 @@ def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
     if settings.source == "live":
         live = {"credential": credential, "time_budget_s": settings.collect_budget_minutes * 60}
     logs = settings.logs.sink(credential) if settings.logs is not None else None  # Sentinel (AUDIT_LOGS_*)
-    return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
-                     progress=obs.ProgressLogger(log, clock), logs=logs)
+    try:
+        return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
+                         progress=obs.ProgressLogger(log, clock), logs=logs)
+    finally:
+        if logs is not None:
+            logs.close()
 
 
 def ticket_settings(settings: FunctionSettings) -> dict | None:

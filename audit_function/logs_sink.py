@@ -56,6 +56,11 @@ class SentinelSink:
         client = LogsIngestionClient(endpoint=endpoint, credential=credential, **client_kwargs)
         return cls(client, rule_id, streams)
 
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
     def send(self, table: str, rows: Iterable[dict]) -> list[dict]:
         """Upload ``rows`` to the stream of ``table`` (``findings``, ``vaults``, ``runs``); gaps for what failed."""
         stream = self.streams[table]
