@@ -9,6 +9,7 @@ that into a gap naming the file and line.
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -535,13 +536,34 @@ class RoleAssignment:
 
 
 def scope_from_id(resource_id: str, scope: str | None) -> str:
-    """A grant's or deny's scope: ``properties.scope``, else its id before the last Authorization provider."""
-    if scope is not None:
-        return scope
-    cut = resource_id.lower().rfind(AUTHORIZATION_MARKER)
-    if cut < 0:
-        raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/ part")
-    return resource_id[:cut] or "/"
+    """A grant's or deny's scope: ``properties.scope``, else its id before the last Authorization provider.
+
+    A scope that is not an Azure scope (``/``, ``/subscriptions/…``, ``/providers/…``) is bad input:
+    it would silently cover nothing, so the row becomes a gap instead."""
+    if scope is None:
+        cut = resource_id.lower().rfind(AUTHORIZATION_MARKER)
+        if cut < 0:
+            raise RowError("properties.scope is missing and the id has no /providers/Microsoft.Authorization/ part")
+        scope = resource_id[:cut] or "/"
+    if not _AZURE_SCOPE.match(scope):
+        raise RowError(f"scope {scope[:200]!r} is not an Azure scope ('/', '/subscriptions/…' or '/providers/…')")
+    return scope
+
+
+#: a resource inside a resource group (any provider, type and name), and a vault or anything inside one:
+#: nothing below a non-vault resource is a vault (collect/filters.py pushes the same test into the query)
+RESOURCE_SCOPE = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+"
+VAULT_SCOPE = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+"
+_RESOURCE, _VAULT = re.compile(RESOURCE_SCOPE), re.compile(VAULT_SCOPE)
+
+
+def below_non_vault_resource(scope: str) -> bool:
+    """Whether a scope is a resource inside a resource group that is not a vault (nor inside one)."""
+    key = scope.lower()
+    return bool(_RESOURCE.search(key)) and not _VAULT.search(key)
+
+
+_AZURE_SCOPE = re.compile(r"^/$|^/subscriptions/[^/]+(/[^/]+)*/?$|^/providers/[^/]+(/[^/]+)+/?$", re.IGNORECASE)
 
 
 LIGHTHOUSE_MARKER = "/providers/microsoft.managedservices/registrationassignments/"

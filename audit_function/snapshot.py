@@ -113,11 +113,8 @@ def _assignment_can_matter(row: dict, definitions: dict[str, model.RoleDefinitio
         if role is not None and not role.relevant:
             return False
     scope = props.get("scope")
-    if isinstance(scope, str):
-        key = scope.lower()
-        level = model.scope_level(model.scope_key(key))
-        if level == "resource":
-            return False
+    if isinstance(scope, str) and model.below_non_vault_resource(scope):
+        return False   # anything unusual (a malformed scope included) is kept and judged by the row parser
     return True
 
 

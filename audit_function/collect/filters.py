@@ -16,10 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-#: A resource inside a resource group (any provider, any type, with a name).
-RESOURCE_SCOPE = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+"
-#: A Key Vault vault, or anything inside one.
-VAULT_SCOPE = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+"
+from audit_function.estate import RESOURCE_SCOPE, VAULT_SCOPE  # the loader applies the same test
 
 #: The clause as it appears in role_assignments.kql (after ``extend scopeKey = tolower(tostring(properties.scope))``).
 KQL_WHERE = (f"| where not(scopeKey matches regex @'{RESOURCE_SCOPE}') "

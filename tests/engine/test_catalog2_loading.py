@@ -267,3 +267,16 @@ def test_a_role_definition_row_that_cannot_be_read_is_a_gap_and_the_built_in_rol
                         assignments=[assignment_row(f"/subscriptions/{SUB}", OWNER, "owner-1")], definitions=[bad])
         assert [g["table"] for g in run.gaps] == ["role_definitions"], bad
         assert len(run.of("self-grant-path")) == 1, bad   # the built-in Owner the tool knows still applies
+
+
+def test_a_grant_whose_scope_is_not_an_azure_scope_is_a_gap_not_a_non_vault_resource():
+    from tests.factories import OWNER, run_rules, vault_row
+    from rules import self_grant_path
+
+    for scope in ("subscriptions/" + SUB, "/subscriptions//resourceGroups/rg", "", "  ", "/subscriptions"):
+        row = assignment_row(f"/subscriptions/{SUB}", OWNER, "o1")
+        row["properties"]["scope"] = scope
+        run = run_rules([self_grant_path], vaults=[vault_row(rbac=False)], assignments=[row])
+        if scope.strip():
+            assert [g["table"] for g in run.gaps] == ["role_assignments"], scope
+        assert run.findings == [] or not scope.strip()
