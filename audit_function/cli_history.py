@@ -13,6 +13,7 @@ from pathlib import Path
 from audit_function.config import load_config
 from audit_function.errors import ConfigError, InputError, KvAuditError
 from audit_function.history import diff_reports, render_diff_text
+from audit_function.quoting import terminal, terminal_lines
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.step import SINKS, write_atomically
 
@@ -67,7 +68,7 @@ def run_diff(args) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(diff, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(render_diff_text(diff))
+        sys.stdout.write(terminal_lines(render_diff_text(diff)))
     return 0
 
 
@@ -81,9 +82,9 @@ def run_tickets(args) -> int:
     text = summary.render_text()
     if summary.export is not None and not summary.out and not summary.dry_run:
         sys.stdout.write(summary.export.decode("utf-8"))
-        sys.stderr.write(text)
+        sys.stderr.write(terminal_lines(text))
         return 0
-    sys.stdout.write(text)
+    sys.stdout.write(terminal_lines(text))
     if args.out and summary.export is None and not summary.dry_run:
         data = json.dumps(summary.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
         try:
@@ -137,5 +138,5 @@ def load_report(path: str) -> dict:
 
 
 def _fail(error: KvAuditError) -> int:
-    sys.stderr.write(f"kv-audit: {error}\n")
+    sys.stderr.write(f"kv-audit: {terminal(error)}\n")
     return getattr(error, "exit_code", 2)

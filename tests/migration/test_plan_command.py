@@ -7,8 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
