@@ -165,6 +165,8 @@ def _print_summary(outcome) -> None:
     print(f"kv-audit: {summary['vaults']} vaults, {summary['findings']} findings ({sev})")
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
+    if run.get("weekOverWeek"):
+        print(terminal(f"  warning: {run['weekOverWeek']['reason']}"), file=sys.stderr)
     if not run["complete"]:
         print(f"  INCOMPLETE: {len(run['gaps'])} gap(s); the report lists them under run.gaps", file=sys.stderr)
         for gap in run["gaps"][:5]:

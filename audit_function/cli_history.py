@@ -132,8 +132,19 @@ def load_report(path: str) -> dict:
         report = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(path, f"not valid JSON: {e.msg} (column {e.colno})", e.lineno) from e
+    except RecursionError:
+        raise InputError(path, "nested too deeply to be a kv-audit report") from None
     if not isinstance(report, dict) or not isinstance(report.get("findings"), list):
         raise InputError(path, "not a kv-audit JSON report (no findings list)")
+    for section in ("findings", "resolved", "unverified"):
+        items = report.get(section)
+        if items is not None and not (isinstance(items, list) and all(
+                isinstance(f, dict) and isinstance(f.get("fingerprint"), str) for f in items)):
+            raise InputError(path, f"not a kv-audit JSON report ('{section}' holds an entry that is not a finding "
+                                   "with a fingerprint)")
+    for section in ("run", "summary"):
+        if report.get(section) is not None and not isinstance(report[section], dict):
+            raise InputError(path, f"not a kv-audit JSON report ('{section}' is not an object)")
     return report
 
 

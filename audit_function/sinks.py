@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-from audit_function.errors import SinkError
+from audit_function.errors import PreviousReportUnusable, SinkError
 from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
 from audit_function.result import StreamedFile, as_bytes, as_chunks
 
@@ -89,7 +89,7 @@ class LocalFolderSink:
         except FileNotFoundError:
             return None  # first run
         except PreviousReportError as err:
-            raise SinkError(f"{path}: {err}") from err
+            raise PreviousReportUnusable(f"{path}: {err}") from err
         except OSError as err:
             raise SinkError(f"{path}: cannot read the previous report: {err}") from err
 
@@ -286,7 +286,7 @@ class BlobSink:
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
         except PreviousReportError as err:
-            raise SinkError(f"{self._url(name)}: {err}") from err
+            raise PreviousReportUnusable(f"{self._url(name)}: {err}") from err
         except AzureError as err:
             raise SinkError(f"{self._url(name)}: cannot read the previous report: {_reason(err)}") from err
 
