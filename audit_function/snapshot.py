@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from audit_function import estate as model
+from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
 
 FORMAT = "kv-audit-snapshot/1"
@@ -54,43 +55,10 @@ def table_path(directory: Path, table: str) -> Path | None:
     return None
 
 
-#: rows nested deeper than this are cut there (the deeper values become DEEP_MARKER): writers,
-#: spreadsheets and rules then never meet unbounded nesting (a tag value 10,000 levels deep)
-MAX_DEPTH = 64
-DEEP_MARKER = f"…[nested deeper than {MAX_DEPTH} levels: not kept]"
-
-
 class TooDeep:
     """Stands for a row the JSON parser refused for its nesting depth: the row becomes a gap."""
 
     reason = "row skipped: nested too deeply to parse (more than 1,000 levels)"
-
-
-def _depth_over(obj, limit: int) -> bool:
-    stack = [(obj, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
-    return False
-
-
-def _cut(obj, depth: int = 0):
-    if isinstance(obj, dict):
-        return DEEP_MARKER if depth >= MAX_DEPTH else {k: _cut(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return DEEP_MARKER if depth >= MAX_DEPTH else [_cut(v, depth + 1) for v in obj]
-    return obj
-
-
-def bounded(row):
-    """``row`` with every value nested deeper than MAX_DEPTH replaced by DEEP_MARKER."""
-    return _cut(row) if _depth_over(row, MAX_DEPTH) else row
 
 
 def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
@@ -110,7 +78,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
                 except orjson.JSONDecodeError as exc:
                     if not line.strip():
                         continue
-                    if "recursion" in str(exc).lower():
+                    if "depth limit" in str(exc) or "recursion" in str(exc).lower():
                         yield line_no, TooDeep()
                         continue
                     raise InputError(str(path), f"not valid JSON ({exc}); a snapshot table has one JSON object "
