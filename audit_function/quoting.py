@@ -77,8 +77,7 @@ def shell_option(option: str, value) -> str:
     """``--option VALUE`` with the value quoted, ``--option=VALUE`` when VALUE starts with ``-``."""
     if not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", option):
         raise ValueError(f"not an option name: {option!r}")
-    word = shell_arg(value)
-    return f"{option}={word}" if word.startswith("-") else f"{option} {word}"
+    return f"{option}={shell_arg(value)}" if _text(value).startswith("-") else f"{option} {shell_arg(value)}"
 
 
 def shell_comment(text, prefix: str = "# ") -> str:
@@ -125,19 +124,25 @@ def terminal_lines(text) -> str:
 # word; a plain value, letters, digits, spaces and ``_.,:/@%+=-`` only, keeps them),
 # ``--opt={value}`` when the value starts with ``-`` and follows an option, each item of a
 # list or tuple its own word, and fields named ``*_ids`` / ``*_option`` / ``*_options`` (strings
-# a rule pre-joined with spaces) one word per whitespace-separated token. A value that is a fixed
-# human placeholder (``<permissions it needs>``: lower-case letters, spaces, hyphens in ``<>``)
-# is left as is. In the prose around the commands a value is shown as by :func:`terminal`, with
+# a rule pre-joined with spaces) one word per whitespace-separated token (a ``<placeholder>`` of
+# several words stays one). Human placeholders (``<vault id>``, ``<permissions it needs>``), in the
+# template or in a value, are quoted like everything else: raw, bash would read ``<`` and ``>`` as
+# redirections (pasting ``--scope <vault id> --x`` would write a file named ``--x``). In the prose around the commands a value is shown as by :func:`terminal`, with
 # no backtick (so it cannot open or close a command).
 
-_PLACEHOLDER = re.compile(r"<[a-z][a-z -]*>")
+_PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9 _-]*>")
 _TRAILING_OPTION = re.compile(r"(?:^|\s)--?[A-Za-z][A-Za-z0-9-]* $")
 _MULTI_SUFFIXES = ("_ids", "_option", "_options")
 _PLAIN = re.compile(r"[A-Za-z0-9 _.,:/@%+=-]*")
 
 
 def _word(value: str) -> str:
-    return value if _PLACEHOLDER.fullmatch(value) else shell_arg(value)
+    return shell_arg(value)
+
+
+def _literal(text: str) -> str:
+    """Template text of a command: its ``<placeholder>`` words quoted (raw, bash reads redirections)."""
+    return _PLACEHOLDER.sub(lambda m: shell_arg(m.group(0)), text) if "<" in text else text
 
 
 def _words(name: str, value) -> str | None:
@@ -146,7 +151,7 @@ def _words(name: str, value) -> str | None:
         return " ".join(_word(_text(v)) for v in value)
     if name.endswith(_MULTI_SUFFIXES):
         text = _text(value)
-        tokens = re.findall(r"<[a-z][a-z -]*>|\S+", text)
+        tokens = re.findall(r"<[A-Za-z][A-Za-z0-9 _-]*>|\S+", text)
         return (" " if text[:1].isspace() else "") + " ".join(_word(t) for t in tokens)
     return None
 
@@ -157,6 +162,7 @@ def _command(template: str, fields) -> str:
     parts = list(string.Formatter().parse(template))
     out: list[str] = []
     for n, (literal, name, _spec, _conversion) in enumerate(parts):
+        literal = _literal(literal)
         if name is None:
             out.append(literal)
             continue

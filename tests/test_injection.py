@@ -28,7 +28,7 @@ HOSTILE_RG = f"rg';touch {PWN}6;'$(touch {PWN}7)"
 HOSTILE_ROLE = f"Secrets $(touch {PWN}8) \"`touch {PWN}9`\" '; touch {PWN}10\ntouch {PWN}11"
 HOSTILE_TAGS = {f"owner$(touch {PWN}12)": f"`touch {PWN}13`\n\x1b]0;title\x07"}
 ROLE_GUID = "7e57a000-0000-4000-8000-0000000000ee"
-PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z -]*>")
+PLACEHOLDER = re.compile(r"'<[A-Za-z][A-Za-z0-9 _-]*>'")
 
 
 def hostile_rows() -> dict:

@@ -18,7 +18,7 @@ def test_fires_for_all():
     assert "Microsoft.KeyVault/vaults/secrets/purge/action" not in f["evidence"]["dataActions"]  # all excludes purge
     assert "Microsoft.KeyVault/vaults/secrets/getSecret/action" in f["evidence"]["dataActions"]
     assert "secrets: all" in f["message"] and "kv1" in f["message"]
-    assert "--secret-permissions <permissions it needs>" in f["remediation"]
+    assert "--secret-permissions '<permissions it needs>'" in f["remediation"]  # quoted: raw, bash reads < > as redirections
     assert "--key-permissions" not in f["remediation"] and "--object-id u1" in f["remediation"]
 
 
