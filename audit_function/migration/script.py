@@ -34,7 +34,7 @@ PLAN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"   # seconds to wait after creating assignments
 VISIBILITY_TRIES="${KV_AUDIT_VISIBILITY_TRIES:-30}"     # 10-second polls for a new role or assignment
 
-log() { printf '%s\n' "$*" >&2; }
+log() { printf '%s\n' "$*" | LC_ALL=C tr -d '\000-\011\013-\037\177' >&2; }  # no control character reaches the terminal
 
 # ensure_custom_role NAME FILE LOOKUP_SCOPE: create the role unless it exists, wait until visible
 ensure_custom_role() {
