@@ -109,7 +109,7 @@ def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex
         if not isinstance(fp, str):
             raise PreviousReportError(f"a {section} entry has no fingerprint")
         if section == "unverified":
-            item = orjson.loads(line)
+            item = _element(line, "unverified")
             last_seen[fp] = item.get("lastSeen")
             first_seen[fp] = sys.intern(item.get("firstSeen") or item.get("lastSeen") or "")
         else:
@@ -125,8 +125,11 @@ def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex
             return found
         for section, line in _sections(_lines_of_chunks(iter(reopen()))):
             if section in ("findings", "unverified") and _fingerprint_and_first_seen(line)[0] in fingerprints:
-                item = orjson.loads(line)
-                found[item["fingerprint"]] = {k: item[k] for k in _KEEP if k in item}
+                try:  # read again at the end of the run: a line that no longer parses is left out
+                    item = orjson.loads(line)
+                    found[item["fingerprint"]] = {k: item[k] for k in _KEEP if k in item}
+                except (ValueError, KeyError, TypeError):
+                    continue
         return found
 
     index = PreviousIndex(run, first_seen, last_seen, details)
@@ -200,12 +203,17 @@ def _sections(lines: Iterator[bytes], counted: dict | None = None) -> Iterator[t
 
 def _fingerprint_and_first_seen(element: bytes) -> tuple[str, str | None]:
     """Sliced out of the encoded element when it is in our layout (fast), parsed otherwise."""
-    if element.startswith(_FP[2:]) and element[48:49] == b'"':
-        fp = element[16:48].decode()
-        at = element.rfind(_FIRST)
-        seen = element[at + len(_FIRST):element.index(b'"', at + len(_FIRST))].decode() if at >= 0 else None
-        return fp, seen
-    item = orjson.loads(element)
+    try:
+        if element.startswith(_FP[2:]) and element[48:49] == b'"':
+            fp = element[16:48].decode()
+            at = element.rfind(_FIRST)
+            seen = element[at + len(_FIRST):element.index(b'"', at + len(_FIRST))].decode() if at >= 0 else None
+            return fp, seen
+        item = orjson.loads(element)
+    except (UnicodeDecodeError, ValueError) as err:  # orjson.JSONDecodeError is a ValueError
+        raise PreviousReportError(f"a finding entry is not valid JSON ({err})") from None
+    if not isinstance(item, dict):
+        raise PreviousReportError("a finding entry is not a JSON object")
     return item.get("fingerprint"), item.get("firstSeen")
 
 
