@@ -66,7 +66,10 @@ def mutate(tables: dict[str, list[str]], rng: random.Random) -> tuple[dict[str, 
         lines.append(lines[n])
         what = f"{table}:{n + 1} duplicated"
     else:
-        row = json.loads(lines[n])
+        try:
+            row = json.loads(lines[n])
+        except ValueError:  # already cut by an earlier mutation
+            return tables, f"{table}:{n + 1} left cut"
         paths = list(_paths(row))
         path = rng.choice(paths)
         new = rng.choice(HOSTILE)
