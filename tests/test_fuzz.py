@@ -87,3 +87,31 @@ def test_mutated_previous_reports_never_crash(seed):
                             "--dry-run"])
     assert audit == 0 and diff in (0, 2) and tickets in (0, 2), err.getvalue()
     assert "internal error" not in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                     st.text(max_size=12), st.sampled_from(["soft-delete-disabled", "*", "2025-06-30", "kv-*", "high",
+                                                            "github", "jsonl", "firewallMinPrefixV4"]))
+_KEYS = st.sampled_from(["suppressions", "severityOverrides", "thresholds", "tickets", "ruleId", "vault", "tag",
+                         "justification", "owner", "expires", "id", "firewallMinPrefixV4", "sink", "groupBy",
+                         "soft-delete-disabled", "x"])
+_TREES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                        st.dictionaries(_KEYS, inner, max_size=5)), max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_KEYS, _TREES, max_size=4), st.sampled_from([".json", ".yaml"]))
+def test_any_config_tree_is_accepted_or_a_config_error(tree, suffix):
+    import yaml
+
+    from audit_function.config import load_config
+    from audit_function.errors import ConfigError
+    from rules import RULE_IDS
+
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / f"kv-audit{suffix}"
+        path.write_text(json.dumps(tree) if suffix == ".json" else yaml.safe_dump(tree), encoding="utf-8")
+        try:
+            load_config(path, set(RULE_IDS))
+        except ConfigError as err:
+            assert str(err).startswith(str(path))
