@@ -127,8 +127,10 @@ def terminal_lines(text) -> str:
 # a rule pre-joined with spaces) one word per whitespace-separated token (a ``<placeholder>`` of
 # several words stays one). Human placeholders (``<vault id>``, ``<permissions it needs>``), in the
 # template or in a value, are quoted like everything else: raw, bash would read ``<`` and ``>`` as
-# redirections (pasting ``--scope <vault id> --x`` would write a file named ``--x``). In the prose around the commands a value is shown as by :func:`terminal`, with
-# no backtick (so it cannot open or close a command).
+# redirections (pasting ``--scope <vault id> --x`` would write a file named ``--x``). In the
+# prose around the commands a value is shown as by :func:`terminal`, with no backtick (so it
+# cannot open or close a command). Limitation: an item of a list value that starts with ``-``
+# stays a separate word (``--ids a -b``), which ``az`` would read as an option: rules pass ids.
 
 _PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9 _-]*>")
 _TRAILING_OPTION = re.compile(r"(?:^|\s)--?[A-Za-z][A-Za-z0-9-]* $")
@@ -174,7 +176,7 @@ def _command(template: str, fields) -> str:
             continue
         text = _text(value)
         if literal[-1:] in ("'", '"') and following[:1] == literal[-1:]:
-            if _PLAIN.fullmatch(text):  # nothing a quote could change: keep the template's quotes
+            if _PLAIN.fullmatch(text) and not text.startswith("-"):  # quotes change nothing: keep them
                 out.append(literal + text)
                 continue
             literal = literal[:-1]

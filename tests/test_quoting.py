@@ -27,8 +27,9 @@ def option(words: list[str], name: str) -> str | None:
     for n, word in enumerate(words):
         if word.startswith(name + "="):
             return word[len(name) + 1:]
-        if word == name:
-            return words[n + 1]
+        if word == name:  # argparse reads a separate word starting with "-" (but "-" itself) as an option
+            following = words[n + 1] if n + 1 < len(words) else None
+            return None if following is None or (following.startswith("-") and following != "-") else following
     return None
 
 
