@@ -244,13 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     workers and leave the previous report as it was."""
     import signal
 
-    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals to it
+        previous_handler = None
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:  # interrupted outside a handler (argument parsing, imports)
         return _interrupted(exc)
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
 
 
 def _main(argv: list[str] | None) -> int:
