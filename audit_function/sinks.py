@@ -60,6 +60,24 @@ def file_chunks(path: Path):
             yield chunk
 
 
+class PinnedFile:
+    """The chunks of one file as it was when opened, as often as asked: the descriptor stays open,
+    so a concurrent run replacing the file (a rename) between the previous report's two reading
+    passes does not mix two reports. Raises FileNotFoundError like ``open``."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - kept open for the second pass
+
+    def __call__(self):
+        offset = 0
+        while chunk := os.pread(self._handle.fileno(), 1 << 20, offset):
+            offset += len(chunk)
+            yield chunk
+
+    def __del__(self) -> None:
+        getattr(self, "_handle", None) and self._handle.close()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -85,7 +103,7 @@ class LocalFolderSink:
     def load_previous(self) -> PreviousIndex | None:
         path = self.out_dir / REPORT_JSON
         try:
-            return read_previous_chunks(lambda: file_chunks(path))
+            return read_previous_chunks(PinnedFile(path) if hasattr(os, "pread") else lambda: file_chunks(path))
         except FileNotFoundError:
             return None  # first run
         except PreviousReportError as err:

@@ -138,3 +138,17 @@ def test_diff_and_tickets_on_a_corrupt_report_exit_2_naming_the_file(tmp_path, r
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "Traceback" not in err
+
+
+def test_a_previous_report_replaced_between_the_two_passes_is_read_as_it_was(reports):
+    from audit_function.sinks import LocalFolderSink
+
+    path = reports / "kv-audit-report.json"
+    original = json.loads(path.read_text())
+    index = LocalFolderSink(reports).load_previous()
+    replacement = reports / "other.json"
+    replacement.write_text('{"replaced": true}\n')
+    replacement.replace(path)  # what a concurrent run's publish does
+    wanted = {f["fingerprint"] for f in original["findings"]}
+    details = index.details(wanted)
+    assert set(details) == wanted and all(d.get("ruleId") for d in details.values())
