@@ -13,6 +13,7 @@ from audit_function.errors import InputError
 from audit_function.snapshot import RawSnapshot, load_estate
 from tests.engine.test_snapshot import basic_tables, write_snapshot
 from tests.factories import vault_row
+from tests.test_cli import validate
 
 MANIFEST = {"format": "kv-audit-snapshot/1", "complete": True, "gaps": []}
 
@@ -92,6 +93,7 @@ def test_a_truncated_previous_report_is_not_used_and_the_run_says_so(reports, ca
     path.write_bytes(data[: len(data) * 2 // 3])
     code, report, err = rerun(reports, capsys)
     assert code == 0
+    validate(report)
     assert report["run"]["weekOverWeek"]["used"] is False and "truncated" in report["run"]["weekOverWeek"]["reason"]
     assert all(f["status"] == "new" for f in report["findings"]) and report["resolved"] == []
     assert "kv-audit-report.json" in err and "week-over-week" in err
