@@ -66,7 +66,8 @@ def run_diff(args) -> int:
         return _fail(e)
     diff = diff_reports(old, new)
     if args.format == "json":
-        sys.stdout.write(json.dumps(diff, indent=2, ensure_ascii=False) + "\n")
+        # on a terminal every non-ASCII character is escaped: no raw C1 control (8-bit CSI) reaches it
+        sys.stdout.write(json.dumps(diff, indent=2, ensure_ascii=sys.stdout.isatty()) + "\n")
     else:
         sys.stdout.write(terminal_lines(render_diff_text(diff)))
     return 0
