@@ -16,7 +16,7 @@ from pathlib import Path
 from audit_function.access import AccessIndex
 from audit_function.engine import evaluate
 from audit_function.config import AuditConfig, load_config
-from audit_function.errors import ConfigError
+from audit_function.errors import ConfigError, PreviousReportUnusable
 from audit_function.findings import FindingStore
 from audit_function.history import History
 from audit_function.migration import plan_vault
@@ -113,8 +113,12 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     options.validate()
     started = clock()
     config = _load_config(options.config_path)
+    without_history = None   # why week-over-week is off, when a previous report exists but is unusable
     if previous is None and sink is not None:
-        previous = sink.load_previous()
+        try:
+            previous = sink.load_previous()
+        except PreviousReportUnusable as err:
+            without_history = f"{err}; this run has no week-over-week status (every finding is new)"
     source, scope = _source(options, progress)
     # The estate is millions of long-lived, acyclic objects: the cyclic garbage collector would
     # rescan them on every collection, while loading and while the rules allocate findings.
@@ -128,6 +132,10 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
                       groups_expanded=estate.directory_data, principals=estate.principals)
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
+    if previous is not None and without_history is None:
+        without_history = _other_estate(previous, estate)
+        if without_history:
+            previous = None
     history = History(previous, _iso(started))
     store = FindingStore(decorators=(suppressor, history))
 
@@ -145,6 +153,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     del estate, index, evaluation  # the report holds what is needed from here on
     suppressor.finish(report)
     history.finish(report)
+    if without_history:
+        report["run"]["weekOverWeek"] = {"used": False, "reason": without_history}
     report["run"]["finishedAt"] = _iso(clock())
     if logs is not None:
         _forward_logs(report, logs)
@@ -163,6 +173,20 @@ def _forward_logs(report: dict, logs) -> None:
     from audit_function.logs_sink import forward_report
 
     forward_report(report, logs)
+
+
+def _other_estate(previous, estate) -> str | None:
+    """Why ``previous`` is not this estate's last report (none of its subscriptions is here), or None."""
+    from audit_function.previous import PreviousIndex
+
+    if not isinstance(previous, PreviousIndex):
+        previous = PreviousIndex.from_report(previous)
+    theirs = previous.subscriptions
+    ours = {(v.subscription_id or "").lower() for v in estate.vaults} - {""}
+    if not theirs or not ours or theirs & ours:
+        return None
+    return (f"the previous report (run {previous.run.get('id')!s}) is of another estate: none of its "
+            f"{len(theirs)} subscription(s) is in this one; this run has no week-over-week status")
 
 
 def _vault_fields(estate) -> dict[str, dict]:

@@ -1,7 +1,8 @@
 """The ``kv-audit`` command line (contract: shared spec cli.md). Argument handling only.
 
 Exit status: 0 complete, 1 a finding at or above --fail-on, 2 usage/configuration/input error,
-3 complete=false (the report lists the gaps).
+3 complete=false (the report lists the gaps), 4 internal error (a bug; never a traceback exiting 1),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM, 128 + 15).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from audit_function import __version__
 from audit_function.errors import KvAuditError
+from audit_function.quoting import terminal
 
 DEFAULT_OUT = Path("reports")
 
@@ -38,7 +40,8 @@ class Progress:
             return
         self._last = now
         text = fields.get("text")   # an event that words itself ("principals resolved N of M")
-        line = text if isinstance(text, str) else f"{event} " + " ".join(f"{k}={v}" for k, v in fields.items())
+        line = (terminal(text) if isinstance(text, str)
+                else f"{event} " + " ".join(f"{k}={terminal(v)}" for k, v in fields.items()))
         self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {line}")
         if final:
             self.stream.write("\n")
@@ -135,6 +138,12 @@ def _previous_report(path: Path):
         raise InputError(str(path), str(exc)) from None
 
 
+def _out_folder(path: Path) -> None:
+    """``--out`` must be a folder (or not exist yet): checked before any work is done."""
+    if path.exists() and not path.is_dir():
+        raise _usage(f"--out {path}: is not a folder")
+
+
 def cmd_audit(args) -> int:
     from audit_function.audit import AuditOptions, run_audit
     from audit_function.sinks import LocalFolderSink
@@ -149,6 +158,7 @@ def cmd_audit(args) -> int:
                                live={"cloud": args.cloud, "directory": not args.no_directory}, **common)
     if not args.live and (args.management_group or args.subscription or args.no_directory):
         raise _usage("--management-group, --subscription and --no-directory go with --live")
+    _out_folder(args.out)
     previous = _previous_report(args.previous) if args.previous else None
     logs = _logs_sink(args)
     sink = LocalFolderSink(args.out)
@@ -190,12 +200,15 @@ def _print_summary(outcome) -> None:
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
     for line in (*coverage_lines(report), *fix_first_lines(report, report["findings"])):
-        print(line)
+        print(terminal(line))
+    if run.get("weekOverWeek"):
+        print(terminal(f"  warning: {run['weekOverWeek']['reason']}"), file=sys.stderr)
     if not run["complete"]:
         print(f"  INCOMPLETE: {len(run['gaps'])} gap(s); the report lists them under run.gaps", file=sys.stderr)
         for gap in run["gaps"][:5]:
-            where = f" ({gap['file']}:{gap['line']})" if gap.get("file") else ""
-            print(f"    - {gap['scope']}: {gap['reason']}{where}", file=sys.stderr)
+            line = f":{gap['line']}" if gap.get("line") is not None else ""
+            where = f" ({gap['file']}{line})" if gap.get("file") else ""
+            print(terminal(f"    - {gap['scope']}: {gap['reason']}{where}"), file=sys.stderr)
     readiness = {k: v for k, v in summary.get("migrationReadiness", {}).items() if v}
     if readiness:
         from audit_function.migration import summarize
@@ -204,25 +217,26 @@ def _print_summary(outcome) -> None:
         print(f"  migration readiness of {sum(readiness.values())} access-policy vault(s): {counts}")
         shown = list(islice(report["migration"], 10))
         for line in summarize(shown):
-            print(f"    {line}")
+            print(f"    {terminal(line)}")
         if sum(readiness.values()) > len(shown):
             print("    … the rest in the report's migration section (kv-audit plan writes the commands)")
     for location in outcome.published:
-        print(f"  wrote {location}")
+        print(f"  wrote {terminal(location)}")
 
 
 def cmd_collect(args) -> int:
     from audit_function.collect import collect_snapshot, write_snapshot
 
+    _out_folder(args.out)
     raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress(),
                            directory=not args.no_directory)
     write_snapshot(raw, args.out, gzip=args.gzip)
     manifest = raw.manifest or {}
     tables = ", ".join(f"{k} {v}" for k, v in (manifest.get("tables") or {}).items())
-    print(f"kv-audit: snapshot written to {args.out} ({tables})")
+    print(terminal(f"kv-audit: snapshot written to {args.out} ({tables})"))
     for entry in manifest.get("coverage") or []:
         if entry.get("state") != "collected":
-            print(f"  {entry.get('source')}: {entry.get('state')}: {entry.get('note')}", file=sys.stderr)
+            print(terminal(f"  {entry.get('source')}: {entry.get('state')}: {entry.get('note')}"), file=sys.stderr)
     if manifest.get("gaps"):
         print(f"  INCOMPLETE: {len(manifest['gaps'])} gap(s) listed in manifest.json", file=sys.stderr)
         return 3
@@ -252,17 +266,92 @@ def _usage(message: str) -> _UsageError:
     return _UsageError(message)
 
 
+REPORT_BUGS = "the kv-audit project's issue tracker"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what every timeout sends), handled like Ctrl-C: cleanup runs, exit 128 + 15."""
+
+    exit_code = 143
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0, 1 (findings), 2 (usage/input), 3 (incomplete), 4 (internal error, never a
+    traceback), 130 (Ctrl-C) and 143 (SIGTERM): interrupted runs remove their temporary files and
+    workers and leave the previous report as it was."""
+    import signal
+
+    try:
+        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals to it
+        previous_handler = None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # interrupted outside a handler (argument parsing, imports)
+        return _interrupted(exc)
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except KvAuditError as exc:
-        print(f"kv-audit: error: {exc}", file=sys.stderr)
+        print(f"kv-audit: error: {terminal(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("kv-audit: interrupted; no report was written under a final name", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+    except BrokenPipeError:
+        return _broken_pipe()
+    except RecursionError:
+        return _internal("input nested too deeply to process (RecursionError)")
+    except MemoryError:
+        return _internal("out of memory (MemoryError)")
+    except Exception as exc:  # noqa: BLE001 - a bug: exit 4 with a short message, never a traceback and 1
+        return _internal(f"{type(exc).__name__}: {exc}", exc)
+
+
+def _interrupted(exc: BaseException) -> int:
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    try:
+        print(f"kv-audit: {what}; no report was written under a final name", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+    return getattr(exc, "exit_code", 130)
+
+
+def _broken_pipe() -> int:
+    """`kv-audit rules --format json | head`: the reader went away; exit quietly."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _internal(reason: str, exc: BaseException | None = None) -> int:
+    where = ""
+    if exc is not None and exc.__traceback__ is not None:
+        import traceback
+
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f" at {Path(last.filename).name}:{last.lineno}"
+    if os.environ.get("KV_AUDIT_DEBUG") and exc is not None:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"kv-audit: internal error{where}: {terminal(reason)[:500]}. This is a bug in kv-audit {__version__}, "
+          f"not in your input or estate; no report was written under a final name and the previous report is "
+          f"untouched. Please report it at {REPORT_BUGS} with the command line and this message "
+          f"(KV_AUDIT_DEBUG=1 shows the traceback).", file=sys.stderr)
+    return 4
 
 
 if __name__ == "__main__":

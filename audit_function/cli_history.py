@@ -13,6 +13,7 @@ from pathlib import Path
 from audit_function.config import load_config
 from audit_function.errors import ConfigError, InputError, KvAuditError
 from audit_function.history import diff_reports, render_diff_text
+from audit_function.quoting import terminal, terminal_lines
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.step import SINKS, write_atomically
 
@@ -65,9 +66,10 @@ def run_diff(args) -> int:
         return _fail(e)
     diff = diff_reports(old, new)
     if args.format == "json":
-        sys.stdout.write(json.dumps(diff, indent=2, ensure_ascii=False) + "\n")
+        # on a terminal every non-ASCII character is escaped: no raw C1 control (8-bit CSI) reaches it
+        sys.stdout.write(json.dumps(diff, indent=2, ensure_ascii=sys.stdout.isatty()) + "\n")
     else:
-        sys.stdout.write(render_diff_text(diff))
+        sys.stdout.write(terminal_lines(render_diff_text(diff)))
     return 0
 
 
@@ -81,9 +83,9 @@ def run_tickets(args) -> int:
     text = summary.render_text()
     if summary.export is not None and not summary.out and not summary.dry_run:
         sys.stdout.write(summary.export.decode("utf-8"))
-        sys.stderr.write(text)
+        sys.stderr.write(terminal_lines(text))
         return 0
-    sys.stdout.write(text)
+    sys.stdout.write(terminal_lines(text))
     if args.out and summary.export is None and not summary.dry_run:
         data = json.dumps(summary.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
         try:
@@ -131,11 +133,22 @@ def load_report(path: str) -> dict:
         report = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(path, f"not valid JSON: {e.msg} (column {e.colno})", e.lineno) from e
+    except RecursionError:
+        raise InputError(path, "nested too deeply to be a kv-audit report") from None
     if not isinstance(report, dict) or not isinstance(report.get("findings"), list):
         raise InputError(path, "not a kv-audit JSON report (no findings list)")
+    for section in ("findings", "resolved", "unverified"):
+        items = report.get(section)
+        if items is not None and not (isinstance(items, list) and all(
+                isinstance(f, dict) and isinstance(f.get("fingerprint"), str) for f in items)):
+            raise InputError(path, f"not a kv-audit JSON report ('{section}' holds an entry that is not a finding "
+                                   "with a fingerprint)")
+    for section in ("run", "summary"):
+        if report.get(section) is not None and not isinstance(report[section], dict):
+            raise InputError(path, f"not a kv-audit JSON report ('{section}' is not an object)")
     return report
 
 
 def _fail(error: KvAuditError) -> int:
-    sys.stderr.write(f"kv-audit: {error}\n")
+    sys.stderr.write(f"kv-audit: {terminal(error)}\n")
     return getattr(error, "exit_code", 2)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from audit_function import __version__
 from audit_function.errors import ConfigError
+from audit_function.quoting import terminal
 
 FORMATS = ("cli", "bicep", "json")
 DEFAULT_OUT = Path("plans")
@@ -94,14 +95,14 @@ def cmd_plan(args) -> int:
     print(f"kv-audit plan: {len(result.plans)} access-policy vault(s) planned, "
           f"{len(result.custom_roles)} custom role(s) proposed")
     for line in summarize(result.plans):
-        print(f"  {line}")
+        print(f"  {terminal(line)}")
     for path in result.written:
-        print(f"  wrote {path}")
+        print(f"  wrote {terminal(path)}")
     if not result.complete:
         print(f"  INCOMPLETE: the estate has {len(result.gaps)} gap(s); vaults or assignments may be missing from "
               "the plan", file=sys.stderr)
         for gap in result.gaps[:5]:
-            print(f"    - {gap['scope']}: {gap['reason']}", file=sys.stderr)
+            print(terminal(f"    - {gap['scope']}: {gap['reason']}"), file=sys.stderr)
         return 3
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from audit_function.errors import ConfigError
+from audit_function.yaml_loader import NoAliasLoader, read_config_text
 from audit_function.suppressions import SEVERITIES, Suppression
 from rules.base import Thresholds
 
@@ -67,13 +68,11 @@ def load_config(path, known_rule_ids: set[str] | None) -> AuditConfig:
     if suffix not in (".yaml", ".yml", ".json"):
         raise ConfigError(f"{where}: unsupported configuration file type {suffix or '(none)'!r}: "
                           "use .yaml, .yml or .json")
+    text = read_config_text(where)
     try:
-        text = Path(where).read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise ConfigError(f"{where}: cannot read the configuration file: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{where}: the configuration file is not UTF-8 text") from e
-    root = _read_json(text, where) if suffix == ".json" else _read_yaml(text, where)
+        root = _read_json(text, where) if suffix == ".json" else _read_yaml(text, where)
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a configuration file") from None
     return _build(root, where, known_rule_ids)
 
 
@@ -88,7 +87,7 @@ class _Node:
 
 
 def _read_yaml(text: str, where: str) -> _Node | None:
-    loader = yaml.SafeLoader(text)
+    loader = NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         return None if node is None else _from_yaml(loader, node, where)

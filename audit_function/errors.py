@@ -36,3 +36,8 @@ class SinkError(KvAuditError):
     """A report could not be published (written, uploaded)."""
 
     exit_code = 2
+
+
+class PreviousReportUnusable(SinkError):
+    """The previous report in the output folder or container is corrupt, cut or not kv-audit's:
+    an audit then runs without week-over-week (and says so); ``diff``/``tickets`` stop (exit 2)."""

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import orjson
 
+from audit_function import depth
 from rules.base import SEVERITIES
 
 SPOOL_BYTES = 16 << 20
@@ -40,7 +41,7 @@ def _top(candidates: list) -> list:
 
 def _entry(item: dict) -> bytes:
     """One element as it stands in the JSON report's one-per-line lists (see reports/json_report.py)."""
-    return b"  " + orjson.dumps(item) + b",\n"
+    return b"  " + depth.dumps(item) + b",\n"
 
 
 def json_list_body(segments_chunks: Iterator[bytes]) -> Iterator[bytes]:

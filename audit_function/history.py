@@ -109,7 +109,7 @@ class History:
         report["resolved"] = resolved
         report["unverified"] = unverified
         if self.ignored:
-            report.setdefault("run", {})["previousReport"] = {"used": False, "reason": self.ignored}
+            report.setdefault("run", {})["weekOverWeek"] = {"used": False, "reason": self.ignored}
         summary = report.setdefault("summary", {})
         summary["new"] = self.new
         summary["persisting"] = self.persisting

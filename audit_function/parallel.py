@@ -16,6 +16,7 @@ import gc
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -27,10 +28,41 @@ def default_workers(vault_count: int) -> int:
     """Workers for an estate: ``KV_AUDIT_WORKERS`` if set, else one per CPU (at most 4) when large."""
     configured = os.environ.get("KV_AUDIT_WORKERS")
     if configured:
-        return max(1, int(configured))
+        try:
+            return max(1, int(configured.strip()))
+        except ValueError:
+            from audit_function.errors import ConfigError
+
+            raise ConfigError(f"KV_AUDIT_WORKERS={configured!r}: expected a whole number of worker processes "
+                              "(1 or more)") from None
     if not hasattr(os, "fork"):
         return 1
     return max(1, min(os.cpu_count() or 1, 4, vault_count // MIN_VAULTS_PER_WORKER))
+
+
+def _wait(children: list[int]) -> list[int]:
+    """Wait for every worker; the pids that failed. Interrupted (Ctrl-C, SIGTERM): the workers
+    still running are terminated and reaped before the interruption goes on, so none is orphaned."""
+    failed, waiting = [], list(children)
+    try:
+        while waiting:
+            pid = waiting[0]
+            if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+                failed.append(pid)
+            waiting.pop(0)
+    except BaseException:
+        for pid in waiting:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in waiting:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        raise
+    return failed
 
 
 def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> None:
@@ -62,12 +94,14 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
                     with open(f"{folder}/{n}.pickle", "wb") as handle:
                         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     code = 0
+                except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli.Terminated): the parent reports it
+                    code = 130
                 except BaseException:  # noqa: BLE001 - report to the parent, never continue the parent's work
                     traceback.print_exc(file=sys.stderr)
                 finally:
                     os._exit(code)
             children.append(pid)
-        failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+        failed = _wait(children)
         if failed:
             print(f"kv-audit: {len(failed)} worker process(es) failed; evaluating in one process", file=sys.stderr)
             job.run(vaults, out, progress)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-from audit_function.errors import SinkError
+from audit_function.errors import PreviousReportUnusable, SinkError
 from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
 from audit_function.result import StreamedFile, as_bytes, as_chunks
 
@@ -61,6 +61,24 @@ def file_chunks(path: Path):
             yield chunk
 
 
+class PinnedFile:
+    """The chunks of one file as it was when opened, as often as asked: the descriptor stays open,
+    so a concurrent run replacing the file (a rename) between the previous report's two reading
+    passes does not mix two reports. Raises FileNotFoundError like ``open``."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - kept open for the second pass
+
+    def __call__(self):
+        offset = 0
+        while chunk := os.pread(self._handle.fileno(), 1 << 20, offset):
+            offset += len(chunk)
+            yield chunk
+
+    def __del__(self) -> None:
+        getattr(self, "_handle", None) and self._handle.close()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -86,11 +104,11 @@ class LocalFolderSink:
     def load_previous(self) -> PreviousIndex | None:
         path = self.out_dir / REPORT_JSON
         try:
-            return read_previous_chunks(lambda: file_chunks(path))
+            return read_previous_chunks(PinnedFile(path) if hasattr(os, "pread") else lambda: file_chunks(path))
         except FileNotFoundError:
             return None  # first run
         except PreviousReportError as err:
-            raise SinkError(f"{path}: {err}") from err
+            raise PreviousReportUnusable(f"{path}: {err}") from err
         except OSError as err:
             raise SinkError(f"{path}: cannot read the previous report: {err}") from err
 
@@ -287,7 +305,7 @@ class BlobSink:
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
         except PreviousReportError as err:
-            raise SinkError(f"{self._url(name)}: {err}") from err
+            raise PreviousReportUnusable(f"{self._url(name)}: {err}") from err
         except AzureError as err:
             raise SinkError(f"{self._url(name)}: cannot read the previous report: {_reason(err)}") from err
 

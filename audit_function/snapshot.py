@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from audit_function import estate as model
+from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
 
 FORMAT = "kv-audit-snapshot/1"
@@ -57,8 +58,18 @@ def table_path(directory: Path, table: str) -> Path | None:
     return None
 
 
+class TooDeep:
+    """Stands for a row the JSON parser refused for its nesting depth: the row becomes a gap."""
+
+    reason = "row skipped: nested too deeply to parse (more than 1,000 levels)"
+
+
 def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, parsed row) for every non-blank line; a line that is not JSON stops the run."""
+    """(line number, parsed row) for every non-blank line; a line that is not JSON stops the run.
+
+    Depth is bounded: a row nested deeper than MAX_DEPTH is cut (:func:`bounded`); one too deep
+    for the parser at all is yielded as :class:`TooDeep` (the reader records a gap).
+    """
     opener = gzip.open if path.name.endswith(".gz") else open
     line_no = 0
     loads = orjson.loads
@@ -66,18 +77,25 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
         with opener(path, "rb") as handle:
             for line_no, line in enumerate(handle, 1):
                 try:
-                    yield line_no, loads(line)
+                    row = loads(line)
                 except orjson.JSONDecodeError as exc:
                     if not line.strip():
                         continue
+                    if "depth limit" in str(exc) or "recursion" in str(exc).lower():
+                        yield line_no, TooDeep()
+                        continue
                     raise InputError(str(path), f"not valid JSON ({exc}); a snapshot table has one JSON object "
                                      "per line", line_no) from None
+                if line.count(b"{") + line.count(b"[") > MAX_DEPTH:  # cheap filter before the exact check
+                    row = bounded(row)
+                yield line_no, row
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(str(path), f"cannot read the file ({exc})", line_no + 1 if line_no else None) from None
 
 
 def _raw_rows(rows: list[dict]) -> Iterator[tuple[int, dict]]:
-    return enumerate(rows, 1)
+    for n, row in enumerate(rows, 1):
+        yield n, bounded(row)
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +144,8 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     """
     if isinstance(source, RawSnapshot):
         manifest = source.manifest
+        if manifest is not None and not isinstance(manifest, dict):
+            raise InputError("(in-memory snapshot)", f"manifest must be an object, not {type(manifest).__name__}")
         missing = [t for t, required in TABLES.items() if required and t not in source.tables]
         if missing:
             raise InputError("(in-memory snapshot)", f"required tables missing: {', '.join(missing)}")
@@ -165,6 +185,10 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         names[table] = name
         for line, row in rows:
             stats["rows"] += 1
+            if isinstance(row, TooDeep):
+                stats["skipped"] += 1
+                gaps.append(model.Gap("(row without id)", table, row.reason, file=name, line=line))
+                continue
             if keep is not None and not keep(row):
                 continue
             try:
@@ -217,11 +241,8 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         unique.append(vault)
 
     if manifest:
-        for gap in manifest.get("gaps") or []:
-            if isinstance(gap, dict):
-                gaps.append(model.Gap(str(gap.get("scope", "")), gap.get("table"), str(gap.get("reason", ""))))
-        if manifest.get("complete") is False and not manifest.get("gaps"):
-            gaps.append(model.Gap("/", None, "the snapshot's manifest says collection was incomplete"))
+        gaps.extend(manifest_gaps(manifest, counts, "manifest.json" if not isinstance(source, RawSnapshot)
+                                  else "(in-memory manifest)"))
 
     return model.Estate(
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
@@ -267,16 +288,67 @@ def _unique(items: list, table: str, reason: str, gaps: list[model.Gap], names: 
     return out
 
 
+def manifest_gaps(manifest: dict, counts: dict[str, dict[str, int]], where: str) -> list[model.Gap]:
+    """What the manifest says is missing, and where it disagrees with what was read.
+
+    Gaps: the manifest's own (each must be an object), ``complete: false`` (even with no or a
+    malformed ``gaps``), and every table whose ``tables`` row count differs from the rows read
+    (a cut or edited file): the gap names the table and both counts.
+    """
+    out: list[model.Gap] = []
+    listed = manifest.get("gaps")
+    if listed is not None and not isinstance(listed, list):
+        out.append(model.Gap("/", None, f"{where}: 'gaps' is not a list ({type(listed).__name__}); "
+                                        "the collection's gaps cannot be read"))
+        listed = []
+    for n, gap in enumerate(listed or [], 1):
+        if isinstance(gap, dict):
+            table = gap.get("table") if isinstance(gap.get("table"), str) else None
+            out.append(model.Gap(str(gap.get("scope", "")), table, str(gap.get("reason", ""))))
+        else:
+            out.append(model.Gap("/", None, f"{where}: gap {n} is not an object; a collection gap went unread"))
+    complete = manifest.get("complete")
+    if complete is not None and not isinstance(complete, bool):
+        out.append(model.Gap("/", None, f"{where}: 'complete' is not true or false ({complete!r})"))
+    elif complete is False and not out:
+        out.append(model.Gap("/", None, "the snapshot's manifest says collection was incomplete"))
+    tables = manifest.get("tables")
+    if tables is None:
+        return out
+    if not isinstance(tables, dict):
+        out.append(model.Gap("/", None, f"{where}: 'tables' is not an object of row counts"))
+        return out
+    for table, expected in tables.items():
+        read = counts.get(table, {}).get("rows") if table in counts else None
+        if not isinstance(expected, int) or isinstance(expected, bool) or expected < 0:
+            out.append(model.Gap("/", str(table), f"{where}: row count of table {table!r} is not a number "
+                                                  f"({expected!r})"))
+        elif read is None:
+            if expected and table in TABLES:
+                out.append(model.Gap("/", table, f"table {table}: the manifest says {expected} rows, "
+                                                 "the snapshot has no such table"))
+        elif read != expected:
+            out.append(model.Gap("/", table, f"table {table}: the manifest says {expected} rows, {read} were read "
+                                             "(the file was cut or changed after collection)"))
+    return out
+
+
 def _read_manifest(directory: Path) -> dict | None:
     path = directory / "manifest.json"
     if not path.exists():
         return None
+    if not path.is_file():
+        raise InputError(str(path), "manifest.json is not a file (a directory?)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"not valid JSON ({exc})", getattr(exc, "lineno", None)) from None
+    except RecursionError:
+        raise InputError(str(path), "nested too deeply") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the manifest ({exc.strerror or exc})") from None
     if not isinstance(manifest, dict):
-        raise InputError(str(path), "manifest must be a JSON object")
+        raise InputError(str(path), f"manifest must be a JSON object, not {type(manifest).__name__}")
     fmt = manifest.get("format")
     if fmt is not None and fmt != FORMAT:
         raise InputError(str(path), f"unsupported snapshot format {fmt!r} (this kv-audit reads {FORMAT!r})")

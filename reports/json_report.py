@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
-
+from audit_function import depth
 from audit_function.result import AuditResult, StreamedFile
 
 _LISTS_ONE_PER_LINE = ("vaults", "findings", "migration", "resolved", "unverified")
@@ -19,7 +18,7 @@ _CHUNK = 1 << 20
 
 
 def _dump(value) -> bytes:
-    return orjson.dumps(value)
+    return depth.dumps(value)
 
 
 def iter_document(report: dict) -> Iterator[bytes]:

@@ -99,8 +99,16 @@ class CellText:
         return cut_utf16(value, self.max_chars - len(marker)) + marker
 
 
-def describe(value) -> str:
-    """Plain text for nested report values (lists, dicts) without JSON noise where possible."""
+DESCRIBE_DEPTH = 64
+DEEP_MARKER = "…[nested too deeply to show; see the JSON report]"
+
+
+def describe(value, _depth: int = 0) -> str:
+    """Plain text for nested report values (lists, dicts) without JSON noise where possible.
+
+    Nesting is bounded: below DESCRIBE_DEPTH levels a value is shown as DEEP_MARKER."""
+    if _depth > DESCRIBE_DEPTH and isinstance(value, (dict, list, tuple, set, frozenset)):
+        return DEEP_MARKER
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -108,17 +116,22 @@ def describe(value) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return "; ".join(f"{key}: {describe(item)}" for key, item in value.items()
+        return "; ".join(f"{key}: {describe(item, _depth + 1)}" for key, item in value.items()
                          if item not in (None, "", [], {}))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(describe(item) for item in value)
+        return ", ".join(describe(item, _depth + 1) for item in value)
     return str(value)
 
 
 def as_json(value) -> str | None:
     if value in (None, {}, []):
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except RecursionError:
+        from audit_function.depth import bounded
+
+        return json.dumps(bounded(value), ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
 def portal_url(tenant_id, vault_id) -> str | None:

@@ -16,6 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from audit_function import quoting
+
 SEVERITIES = ("high", "medium", "low")
 MODELS = ("rbac", "accessPolicy")
 
@@ -36,7 +38,10 @@ class RuleMeta:
     applies_to: str                      # "vault" | "estate"
     subject: str                         # one of SUBJECTS: what one finding is keyed by
     rationale: str
-    remediation: str                     # a command or step; {placeholders} filled per finding
+    remediation: str                     # a command or step; {placeholders} filled per finding: inside
+                                         # `commands` (or a remediation starting "az ") shell-quoted,
+                                         # see audit_function.quoting.remediation; pass lists for
+                                         # several arguments
     references: tuple[str, ...] = ()
     models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
     uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
@@ -176,7 +181,7 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         owner=ctx.owner(vault),
         affected=affected(affected_vaults) if affected_vaults is not None else None,
         evidence=evidence or {},
-        remediation=meta.remediation.format_map(fields),
+        remediation=quoting.remediation(meta.remediation, fields),
     )
 
 

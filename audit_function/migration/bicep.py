@@ -25,8 +25,9 @@ How the flip is done (and why)
     declared twice in one template. ``review-latent-grants`` vaults are deployed only with
     ``acknowledgeLatentGrants=true``; ``blocked`` vaults get no flip at all.
 
-Safety: estate values become Bicep string literals through :func:`literal` (``\\``, ``'``, ``$``,
-newlines and control characters escaped); comments carry JSON-escaped text; symbolic names are
+Safety: estate values become Bicep string literals through :func:`audit_function.quoting.bicep_string`
+(``\\``, ``'``, ``$``, newlines and control characters escaped); comments carry text with every
+control character escaped (:func:`audit_function.quoting.terminal`, no raw newline); symbolic names are
 generated (``vault1``, ``vault1Role2``), never taken from the estate.
 """
 
@@ -37,6 +38,7 @@ import json
 import re
 
 from audit_function.estate import get_ci
+from audit_function.quoting import bicep_string
 from audit_function.migration.script import text
 
 VAULT_API = "2024-11-01"
@@ -49,20 +51,11 @@ SETTABLE = ("tenantId", "sku", "accessPolicies", "enabledForDeployment", "enable
             "networkAcls", "publicNetworkAccess")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ESCAPES = {"\\": "\\\\", "'": "\\'", "$": "\\$", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def literal(value: str) -> str:
-    """A Bicep string literal for any text."""
-    out = []
-    for ch in str(value):
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029":
-            out.append(f"\\u{{{ord(ch):X}}}")
-        else:
-            out.append(ch)
-    return "'" + "".join(out) + "'"
+    """A Bicep string literal for any text (:func:`audit_function.quoting.bicep_string`)."""
+    return bicep_string(value)
 
 
 class Expr(str):

@@ -1,7 +1,8 @@
 """Azure CLI command lines for a migration plan, safe to paste into bash.
 
 Every value that comes from the estate (vault names, resource groups, ids, role names) is passed
-through :func:`shlex.quote`, so a hostile name is one literal argument, never shell syntax.
+through :mod:`audit_function.quoting` (``shell_arg`` / ``shell_option``), so a hostile name is one
+literal argument on one line, never shell syntax, and never read by ``az`` as an option.
 Principal object ids must be GUIDs before any command is built for them (:func:`is_guid`).
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
+
+from audit_function.quoting import shell_arg, shell_option
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -28,7 +30,11 @@ def principal_type(value: str | None) -> str | None:
 
 
 def q(value: str) -> str:
-    return shlex.quote(str(value))
+    return shell_arg(value)
+
+
+def opt(option: str, value) -> str:
+    return shell_option(option, value)
 
 
 def join(*parts: str) -> str:
@@ -37,20 +43,20 @@ def join(*parts: str) -> str:
 
 
 def create_custom_role(definition: dict) -> str:
-    return join("az role definition create --role-definition", q(json.dumps(definition, sort_keys=True)))
+    return join("az role definition create", opt("--role-definition", json.dumps(definition, sort_keys=True)))
 
 
 def assign(object_id: str, kind: str | None, role: str, scope: str, subscription: str | None) -> str:
     """``az role assignment create`` at ``scope``; ``role`` is a built-in GUID or a custom role name."""
-    return join("az role assignment create --assignee-object-id", q(object_id),
-                f"--assignee-principal-type {q(kind)}" if kind else "",
-                "--role", q(role), "--scope", q(scope),
-                f"--subscription {q(subscription)}" if subscription else "")
+    return join("az role assignment create", opt("--assignee-object-id", object_id),
+                opt("--assignee-principal-type", kind) if kind else "",
+                opt("--role", role), opt("--scope", scope),
+                opt("--subscription", subscription) if subscription else "")
 
 
 def _vault_args(vault) -> str:
-    return join("--name", q(vault.name), f"--resource-group {q(vault.resource_group)}" if vault.resource_group else "",
-                f"--subscription {q(vault.subscription_id)}" if vault.subscription_id else "")
+    return join(opt("--name", vault.name), opt("--resource-group", vault.resource_group) if vault.resource_group else "",
+                opt("--subscription", vault.subscription_id) if vault.subscription_id else "")
 
 
 def flip(vault) -> str:
@@ -66,6 +72,6 @@ def show_model(vault) -> str:
 
 
 def list_assignments(vault) -> str:
-    return join("az role assignment list --scope", q(vault.id),
-                f"--subscription {q(vault.subscription_id)}" if vault.subscription_id else "",
+    return join("az role assignment list", opt("--scope", vault.id),
+                opt("--subscription", vault.subscription_id) if vault.subscription_id else "",
                 "--include-inherited --output table")

@@ -4,24 +4,25 @@ Layout: helper functions, one section per custom role, one section per vault (``
 ``verify_vault_N``, ``flip_vault_N``, ``rollback_vault_N``), then ``main`` which runs a phase
 for every vault. Running the phases across vaults lets one propagation wait serve all of them.
 
-Safety: every estate value reaches bash through :func:`shlex.quote` (one literal argument) or,
-in comments, JSON-escaped (no newline can end a comment early). Principal ids are GUIDs
+Safety: every estate value reaches bash through :mod:`audit_function.quoting`: ``shell_arg`` (one
+literal argument, always one line) and, in comments, ``terminal`` / ``shell_comment`` (no raw
+newline or CR can end a comment early). The helper functions pass their arguments to ``az`` as
+``--option="$1"``, so a name starting with ``-`` is never read as an option. Principal ids are GUIDs
 (checked by the planner before any command is built). ``blocked`` vaults are never flipped;
 ``review-latent-grants`` vaults have their flip commented out until someone reviews the gainers.
 """
 
 from __future__ import annotations
 
-import json
-
+from audit_function import quoting
 from audit_function.migration import commands as cmd
 
 SCRIPT_NAME = "kv-audit-plan.sh"
 
 
 def text(value) -> str:
-    """Estate text made safe for a comment: JSON escapes, no control or non-ASCII character."""
-    return json.dumps(str(value), ensure_ascii=True)[1:-1]
+    """Estate text made safe for a comment line: no control character (newline included) raw."""
+    return quoting.terminal(value)
 
 
 def role_file(role: dict) -> str:
@@ -33,18 +34,18 @@ PLAN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"   # seconds to wait after creating assignments
 VISIBILITY_TRIES="${KV_AUDIT_VISIBILITY_TRIES:-30}"     # 10-second polls for a new role or assignment
 
-log() { printf '%s\n' "$*" >&2; }
+log() { printf '%s\n' "$*" | LC_ALL=C tr -d '\000-\011\013-\037\177' >&2; }  # no control character reaches the terminal
 
 # ensure_custom_role NAME FILE LOOKUP_SCOPE: create the role unless it exists, wait until visible
 ensure_custom_role() {
   local name="$1" file="$2" scope="$3" n
-  if [ -n "$(az role definition list --custom-role-only true --name "$name" --scope "$scope" --query '[].name' --output tsv)" ]; then
+  if [ -n "$(az role definition list --custom-role-only true --name="$name" --scope="$scope" --query '[].name' --output tsv)" ]; then
     log "custom role already exists: $name"
     return 0
   fi
   az role definition create --role-definition "@$PLAN_DIR/$file" --output none
   for n in $(seq 1 "$VISIBILITY_TRIES"); do
-    if [ -n "$(az role definition list --custom-role-only true --name "$name" --scope "$scope" --query '[].name' --output tsv)" ]; then
+    if [ -n "$(az role definition list --custom-role-only true --name="$name" --scope="$scope" --query '[].name' --output tsv)" ]; then
       log "custom role created: $name"
       return 0
     fi
@@ -58,7 +59,7 @@ ensure_custom_role() {
 verify_assignment() {
   local oid="$1" role="$2" scope="$3" sub="$4" n found
   for n in $(seq 1 "$VISIBILITY_TRIES"); do
-    found="$(az role assignment list --subscription "$sub" --scope "$scope" --role "$role" --query "[?principalId=='$oid'] | length(@)" --output tsv)"
+    found="$(az role assignment list --subscription="$sub" --scope="$scope" --role="$role" --query "[?principalId=='$oid'] | length(@)" --output tsv)"
     if [ "${found:-0}" != "0" ]; then
       return 0
     fi
@@ -71,7 +72,7 @@ verify_assignment() {
 # verify_model NAME RESOURCE_GROUP SUBSCRIPTION EXPECTED: the vault's enableRbacAuthorization
 verify_model() {
   local actual
-  actual="$(az keyvault show --name "$1" --resource-group "$2" --subscription "$3" --query properties.enableRbacAuthorization --output tsv)"
+  actual="$(az keyvault show --name="$1" --resource-group="$2" --subscription="$3" --query properties.enableRbacAuthorization --output tsv)"
   if [ "$actual" != "$4" ]; then
     log "vault $1: enableRbacAuthorization is '$actual', expected '$4'"
     return 1
@@ -164,16 +165,15 @@ def _flip(n: int, plan: dict) -> list[str]:
         out.append(f"  log {cmd.q(f'vault {n} is blocked and is not flipped (see the reasons above)')}")
         out += ["}", f"rollback_vault_{n}() {{", f"  log {cmd.q(f'vault {n} was not flipped by this plan')}", "}"]
         return out
-    prefix = ""
+    lines = [f"{flip['command']} --output none", f"verify_model {_vault_args(plan)} true", flip["verify"][1],
+             f"log {cmd.q(f'vault {n} now uses Azure RBAC; rollback: ' + flip['rollback'])}"]
     if readiness == "review-latent-grants":
         out.append("  # Flipping would widen access (see 'would gain' above). Remove or accept those assignments,")
         out.append("  # then uncomment the lines below.")
         out.append(f"  log {cmd.q(f'vault {n}: flip commented out until the latent grants are reviewed')}")
-        prefix = "# "
-    out.append(f"  {prefix}{flip['command']} --output none")
-    out.append(f"  {prefix}verify_model {_vault_args(plan)} true")
-    out.append(f"  {prefix}{flip['verify'][1]}")
-    out.append(f"  {prefix}log {cmd.q(f'vault {n} now uses Azure RBAC; rollback: ' + flip['rollback'])}")
+        out += [quoting.shell_comment(line, prefix="  # ") for line in lines]
+    else:
+        out += [f"  {line}" for line in lines]
     out += ["}", f"rollback_vault_{n}() {{", f"  {flip['rollback']} --output none",
             f"  verify_model {_vault_args(plan)} false", "}"]
     return out

@@ -112,7 +112,10 @@ def write_atomically(path: Path, data: bytes) -> None:
         temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError as e:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: nothing was written there either
+            pass
         raise SinkError(f"{path}: cannot write the ticket export: {e.strerror or e}") from e
 
 

@@ -15,15 +15,15 @@ def test_a_catalog_1_previous_report_is_ignored_with_a_reason():
     report = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",)), previous=catalog1).result.report
     assert report["resolved"] == [] and report["summary"]["resolved"] == 0
     assert {f["status"] for f in report["findings"]} == {"new"}
-    assert report["run"]["previousReport"]["used"] is False
-    assert "catalog 1" in report["run"]["previousReport"]["reason"]
+    assert report["run"]["weekOverWeek"]["used"] is False
+    assert "catalog 1" in report["run"]["weekOverWeek"]["reason"]
 
 
 def test_a_catalog_2_previous_report_is_compared():
     first = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",))).result.report
     second = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",)), previous=first).result.report
     assert {f["status"] for f in second["findings"]} == {"persisting"}
-    assert "previousReport" not in second["run"]
+    assert "weekOverWeek" not in second["run"]
 
 
 def test_the_schema_version_is_read_from_a_report_in_kv_audits_own_layout():

@@ -61,6 +61,7 @@ def test_unverified_findings_keep_their_own_last_seen(report_bytes):
     doc = json.loads(report_bytes)
     gone = doc["findings"].pop(0)
     doc["unverified"] = [dict(gone, status="unverified", lastSeen="2026-01-05T06:00:00Z", firstSeen="2026-01-01T06:00:00Z")]
+    doc["summary"]["findings"] = len(doc["findings"])  # the summary counts the findings list
     text = b"{\n " + b",\n ".join(json.dumps(k).encode() + b": " + (
         b"[\n" + b",\n".join(b"  " + json.dumps(i, separators=(",", ":")).encode() for i in v) + b"\n ]"
         if k in ("findings", "unverified") else json.dumps(v).encode()) for k, v in doc.items()) + b"\n}\n"

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from audit_function.migration.bicep import file_name
 from audit_function.migration.files import MANIFEST, write_plan_files
 from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, assignment_row, policy, principal_row,
                              vault_id, vault_row)
+from tests import fake_az as fake_az_module
 from tests.migration.helpers import ALICE, APP, BOB, CAROL, GROUP, write_snapshot
 
 HOSTILE_VAULT = "kv'; touch PWNED_A; echo \"$(touch PWNED_B)`touch PWNED_C`${HOME}\n\\x"
@@ -153,38 +152,7 @@ def hostile_plan(result):
 
 def fake_az(directory: Path) -> Path:
     """An ``az`` that records its arguments and keeps just enough state to answer the script's checks."""
-    directory.mkdir()
-    az = directory / "az"
-    az.write_text(textwrap.dedent(f"""\
-        #!{sys.executable}
-        import json, os, re, sys
-        args = sys.argv[1:]
-        state_path = os.environ["FAKE_AZ_STATE"]
-        state = json.load(open(state_path)) if os.path.exists(state_path) else {{"roles": [], "assignments": [], "rbac": {{}}}}
-        with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-            log.write(json.dumps(args) + "\\n")
-        def opt(name):
-            return args[args.index(name) + 1] if name in args else None
-        out = ""
-        if args[:3] == ["role", "definition", "list"]:
-            out = opt("--name") if opt("--name") in state["roles"] else ""
-        elif args[:3] == ["role", "definition", "create"]:
-            state["roles"].append(json.load(open(opt("--role-definition")[1:]))["Name"])
-        elif args[:3] == ["role", "assignment", "create"]:
-            state["assignments"].append([opt("--assignee-object-id"), opt("--role"), opt("--scope")])
-        elif args[:3] == ["role", "assignment", "list"] and opt("--query"):
-            oid = re.search(r"principalId=='([^']*)'", opt("--query")).group(1)
-            out = "1" if [oid, opt("--role"), opt("--scope")] in state["assignments"] else "0"
-        elif args[:2] == ["keyvault", "update"]:
-            state["rbac"][opt("--name")] = opt("--enable-rbac-authorization")
-        elif args[:2] == ["keyvault", "show"]:
-            out = state["rbac"].get(opt("--name"), "false")
-        json.dump(state, open(state_path, "w"))
-        if out:
-            print(out)
-        """))
-    az.chmod(0o755)
-    return directory
+    return fake_az_module.install(directory)
 
 
 def run_script(script: Path, phase: str, tmp_path: Path, bin_dir: Path) -> subprocess.CompletedProcess:
@@ -205,12 +173,13 @@ def test_script_runs_against_a_fake_az_and_no_name_injects_a_command(snapshot, t
     calls = [json.loads(line) for line in (tmp_path / "az.log").read_text().splitlines()]
     hostile = next(p for p in result.plans if p["vaultName"] == HOSTILE_VAULT)
     flipped = [c for c in calls if c[:2] == ["keyvault", "update"]]
-    assert sorted(c[c.index("--name") + 1] for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready"])
-    hostile_flip = next(c for c in flipped if c[c.index("--name") + 1] == HOSTILE_VAULT)
-    assert hostile_flip[hostile_flip.index("--resource-group") + 1] == HOSTILE_RG
+    opt = fake_az_module.option
+    assert sorted(opt(c, "--name") for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready"])
+    hostile_flip = next(c for c in flipped if opt(c, "--name") == HOSTILE_VAULT)
+    assert opt(hostile_flip, "--resource-group") == HOSTILE_RG
     created = [c for c in calls if c[:3] == ["role", "assignment", "create"]]
     review = next(p for p in result.plans if p["vaultName"] == "kv-review")
-    assert {c[c.index("--scope") + 1] for c in created} == {hostile["vaultId"], review["vaultId"]}
+    assert {opt(c, "--scope") for c in created} == {hostile["vaultId"], review["vaultId"]}
     assert len(created) == sum(len(e["proposedRoles"]) for p in result.plans for e in p["entries"])
     assert [c for c in calls if c[:3] == ["role", "definition", "create"]]
     assert "vault 4: flip commented out until the latent grants are reviewed" in done.stderr  # kv-review

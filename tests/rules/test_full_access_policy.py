@@ -29,7 +29,7 @@ def test_fires_for_all():
     assert "secrets: " in item["dataActionsInWords"] and "purge" not in item["dataActionsInWords"]  # all excludes purge
     assert "getSecret" in item["dataActionsInWords"] and item["dataActionCount"] > 2
     assert "secrets: all" in f["message"] and "kv1" in f["message"]
-    assert "--secret-permissions <permissions it needs>" in f["remediation"]
+    assert "--secret-permissions '<permissions it needs>'" in f["remediation"]  # quoted: raw, bash reads < > as redirections
     assert "--key-permissions" not in f["remediation"] and "--object-id u1" in f["remediation"]
     assert "--application-id" not in f["remediation"]
 
@@ -43,7 +43,7 @@ def test_fires_for_purge_and_suggests_the_rest():
 
 def test_purge_alone_leaves_nothing_to_keep():
     (f,) = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["purge"]))]).of("full-access-policy")
-    assert "--secret-permissions <permissions it needs>" in f["remediation"]
+    assert "--secret-permissions '<permissions it needs>'" in f["remediation"]   # quoted: bash would read < > as redirections
 
 
 def test_does_not_fire_for_explicit_permissions_or_on_rbac_vaults():

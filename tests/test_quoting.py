@@ -1,0 +1,133 @@
+"""audit_function.quoting, property-based: every function round-trips through the real consumer
+(bash, pycep's Bicep parser with the documented escapes) for any text hypothesis can find."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pycep import BicepParser
+
+from audit_function import quoting
+from rules.base import Finding, RuleContext, RuleMeta, finding
+from tests.factories import AS_OF
+
+# argv cannot hold NUL; lone surrogates cannot be encoded: everything else is fair game
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+HOSTILE = st.sampled_from(["$(touch PWNED)", "`id`", "a;b", "'", '"', "\n", "\r", "\x1b[2J", "\x9b", "--help",
+                           "-", "${HOME}", "\\", "!", "*", "~", "#", "\u2028", "\u202e", "é", "😀"])
+MIXED = st.lists(st.one_of(TEXT, HOSTILE), max_size=6).map("".join)
+BASH = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def option(words: list[str], name: str) -> str | None:
+    """What argparse (az) reads for ``name``: ``--name=V`` or ``--name V``."""
+    for n, word in enumerate(words):
+        if word.startswith(name + "="):
+            return word[len(name) + 1:]
+        if word == name:  # argparse reads a separate word starting with "-" (but "-" itself) as an option
+            following = words[n + 1] if n + 1 < len(words) else None
+            return None if following is None or (following.startswith("-") and following != "-") else following
+    return None
+
+
+def bash_prints(script: str) -> str:
+    done = subprocess.run(["bash", "-c", script], capture_output=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+MANY = st.lists(MIXED, min_size=1, max_size=25)
+
+
+@BASH
+@given(MANY)
+def test_shell_arg_round_trips_through_bash_as_one_word(values):
+    words = [quoting.shell_arg(v) for v in values]
+    assert not any(c in w for w in words for c in "\n\r`")
+    script = "; ".join(f"set -- {w}; printf '%s\\0' \"$#:$1\"" for w in words)
+    assert bash_prints(script).split("\0")[:-1] == [f"1:{v}" for v in values]
+
+
+@BASH
+@given(MANY)
+def test_shell_option_is_one_word_az_reads_as_the_value(values):
+    script = "; ".join(f"set -- {quoting.shell_option('--name', v)}; printf '%s\\0' \"$#\" \"$@\"" for v in values)
+    out = iter(bash_prints(script).split("\0")[:-1])
+    for value in values:
+        words = [next(out) for _ in range(int(next(out)))]
+        assert words == ([f"--name={value}"] if value.startswith("-") else ["--name", value])
+    assert next(out, None) is None
+
+
+@BASH
+@given(MANY)
+def test_shell_comment_never_ends_early(values):
+    comments = [quoting.shell_comment(v) for v in values]
+    for comment in comments:
+        assert all(line.startswith("# ") for line in comment.split("\n")) and "\r" not in comment
+    assert bash_prints("\n".join(f"{c}\nprintf x" for c in comments)) == "x" * len(values)
+
+
+def bicep_unescape(body: str) -> str:
+    """Decode a Bicep single-quoted string per the Bicep docs (data types: strings)."""
+    simple = {"\\": "\\", "'": "'", "$": "$", "n": "\n", "r": "\r", "t": "\t"}
+    return re.sub(r"\\(?:u\{([0-9A-Fa-f]+)\}|(.))",
+                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else simple[m.group(2)], body, flags=re.S)
+
+
+@settings(max_examples=60, deadline=None)
+@given(MIXED)
+def test_bicep_string_parses_and_decodes_back(value):
+    literal = quoting.bicep_string(value)
+    assert "\n" not in literal and "\r" not in literal and "${" not in literal.replace("\\${", "")
+    parsed = BicepParser().parse(text=f"var x = {literal}\n")
+    raw = parsed["variables"]["x"]["value"]
+    assert bicep_unescape(raw) == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(MIXED)
+def test_terminal_text_has_no_control_character_and_keeps_printable_text(value):
+    shown = quoting.terminal(value)
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", shown)
+    if value.isprintable() and not re.search("[\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]", value):
+        assert shown == value
+
+
+def test_spreadsheet_neutraliser_is_the_one_the_workbook_uses():
+    from reports.xlsx_text import CellText
+
+    assert quoting.SpreadsheetText is CellText
+    assert CellText().clean("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+
+
+META = RuleMeta(id="t", title="t", severity="low", applies_to="estate", subject="subscription", rationale="r",
+                remediation='Fix {name}: `az thing --name {name} --role "{role_label}" --ids {assignment_ids}` then '
+                            "`az x{app_options}`; or `kv-audit plan --vault {name}`")
+
+
+@BASH
+@given(name=MIXED, role=MIXED, ids=st.lists(MIXED.filter(lambda s: s.strip() and not s.startswith("-")), max_size=3))
+def test_finding_remediation_commands_carry_each_value_as_one_argument(name, role, ids, tmp_path_factory):
+    work = tmp_path_factory.mktemp("rem")
+    f: Finding = finding(META, RuleContext(as_of=AS_OF), message="m", subscription_id="s", name=name,
+                         role_label=role, assignment_ids=ids, app_options=" --a-flag value")
+    remediation = f["remediation"]
+    assert not re.search("[\x00-\x1f\x7f-\x9f]", remediation)
+    commands = remediation.split("`")[1::2]
+    assert len(commands) == 3
+    record = "for a in \"$@\"; do printf '%s\\0' \"$a\"; done"
+    got = []
+    for command in commands:
+        out = subprocess.run(["bash", "-c", f"az() {{ {record}; }}; kv-audit() {{ {record}; }}; {command}"],
+                             capture_output=True, cwd=work, timeout=20)
+        assert out.returncode == 0, out.stderr
+        got.append(out.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1])
+    first = got[0]
+    assert option(first, "--name") == name and option(first, "--role") == role
+    assert first[-len(ids):] == ids if ids else first[-1] == "--ids"
+    assert got[1] == ["x", "--a-flag", "value"]
+    assert not list(work.iterdir())
