@@ -29,7 +29,8 @@ SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
 
 PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions",
                                      # listed per subscription too (collect/arm_authorization.py, ARG)
-                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations"})
+                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations",
+                                     "resource_groups"})
 BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName",
                 "subscriptionId", "resourceGroup", "principalId", "assignmentId")
 
