@@ -132,7 +132,9 @@ def plan_tickets(report: dict, group_by: str = "finding", min_severity: str = "l
         severity = min((f.get("severity") for f in findings), key=lambda s: SEVERITY_RANK.get(s, 0))
         first = findings[0]
         group = group_of_key(key)
-        owners = {owner_key(owner_of(f)): owner_of(f) for f in findings}
+        owners: dict = {}
+        for f in findings:   # one owner, as the first finding spells it
+            owners.setdefault(owner_key(owner_of(f)), owner_of(f))
         tickets.append(Ticket(
             key=key, severity=severity, findings=tuple(findings),
             vault_id=first.get("vaultId") if group == "vault" else None,
