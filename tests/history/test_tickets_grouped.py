@@ -298,3 +298,10 @@ def test_diff_lines_name_the_principal_and_the_owner():
     evil = copy.deepcopy(new_one)
     evil["owner"] = "x\x1b[2Jy"
     assert "\x1b" not in render_diff_text(diff_reports(old, doc([evil], "w2")))
+
+
+def test_a_resource_group_gap_unverifies_only_its_own_subscription():
+    from audit_function.history import gap_covers
+
+    gap = {"scope": f"/subscriptions/{SUB_B}", "table": "resource_groups", "reason": "403"}
+    assert gap_covers(gap, F3) and not gap_covers(gap, F1)
