@@ -174,3 +174,20 @@ def test_scopes_inside_and_outside_the_estate():
     assert owners.of_scope(f"/subscriptions/{SUB2}/resourceGroups/rg-app") is None
     assert owners.of_scope(None) is None and owners.of_scope("") is None
     assert Owners(estate, ("team",)).of_scope(vault_id("kv1")) is None
+
+
+def test_unread_resource_groups_leave_every_rule_evaluated_and_the_owner_falls_back():
+    from audit_function.access import AccessIndex
+    from audit_function.engine import evaluate
+    from rules.base import RuleContext
+    from tests.factories import AS_OF
+
+    manifest = {"complete": False, "gaps": [{"scope": f"/subscriptions/{SUB}", "table": "resource_groups",
+                                            "reason": "forbidden"}]}
+    estate = load_estate(RawSnapshot(tables={
+        "subscriptions": [subscription_row(SUB, tags={"owner": "sub-team"})], "role_definitions": [],
+        "vaults": [vault_row("kv1", **OPEN)], "role_assignments": [], "resource_groups": []}, manifest=manifest))
+    out = evaluate(estate, (soft_delete_disabled,), RuleContext(as_of=AS_OF, owners=Owners(estate)),
+                   index=AccessIndex(estate))
+    assert not out.not_evaluated
+    assert [f["owner"] for f in out.findings] == ["sub-team"]
