@@ -581,13 +581,19 @@ def eligibility_from_row(row: dict) -> RoleAssignment:
     return replace(assignment_from_row(row), eligible=True)
 
 
-def assignment_from_row(row: dict) -> RoleAssignment:
+def _id_and_properties(row) -> tuple[str, dict]:
+    """The ``id`` and ``properties`` object every authorization row needs (RowError without them)."""
     if not isinstance(row, dict):
         raise RowError("row is not a JSON object")
-    assignment_id = _str(row.get("id"), "id", required=True)
+    row_id = _str(row.get("id"), "id", required=True)
     props = row.get("properties")
     if not isinstance(props, dict):
         raise RowError("properties is missing")
+    return row_id, props
+
+
+def assignment_from_row(row: dict) -> RoleAssignment:
+    assignment_id, props = _id_and_properties(row)
     role_id = _str(get_ci(props, "roleDefinitionId"), "properties.roleDefinitionId", required=True)
     principal = _str(get_ci(props, "principalId"), "properties.principalId", required=True)
     scope = scope_from_id(assignment_id, _str(get_ci(props, "scope"), "properties.scope"))
@@ -646,12 +652,7 @@ def _principal_ids(value, what: str) -> frozenset[str]:
 
 
 def deny_from_row(row: dict) -> DenyAssignment:
-    if not isinstance(row, dict):
-        raise RowError("row is not a JSON object")
-    deny_id = _str(row.get("id"), "id", required=True)
-    props = row.get("properties")
-    if not isinstance(props, dict):
-        raise RowError("properties is missing")
+    deny_id, props = _id_and_properties(row)
     scope = scope_from_id(deny_id, _str(get_ci(props, "scope"), "properties.scope"))
     data = control = 0
     for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):

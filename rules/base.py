@@ -160,6 +160,9 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
     if scope is None and assignment is not None:
         scope = assignment.scope
     names = ctx.who(principal_id)
+    if names["principalName"] is None and assignment is not None and assignment.managed_by_tenant:
+        # a managing tenant's principal is not in this directory: Lighthouse names it in the delegation
+        names = {**names, "principalName": assignment.description}
     if vault is not None:
         owner = ctx.owner(vault)
     elif kind == "roleDefinition" and assignment is None:

@@ -14,7 +14,7 @@ from audit_function.demo import make_demo as demo
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TABLES = ("vaults", "subscriptions", "resource_groups", "management_groups", "role_assignments",
-          "role_definitions", "role_eligibilities", "deny_assignments", "principals")
+          "role_definitions", "role_eligibilities", "deny_assignments", "lighthouse_delegations", "principals")
 
 
 def _rows(table: str) -> list[dict]:
@@ -103,11 +103,14 @@ def test_containers():
     assert [a["name"] for a in mgs["corp"]["properties"]["details"]["managementGroupAncestorsChain"]] == \
         ["landing-zones", "contoso", demo.CONTOSO_TENANT]
     subs = _rows("subscriptions")
-    assert 4 <= len(subs) <= 6
+    assert 4 <= len(subs) <= 8
     for s in subs:
         assert s["type"] == "microsoft.resources/subscriptions"
         assert s["id"] == f"/subscriptions/{s['subscriptionId']}"
         chain = s["properties"]["managementGroupAncestorsChain"]
+        if s["subscriptionId"] == demo.SUBS["poc-unplaced"].id:
+            assert chain == []   # unknown ancestry, by design
+            continue
         assert chain[-1]["name"] == demo.CONTOSO_TENANT and all(a["name"] in mgs for a in chain)
 
 
@@ -142,7 +145,7 @@ def test_role_assignments_reference_known_roles_principals_and_scopes():
         base = "" if p["scope"] == "/" else p["scope"]
         assert a["id"] == f"{base}/providers/Microsoft.Authorization/roleAssignments/{a['name']}"
         assert p["roleDefinitionId"].rsplit("/", 1)[1].lower() in defs
-        assert p["principalId"] in principals
+        assert p["principalId"] in principals or a["tenantId"] != demo.CONTOSO_TENANT  # other tenants: not ours
         assert p["principalType"] in {"User", "Group", "ServicePrincipal"}
         if "/providers/Microsoft.KeyVault/vaults/" in p["scope"]:
             vault = re.match(r"^(.*?/providers/Microsoft\.KeyVault/vaults/[^/]+)", p["scope"]).group(1)
@@ -184,7 +187,8 @@ PENDING = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing"
 def test_design_covers_every_catalog_rule():
     assert len(set(CATALOG)) == 20
     designed = {d[0] for v in demo.VAULTS for d in v.design} | \
-        {d[0] for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design}
+        {d[0] for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design} | \
+        {d[0] for lh in demo.LIGHTHOUSE for d in lh["design"]}
     assert designed == set(CATALOG)
     for name in demo.CLEAN_VAULTS:
         assert demo.VAULTS_BY_NAME[name].design == []
@@ -201,7 +205,11 @@ def report() -> dict:
 def test_demo_audit_is_complete(report):
     assert report["run"]["complete"] is True
     assert report["run"]["gaps"] == []
-    assert report["run"]["notEvaluated"] == []
+    # the one vault whose subscription has no management-group chain: not evaluated, never passed
+    unplaced = demo.VAULTS_BY_NAME["kv-poc-unplaced"].id
+    assert sorted((n["ruleId"], n["vaultId"]) for n in report["run"]["notEvaluated"]) == [
+        ("dead-access-policy", unplaced), ("stranded-access-policy", unplaced)]
+    assert all("management-group ancestry" in n["reason"] for n in report["run"]["notEvaluated"])
     assert report["summary"]["vaults"] == len(demo.VAULTS)
     assert report["schemaVersion"] == "2.0"
 
@@ -211,9 +219,10 @@ def test_coverage_lists_every_source(report):
 
     coverage = {c["source"]: c for c in report["run"]["coverage"]}
     assert list(coverage) == list(SOURCES)
-    for source in ("role assignments", "role definitions", "management-group ancestry",
-                   "eligible assignments (PIM)", "deny assignments", "directory data (Microsoft Graph)"):
+    for source in ("role assignments", "role definitions", "eligible assignments (PIM)", "deny assignments",
+                   "directory data (Microsoft Graph)", "Azure Lighthouse delegations"):
         assert coverage[source]["state"] == "collected", source
+    assert coverage["management-group ancestry"]["state"] == "partial"   # kv-poc-unplaced
     for source in ("classic subscription administrators", "Managed HSM data plane (local RBAC)",
                    "network security perimeters"):
         assert coverage[source]["state"] == "not collected" and coverage[source]["note"], source
@@ -252,6 +261,7 @@ def test_clean_vaults_have_no_findings(report, name):
 def _keys():
     principals = {p.id.lower(): p.key for p in demo.PRINCIPALS.values()}
     assignments = {a.id.lower(): a.key for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES}
+    assignments.update(demo.lighthouse_grant_ids())
     return principals, assignments
 
 
@@ -287,7 +297,19 @@ def test_assignment_level_findings_match_the_design(report):
     actual = Counter(pair for f in report["findings"] if f["ruleId"] in ASSIGNMENT_RULES + ROLE_RULES
                      for pair in _designed_pairs(f, principals, assignments))
     designed = Counter((d[0], "@" + a.key) for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design)
+    designed.update((d[0], "@" + lh["key"]) for lh in demo.LIGHTHOUSE for d in lh["design"])
     assert actual == designed
+
+
+def test_another_tenants_root_grant_reaches_none_of_this_tenants_vaults(report):
+    fabrikam_root = next(a for a in demo.ASSIGNMENTS if a.key == "fabrikam-root-uaa").id.lower()
+    assert not [f for f in report["findings"] if (f.get("assignmentId") or "").lower() == fabrikam_root]
+
+
+def test_lighthouse_authorization_is_a_grant_named_from_the_delegation(report):
+    (f,) = [f for f in report["findings"] if "/providers/Microsoft.ManagedServices/" in (f["assignmentId"] or "")]
+    assert f["ruleId"] == "self-grant-path" and f["principalName"] == "Fabrikam MSP Operations"
+    assert f["affected"] == {"vaults": 1, "rbac": 0, "accessPolicy": 1}
 
 
 def test_one_finding_per_cause(report):

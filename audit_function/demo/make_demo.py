@@ -101,6 +101,9 @@ SUBS = {
         Sub("corp-dev", "Contoso Corp Development", "corp"),
         Sub("online-prod", "Contoso Online Production", "online"),
         Sub("sandbox", "Contoso Sandbox (legacy)", "sandbox"),
+        # created by a team outside the landing-zone process; Resource Graph returned no
+        # management-group chain for it (catalog 2: unknown ancestry while grants sit at management groups)
+        Sub("poc-unplaced", "Contoso PoC (not yet placed)", ""),
     )
 }
 
@@ -213,6 +216,8 @@ _PRINCIPALS = [
     _sp("fabrikam-cdn", "Fabrikam CDN Partner", foreign=True),
     _sp("fabrikam-erp", "Fabrikam ERP", foreign=True),
     _user("fabrikam-erp-admin", "erp-admin@fabrikam.example", foreign=True),
+    # Fabrikam Managed Services operates the management subscription through Azure Lighthouse
+    Principal("msp-fabrikam-ops", "group", "Fabrikam MSP Operations", in_directory=False),
 ]
 PRINCIPALS = {p.key: p for p in _PRINCIPALS}
 FOREIGN = {p.key for p in _PRINCIPALS if not p.in_directory}  # homed in FABRIKAM_TENANT
@@ -705,6 +710,17 @@ VAULTS += [
           rbac=True, public="SecuredByPerimeter", acls=allow(), soft_delete=True, purge_protection=True,
           design=[("no-private-endpoint",)]),
 ]
+VAULTS += [
+    Vault("kv-poc-unplaced", "poc-unplaced", "rg-poc",
+          "Proof-of-concept vault in a subscription Resource Graph shows under no management group. "
+          "The platform grants at management groups cannot be matched to it, so the rules that need its "
+          "whole RBAC picture are listed as not evaluated rather than passed.",
+          tags("poc", "poc-team@contoso.com", "poc"),
+          rbac=True, public="Disabled", acls=deny(), pes=[PE("pe-kv-poc-unplaced", "Approved")],
+          soft_delete=True, purge_protection=True,
+          policies=[Entry("dave", secrets=["get", "list"])],  # left from before its flip
+          design=[]),
+]
 VAULTS_BY_NAME = {v.name: v for v in VAULTS}
 CLEAN_VAULTS = ("kv-payments-prod", "kv-crm-prod", "kv-hr-prod", "kv-checkout-prod")
 
@@ -726,6 +742,7 @@ class Assignment:
     role_id_style: str = "auto"  # auto | root | upper
     design: list = field(default_factory=list)  # assignment-level findings
     eligible: bool = False  # a PIM-eligible assignment (role_eligibilities, read through ARM)
+    tenant: str = CONTOSO_TENANT  # the row's tenantId (a multi-tenant snapshot holds other tenants' rows)
 
     @property
     def name(self) -> str:
@@ -768,7 +785,7 @@ class Assignment:
             "id": self.id,
             "name": self.name,
             "type": "microsoft.authorization/roleassignments",
-            "tenantId": CONTOSO_TENANT,
+            "tenantId": self.tenant,
             "subscriptionId": sub,
             "resourceGroup": rg,
             "properties": {
@@ -800,6 +817,10 @@ ASSIGNMENTS = [
     # -- tenant-wide and management groups
     Assignment("root-uaa-breakglass", "User Access Administrator", "breakglass", "/", "2019-05-06",
                "Elevated access for the break-glass account", design=[("self-grant-path",)]),
+    # Fabrikam's own tenant root: the collector's identity also reads the acquired tenant, so its
+    # rows are in the snapshot. '/' belongs to one tenant: this reaches none of Contoso's vaults.
+    Assignment("fabrikam-root-uaa", "User Access Administrator", "fabrikam-erp-admin", "/", "2018-02-01",
+               "Fabrikam tenant administrator", tenant=FABRIKAM_TENANT),
     Assignment("contoso-security-reader", "Reader", "grp-security-readers", mg_scope("contoso"),
                "2020-02-11", "Security team read access", created_by="priya"),
     Assignment("platform-kv-admin", "Key Vault Administrator", "grp-platform-eng", mg_scope("platform"),
@@ -894,6 +915,46 @@ DENY_ASSIGNMENTS = [
 # --------------------------------------------------------------------------------------------
 
 
+#: Azure Lighthouse delegations (Resource Graph resources, lighthouse_delegations.jsonl): Fabrikam's
+#: managed-services offer on the management subscription
+LIGHTHOUSE = [
+    {"key": "fabrikam-msp", "sub": "management", "offer": "Fabrikam platform operations",
+     "authorizations": [("msp-fabrikam-ops", "Contributor")], "design": [("self-grant-path",)]},
+]
+
+
+def lighthouse_rows() -> list[dict]:
+    rows = []
+    for d in LIGHTHOUSE:
+        scope, name = SUBS[d["sub"]].scope, gid(f"registration:{d['key']}")
+        rows.append({
+            "id": f"{scope}/providers/Microsoft.ManagedServices/registrationAssignments/{name}", "name": name,
+            "type": "microsoft.managedservices/registrationassignments", "tenantId": CONTOSO_TENANT,
+            "subscriptionId": SUBS[d["sub"]].id, "resourceGroup": "",
+            "properties": {
+                "provisioningState": "Succeeded",
+                "registrationDefinitionId": f"{scope}/providers/Microsoft.ManagedServices/registrationDefinitions/"
+                                            f"{gid('definition:' + d['key'])}",
+                "registrationDefinition": {"properties": {
+                    "managedByTenantId": FABRIKAM_TENANT, "managedByTenantName": "Fabrikam Managed Services",
+                    "registrationDefinitionName": d["offer"],
+                    "authorizations": [{"principalId": pid(p), "principalIdDisplayName": PRINCIPALS[p].display_name,
+                                        "roleDefinitionId": role_guid(role)} for p, role in d["authorizations"]],
+                }},
+            },
+        })
+    return rows
+
+
+def lighthouse_grant_ids() -> dict[str, str]:
+    """Lower-cased grant id (as the estate names a Lighthouse authorization) -> demo key."""
+    out = {}
+    for row, d in zip(lighthouse_rows(), LIGHTHOUSE):
+        for auth in row["properties"]["registrationDefinition"]["properties"]["authorizations"]:
+            out[f"{row['id']}#authorizations/{auth['principalId']}/{auth['roleDefinitionId']}".lower()] = d["key"]
+    return out
+
+
 def deny_assignment_rows() -> list[dict]:
     rows = []
     for d in DENY_ASSIGNMENTS:
@@ -921,7 +982,7 @@ def subscription_rows() -> list[dict]:
         "subscriptionId": s.id,
         "tenantId": CONTOSO_TENANT,
         "tags": dict(SUBSCRIPTION_TAGS.get(s.key, {})),
-        "properties": {"state": "Enabled", "managementGroupAncestorsChain": mg_chain(s.mg)},
+        "properties": {"state": "Enabled", "managementGroupAncestorsChain": mg_chain(s.mg) if s.mg else []},
     } for s in SUBS.values()]
 
 
@@ -969,6 +1030,7 @@ def tables() -> dict[str, list[dict]]:
         "role_assignments": [a.row() for a in ASSIGNMENTS],
         "role_eligibilities": [a.row() for a in ELIGIBILITIES],
         "deny_assignments": deny_assignment_rows(),
+        "lighthouse_delegations": lighthouse_rows(),
         "principals": principal_rows(),
     }
 
