@@ -279,8 +279,6 @@ def vault_from_row(row: dict) -> Vault:
     endpoints = lenient("privateEndpointConnections",
                         lambda: _private_endpoints(props.get("privateendpointconnections")), [])
     soft_delete = lenient("enableSoftDelete", lambda: _bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"))
-    template = lenient("enabledForTemplateDeployment",
-                       lambda: _bool(props.get("enabledfortemplatedeployment"), "properties.enabledForTemplateDeployment"))
     purge_protection = lenient("enablePurgeProtection",
                                lambda: _bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"))
     policies = [_policy_entry(i, entry, tenant)
@@ -295,7 +293,7 @@ def vault_from_row(row: dict) -> Vault:
     return Vault(
         id=vault_id,
         key=scope_key(vault_id),
-        name=_str(row.get("name"), "name") or vault_id.rstrip("/").rsplit("/", 1)[-1],
+        name=_str(row.get("name"), "name") or vault_id,   # never parsed out of the id (names may hold anything)
         subscription_id=_str(row.get("subscriptionId"), "subscriptionId") or _subscription_in(vault_id),
         resource_group=_str(row.get("resourceGroup"), "resourceGroup"),
         location=_str(row.get("location"), "location"),
@@ -311,7 +309,7 @@ def vault_from_row(row: dict) -> Vault:
         private_endpoints=tuple(endpoints),
         soft_delete=soft_delete,
         purge_protection=purge_protection,
-        template_deployment=template is True,
+        template_deployment=props.get("enabledfortemplatedeployment") is True,   # only JSON true enables it
         access_policies=tuple(policies),
         tags=tags if isinstance(tags, dict) else {},
         unreadable=tuple(unreadable),
@@ -464,7 +462,11 @@ class RoleDefinition:
 
 
 def _strings(value, what: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in _list(value, what) if isinstance(v, str))
+    items = _list(value, what)
+    for i, v in enumerate(items):
+        if not isinstance(v, str):
+            raise RowError(f"{what}[{i}] must be a string, got {type(v).__name__}")
+    return tuple(items)
 
 
 def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleDefinition:
@@ -472,8 +474,12 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
         raise RowError("row is not a JSON object")
     role_id = _str(row.get("id"), "id") or _str(row.get("name"), "name", required=True)
     props = row.get("properties")
-    if not isinstance(props, dict):
+    if props is None and "properties" not in row and get_ci(row, "permissions") is not None:
         props = row  # `az role definition list` shape: properties flattened
+    if not isinstance(props, dict):
+        raise RowError("properties is missing" if props is None else "properties must be an object")
+    if get_ci(props, "permissions") is None:
+        raise RowError("properties.permissions is missing: the role's grants are unknown")
     blocks = []
     for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
         if not isinstance(raw, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from audit_function import __version__
+from audit_function import permissions as perms
 from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
@@ -102,6 +103,20 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
         },
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],
+        "roles": roles_section(estate),
         "findings": findings,
         "migration": _materialize(evaluation.migration, materialize_limit),
     }
+
+
+def roles_section(estate: Estate) -> dict:
+    """Every role a grant in the estate references that reaches Key Vault data or a catalog control
+    action, named once per report: findings refer to roles by id (matched by trailing GUID)."""
+    out = {}
+    for guid in sorted({a.role_guid for a in estate.assignments}):
+        role = estate.role_definitions.get(guid)
+        if role is None or not (role.data or role.control):
+            continue
+        out[guid] = {"roleName": role.name, "roleDefinitionId": role.id, "custom": role.custom,
+                     "dataActions": perms.names(role.data), "controlActions": perms.control_names(role.control)}
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, capped, finding
 
 META = RuleMeta(
     id="no-private-endpoint",
@@ -41,6 +41,6 @@ def evaluate(vault, access, ctx):
     yield finding(
         META, ctx, vault=vault,
         message=f"Vault {vault.name} is reachable only through its public endpoint: {detail}.",
-        evidence={"privateEndpointConnections": connections, "approvedPrivateEndpoints": 0,
+        evidence={**capped(connections, "privateEndpointConnections"), "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},
     )
