@@ -20,6 +20,7 @@ from audit_function.errors import ConfigError, PreviousReportUnusable
 from audit_function.findings import FindingStore
 from audit_function.history import History
 from audit_function.migration import plan_vault
+from audit_function.owners import Owners
 from audit_function.parallel import default_workers
 from audit_function.report import build_report
 from audit_function.result import AuditResult
@@ -129,7 +130,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
         gc.enable()
     gc.freeze()
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
-                      groups_expanded=estate.directory_data, principals=estate.principals)
+                      groups_expanded=estate.directory_data, principals=estate.principals,
+                      owner_tags=config.owner_tags, owners=Owners(estate, config.owner_tags))
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
     if previous is not None and without_history is None:

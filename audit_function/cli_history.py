@@ -15,6 +15,7 @@ from audit_function.errors import ConfigError, InputError, KvAuditError
 from audit_function.history import diff_reports, render_diff_text
 from audit_function.quoting import terminal, terminal_lines
 from audit_function.tickets import run_ticket_step
+from audit_function.tickets.model import GROUP_BY
 from audit_function.tickets.step import SINKS, write_atomically
 
 
@@ -36,8 +37,9 @@ def register(subparsers) -> None:
                     "GITHUB_TOKEN.")
     tickets.add_argument("--report", required=True, metavar="FILE", help="kv-audit JSON report")
     tickets.add_argument("--sink", choices=SINKS, help="where tickets go (or tickets.sink)")
-    tickets.add_argument("--group-by", choices=("finding", "vault"),
-                         help="one ticket per finding (default) or per vault")
+    tickets.add_argument("--group-by", choices=GROUP_BY,
+                         help="one ticket per finding (default), per vault, per rule or per owner "
+                              "(the owner tag of the vault, its resource group or its subscription)")
     tickets.add_argument("--close-resolved", action="store_const", const=True, default=None,
                          help="comment on and close tickets whose finding is resolved")
     tickets.add_argument("--min-severity", choices=("high", "medium", "low"),

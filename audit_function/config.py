@@ -1,13 +1,11 @@
 """The configuration file (``--config FILE``): suppressions, severity overrides, thresholds,
-tickets.
+owner tags, tickets.
 
 YAML (``.yaml``/``.yml``) or JSON (``.json``), chosen by extension. The file is validated once,
 up front; every error names the file and the line (``kv-audit.yaml:14: suppressions[1].expires:
 ...``). Unknown keys and unknown rule ids are rejected, so a typo never silently disables a
-suppression or an override.
-
-Both formats are first read into a small tree of ``_Node`` values that remember their line, then
-checked by one set of functions.
+suppression or an override. Both formats are first read into a small tree of ``_Node`` values
+that remember their line, then checked by one set of functions.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ import yaml
 
 from audit_function.errors import ConfigError
 from audit_function.yaml_loader import NoAliasLoader, read_config_text
+from audit_function.owners import DEFAULT_OWNER_TAGS, check_owner_tags
 from audit_function.suppressions import SEVERITIES, Suppression
 from rules.base import Thresholds
 
@@ -38,6 +37,7 @@ class AuditConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     # the ``tickets`` section as plain values (see docs/tickets.md)
     tickets: dict | None = field(default=None, hash=False)
+    owner_tags: tuple[str, ...] = DEFAULT_OWNER_TAGS   # tag names that name a finding's owner, in order
     path: str | None = None            # the file it came from
 
     @classmethod
@@ -45,11 +45,12 @@ class AuditConfig:
         return cls()
 
 
-TOP_KEYS = ("suppressions", "severityOverrides", "thresholds", "tickets")
+TOP_KEYS = ("suppressions", "severityOverrides", "thresholds", "ownerTags", "tickets")
 SUPPRESSION_KEYS = ("id", "ruleId", "vault", "subscription", "resourceGroup", "tag",
                     "principalId", "assignmentId", "fingerprint", "justification", "owner", "expires")
 THRESHOLD_LIMITS = {"firewallMinPrefixV4": 32, "firewallMinPrefixV6": 128}
 TICKET_SINKS = ("azure-devops", "github", "jsonl", "csv")
+GROUP_BY = ("finding", "vault", "rule", "owner")
 TICKET_KEYS = ("sink", "groupBy", "closeResolved", "minSeverity", "out", "azureDevOps", "github")
 ADO_KEYS = ("organizationUrl", "project", "workItemType", "closedState", "reopenState",
             "priorityField", "areaPath", "tags")
@@ -270,8 +271,9 @@ def _build(root: _Node | None, where: str, known: set[str] | None) -> AuditConfi
     overrides = _overrides(check, top["severityOverrides"]) if "severityOverrides" in top else {}
     thresholds = _thresholds(check, top["thresholds"]) if "thresholds" in top else Thresholds()
     tickets = _tickets(check, top["tickets"]) if "tickets" in top else None
-    return AuditConfig(suppressions=suppressions, severity_overrides=overrides,
-                       thresholds=thresholds, tickets=tickets, path=where)
+    owner_tags = check_owner_tags(check, top["ownerTags"]) if "ownerTags" in top else DEFAULT_OWNER_TAGS
+    return AuditConfig(suppressions=suppressions, severity_overrides=overrides, thresholds=thresholds,
+                       tickets=tickets, owner_tags=owner_tags, path=where)
 
 
 def _suppressions(check: _Checker, node: _Node) -> tuple[Suppression, ...]:
@@ -367,7 +369,7 @@ def _tickets(check: _Checker, node: _Node) -> dict | None:
         if key == "sink":
             result[key] = check.choice(child, name, TICKET_SINKS)
         elif key == "groupBy":
-            result[key] = check.choice(child, name, ("finding", "vault"))
+            result[key] = check.choice(child, name, GROUP_BY)
         elif key == "minSeverity":
             result[key] = check.choice(child, name, SEVERITIES)
         elif key == "closeResolved":

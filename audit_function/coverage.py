@@ -30,6 +30,9 @@ SOURCES: dict[str, tuple[str | None, str]] = {
     "directory data (Microsoft Graph)": ("principals",
                                          "group members are not expanded (access through a group is not counted "
                                          "for its members), names stay null and deleted identities are not told apart"),
+    "resource group tags (owners)": ("resource_groups",
+                                     "a finding whose vault has no owner tag of its own skips its resource group's: "
+                                     "its owner is the subscription's, or null"),
     "Azure Lighthouse delegations": ("lighthouse_delegations",
                                      "principals of a managing tenant with delegated roles are not counted as grants"),
     "classic subscription administrators": (None,

@@ -373,6 +373,7 @@ class Subscription:
     tenant_id: str | None
     state: str | None
     management_groups: tuple[str, ...]      # MG names (lower), direct parent first, tenant root last
+    tags: dict = field(default_factory=dict, hash=False, compare=False)   # owner tags (audit_function/owners.py)
 
     @property
     def key(self) -> str:
@@ -404,6 +405,7 @@ def subscription_from_row(row: dict) -> Subscription:
         tenant_id=_str(row.get("tenantId"), "tenantId"),
         state=_str(get_ci(props, "state"), "properties.state"),
         management_groups=tuple(chain),
+        tags=row["tags"] if isinstance(row.get("tags"), dict) else {},
     )
 
 
@@ -778,6 +780,7 @@ class Estate:
     denies: list[DenyAssignment] = field(default_factory=list)
     grants_at_management_groups: bool = False        # any grant row (kept or not) at management-group scope
     collected: dict[str, bool] = field(default_factory=dict)   # optional table -> was it in the snapshot
+    resource_groups: dict[str, dict] = field(default_factory=dict)  # /subscriptions/<s>/resourcegroups/<n> -> tags
     gaps: list[Gap] = field(default_factory=list)
     manifest: dict | None = None
     counts: dict = field(default_factory=dict)       # rows read / kept per table

@@ -29,9 +29,10 @@ SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
 
 PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions",
                                      # listed per subscription too (collect/arm_authorization.py, ARG)
-                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations"})
+                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations",
+                                     "resource_groups"})
 BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName",
-                "subscriptionId", "resourceGroup", "principalId", "assignmentId")
+                "subscriptionId", "resourceGroup", "principalId", "assignmentId", "principalName", "owner")
 
 
 class History:
@@ -246,6 +247,12 @@ def _line(entry: dict, key: str) -> str:
     where = entry.get("vaultName") or entry.get("vaultId") or entry.get("assignmentId") or "-"
     text = f"  {str(entry.get('severity') or '-'):<7} {entry.get('ruleId') or '-':<28} " \
            f"{_safe(where)}: {_safe(entry.get('title') or '')}"
+    if entry.get("principalId"):
+        name = entry.get("principalName")
+        text += f" [principal {_safe(name)} ({_safe(entry['principalId'])})]" if name \
+            else f" [principal {_safe(entry['principalId'])}]"
+    if entry.get("owner"):
+        text += f" [owner {_safe(entry['owner'])}]"
     if key == "resolved":
         text += f" (last seen {_safe(entry.get('lastSeen'))})"
     elif key == "unverified":

@@ -20,7 +20,8 @@ import orjson
 HEADER = b'{\n "schemaVersion": '
 _SECTIONS = {b' "findings": [\n': "findings", b' "unverified": [\n': "unverified", b' "vaults": [\n': "vaults"}
 _KEEP = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName", "subscriptionId", "resourceGroup",
-         "principalId", "assignmentId", "firstSeen", "lastSeen", "suppressed", "status", "evidence")
+         "principalId", "assignmentId", "firstSeen", "lastSeen", "suppressed", "status", "evidence",
+         "principalName", "owner")
 _FP = b'  {"fingerprint":"'
 _FIRST = b'"firstSeen":"'
 

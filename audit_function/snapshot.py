@@ -16,6 +16,7 @@ import orjson
 from audit_function import estate as model
 from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
+from audit_function.owners import resource_group_from_row
 
 FORMAT = "kv-audit-snapshot/1"
 
@@ -30,6 +31,7 @@ TABLES: dict[str, bool] = {
     "role_eligibilities": False,       # ARM (collect/arm_authorization.py); absent = not collected
     "deny_assignments": False,         # ARM (collect/arm_authorization.py); absent = not collected
     "lighthouse_delegations": False,   # ARG registration assignments; absent = not collected
+    "resource_groups": False,          # ARG resourcecontainers (tags: owners); absent = not collected
 }
 
 
@@ -205,6 +207,8 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     subscriptions = _by_key(read("subscriptions", model.subscription_from_row) or [], lambda s: s.key,
                             "subscriptions", gaps, names)
     mgs = {m.name: m for m in read("management_groups", model.management_group_from_row) or []}
+    groups = _by_key(read("resource_groups", resource_group_from_row) or [], lambda g: g.key,
+                     "resource_groups", gaps, names)
     definitions = dict(builtin_role_definitions())
     snapshot_defs = read("role_definitions", model.role_definition_from_row) or []
     definitions.update(_by_key(snapshot_defs, lambda d: d.guid, "role_definitions", gaps, names))
@@ -247,7 +251,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     return model.Estate(
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
         assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
-        denies=denies, grants_at_management_groups=mg_scoped[0] or any(
+        denies=denies, resource_groups={k: g.tags for k, g in groups.items()}, grants_at_management_groups=mg_scoped[0] or any(
             a.scope_key.startswith(model.MG_PREFIX) for a in delegated), collected={t: t in present for t, required in TABLES.items() if not required},
     )
 

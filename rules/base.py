@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from audit_function import quoting
+from audit_function.owners import tag_owner
 
 SEVERITIES = ("high", "medium", "low")
 MODELS = ("rbac", "accessPolicy")
@@ -26,8 +27,8 @@ MODELS = ("rbac", "accessPolicy")
 SUBJECTS = ("vault", "grant", "roleDefinition", "subscription")
 #: evidence lists are capped at this many items, with the full count beside them
 EVIDENCE_CAP = 100
-#: owner tag names looked up on the vault, in order (report 2)
-OWNER_TAGS = ("owner", "Owner", "technicalContact")
+#: owner tag names looked up on the vault, its resource group, its subscription, in order (report 2)
+OWNER_TAGS = ("owner", "Owner", "technicalContact")   # = audit_function.owners.DEFAULT_OWNER_TAGS
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class RuleContext:
     groups_expanded: bool = False
     principals: dict | None = None       # lower-cased object id -> Principal (directory data), None without
     owner_tags: tuple[str, ...] = OWNER_TAGS
+    owners: object | None = None         # audit_function.owners.Owners for the estate (vault -> RG -> subscription)
 
     def who(self, object_id: str | None) -> dict:
         """Name, type and user type of a principal (``None`` each without directory data)."""
@@ -72,12 +74,21 @@ class RuleContext:
         return {"principalName": p.display_name, "principalType": p.type, "userType": p.user_type}
 
     def owner(self, vault) -> str | None:
-        tags = getattr(vault, "tags", None) or {}
-        for name in self.owner_tags:
-            value = tags.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return None
+        """The vault's owner tag, else its resource group's, else its subscription's (``owners``);
+        without a resolver only the vault's own tags are read."""
+        if vault is None:
+            return None
+        if self.owners is not None:
+            return self.owners.of_vault(vault)
+        return tag_owner(getattr(vault, "tags", None), self.owner_tags)
+
+    def owner_of_scope(self, scope: str | None) -> str | None:
+        """Owner of a grant's scope when it is a vault, resource group or subscription of the estate."""
+        return self.owners.of_scope(scope) if self.owners is not None and scope else None
+
+    def owner_of_role(self, role, grant_scopes=()) -> str | None:
+        """Owner of a role definition: of the scope it is defined at, else the one its grants share."""
+        return self.owners.of_role(role, grant_scopes) if self.owners is not None and role is not None else None
 
 
 class Finding(dict):
@@ -156,6 +167,13 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
     if names["principalName"] is None and assignment is not None and assignment.managed_by_tenant:
         # a managing tenant's principal is not in this directory: Lighthouse names it in the delegation
         names = {**names, "principalName": assignment.description}
+    if vault is not None:
+        owner = ctx.owner(vault)
+    elif kind == "roleDefinition" and assignment is None:
+        owner = ctx.owner_of_role(role, [g.get("scope") for g in (evidence or {}).get("grants") or ()
+                                         if isinstance(g, dict)])
+    else:
+        owner = ctx.owner_of_scope(scope or (f"/subscriptions/{subscription_id}" if subscription_id else None))
     return Finding(
         fingerprint=fingerprint(meta.id, subject_id),
         ruleId=meta.id,
@@ -178,7 +196,7 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
                           else role.id if role is not None else None),
         roleName=role.name if role is not None else None,
         scope=scope,
-        owner=ctx.owner(vault),
+        owner=owner,
         affected=affected(affected_vaults) if affected_vaults is not None else None,
         evidence=evidence or {},
         remediation=quoting.remediation(meta.remediation, fields),

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from audit_function.access import AccessIndex
 from audit_function.engine import evaluate
+from audit_function.owners import DEFAULT_OWNER_TAGS, Owners
 from audit_function.report import build_report
 from audit_function.snapshot import RawSnapshot, load_estate
 from rules.base import RuleContext, Thresholds
@@ -93,10 +94,19 @@ def private_endpoint(status: str = "Approved", name: str = "pe1") -> dict:
                            "provisioningState": "Succeeded"}}
 
 
-def subscription_row(sub: str = SUB, mgs=("mg-corp", "mg-contoso", TENANT), tenant: str = TENANT) -> dict:
-    return {"id": f"/subscriptions/{sub}", "name": f"sub-{sub[-4:]}", "type": "microsoft.resources/subscriptions",
-            "subscriptionId": sub, "tenantId": tenant,
-            "properties": {"state": "Enabled", "managementGroupAncestorsChain": [{"name": m, "displayName": m} for m in mgs]}}
+def subscription_row(sub: str = SUB, mgs=("mg-corp", "mg-contoso", TENANT), tenant: str = TENANT, tags=None) -> dict:
+    row = {"id": f"/subscriptions/{sub}", "name": f"sub-{sub[-4:]}", "type": "microsoft.resources/subscriptions",
+           "subscriptionId": sub, "tenantId": tenant,
+           "properties": {"state": "Enabled", "managementGroupAncestorsChain": [{"name": m, "displayName": m} for m in mgs]}}
+    if tags is not None:
+        row["tags"] = tags
+    return row
+
+
+def resource_group_row(rg: str = "rg-app", sub: str = SUB, tags=None) -> dict:
+    """A resource group as Resource Graph's resourcecontainers returns it (resource_groups.kql)."""
+    return {"id": rg_scope(sub, rg), "name": rg, "type": "microsoft.resources/subscriptions/resourcegroups",
+            "subscriptionId": sub, "tags": tags if tags is not None else {}}
 
 
 def assignment_row(scope: str, role_guid: str, principal: str, *, name: str | None = None, principal_type: str = "User",
@@ -173,7 +183,7 @@ class RuleRun:
 
 def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions=None, principals=None,
               thresholds: Thresholds | None = None, severity_overrides=None, eligibilities=None,
-              denies=None) -> RuleRun:
+              denies=None, resource_groups=None, owner_tags=None) -> RuleRun:
     """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts."""
     tables = {
         "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
@@ -187,9 +197,13 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
         tables["role_eligibilities"] = list(eligibilities)
     if denies is not None:
         tables["deny_assignments"] = list(denies)
+    if resource_groups is not None:
+        tables["resource_groups"] = list(resource_groups)
     estate = load_estate(RawSnapshot(tables=tables))
+    tag_names = tuple(owner_tags) if owner_tags is not None else DEFAULT_OWNER_TAGS
     ctx = RuleContext(as_of=AS_OF, thresholds=thresholds or Thresholds(), severity_overrides=severity_overrides or {},
-                      groups_expanded=estate.directory_data, principals=estate.principals)
+                      groups_expanded=estate.directory_data, principals=estate.principals,
+                      owner_tags=tag_names, owners=Owners(estate, tag_names))
     rules = tuple(rules)
     evaluation = evaluate(estate, rules, ctx, index=AccessIndex(estate))
     report = build_report(estate, evaluation, [r.META.id for r in rules], run={"id": "test"})

@@ -13,8 +13,8 @@ from audit_function.demo import DEMO_DIR
 from audit_function.demo import make_demo as demo
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-TABLES = ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-          "role_eligibilities", "deny_assignments", "lighthouse_delegations", "principals")
+TABLES = ("vaults", "subscriptions", "resource_groups", "management_groups", "role_assignments",
+          "role_definitions", "role_eligibilities", "deny_assignments", "lighthouse_delegations", "principals")
 
 
 def _rows(table: str) -> list[dict]:
@@ -355,3 +355,26 @@ def test_migration_verdicts_match_the_design(report):
     assert demo.VAULTS_BY_NAME["kv-corp-shared"].verdict == "ready"
     actual = {m["vaultId"].lower(): m["readiness"] for m in report["migration"]}
     assert actual == designed
+
+
+def test_demo_owners_come_from_the_vault_its_resource_group_or_its_subscription():
+    from audit_function.audit import AuditOptions, run_audit
+
+    report = run_audit(AuditOptions(source="demo", formats=("json",))).result.report
+    by_vault: dict[str, set] = {}
+    for f in report["findings"]:
+        if f["subject"] == "vault":
+            by_vault.setdefault(f["vaultName"], set()).add(f["owner"])
+    assert by_vault["kv-payments-dev"] == {"payments-team@contoso.com"}      # the vault's own tag
+    assert by_vault["kv-web-certs"] == {"web-platform@contoso.com"}          # its resource group's owner
+    assert by_vault["kv-lab-rbac"] == {"lab-admins@contoso.com"}             # ... technicalContact
+    assert by_vault["kv-automation"] == {"platform-ops@contoso.com"}         # its subscription's owner
+    groups = {r["name"] for r in _rows("resource_groups")}
+    assert {r["resourceGroup"] for r in _rows("vaults")} == groups
+    grants = {f["assignmentId"]: f["owner"] for f in report["findings"] if f["subject"] == "grant"}
+    at_mg = [o for a, o in grants.items() if a.lower().startswith("/providers/microsoft.management/")]
+    assert at_mg and set(at_mg) == {None}                                     # management groups: nobody
+    online = demo.SUBS["online-prod"].scope.lower()
+    at_online = [o for a, o in grants.items() if a.lower().startswith(online + "/providers/")]
+    assert at_online and set(at_online) == {"online-platform@contoso.com"}   # the subscription's 'Owner' tag
+    assert all(f["owner"] is None or isinstance(f["owner"], str) for f in report["findings"])

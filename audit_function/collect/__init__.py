@@ -7,7 +7,7 @@ Public API:
 - :func:`collect_snapshot` ``(scope, *, credential=None, endpoint=None, cloud="public",
   connection_verify=None, progress=None, time_budget_s=None, sleep=time.sleep, clock=time.monotonic,
   directory=True, graph_endpoint=None) -> RawSnapshot`` with tables subscriptions, management_groups,
-  role_definitions, vaults, role_assignments, lighthouse_delegations, from ARM
+  role_definitions, vaults, role_assignments, lighthouse_delegations, resource_groups, from ARM
   (:mod:`audit_function.collect.arm_authorization`) role_eligibilities and deny_assignments, and, when
   Microsoft Graph answers, principals (:mod:`audit_function.collect.graph`). Unreadable scopes are manifest gaps (``complete: false``);
   errors that stop collection raise :class:`audit_function.errors.CollectionError`. Directory data

@@ -184,8 +184,8 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
                      connection_verify=None, progress=None, time_budget_s: float | None = None,
                      sleep=time.sleep, clock=time.monotonic, directory: bool = True,
                      graph_endpoint: str | None = None) -> RawSnapshot:
-    """Read vaults, subscriptions, management groups, role assignments (inherited ones included) and
-    role definitions from Azure Resource Graph, then (``directory``) the names of their principals
+    """Read vaults, subscriptions, management groups, role assignments (inherited ones included),
+    role definitions and resource groups (their tags name owners) from Azure Resource Graph, then (``directory``) the names of their principals
     from Microsoft Graph. Unreadable scopes become manifest gaps (complete=false); errors that stop
     collection raise CollectionError. Directory data is optional and never makes a gap: the
     manifest's ``coverage`` entry for source ``directory`` says what was read."""
@@ -287,7 +287,7 @@ def _after_subscriptions(run: _Run, requested: list[Unit], subs: list[Unit]) -> 
         raise CollectionError("the identity can read none of the requested scopes: "
                               + ", ".join(u.scope for u in requested) + f" ({run.last_error})")
     for unit in unreadable:
-        for table in ("vaults", "role_assignments", "lighthouse_delegations"):
+        for table in ("vaults", "role_assignments", "lighthouse_delegations", "resource_groups"):
             run.gap(unit, table, "not read: the identity cannot read this scope (HTTP 403 on the "
                     "subscriptions query)")
     returned = {str(r.get("subscriptionId", "")).lower() for r in run.rows["subscriptions"].values()}

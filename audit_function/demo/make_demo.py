@@ -30,6 +30,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit_function.demo.owner_tags import SUBSCRIPTION_TAGS, resource_group_rows
+
 HERE = Path(__file__).resolve().parent
 BUILTIN_ROLES = HERE.parent / "data" / "builtin_roles.json"
 
@@ -467,7 +469,8 @@ def allow(*ips):
 
 
 def tags(env, owner, app, **more):
-    return {"env": env, "owner": owner, "app": app, **more}
+    """A vault's tags; ``owner=None``: no owner tag of its own (see owner_tags.py)."""
+    return {"env": env, **({"owner": owner} if owner is not None else {}), "app": app, **more}
 
 
 VAULTS = [
@@ -538,7 +541,7 @@ VAULTS = [
     Vault("kv-web-certs", "online-prod", "rg-web-shared",
           "App Service certificates (the portal's App Service certificate import still needs access "
           "policies). The web deploy pipeline's RG-wide Secrets Officer would widen on a flip.",
-          tags("prod", "web-ops@contoso.com", "web-certificates"),
+          tags("prod", None, "web-certificates"),
           rbac=False, public="Enabled", acls=deny("203.0.113.10/32"),
           pes=[PE("pe-kv-web-certs", "Pending")], soft_delete=True,
           policies=[
@@ -620,7 +623,7 @@ VAULTS = [
     Vault("kv-automation", "management", "rg-automation",
           "Automation account runbook secrets. Flipped to RBAC but the runbook identity only got "
           "Secrets User (it used to set secrets). Soft delete explicitly off (2019 template).",
-          tags("prod", "platform-ops@contoso.com", "automation"),
+          tags("prod", None, "automation"),
           rbac=True, public="Enabled", acls=allow("198.51.100.0/24"),
           pes=[PE("pe-kv-automation", "Approved")], soft_delete=False,
           policies=[
@@ -634,7 +637,7 @@ VAULTS = [
     Vault("kv-grafana-mgmt", "management", "rg-monitoring-grafana",
           "Grafana admin secret; the Grafana identity can read one secret only (object scope). No "
           "vault findings, but the platform MG's Key Vault Administrator reaches it.",
-          tags("prod", "platform-ops@contoso.com", "grafana"),
+          tags("prod", None, "grafana"),
           rbac=True, public="Disabled", acls=deny(), pes=[PE("pe-kv-grafana-mgmt", "Approved")],
           soft_delete=True, purge_protection=True, design=[]),
     # ---- sandbox ----------------------------------------------------------------------------
@@ -684,7 +687,7 @@ VAULTS = [
                   ("latent-grant", "sp-lab-automation"), ("latent-grant", "mi-func-lab")]),
     Vault("kv-lab-rbac", "sandbox", "rg-sandbox-lab",
           "RBAC lab vault. The firewall 'blocks' everything except 0.0.0.0/1 and 128.0.0.0/1.",
-          tags("sandbox", "ivan.petrov@contoso.com", "lab"),
+          tags("sandbox", None, "lab"),
           rbac=True, public="Enabled", acls=deny("0.0.0.0/1", "128.0.0.0/1", "10.20.0.0/16"),
           soft_delete=True,
           design=[("firewall-allows-any",),
@@ -978,6 +981,7 @@ def subscription_rows() -> list[dict]:
         "type": "microsoft.resources/subscriptions",
         "subscriptionId": s.id,
         "tenantId": CONTOSO_TENANT,
+        "tags": dict(SUBSCRIPTION_TAGS.get(s.key, {})),
         "properties": {"state": "Enabled", "managementGroupAncestorsChain": mg_chain(s.mg) if s.mg else []},
     } for s in SUBS.values()]
 
@@ -1020,6 +1024,7 @@ def tables() -> dict[str, list[dict]]:
     return {
         "management_groups": management_group_rows(),
         "subscriptions": subscription_rows(),
+        "resource_groups": resource_group_rows(VAULTS, CONTOSO_TENANT),
         "vaults": [v.row() for v in VAULTS],
         "role_definitions": role_definition_rows(),
         "role_assignments": [a.row() for a in ASSIGNMENTS],

@@ -15,7 +15,7 @@ Calls (``{org}`` is the organization URL, e.g. ``https://dev.azure.com/contoso``
 Auth: a personal access token from ``AZURE_DEVOPS_EXT_PAT`` or ``KV_AUDIT_ADO_TOKEN``, sent as
 HTTP Basic with an empty user name. The key is the tag ``kv-audit-fp-<key>``; the digest is in
 the description (``kv-audit-digest: D``); tags ``kv-audit-suppressed`` / ``kv-audit-resolved``
-mark items already commented on.
+mark items already commented on; ``owner:<owner>`` names the owner its findings share.
 """
 
 from __future__ import annotations
@@ -99,10 +99,14 @@ class AzureDevOpsTracker:
                         is_open=state.lower() not in self.closed_states,
                         digest=match.group(1) if match else None, marks=marks, labels=tags)
 
-    def _tags(self, key: str, existing: Existing | None, mark: str | None) -> str:
+    def _tags(self, key: str, existing: Existing | None, mark: str | None, ticket: Ticket | None = None) -> str:
         kept = [t for t in (existing.labels if existing else ())
-                if t.lower() not in ("kv-audit-suppressed", "kv-audit-resolved")]
+                if t.lower() not in ("kv-audit-suppressed", "kv-audit-resolved")
+                and (ticket is None or not t.lower().startswith(render.OWNER_LABEL))]
         wanted = [TAG, KEY_TAG + key, *self.extra_tags] + ([MARK_TAG + mark] if mark else [])
+        owner = render.owner_label(ticket.owner, limit=100) if ticket is not None else None
+        if owner:
+            wanted.append(owner)
         seen, tags = set(), []
         for tag in kept + wanted:
             if tag.lower() not in seen:
@@ -113,7 +117,7 @@ class AzureDevOpsTracker:
     def _content(self, ticket: Ticket, existing: Existing | None) -> list[dict]:
         ops = [_add("System.Title", render.title(ticket)),
                _add("System.Description", render.html_body(ticket)),
-               _add("System.Tags", self._tags(ticket.key, existing, None))]
+               _add("System.Tags", self._tags(ticket.key, existing, None, ticket))]
         if self.priority_field:
             ops.append(_add(self.priority_field, PRIORITY.get(ticket.severity, 2)))
         return ops

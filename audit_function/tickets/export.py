@@ -1,7 +1,7 @@
 """Flat ticket exports for Jira / ServiceNow imports: JSON Lines and CSV.
 
-One row per ticket (per open finding, or per vault), with flat columns an importer can map:
-``summary, description, priority, severity, labels, fingerprint, status, ...``. ``fingerprint``
+One row per ticket (per open finding, vault, rule or owner), with flat columns an importer can
+map: ``summary, description, priority, severity, labels, fingerprint, status, owner, ...``. ``fingerprint``
 is the stable key: map it to an external-id / correlation field so a re-import updates the
 issue instead of creating a second one. ``labels`` is space-separated in CSV (Jira labels hold
 no spaces) and a list in JSON Lines.
@@ -21,7 +21,7 @@ from audit_function.tickets.model import TicketPlan
 
 COLUMNS = ("summary", "description", "priority", "severity", "labels", "fingerprint", "status",
            "ruleId", "vaultName", "vaultId", "subscriptionId", "resourceGroup", "principalId",
-           "firstSeen", "remediation", "findingCount", "findingFingerprints")
+           "firstSeen", "remediation", "findingCount", "findingFingerprints", "principalName", "owner")
 PRIORITY = {"high": "High", "medium": "Medium", "low": "Low"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,12 +32,15 @@ def export_rows(plan: TicketPlan, *, include_resolved: bool = False) -> list[dic
         first = ticket.findings[0]
         rules = sorted({f.get("ruleId") for f in ticket.findings if f.get("ruleId")})
         statuses = {f.get("status") for f in ticket.findings}
+        single = ticket.group == "finding"
+        owner = render.owner_label(ticket.owner, limit=255)
         rows.append({
             "summary": render.title(ticket),
             "description": render.plain(ticket),
             "priority": PRIORITY.get(ticket.severity, "Medium"),
             "severity": ticket.severity,
-            "labels": ["kv-audit", f"severity-{ticket.severity}"] + [f"rule-{r}" for r in rules],
+            "labels": ["kv-audit", f"severity-{ticket.severity}"] + [f"rule-{r}" for r in rules]
+                      + ([owner.replace(" ", "-").replace(":", "-", 1)] if owner else []),
             "fingerprint": ticket.key,
             "status": "new" if statuses == {"new"} else ("persisting" if "persisting" in statuses
                                                          else "open"),
@@ -46,12 +49,14 @@ def export_rows(plan: TicketPlan, *, include_resolved: bool = False) -> list[dic
             "vaultId": first.get("vaultId"),
             "subscriptionId": first.get("subscriptionId"),
             "resourceGroup": first.get("resourceGroup"),
-            "principalId": None if ticket.is_vault else first.get("principalId"),
+            "principalId": first.get("principalId") if single else None,
             "firstSeen": min((f["firstSeen"] for f in ticket.findings if f.get("firstSeen")),
                              default=None),
             "remediation": "\n".join(str(f.get("remediation") or "") for f in ticket.findings),
             "findingCount": len(ticket.findings),
             "findingFingerprints": [f.get("fingerprint") for f in ticket.findings],
+            "principalName": first.get("principalName") if single else None,
+            "owner": ticket.owner,
         })
     if include_resolved:
         for key, entries in sorted(plan.resolved.items()):
@@ -71,6 +76,8 @@ def export_rows(plan: TicketPlan, *, include_resolved: bool = False) -> list[dic
                 "firstSeen": first.get("firstSeen"), "remediation": None,
                 "findingCount": len(entries),
                 "findingFingerprints": [e.get("fingerprint") for e in entries],
+                "principalName": first.get("principalName") if len(entries) == 1 else None,
+                "owner": first.get("owner") if len({e.get("owner") for e in entries}) == 1 else None,
             })
     return rows
 

@@ -11,9 +11,9 @@ Calls (``{api}`` is ``https://api.github.com`` or, for GitHub Enterprise Server,
 - ``POST  {api}/repos/{owner}/{repo}/issues/{number}/comments`` ``{body}``
 
 The key (fingerprint) is a hidden marker in the body: ``<!-- kv-audit:key=K digest=D -->``.
-Every kv-audit issue carries the label ``kv-audit`` (configurable) plus ``severity:<level>``;
-``kv-audit:suppressed`` / ``kv-audit:resolved`` mark issues already commented on. Labels people
-add by hand are kept.
+Every kv-audit issue carries the label ``kv-audit`` (configurable) plus ``severity:<level>`` and,
+when its findings share one owner, ``owner:<owner>``; ``kv-audit:suppressed`` /
+``kv-audit:resolved`` mark issues already commented on. Labels people add by hand are kept.
 """
 
 from __future__ import annotations
@@ -91,10 +91,13 @@ class GitHubTracker:
     def _labels(self, ticket: Ticket | None, existing: Existing | None, mark: str | None) -> list:
         kept = [label for label in (existing.labels if existing else ())
                 if not label.startswith(MARK_PREFIX)
-                and (ticket is None or not label.startswith(SEVERITY_PREFIX))]
+                and (ticket is None or not label.startswith((SEVERITY_PREFIX, render.OWNER_LABEL)))]
         wanted = [self.label, *self.extra_labels]
         if ticket is not None:
             wanted.append(SEVERITY_PREFIX + ticket.severity)
+            owner = render.owner_label(ticket.owner)
+            if owner:
+                wanted.append(owner)
         if mark:
             wanted.append(MARK_PREFIX + mark)
         return list(dict.fromkeys(kept + wanted))

@@ -22,18 +22,54 @@ TITLE_LIMIT = 250
 BODY_LIMITS = {"markdown": 60_000, "html": 60_000, "plain": 30_000}
 DETAIL_FIELDS = (("Vault", "vaultName"), ("Vault id", "vaultId"),
                  ("Subscription", "subscriptionId"), ("Resource group", "resourceGroup"),
-                 ("Principal", "principalId"), ("Role assignment", "assignmentId"),
+                 ("Principal", "principalId"), ("Owner", "owner"), ("Role assignment", "assignmentId"),
                  ("Role definition", "roleDefinitionId"), ("First seen", "firstSeen"))
+#: per finding, what a ticket says (a change rewrites the ticket)
+DIGEST_FIELDS = ("fingerprint", "severity", "title", "message", "evidence", "remediation", "firstSeen",
+                 "principalName", "owner")
+
+
+def principal(finding: dict) -> str | None:
+    """``principalName (id)`` when the finding names the principal, else the id (None without one)."""
+    pid, name = finding.get("principalId"), finding.get("principalName")
+    if not pid:
+        return None
+    if name:
+        guest = " (guest)" if str(finding.get("userType") or "").lower() == "guest" else ""
+        return f"{name}{guest} ({pid})"
+    return str(pid)
+
+
+OWNER_LABEL = "owner:"
+_LABEL_UNSAFE = re.compile(r"[,;\x00-\x1f\x7f]+")
+
+
+def owner_label(owner: str | None, limit: int = 50) -> str | None:
+    """``owner:<value>``, the label (GitHub, at most 50 characters) or tag (Azure DevOps) that names
+    a ticket's owner: separators and control characters removed, spaces collapsed, cut to ``limit``."""
+    if not owner:
+        return None
+    value = " ".join(_LABEL_UNSAFE.sub(" ", str(owner)).split())
+    return (OWNER_LABEL + value)[:limit].rstrip() if value else None
+
+
+def where(finding: dict) -> str:
+    return str(finding.get("vaultName") or finding.get("scope") or finding.get("assignmentId") or "estate")
 
 
 def title(ticket: Ticket) -> str:
-    if ticket.is_vault:
+    group = ticket.group
+    if group == "vault":
         text = f"kv-audit: Key Vault {ticket.vault_name or ticket.vault_id} has open findings"
+    elif group == "rule":
+        finding = ticket.findings[0]
+        text = f"kv-audit: {finding.get('title') or ticket.rule_id} (rule {ticket.rule_id})"
+    elif group == "owner":
+        text = (f"kv-audit: open Key Vault findings owned by {ticket.owner}" if ticket.owner
+                else "kv-audit: open Key Vault findings with no owner tag")
     else:
         finding = ticket.findings[0]
-        where = (finding.get("vaultName") or finding.get("scope") or finding.get("assignmentId")
-                 or "estate")
-        text = f"kv-audit: {finding.get('title') or finding.get('ruleId')} ({where})"
+        text = f"kv-audit: {finding.get('title') or finding.get('ruleId')} ({where(finding)})"
     text = " ".join(text.split())  # no newlines or control whitespace in a title
     return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 1] + "…"
 
@@ -43,9 +79,8 @@ def digest(ticket: Ticket) -> str:
         "title": title(ticket),
         "severity": ticket.severity,
         "suppressed": ticket.suppressed_count,
-        "findings": [{k: f.get(k) for k in ("fingerprint", "severity", "title", "message",
-                                             "evidence", "remediation", "firstSeen")}
-                     for f in ticket.findings],
+        "owner": ticket.owner,
+        "findings": [{k: f.get(k) for k in DIGEST_FIELDS} for f in ticket.findings],
     }
     blob = json.dumps(content, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -53,9 +88,16 @@ def digest(ticket: Ticket) -> str:
 
 def _details(finding: dict) -> list[tuple[str, str]]:
     rows = [("Rule", str(finding.get("ruleId"))), ("Severity", str(finding.get("severity")))]
-    rows += [(label, str(finding[key])) for label, key in DETAIL_FIELDS if finding.get(key)]
+    rows += [(label, principal(finding) if key == "principalId" else str(finding[key]))
+             for label, key in DETAIL_FIELDS if finding.get(key)]
     rows.append(("Fingerprint", str(finding.get("fingerprint"))))
     return rows
+
+
+def _heading(ticket: Ticket, finding: dict) -> str:
+    """A finding section's heading: its title, and where it is when the ticket groups several places."""
+    text = str(finding.get("title") or finding.get("ruleId"))
+    return f"{text} ({where(finding)})" if ticket.group in ("rule", "owner") else text
 
 
 def _evidence(finding: dict, limit: int = 8_000) -> str:
@@ -63,10 +105,20 @@ def _evidence(finding: dict, limit: int = 8_000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n... (truncated; see the report)"
 
 
-def _header(ticket: Ticket, managed: bool = True) -> str:
-    if ticket.is_vault:
-        text = f"{len(ticket.findings)} open finding(s) on this Key Vault, highest severity " \
-               f"{ticket.severity}."
+def _header(ticket: Ticket, managed: bool = True, inert=lambda text: text) -> str:
+    """The body's first line; ``inert`` makes estate text (an owner) safe in the body's format."""
+    group, count = ticket.group, len(ticket.findings)
+    if group != "finding":
+        if group == "vault":
+            text = f"{count} open finding(s) on this Key Vault"
+        elif group == "rule":
+            text = f"{count} open finding(s) of rule {inert(ticket.rule_id)}"
+        else:
+            text = (f"{count} open finding(s) owned by {inert(ticket.owner)}" if ticket.owner else
+                    f"{count} open finding(s) whose vault, resource group and subscription name no owner")
+        text += f", highest severity {ticket.severity}."
+        if ticket.owner and group in ("vault", "rule"):
+            text += f" Owner: {inert(ticket.owner)}."
         if ticket.suppressed_count:
             text += f" {ticket.suppressed_count} more are suppressed (see the report)."
         return text
@@ -95,7 +147,7 @@ def markdown(ticket: Ticket) -> str:
     for finding in ticket.findings:
         details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
         sections.append("\n\n".join([
-            f"### {_md_plain(finding.get('title') or finding.get('ruleId'))}",
+            f"### {_md_plain(_heading(ticket, finding))}",
             _fence(str(finding.get("message") or "")),
             _fence(details),
             "**Remediation**",
@@ -103,7 +155,7 @@ def markdown(ticket: Ticket) -> str:
             "<details><summary>Evidence</summary>\n\n" + _fence(_evidence(finding), "json")
             + "\n\n</details>",
         ]))
-    head = marker(ticket.key, digest(ticket)) + "\n\n" + _header(ticket)
+    head = marker(ticket.key, digest(ticket)) + "\n\n" + _header(ticket, inert=_md_plain)
     return _limited(head, sections, "", "\n\n", BODY_LIMITS["markdown"]) + "\n"
 
 
@@ -126,7 +178,7 @@ def html_body(ticket: Ticket) -> str:
         rows = "".join(f"<tr><td>{esc(label)}</td><td>{esc(value)}</td></tr>"
                        for label, value in _details(finding))
         sections.append("".join([
-            f"<h3>{esc(str(finding.get('title') or finding.get('ruleId')))}</h3>",
+            f"<h3>{esc(_heading(ticket, finding))}</h3>",
             f"<p>{esc(str(finding.get('message') or ''))}</p>",
             f"<table>{rows}</table>",
             f"<p><b>Remediation</b></p><pre>{esc(str(finding.get('remediation') or ''))}</pre>",
@@ -144,7 +196,7 @@ def plain(ticket: Ticket) -> str:
     for finding in ticket.findings:
         details = "\n".join(f"{label}: {value}" for label, value in _details(finding))
         sections.append("\n\n".join([
-            str(finding.get("title") or finding.get("ruleId")),
+            _heading(ticket, finding),
             str(finding.get("message") or ""),
             details,
             "Remediation:\n" + str(finding.get("remediation") or ""),

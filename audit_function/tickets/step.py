@@ -18,7 +18,7 @@ from audit_function.errors import ConfigError, SinkError
 from audit_function.tickets import export
 from audit_function.tickets.azure_devops import AzureDevOpsTracker
 from audit_function.tickets.github import GitHubTracker
-from audit_function.tickets.model import SEVERITY_RANK, plan_tickets
+from audit_function.tickets.model import GROUP_BY, SEVERITY_RANK, plan_tickets
 from audit_function.tickets.sync import TicketAction, sync
 
 SINKS = ("azure-devops", "github", "jsonl", "csv")
@@ -68,8 +68,8 @@ def run_ticket_step(report: dict, settings: dict, *, env=None, session=None,
     if sink not in SINKS:
         raise ConfigError(f"tickets: sink must be one of {', '.join(SINKS)} (got {sink or 'none'})")
     group_by = settings.get("groupBy") or "finding"
-    if group_by not in ("finding", "vault"):
-        raise ConfigError(f"tickets: groupBy must be finding or vault (got {group_by})")
+    if group_by not in GROUP_BY:
+        raise ConfigError(f"tickets: groupBy must be one of {', '.join(GROUP_BY)} (got {group_by})")
     min_severity = settings.get("minSeverity") or "low"
     if min_severity not in SEVERITY_RANK:
         raise ConfigError(f"tickets: minSeverity must be high, medium or low (got {min_severity})")

@@ -26,10 +26,16 @@ def test_tenant_scope_collects_every_table_in_minimum_requests(serve, collect, e
         assert ids(snap.tables[table]) == ids(rows), table
     # vaults keep every column exactly as ARG returned them
     by_id = {r["id"]: r for r in estate["vaults"]}
+    by_sub = {r["id"]: r for r in estate["subscriptions"]}
     assert all(row == by_id[row["id"]] for row in snap.tables["vaults"])
     # the other tables carry only the projected columns
     assert set(snap.tables["role_assignments"][0]) == {"id", "name", "type", "tenantId", "properties"}  # tenantId binds / and MG scopes
-    assert set(snap.tables["subscriptions"][0]) == {"id", "name", "type", "tenantId", "subscriptionId", "properties"}
+    # subscriptions and resource groups carry their tags: they name the owners of findings
+    assert set(snap.tables["subscriptions"][0]) == {"id", "name", "type", "tenantId", "subscriptionId", "tags",
+                                                    "properties"}
+    assert set(snap.tables["resource_groups"][0]) == {"id", "name", "type", "subscriptionId", "tags"}
+    assert all(row["tags"] == by_sub[row["id"]]["tags"] for row in snap.tables["subscriptions"])
+    assert any(row["tags"].get("owner") for row in snap.tables["resource_groups"])
     minimum = minimum_requests(want)
     assert fake.requests == snap.manifest["requests"] == minimum
     assert fake.requests <= 1.1 * minimum
@@ -111,8 +117,8 @@ def test_one_forbidden_subscription_becomes_a_gap_and_every_other_vault_is_colle
     assert m["complete"] is False
     gap_keys = {(g["scope"], g["table"]) for g in m["gaps"]}
     assert gap_keys == {(f"/subscriptions/{denied}", t) for t in ("subscriptions", "vaults", "role_assignments",
-                                                                  "lighthouse_delegations", "role_eligibilities",
-                                                                  "deny_assignments")}
+                                                                  "lighthouse_delegations", "resource_groups",
+                                                                  "role_eligibilities", "deny_assignments")}
     assert all(g["reason"] for g in m["gaps"])
     # the 403 batch was split until the denied subscription stood alone; later tables skip it
     assert [e["subscriptions"] for e in fake.log if e["status"] == 403][-1] == [denied]
@@ -175,14 +181,14 @@ def test_progress_reports_tables_pages_and_waits(serve, collect, estate):
     pages = [f for e, f in events if e == "page"]
     assert len(pages) == fake.requests + fake.authz.requests
     assert {p["table"] for p in pages} == {"subscriptions", "management_groups", "role_definitions", "vaults",
-                                           "role_assignments", "lighthouse_delegations", "role_eligibilities",
-                                           "deny_assignments"}
+                                           "role_assignments", "lighthouse_delegations", "resource_groups",
+                                           "role_eligibilities", "deny_assignments"}
     assert sum(p["rows"] for p in pages if p["table"] == "vaults") == 2500
     assert any(e == "wait" and f["reason"] == "quota" for e, f in events)
     done = [f for e, f in events if e == "table" and f["state"] == "done"]
     assert [d["table"] for d in done] == ["subscriptions", "management_groups", "role_definitions", "vaults",
-                                          "role_assignments", "lighthouse_delegations", "role_eligibilities",
-                                          "deny_assignments"]
+                                          "role_assignments", "lighthouse_delegations", "resource_groups",
+                                          "role_eligibilities", "deny_assignments"]
 
 
 def test_forbidden_management_group_is_isolated(serve, collect, estate):
@@ -194,5 +200,5 @@ def test_forbidden_management_group_is_isolated(serve, collect, estate):
     corp = "/providers/Microsoft.Management/managementGroups/corp"
     assert {(g["scope"], g["table"]) for g in snap.manifest["gaps"]} == {
         (corp, "subscriptions"), (corp, "vaults"), (corp, "role_assignments"), (corp, "lighthouse_delegations"),
-        (corp, "role_eligibilities"), (corp, "deny_assignments")}
+        (corp, "resource_groups"), (corp, "role_eligibilities"), (corp, "deny_assignments")}
     assert [e["managementGroups"] for e in fake.log if e["status"] == 403] == [["corp", "platform"], ["corp"]]

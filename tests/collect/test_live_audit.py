@@ -21,7 +21,7 @@ from tests.collect.conftest import StaticCredential
 from tests.fakes.identity_server import FakeIdentity
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
-TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments")
+TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments", "resource_groups")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,9 @@ def test_live_audit_equals_snapshot_audit_under_throttling_and_faults(serve, clo
     assert live["run"]["complete"] is True and live["run"]["source"] == "live"
     assert len(reference["findings"]) > 50
     assert findings_of(live) == findings_of(reference)
+    # owners from the collected resource-group and subscription tags, as from the snapshot
+    owners = {f["vaultName"]: f["owner"] for f in live["findings"] if f["subject"] == "vault"}
+    assert owners["kv-web-certs"] == "web-platform@contoso.com" and owners["kv-automation"] == "platform-ops@contoso.com"
     assert orjson.dumps(live["migration"]) == orjson.dumps(reference["migration"])
 
 

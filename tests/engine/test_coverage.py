@@ -48,3 +48,14 @@ def test_unknown_ancestry_makes_management_group_ancestry_partial():
     c = _coverage({"role_assignments": [assignment_row(mg_scope("corp"), OWNER, "o")]}, unknown=3)
     assert c["management-group ancestry"]["state"] == "partial"
     assert c["management-group ancestry"]["note"].startswith("3 vault(s) have unknown management-group ancestry")
+
+
+def test_resource_group_tags_are_a_source_of_their_own():
+    source = "resource group tags (owners)"
+    assert _coverage({})[source]["state"] == "not collected"
+    assert "resource group's" in _coverage({})[source]["note"]
+    assert _coverage({"resource_groups": []})[source]["state"] == "collected"
+    manifest = {"complete": False, "gaps": [{"scope": "/subscriptions/x", "table": "resource_groups",
+                                            "reason": "forbidden"}]}
+    c = _coverage({"resource_groups": []}, manifest)
+    assert c[source]["state"] == "partial" and c["role assignments"]["state"] == "collected"

@@ -47,6 +47,7 @@ TABLE_OF = {
     ("authorizationresources", "microsoft.authorization/roleassignments"): "role_assignments",
     ("authorizationresources", "microsoft.authorization/roledefinitions"): "role_definitions",
     ("resources", "microsoft.managedservices/registrationassignments"): "lighthouse_delegations",
+    ("resourcecontainers", "microsoft.resources/subscriptions/resourcegroups"): "resource_groups",
 }
 AUTH_TABLES = {"role_assignments", "role_definitions"}
 FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
@@ -87,7 +88,7 @@ class Estate:
     def __init__(self, tables: dict[str, list]) -> None:
         self.tables = {t: list(tables.get(t, [])) for t in
                        ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-                        "lighthouse_delegations")}
+                        "lighthouse_delegations", "resource_groups")}
         self.sub_chain: dict[str, tuple[str, ...]] = {}
         for row in self.tables["subscriptions"]:
             chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []

@@ -57,6 +57,13 @@ def subscription_row(sub: str, index: int, parent: str) -> dict:
                            + _chain(parent)}}
 
 
+def resource_group_row(sub: str, rg: str, tags: dict) -> dict:
+    return {"id": f"/subscriptions/{sub}/resourceGroups/{rg}", "name": rg,
+            "type": "microsoft.resources/subscriptions/resourcegroups", "tenantId": TENANT, "location": "westeurope",
+            "subscriptionId": sub, "resourceGroup": rg, "managedBy": "", "tags": tags,
+            "properties": {"provisioningState": "Succeeded"}}
+
+
 def vault_row(sub: str, rg: str, name: str, rng: random.Random, policies: int = 1) -> dict:
     rbac = rng.random() < 0.5
     return {"id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}",
@@ -125,6 +132,9 @@ def synthetic_estate(subscriptions: int = 4, vaults: int = 12, assignments: int 
         "subscriptions": [subscription_row(s, i, leaves[i % len(leaves)]) for i, s in enumerate(subs)],
         "role_definitions": role_definitions(subs[0] if subs else None),
         "vaults": [], "role_assignments": [],
+        # every resource group the vaults and assignments use; even-numbered ones name an owner
+        "resource_groups": [resource_group_row(s, f"rg-{j}", {"owner": f"rg-owner-{j}"} if j % 2 == 0 else {})
+                            for s in subs for j in range(7)],
     }
     vault_ids = []
     for i in range(vaults):

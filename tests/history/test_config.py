@@ -149,3 +149,39 @@ def test_yaml_plain_scalars_keep_their_text(tmp_path):
     suppression = load_config(write(tmp_path, "s.yaml", text), KNOWN_RULES).suppressions[0]
     assert suppression.resource_group == "0012"
     assert suppression.tag == (("critical", "no"),)
+
+
+def test_owner_tags_default_and_configured(tmp_path):
+    assert AuditConfig.default().owner_tags == ("owner", "Owner", "technicalContact")
+    assert load_config(write(tmp_path, "empty.yaml", ""), KNOWN_RULES).owner_tags == ("owner", "Owner",
+                                                                                       "technicalContact")
+    config = load_config(write(tmp_path, "kv.yaml", "ownerTags: [team, Owner, 'cost center']\n"), KNOWN_RULES)
+    assert config.owner_tags == ("team", "Owner", "cost center")
+    config = load_config(write(tmp_path, "kv.json", '{\n  "ownerTags": ["technicalContact"]\n}\n'), KNOWN_RULES)
+    assert config.owner_tags == ("technicalContact",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ownerTags: owner\n", "kv.yaml:1: ownerTags must be a non-empty list of tag names"),
+    ("ownerTags: []\n", "kv.yaml:1: ownerTags must be a non-empty list of tag names"),
+    ("ownerTags:\n", "kv.yaml:1: ownerTags must be a non-empty list of tag names"),
+    ("severityOverrides: {}\nownerTags:\n  - owner\n  - ''\n", "kv.yaml:4: ownerTags[1] must not be empty"),
+    ("ownerTags:\n  - owner\n  - [a]\n", "kv.yaml:3: ownerTags[1] must be a string"),
+    ("ownerTags:\n  - owner\n  - team\n  - owner\n",
+     "kv.yaml:4: ownerTags[2]: 'owner' is already listed as ownerTags[0]"),
+    ("ownerTag: [owner]\n", "kv.yaml:1: the configuration file: unknown key 'ownerTag' (did you mean 'ownerTags'?)"),
+])
+def test_owner_tag_errors_name_the_line(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "kv.yaml", text), KNOWN_RULES)
+    assert str(error.value).startswith(str(tmp_path / expected.split(":", 1)[0]) + ":" + expected.split(":", 1)[1])
+
+
+def test_owner_tags_from_the_config_file_reach_the_findings(tmp_path):
+    from audit_function.audit import AuditOptions, run_audit
+
+    config = write(tmp_path, "kv.yaml", "ownerTags: [app]\n")
+    outcome = run_audit(AuditOptions(source="demo", formats=("json",), config_path=config))
+    owners = {f["vaultName"]: f["owner"] for f in outcome.result.report["findings"] if f["vaultName"]}
+    assert owners and all(o is None or not o.endswith("@contoso.com") for o in owners.values())
+    assert owners["kv-crm-dev"] == "crm"   # the demo vault's app tag
