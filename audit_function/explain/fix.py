@@ -72,8 +72,10 @@ def set_policy(decision: Decision) -> tuple[str | None, str]:
     parts = ["az keyvault set-policy", *_vault_args(vault), opt("--object-id", caller.object_id),
              _POLICY_FLAG[category], *(shlex.quote(p) for p in wanted)]
     # set-policy replaces a category's list: keep what the principal's own entry already has
-    return " ".join(parts), f"add {category} {permission} to the principal's own access-policy entry" + (
-        f" (keeping {', '.join(existing)})" if existing else "")
+    if existing:
+        return " ".join(parts), (f"add {category} {permission} to the principal's own access-policy entry (keeping "
+                                 f"{', '.join(existing)}: set-policy replaces a category's list)")
+    return " ".join(parts), f"add an access-policy entry for the principal with {category} {permission}"
 
 
 def activate(decision: Decision) -> tuple[str, str]:

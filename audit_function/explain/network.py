@@ -9,6 +9,11 @@ import ipaddress
 from audit_function.estate import Vault
 
 
+#: addresses only a virtual network can use (a private endpoint's clients come from these)
+PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                         "100.64.0.0/10", "fc00::/7"))
+
+
 def _network(value: str):
     return ipaddress.ip_network(value.strip(), strict=False)
 
@@ -27,7 +32,7 @@ def network_verdict(vault: Vault, ip: str | None, form: str) -> dict:
         return {**base, "verdict": "not-evaluated", "reason": "unknown-source",
                 "detail": "unknown source: pass --from-ip ADDRESS to judge the network path"}
     address = ipaddress.ip_address(ip)
-    private = address.is_private
+    private = any(address.version == n.version and address in n for n in PRIVATE_RANGES)
     if exposure == "perimeter":
         return {**base, "verdict": "unknown", "reason": "perimeter",
                 "detail": "publicNetworkAccess is SecuredByPerimeter: a network security perimeter's access "
