@@ -28,7 +28,8 @@ _OID = re.compile(rf"\boid=({GUID})")
 _APPID = re.compile(rf"\bappid=({GUID})")
 _ISS = re.compile(r"\biss=(https?://[^'\"\s;]+)")
 _TENANT_IN_ISS = re.compile(rf"/({GUID})(?:/|$)")
-_CLI = re.compile(r"does not have (\w+) (\w+) permission on key vault '([^';]+)(?:;location=([^']*))?'", re.I)
+_CLI = re.compile(r"does not have (\w+) (\w+) permission", re.I)
+_ON_VAULT = re.compile(r"on key vault '([^';]+)(?:;location=([^']*))?'", re.I)
 _ACTION = re.compile(r"\bAction:\s*'([^']+)'", re.I)
 _RESOURCE = re.compile(r"\bResource:\s*'([^']+)'", re.I)
 _VAULT = re.compile(r"\bVault:\s*'?([^;'\s]+)(?:;location=([^\s']*))?", re.I)
@@ -111,7 +112,9 @@ def parse_error(raw: str) -> Request:
     action: Action | None = None
     if cli:
         action = resolve_action(f"{cli.group(1)} {cli.group(2)}")
-        vault, location = cli.group(3), cli.group(4) or None
+    on_vault = _ON_VAULT.search(text)
+    if on_vault:
+        vault, location = on_vault.group(1), on_vault.group(2) or None
     if action_m:
         action = resolve_action(action_m.group(1))
     if resource and _VAULT_IN_ID.search(resource.group(1)):
