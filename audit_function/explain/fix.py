@@ -122,12 +122,18 @@ def build_fix(decision: Decision, network: dict, estate: Estate) -> dict:
             cmd, words = set_policy(decision)
             commands += [cmd] if cmd else []
             notes.append(words)
-            rbac_cmd, rbac_words = role_assignment(decision, estate)
-            if rbac_cmd:
-                alternative = {"command": rbac_cmd, "note": (
-                    "mid-migration to Azure RBAC: also " + rbac_words + " so the access survives the flip; "
-                    f"it has no effect until then. `kv-audit plan --vault {shlex.quote(vault.id)}` lists "
-                    "every grant the flip needs")}
+            plan = f"`kv-audit plan --vault {shlex.quote(vault.id)}` (with --demo, --snapshot DIR or --live)"
+            ready = [j for j in decision.grants if j.model == "rbac" and j.reason == "wrong-model"]
+            if ready:
+                alternative = {"command": None, "note": (
+                    f"mid-migration to Azure RBAC: the principal already holds {ready[0].role} at {ready[0].scope}, "
+                    f"which takes effect when the vault moves to Azure RBAC; {plan} lists every grant the flip needs")}
+            else:
+                rbac_cmd, rbac_words = role_assignment(decision, estate)
+                if rbac_cmd:
+                    alternative = {"command": rbac_cmd, "note": (
+                        "mid-migration to Azure RBAC: also " + rbac_words + " so the access survives the flip; "
+                        f"it has no effect until then. {plan} lists every grant the flip needs")}
     elif decision.reason == "propagation":
         minutes = int(PROPAGATION.total_seconds() // 60)
         notes.append(f"the grant is new: role assignments take up to {minutes} minutes to apply; wait and retry "

@@ -63,13 +63,19 @@ def document(request, vault, caller, decision, network, fix, warnings, verdict, 
                 "tokenTenant": request.token_tenant, "vaultTenant": vault.tenant_id, "warnings": warnings},
         "model": {"inForce": vault.model, "enableRbacAuthorization": setting,
                   "meaning": MODEL_WORDS[vault.model].format(setting=json.dumps(setting))},
-        "grants": [j.as_dict() for j in decision.grants] if decision else [],
+        "grants": [_named(j.as_dict(), estate) for j in decision.grants] if decision else [],
         "identity": decision.identity if decision else "not-evaluated",
         "network": network,
         "recentChanges": decision.recent if decision else [],
         "propagationWindow": window,
         "fix": fix,
     }
+
+
+def _named(grant: dict, estate) -> dict:
+    row = estate.principal(grant["principalId"])
+    grant["principalName"] = row.display_name if row else None
+    return grant
 
 
 def text(doc: dict) -> str:
@@ -94,7 +100,7 @@ def text(doc: dict) -> str:
             head = f"access-policy entry #{g['entryIndex']} ({g['permissions']})"
         else:
             head = f"{g['kind']} {g['roleName'] or '(unknown role)'} at {g['scopeLevel']} {g['scope']}"
-        via = f" via group {g['principalId']}" if g["viaGroup"] else ""
+        via = f" via group {g['principalName'] or g['principalId']}" if g["viaGroup"] else ""
         lines.append(f"   {mark} [{g['model']}] {head}{via}")
         lines.append(f"       {g['reason']}: {g['detail']}")
     net = doc["network"]
@@ -117,7 +123,8 @@ def text(doc: dict) -> str:
         alt = fix.get("alternative")
         if alt:
             lines.append(f"   alternative: {alt['note']}")
-            lines.append(f"   $ {alt['command']}")
+            if alt["command"]:
+                lines.append(f"   $ {alt['command']}")
     else:
         lines.append("6. Fix: nothing to change")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ from audit_function.explain.fix import build_fix
 from audit_function.explain.network import network_verdict
 from audit_function.explain.parse import Request
 from audit_function.explain.verdict import PROPAGATION, PROPAGATION_SOURCE, judge
-from audit_function.explain.who import DataMissing, find_vault, resolve_caller
+from audit_function.explain.who import find_vault, resolve_caller
 from audit_function.snapshot import RawSnapshot, iter_rows, load_estate, table_path
 
 EXIT = {"allowed": 0, "denied": 1, "unknown": 3}
@@ -142,6 +142,7 @@ def _identity_warnings(estate, index, vault, caller, decision) -> list[str]:
     others = set(access.data_principals()) | {e.object_key for e in vault.access_policies}
     principals = estate.principals or {}
     name = (caller.name or "").lower()
+    need = decision.action.need
     for key in sorted(others - mine):
         row = principals.get(key)
         if row is None:
@@ -150,7 +151,11 @@ def _identity_warnings(estate, index, vault, caller, decision) -> list[str]:
                            "if the app's identity was re-created, the grants still name the old one")
             continue
         other = (row.display_name or "").lower()
+        held = access.rbac_data(key) if vault.is_rbac else access.policy_data(key)
         if name and other and (other in name or name in other) and other != name:
             out.append(f"grants on this vault name {row.display_name!r} ({row.id}, {row.type}), not the caller "
                        f"{caller.name!r}: is the app running as another identity?")
+        elif held & need == need and caller.type and row.type and row.type != caller.type and row.type != "group":
+            out.append(f"{row.type} {row.display_name!r} ({row.id}) is allowed this action here, the caller is a "
+                       f"{caller.type}: a grant made to one does not apply when the request runs as the other")
     return out[:10]

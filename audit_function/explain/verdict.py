@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from audit_function import permissions as perms
 from audit_function.access import AccessIndex, _tenant_ok
-from audit_function.estate import MG_PREFIX, Estate, RoleAssignment, Vault, prefixes
+from audit_function.estate import MG_PREFIX, Estate, RoleAssignment, Vault, prefixes, scope_level
 from audit_function.explain.parse import Action
 from audit_function.explain.who import Caller
 
@@ -82,7 +82,6 @@ class Decision:
 
 
 def _level(index: AccessIndex, vault: Vault, key: str) -> str:
-    from audit_function.estate import scope_level
     return scope_level(key, index.vault_keys)
 
 

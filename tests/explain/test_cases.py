@@ -203,8 +203,15 @@ def test_each_grant_says_why_it_does_or_does_not_authorize():
     assert reasons == [("accessPolicy", "action-not-granted"), ("rbac", "control-plane-only"), ("rbac", "wrong-model")]
     assert doc["model"]["inForce"] == "accessPolicy" and doc["model"]["enableRbacAuthorization"] is False
     assert doc["who"] == {**doc["who"], "objectId": APP, "name": "id-orders-api", "type": "servicePrincipal"}
+    alt = doc["fix"]["alternative"]   # the role it already holds takes effect on the flip: nothing to add
+    assert alt["command"] is None and "already holds Key Vault Secrets User" in alt["note"]
+
+
+def test_mid_migration_alternative_is_the_role_for_after_the_flip():
+    doc = explain(parse_error(cli_text("kv-ap")), "snapshot", snapshot(policies={"kv-ap": [policy(APP, secrets=["list"])]}))
     alt = doc["fix"]["alternative"]
     assert alt["command"] == assign(AP) and "kv-audit plan" in alt["note"]
+    assert doc["fix"]["commands"] == [set_policy(perms="list get")]
 
 
 def test_eligible_fix_is_a_self_activation_request():
@@ -234,3 +241,22 @@ def test_hostile_names_stay_one_argument_each():
 def test_error_form_disagreeing_with_the_model_is_warned():
     doc = explain(parse_error(policy_body("kv-rbac")), "snapshot", snapshot())
     assert any("ForbiddenByPolicy" in w for w in doc["who"]["warnings"])
+
+
+DEV = "ffffffff-0000-4000-8000-000000000001"
+
+
+def test_grant_made_to_a_developer_while_the_app_runs_as_its_identity_is_warned():
+    snap = snapshot(assignments=[ra(RBAC, KV_SECRETS_USER, DEV, "User")])
+    dev = principal_row(DEV, "user")
+    dev["displayName"] = "Dana Developer"
+    snap.tables["principals"].append(dev)
+    doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot", snap)
+    assert doc["reason"] == "no-grant"
+    assert any("user 'Dana Developer'" in w and "servicePrincipal" in w for w in doc["who"]["warnings"])
+
+
+def test_grants_to_an_identity_the_directory_no_longer_knows_are_warned():
+    doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot",
+                  snapshot(assignments=[ra(RBAC, KV_SECRETS_USER, GHOST)]))
+    assert any(GHOST in w and "deleted" in w for w in doc["who"]["warnings"])
