@@ -36,6 +36,9 @@ def cmd_explain(args) -> int:
     from audit_function.explain.run import explain
 
     if args.error is not None or not (args.vault or args.principal or args.action):
+        if args.error is None and sys.stdin.isatty():
+            raise parse.ExplainInputError("paste the error text on stdin (end with Ctrl-D), or pass --error TEXT, "
+                                          "or --vault, --principal and --action")
         raw = args.error if args.error is not None else sys.stdin.read()
         request = parse.with_ip(parse.parse_error(raw), args.from_ip)
         if args.action:

@@ -87,6 +87,10 @@ def explain(request: Request, source_kind: str, snapshot=None, *, live: dict | N
             ids |= set(caller.principal.member_of)
         decision = judge(estate, index, vault, caller, request.action, object_key, caller_grants(source, ids), as_of)
         warnings += _identity_warnings(estate, index, vault, caller, decision)
+    if request.token_tenant and vault.tenant_id and request.token_tenant.lower() != vault.tenant_id.lower():
+        warnings.append(f"the token was issued by tenant {request.token_tenant}, the vault accepts tokens of tenant "
+                        f"{vault.tenant_id} only: sign in to the vault's tenant (az login --tenant ...) or use an "
+                        "identity homed there")
     if request.inner_code == "ForbiddenByPolicy" and vault.is_rbac:
         warnings.append("the error is an access-policy answer (ForbiddenByPolicy) but the data says the vault uses "
                         "Azure RBAC: the model changed after the error, or the data is older than it")
@@ -95,6 +99,13 @@ def explain(request: Request, source_kind: str, snapshot=None, *, live: dict | N
                         "policies: the model changed after the error, or the data is older than it")
     verdict, reason = _overall(decision, network)
     fix = build_fix(decision, network, estate) if decision is not None else _network_fix(vault, network, estate)
+    if verdict == "allowed" and request.form != "arguments" and reason != "propagation":
+        groups = [j for j in decision.grants if j.authorizes and j.via_group] if decision else []
+        fix["notes"].append(
+            "the data says this request is allowed: if the 403 is current, the token predates the grant"
+            + (" or the caller's membership in the group that holds it" if groups else "")
+            + " (get a fresh token: sign in again or restart the app), or the data is older than the change "
+            f"(as of {as_of.isoformat()})")
     from audit_function.explain.render import document
 
     return document(request, vault, caller, decision, network, fix, warnings, verdict, reason, as_of,

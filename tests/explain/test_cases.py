@@ -260,3 +260,17 @@ def test_grants_to_an_identity_the_directory_no_longer_knows_are_warned():
     doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot",
                   snapshot(assignments=[ra(RBAC, KV_SECRETS_USER, GHOST)]))
     assert any(GHOST in w and "deleted" in w for w in doc["who"]["warnings"])
+
+
+def test_token_from_another_tenant_is_warned():
+    text = cli_text().replace(ISS, f"https://sts.windows.net/{OTHER_TENANT}/")
+    doc = explain(parse_error(text), "snapshot", snapshot())
+    assert doc["who"]["tokenTenant"] == OTHER_TENANT
+    assert any("issued by tenant" in w for w in doc["who"]["warnings"])
+
+
+def test_an_error_the_data_calls_allowed_points_at_the_token():
+    doc = explain(parse_error(rbac_body()), "snapshot", snapshot(
+        members=[GROUP], assignments=[ra(RBAC, KV_SECRETS_USER, GROUP, "Group")]))
+    assert (doc["verdict"], doc["reason"], doc["fix"]["commands"]) == ("allowed", "authorizes", [])
+    assert any("fresh token" in n and "membership" in n for n in doc["fix"]["notes"])

@@ -80,3 +80,14 @@ def test_bad_ip_is_an_input_error(capsys, monkeypatch):
     code, _, err = run(capsys, monkeypatch, "--demo", "--vault", "kv-web-shared", "--principal", "x", "--action",
                        "getSecret", "--from-ip", "300.1.1.1")
     assert code == 2 and "--from-ip" in err
+
+
+def test_readme_run_is_what_the_command_prints(capsys, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    prompt = '$ .venv/bin/kv-audit explain --demo --vault kv-web-certs --principal sp-online-web-deploy --action "secrets get"\n'
+    shown = readme.split(prompt, 1)[1].split("$ echo $?\n", 1)[0]
+    code, out, _ = run(capsys, monkeypatch, "--demo", "--vault", "kv-web-certs", "--principal", "sp-online-web-deploy",
+                       "--action", "secrets get")
+    assert out == shown and code == 1
