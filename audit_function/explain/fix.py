@@ -134,6 +134,9 @@ def build_fix(decision: Decision, network: dict, estate: Estate) -> dict:
                     alternative = {"command": rbac_cmd, "note": (
                         "mid-migration to Azure RBAC: also " + rbac_words + " so the access survives the flip; "
                         f"it has no effect until then. {plan} lists every grant the flip needs")}
+    elif decision.reason == "object-not-named":
+        notes.append("an object-scoped grant may cover the request: pass the object's id with --vault "
+                     "(…/vaults/NAME/secrets/SECRET) to decide")
     elif decision.reason == "propagation":
         minutes = int(PROPAGATION.total_seconds() // 60)
         notes.append(f"the grant is new: role assignments take up to {minutes} minutes to apply; wait and retry "

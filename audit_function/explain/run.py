@@ -97,6 +97,13 @@ def explain(request: Request, source_kind: str, snapshot=None, *, live: dict | N
     if request.inner_code == "ForbiddenByRbac" and not vault.is_rbac:
         warnings.append("the error is an RBAC answer (ForbiddenByRbac) but the data says the vault uses access "
                         "policies: the model changed after the error, or the data is older than it")
+    for table, words in (("deny_assignments", "a deny assignment could deny this action"),
+                         ("role_eligibilities", "a PIM-eligible role is not shown")):
+        if estate.collected.get(table) is False:
+            warnings.append(f"{table} were not collected: {words}")
+    if estate.gaps:
+        warnings.append(f"the data has {len(estate.gaps)} gap(s) (first: {estate.gaps[0].scope}: "
+                        f"{estate.gaps[0].reason}): grants there are not seen")
     verdict, reason = _overall(decision, network)
     fix = build_fix(decision, network, estate) if decision is not None else _network_fix(vault, network, estate)
     if verdict == "allowed" and request.form != "arguments" and reason != "propagation":

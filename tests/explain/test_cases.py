@@ -274,3 +274,18 @@ def test_an_error_the_data_calls_allowed_points_at_the_token():
         members=[GROUP], assignments=[ra(RBAC, KV_SECRETS_USER, GROUP, "Group")]))
     assert (doc["verdict"], doc["reason"], doc["fix"]["commands"]) == ("allowed", "authorizes", [])
     assert any("fresh token" in n and "membership" in n for n in doc["fix"]["notes"])
+
+
+def test_object_scoped_grant_without_the_object_is_data_missing():
+    doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot",
+                  snapshot(assignments=[ra(RBAC + "/secrets/api-key", KV_SECRETS_USER)]))
+    assert (doc["verdict"], doc["reason"], doc["exitCode"]) == ("unknown", "object-not-named", 3)
+    assert any("--vault" in n for n in doc["fix"]["notes"])
+
+
+def test_uncollected_deny_assignments_are_named():
+    snap = snapshot(assignments=[ra(RBAC, KV_SECRETS_USER)])
+    del snap.tables["deny_assignments"]
+    doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot", snap)
+    assert doc["verdict"] == "allowed"
+    assert any(w.startswith("deny_assignments were not collected") for w in doc["who"]["warnings"])
