@@ -79,15 +79,17 @@ def collect_for(request: Request, *, credential=None, endpoint: str | None = Non
     run = _Run(client, Pacer(sleep=sleep, clock=clock, budget_s=None, progress=progress), progress)
     try:
         tables = _read(run, request, vault_text, by_id, cred, target, verify, graph_endpoint, directory, sleep, clock)
+        manifest = {"format": FORMAT, "source": "live", "complete": True, "gaps": [],
+                    "collectedAt": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "requests": run.requests, "tables": {t: len(r) for t, r in tables.items()}}
+        raw = RawSnapshot(tables=tables, manifest=manifest)
+        sub = Unit("sub", tables["subscriptions"][0]["subscriptionId"].lower())
+        arm_authorization.extend_snapshot(raw, [], [sub], cred, target, verify, sleep=sleep, clock=clock, budget_s=None)
+        return raw
     finally:
         client.close()
-    manifest = {"format": FORMAT, "source": "live", "complete": True, "gaps": [],
-                "collectedAt": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "requests": run.requests, "tables": {t: len(r) for t, r in tables.items()}}
-    raw = RawSnapshot(tables=tables, manifest=manifest)
-    arm_authorization.extend_snapshot(raw, [], [Unit("sub", tables["subscriptions"][0]["subscriptionId"].lower())],
-                                      cred, target, verify, sleep=sleep, clock=clock, budget_s=None)
-    return raw
+        if credential is None and hasattr(cred, "close"):
+            cred.close()
 
 
 def _read(run, request, vault_text, by_id, cred, target, verify, graph_endpoint, directory, sleep, clock) -> dict:

@@ -69,3 +69,27 @@ def test_values_are_validated_and_quoted_as_kusto_literals(fakes, clock):
     assert arg.requests == 0
     assert kusto("a'b\\c") == "'a\\'b\\\\c'"
     assert "'x\\' | take 1'" in query_text("subscription", SUBSCRIPTION_ID="x' | take 1")
+
+
+def test_cli_live_with_the_managed_identity_and_endpoint_overrides(fakes, demo, monkeypatch, capsys):
+    import json
+
+    from audit_function.cli import main
+    from tests.fakes.identity_server import FakeIdentity
+
+    arg, graph = fakes
+    identity = FakeIdentity(token="fake-token")
+    try:
+        for name, value in identity.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", arg.url)
+        monkeypatch.setenv("KV_AUDIT_GRAPH_ENDPOINT", graph.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arg.ca_path))
+        code = main(["explain", "--live", "--format", "json", "--vault", "kv-crm-dev", "--principal",
+                     demo_estate.PRINCIPALS["sp-crm-ci-legacy"].id, "--action", "keys get"])
+    finally:
+        identity.close()
+    doc = json.loads(capsys.readouterr().out)
+    assert (code, doc["reason"], doc["source"]) == (1, "wrong-model", "live")
+    assert doc["who"]["name"] == "crm-build-pipeline (retired)"   # resolved through the fake Graph
+    assert arg.requests == 3
