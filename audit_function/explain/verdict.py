@@ -144,6 +144,8 @@ def judge(estate: Estate, index: AccessIndex, vault: Vault, caller: Caller, acti
                                  detail=f"role definition {a.role_definition_id} is not in the data", **base))
             continue
         grants = role.data & need == need
+        if not grants and relation != "covers":
+            continue  # a grant elsewhere that would not allow this action either: not part of the answer
         if not grants:
             if not role.data:
                 reason, words = "control-plane-only", f"{role.name} grants no data action (control plane only)"
@@ -151,8 +153,6 @@ def judge(estate: Estate, index: AccessIndex, vault: Vault, caller: Caller, acti
                 reason, words = "not-data-actions", f"{role.name} lists the action under notDataActions"
             else:
                 reason, words = "action-not-granted", f"{role.name} grants {perms.describe(role.data)}, not this action"
-            if relation != "covers":
-                words += f"; and {where}"
             judged.append(Judged(authorizes=False, reason=reason, detail=words, **base))
             continue
         if relation == "elsewhere":

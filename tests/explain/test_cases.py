@@ -289,3 +289,10 @@ def test_uncollected_deny_assignments_are_named():
     doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot", snap)
     assert doc["verdict"] == "allowed"
     assert any(w.startswith("deny_assignments were not collected") for w in doc["who"]["warnings"])
+
+
+def test_grants_elsewhere_that_would_not_allow_the_action_are_left_out():
+    doc = explain(from_arguments("kv-rbac", APP, "getSecret", None), "snapshot", snapshot(
+        assignments=[ra(OTHER, READER), ra(OTHER, KV_SECRETS_USER), ra(RBAC, READER)]))
+    assert sorted((g["scope"], g["reason"]) for g in doc["grants"]) == [
+        (OTHER, "scope-elsewhere"), (RBAC, "control-plane-only")]
