@@ -114,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional(sub) -> None:
     """Commands that live in their own modules (diff, tickets, plan)."""
     from audit_function import cli_history, cli_plan
+    from audit_function.explain import command as explain_command
 
     cli_history.register(sub)
     cli_plan.register(sub)
+    explain_command.register(sub)
 
 
 def _live_scope(args):

@@ -90,3 +90,27 @@ def test_only_the_role_assignment_query_filters_rows():
             assert len(wheres) == 2
         else:
             assert len(wheres) == 1 and wheres[0].strip().startswith("type =~ '"), table
+
+
+EXPLAIN_KQL = sorted((ROOT / "audit_function" / "explain" / "queries").glob("*.kql"))
+
+
+@needs_node
+def test_explain_queries_pass_the_kusto_parser():
+    """explain --live's targeted queries (placeholders are string literals, so the files parse as they are)."""
+    assert [p.stem for p in EXPLAIN_KQL] == ["grants", "role_definitions", "subscription", "vault"]
+    result = run_check(*map(str, EXPLAIN_KQL))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(result.stdout.split()) == sorted(f"{p}:" for p in EXPLAIN_KQL) + ["OK"] * len(EXPLAIN_KQL)
+
+
+@pytest.mark.parametrize("path", EXPLAIN_KQL, ids=lambda p: p.stem)
+def test_explain_queries_page_in_a_stable_order_and_keep_id(path):
+    from audit_function.explain.live import query_text
+
+    text = query_text(path.stem)
+    assert text.rstrip().endswith("| order by id asc")
+    assert not re.search(r"\|\s*(take|limit|sample|summarize|distinct)\b", text)
+    projected = re.search(r"\|\s*project\s+([^|]+)", text)
+    if projected:
+        assert "id" in [c.strip() for c in projected.group(1).split(",")]
