@@ -13,6 +13,7 @@ from audit_function import __version__
 from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
+from audit_function.deep import RESOURCE_TYPES
 from rules.base import SEVERITIES
 
 SCHEMA_VERSION = "2.0"
@@ -36,6 +37,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
     return {
         "id": vault.id,
         "name": vault.name,
+        "resourceType": RESOURCE_TYPES.get(vault.kind, vault.kind),
         "subscriptionId": vault.subscription_id,
         "subscriptionName": sub.name if sub else None,
         "resourceGroup": vault.resource_group,
@@ -67,7 +69,7 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
     """
     store = evaluation.findings
     per_vault = store.per_vault
-    vaults = sorted(estate.vaults, key=lambda v: v.key)
+    vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)   # Managed HSM pools listed with their type
     gaps = [g.as_dict() for g in estate.gaps + evaluation.gaps]
     not_evaluated = sorted(
         ({"ruleId": n.rule_id, "vaultId": n.vault_id, "reason": n.reason, **({"scope": n.scope} if n.scope else {})}

@@ -42,6 +42,8 @@ class RuleMeta:
     uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
     reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
     requires: tuple[str, ...] = ()       # vault attributes that must be true for the rule to apply at all
+    resource_types: tuple[str, ...] = ("vault",)   # vault rules: "vault" and/or "managedHsm" (Managed HSM pools)
+    tables: tuple[str, ...] = ()         # optional snapshot tables it needs (not collected: not evaluated)
 
 
 @dataclass(frozen=True)
@@ -214,3 +216,8 @@ def groups_note(ctx: RuleContext) -> str:
     return ("group memberships expanded from directory data" if ctx.groups_expanded
             else "group memberships not expanded (no directory data in the snapshot): "
                  "access a principal has only through a group is not counted")
+
+
+def label(vault) -> str:
+    """How a message names the resource: "Vault", or "Managed HSM" for a Managed HSM pool."""
+    return "Managed HSM" if getattr(vault, "kind", "vault") == "managedHsm" else "Vault"

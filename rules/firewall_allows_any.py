@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from rules.base import NotEvaluated, RuleMeta, finding
+from rules.base import NotEvaluated, RuleMeta, finding, label
 
 META = RuleMeta(
     id="firewall-allows-any",
@@ -13,6 +13,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('publicNetworkAccess', 'networkAcls'),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "A firewall with default action Deny limits the public endpoint to the ranges in ipRules. When the union "
         "of those ranges holds more addresses than one network of the configured prefix (by default one /8 for "
@@ -73,7 +74,7 @@ def evaluate(vault, access, ctx):
         evidence["byFamily"] = {f["addressFamily"]: f for f in families}
     yield finding(
         META, ctx, vault=vault, ip_rule=first["broadestRules"][0],
-        message=f"Vault {vault.name} denies public traffic by default, but {said}.",
+        message=f"{label(vault)} {vault.name} denies public traffic by default, but {said}.",
         evidence=evidence,
     )
 

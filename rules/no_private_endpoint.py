@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, finding, label
 
 META = RuleMeta(
     id="no-private-endpoint",
@@ -11,6 +11,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('privateEndpointConnections',),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "Without an approved private endpoint connection, clients can reach the vault only through its public "
         "endpoint, so public network access cannot be disabled without cutting them off. Connections in state "
@@ -40,7 +41,7 @@ def evaluate(vault, access, ctx):
         detail = "it has no private endpoint connection"
     yield finding(
         META, ctx, vault=vault,
-        message=f"Vault {vault.name} is reachable only through its public endpoint: {detail}.",
+        message=f"{label(vault)} {vault.name} is reachable only through its public endpoint: {detail}.",
         evidence={"privateEndpointConnections": connections, "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},
     )

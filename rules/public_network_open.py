@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, finding, label
 
 META = RuleMeta(
     id="public-network-open",
@@ -11,6 +11,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('publicNetworkAccess', 'networkAcls'),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "When publicNetworkAccess is not Disabled (a missing value means Enabled) and the firewall's default "
         "action is Allow (ARM's default when networkAcls or its defaultAction is missing), the vault's data-plane "
@@ -37,7 +38,7 @@ def evaluate(vault, access, ctx):
     pna_text = f"publicNetworkAccess is {pna!r}" if pna else "publicNetworkAccess is missing (means Enabled)"
     yield finding(
         META, ctx, vault=vault,
-        message=(f"Vault {vault.name} accepts data-plane requests from any internet address: {pna_text} and the "
+        message=(f"{label(vault)} {vault.name} accepts data-plane requests from any internet address: {pna_text} and the "
                  f"firewall's default action is Allow (networkAcls missing, empty or without defaultAction also "
                  f"means Allow)."),
         evidence={"publicNetworkAccess": pna if pna else "missing",

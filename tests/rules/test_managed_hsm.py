@@ -1,0 +1,37 @@
+"""Managed HSM pools in the estate: network and recovery rules judge them; access-model rules never run on them."""
+
+import rules
+from rules import no_private_endpoint, public_network_open, purge_protection_disabled, soft_delete_disabled
+from tests.factories import hsm_id, hsm_row, run_rules, vault_row
+
+
+def test_network_and_recovery_rules_judge_hsms_like_vaults():
+    hsm = hsm_row(publicNetworkAccess="Enabled", networkAcls={"defaultAction": "Allow"}, enablePurgeProtection=False,
+                  enableSoftDelete=False)
+    run = run_rules((public_network_open, no_private_endpoint, soft_delete_disabled, purge_protection_disabled),
+                    vaults=[vault_row()], tables={"managed_hsms": [hsm]})
+    on_hsm = sorted(f["ruleId"] for f in run.findings if f["vaultId"] == hsm_id())
+    assert on_hsm == ["no-private-endpoint", "public-network-open", "purge-protection-disabled", "soft-delete-disabled"]
+    assert all(f["message"].startswith("Managed HSM hsm1") for f in run.findings if f["vaultId"] == hsm_id())
+
+
+def test_permission_model_rules_never_run_on_hsms_and_the_inventory_lists_them():
+    run = run_rules(rules.ALL_RULES, vaults=[vault_row()], tables={"managed_hsms": [hsm_row()]})
+    on_hsm = {f["ruleId"] for f in run.findings if f["vaultId"] == hsm_id()}
+    assert on_hsm <= {"public-network-open", "firewall-allows-any", "no-private-endpoint", "soft-delete-disabled",
+                      "purge-protection-disabled", "audit-logging-missing"}
+    inventory = {v["id"]: v for v in run.report["vaults"]}
+    assert inventory[hsm_id()]["resourceType"] == "Microsoft.KeyVault/managedHSMs"
+    assert inventory[hsm_id()]["permissionModel"] == "managedHsmLocalRbac"
+    assert {v["resourceType"] for v in inventory.values()} == {"Microsoft.KeyVault/vaults",
+                                                              "Microsoft.KeyVault/managedHSMs"}
+    assert run.report["migration"] == [] or all(p.get("vaultId") != hsm_id() for p in run.report["migration"])
+    cov = {c["source"]: c for c in run.report["run"]["coverage"]}
+    assert cov["Managed HSM pools"]["state"] == "collected"
+    assert cov["Managed HSM data plane (local RBAC)"]["state"] == "not collected"
+
+
+def test_without_the_table_hsms_are_not_in_the_inventory_and_coverage_says_so():
+    run = run_rules((public_network_open,), vaults=[vault_row()])
+    cov = {c["source"]: c for c in run.report["run"]["coverage"]}
+    assert cov["Managed HSM pools"]["state"] == "not collected"
