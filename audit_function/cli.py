@@ -53,6 +53,9 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
                        help="audit this subscription (repeatable)")
     group.add_argument("--cloud", default="public", choices=("public", "usgov", "china"),
                        help="Azure cloud (endpoint overrides: KV_AUDIT_ARM_ENDPOINT, KV_AUDIT_GRAPH_ENDPOINT)")
+    group.add_argument("--deep", action="store_true",
+                       help="also read key and secret metadata and diagnostic settings per vault and Managed HSM "
+                            "(ARM) and Defender for Key Vault plans (Resource Graph); Reader is enough")
     group.add_argument("--no-directory", action="store_true",
                        help="do not resolve principal names through Microsoft Graph (names stay null; "
                             "without the Directory.Read.All permission they stay null anyway)")
@@ -140,9 +143,10 @@ def cmd_audit(args) -> int:
         options = AuditOptions(source="snapshot", snapshot=args.snapshot, **common)
     else:
         options = AuditOptions(source="live", scope=_live_scope(args),
-                               live={"cloud": args.cloud, "directory": not args.no_directory}, **common)
-    if not args.live and (args.management_group or args.subscription or args.no_directory):
-        raise _usage("--management-group, --subscription and --no-directory go with --live")
+                               live={"cloud": args.cloud, "directory": not args.no_directory,
+                                     **({"deep": True} if args.deep else {})}, **common)
+    if not args.live and (args.management_group or args.subscription or args.no_directory or args.deep):
+        raise _usage("--management-group, --subscription, --no-directory and --deep go with --live")
     previous = _previous_report(args.previous) if args.previous else None
     sink = LocalFolderSink(args.out)
     outcome = run_audit(options, sink, progress=Progress(), previous=previous)
@@ -189,7 +193,7 @@ def cmd_collect(args) -> int:
     from audit_function.collect import collect_snapshot, write_snapshot
 
     raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress(),
-                           directory=not args.no_directory)
+                           directory=not args.no_directory, **({"deep": True} if args.deep else {}))
     write_snapshot(raw, args.out, gzip=args.gzip)
     manifest = raw.manifest or {}
     tables = ", ".join(f"{k} {v}" for k, v in (manifest.get("tables") or {}).items())

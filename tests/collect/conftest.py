@@ -103,6 +103,7 @@ def expected_rows(tables, *, subs=None, forbidden=()):
         "management_groups": tables["management_groups"],
         "role_definitions": tables["role_definitions"],
         "lighthouse_delegations": [r for r in tables.get("lighthouse_delegations", []) if sub_ok(r["subscriptionId"])],
+        "managed_hsms": [r for r in tables.get("managed_hsms", []) if sub_ok(r["subscriptionId"])],
     }
     above = None  # management groups above the wanted subscriptions
     if wanted is not None:
