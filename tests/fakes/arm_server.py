@@ -379,5 +379,4 @@ class DeepRoutes:
         props = dict(row.get("properties") or {})
         if kind == "keys" and not self.faults.list_rotation_policy:
             props.pop("rotationPolicy", None)
-        props.pop("value", None)
         return {**row, "properties": props}
