@@ -145,8 +145,10 @@ def cmd_audit(args) -> int:
         options = AuditOptions(source="live", scope=_live_scope(args),
                                live={"cloud": args.cloud, "directory": not args.no_directory,
                                      **({"deep": True} if args.deep else {})}, **common)
-    if not args.live and (args.management_group or args.subscription or args.no_directory or args.deep):
-        raise _usage("--management-group, --subscription, --no-directory and --deep go with --live")
+    if not args.live and (args.management_group or args.subscription or args.no_directory):
+        raise _usage("--management-group, --subscription and --no-directory go with --live")
+    if not args.live and args.deep:
+        raise _usage("--deep goes with --live (a snapshot holds the deeper tables it was collected with)")
     previous = _previous_report(args.previous) if args.previous else None
     sink = LocalFolderSink(args.out)
     outcome = run_audit(options, sink, progress=Progress(), previous=previous)

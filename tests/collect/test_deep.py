@@ -9,7 +9,6 @@ import json
 import pytest
 
 from audit_function.cli import main
-from audit_function.collect import LiveScope
 from audit_function.collect.arm_authorization import MAX_TRANSIENT
 from audit_function.snapshot import RawSnapshot, iter_rows, load_estate
 from tests.fakes.arm_server import KEYVAULT_API, MONITOR_API, DeepFaults
