@@ -271,6 +271,7 @@ class DeepFaults:
     retry_after: int = 1
     latency_s: float = 0.0                                      # per request, on the server's clock
     list_rotation_policy: bool = False                          # keys.list carries rotationPolicy (else get only)
+    throttle_every: int = 0                                     # every n-th request answers 429 (benchmark)
 
 
 class DeepRoutes:
@@ -326,7 +327,8 @@ class DeepRoutes:
             allowed, left = self._take(sub)
         if self.faults.latency_s:
             self.clock.sleep(self.faults.latency_s)
-        fault = self.faults.script.get(n) or next(
+        every = self.faults.throttle_every
+        fault = self.faults.script.get(n) or ("429" if every and n % every == 0 else None) or next(
             (k for r, k in self.faults.resource_faults.items() if _norm_scope(r) == resource), None)
         headers = {"x-ms-ratelimit-remaining-subscription-reads": str(left),
                    "x-ms-request-id": f"00000000-0000-0000-0001-{n:012d}"}
