@@ -121,7 +121,7 @@ def affected(vaults) -> dict:
 def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assignment=None, role=None,
             subscription_id: str | None = None, evidence: dict | None = None, severity: str | None = None,
             principal_id: str | None = None, principal_type: str | None = None, scope: str | None = None,
-            affected_vaults=None, **remediation_fields) -> Finding:
+            affected_vaults=None, remediation: str | None = None, **remediation_fields) -> Finding:
     """Build a finding for ``meta``: fingerprint, severity override, names, owner, remediation filled in.
 
     The subject (``meta.subject``) picks the id the fingerprint is made of: the vault's id, the
@@ -178,7 +178,7 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         owner=ctx.owner(vault),
         affected=affected(affected_vaults) if affected_vaults is not None else None,
         evidence=evidence or {},
-        remediation=meta.remediation.format_map(fields),
+        remediation=(remediation or meta.remediation).format_map(fields),   # a rule may word it per resource kind
     )
 
 
@@ -216,6 +216,11 @@ def groups_note(ctx: RuleContext) -> str:
     return ("group memberships expanded from directory data" if ctx.groups_expanded
             else "group memberships not expanded (no directory data in the snapshot): "
                  "access a principal has only through a group is not counted")
+
+
+def hsm_remediation(vault, text: str) -> str | None:
+    """``text`` for a Managed HSM pool (its commands differ from a vault's), None (the rule's own) otherwise."""
+    return text if getattr(vault, "kind", "vault") == "managedHsm" else None
 
 
 def label(vault) -> str:

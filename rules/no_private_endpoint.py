@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding, label
+from rules.base import RuleMeta, finding, label, hsm_remediation
 
 META = RuleMeta(
     id="no-private-endpoint",
@@ -29,6 +29,12 @@ META = RuleMeta(
 )
 
 
+#: the remediation on a Managed HSM pool (Update-AzKeyVaultManagedHsm; az keyvault update targets vaults)
+HSM_REMEDIATION = (
+    "`az network private-endpoint create --resource-group <network resource group> --name pe-{vault_name} --vnet-name <vnet> --subnet <subnet> --private-connection-resource-id {vault_id} --group-id managedhsm --connection-name pe-{vault_name}` (link the privatelink.managedhsm.azure.net private DNS zone)"
+)
+
+
 def evaluate(vault, access, ctx):
     if vault.approved_private_endpoints:
         return
@@ -40,7 +46,7 @@ def evaluate(vault, access, ctx):
     else:
         detail = "it has no private endpoint connection"
     yield finding(
-        META, ctx, vault=vault,
+        META, ctx, vault=vault, remediation=hsm_remediation(vault, HSM_REMEDIATION),
         message=f"{label(vault)} {vault.name} is reachable only through its public endpoint: {detail}.",
         evidence={"privateEndpointConnections": connections, "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},

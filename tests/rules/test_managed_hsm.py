@@ -35,3 +35,23 @@ def test_without_the_table_hsms_are_not_in_the_inventory_and_coverage_says_so():
     run = run_rules((public_network_open,), vaults=[vault_row()])
     cov = {c["source"]: c for c in run.report["run"]["coverage"]}
     assert cov["Managed HSM pools"]["state"] == "not collected"
+
+
+def test_hsm_remediation_uses_the_hsm_commands():
+    from rules import firewall_allows_any
+
+    hsm = hsm_row(publicNetworkAccess="Enabled", networkAcls={"defaultAction": "Allow"}, enablePurgeProtection=False)
+    broad = hsm_row("hsm2", publicNetworkAccess="Enabled",
+                    networkAcls={"defaultAction": "Deny", "ipRules": [{"value": "0.0.0.0/0"}]})
+    run = run_rules((public_network_open, no_private_endpoint, purge_protection_disabled, firewall_allows_any),
+                    vaults=[vault_row(publicNetworkAccess="Enabled", networkAcls={"defaultAction": "Allow"})],
+                    tables={"managed_hsms": [hsm, broad]})
+    on_hsm = {f["ruleId"]: f["remediation"] for f in run.findings if f["vaultId"] == hsm_id()}
+    assert "Update-AzKeyVaultManagedHsm -Name hsm1 -ResourceGroupName rg-hsm -PublicNetworkAccess Disabled" in \
+        on_hsm["public-network-open"]
+    assert "--group-id managedhsm" in on_hsm["no-private-endpoint"]
+    assert "-EnablePurgeProtection" in on_hsm["purge-protection-disabled"]
+    (fw,) = [f for f in run.findings if f["ruleId"] == "firewall-allows-any"]
+    assert fw["vaultName"] == "hsm2" and f"--ids {hsm_id('hsm2')}" in fw["remediation"]
+    on_vault = [f for f in run.findings if f["ruleId"] == "public-network-open" and f["vaultName"] == "kv1"]
+    assert "az keyvault update --name kv1" in on_vault[0]["remediation"]
