@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     lines = [
         "# Deep collection benchmark (bench/bench_deep.py)",
         "",
-        f"- Machine: `nproc` = {os.cpu_count()}, `uname -m` = {platform.machine()}, Python {platform.python_version()}",
+        f"- Machine: `nproc` = {os.cpu_count()}, `uname -m` = {platform.machine()}, Python {platform.python_version()}, "
+        f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine)",
         f"- Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Estate (synthetic, `tests/fakes/estate.py` + `add_deep_tables`, seed 2026): {args.subscriptions} "
         f"subscriptions, {args.vaults:,} vaults with 2 keys and 2 secrets each, {args.hsms} Managed HSM pools.",
@@ -126,6 +127,8 @@ def main(argv=None) -> int:
         f"| wall time, whole `collect --deep` (ARG + ARM) | {fmt_s(full['wall_s'])} |",
         f"| sequential (1 worker), measured on {seq['sample']} vaults, x {args.vaults:,} | {fmt_s(sequential)} |",
         f"| speed-up | {sequential / full['deep_s']:.1f} x |",
+        f"| latency floor at {arm_deep.WORKERS} workers (requests x latency / workers) | "
+        f"{fmt_s(d['requests'] * args.latency / arm_deep.WORKERS)} |",
         f"| rows | {full['rows']} |",
         f"| complete | {full['complete']} ({full['gaps']} gaps) |",
         "",

@@ -55,3 +55,25 @@ def test_hsm_remediation_uses_the_hsm_commands():
     assert fw["vaultName"] == "hsm2" and f"--ids {hsm_id('hsm2')}" in fw["remediation"]
     on_vault = [f for f in run.findings if f["ruleId"] == "public-network-open" and f["vaultName"] == "kv1"]
     assert "az keyvault update --name kv1" in on_vault[0]["remediation"]
+
+
+def test_hsms_evaluate_the_same_in_forked_workers():
+    from audit_function.access import AccessIndex
+    from audit_function.engine import evaluate
+    from audit_function.snapshot import RawSnapshot, load_estate
+    from rules.base import RuleContext
+    from tests.factories import AS_OF, SUB2, diagnostic_row, key_row, subscription_row
+
+    tables = {"subscriptions": [subscription_row(), subscription_row(SUB2)], "role_definitions": [],
+              "vaults": [vault_row(f"kv{i}", publicNetworkAccess="Enabled") for i in range(40)], "role_assignments": [],
+              "managed_hsms": [hsm_row(f"h{i}", publicNetworkAccess="Enabled") for i in range(5)],
+              "diagnostic_settings": [diagnostic_row(hsm_id("h1"))], "vault_objects": [key_row("k", vault="kv3")],
+              "defender_plans": []}
+    estate = load_estate(RawSnapshot(tables=tables))
+    ctx = RuleContext(as_of=AS_OF)
+    one = evaluate(estate, rules.ALL_RULES, ctx, index=AccessIndex(estate), workers=1)
+    two = evaluate(estate, rules.ALL_RULES, ctx, index=AccessIndex(estate), workers=2)
+    assert sorted(f["fingerprint"] for f in one.findings) == sorted(f["fingerprint"] for f in two.findings)
+    on_hsms = {f["vaultName"] for f in one.findings if f["ruleId"] == "audit-logging-missing"} & {
+        f"h{i}" for i in range(5)}
+    assert on_hsms == {"h0", "h2", "h3", "h4"}
