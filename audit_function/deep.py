@@ -188,9 +188,10 @@ def defender_from_row(row: dict) -> DefenderPlan | None:
                         _str(get_ci(props, "subPlan"), "properties.subPlan"))
 
 
-def attach(resources: list[Vault], table: str, rows: list | None, gaps) -> list[Vault]:
+def attach(resources: list[Vault], table: str, rows: list | None, gaps, mgs_of=lambda r: ()) -> list[Vault]:
     """Each resource with its rows of ``table`` attached (``()`` without rows); ``None`` where a gap of that
-    table covers it or names one of its rows, or where the table was not collected (``rows`` None)."""
+    table covers it (its id, a scope above it, or a management group its subscription is under, by
+    ``mgs_of(resource)``) or names one of its rows. ``rows`` None (not collected): resources unchanged."""
     if rows is None:
         return resources
     attr = ATTACHED[table]
@@ -210,8 +211,11 @@ def attach(resources: list[Vault], table: str, rows: list | None, gaps) -> list[
             unread.add(hit)          # the gap names the resource or one of its rows
         else:
             above.add(gkey)          # a scope above resources (subscription, resource group, '/')
+    mg_prefix = "/providers/microsoft.management/managementgroups/"
+    unread_mgs = {k[len(mg_prefix):] for k in above if k.startswith(mg_prefix)}
     out = []
     for r in resources:
-        missing = r.key in unread or "/" in above or (above and any(p in above for p in prefixes(r.key)))
+        missing = r.key in unread or "/" in above or (above and any(p in above for p in prefixes(r.key))) or (
+            unread_mgs and not unread_mgs.isdisjoint(mgs_of(r)))
         out.append(replace(r, **{attr: None if missing else tuple(by_key.get(r.key, ()))}))
     return out

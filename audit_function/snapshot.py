@@ -248,9 +248,13 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             continue
         seen.add(hsm.key)
         hsms.append(hsm)
-    unique = deep.attach(unique, "vault_objects", object_rows, gaps)
-    unique = deep.attach(unique, "diagnostic_settings", diagnostic_rows, gaps)
-    hsms = deep.attach(hsms, "diagnostic_settings", diagnostic_rows, gaps)
+    def mgs_of(resource) -> tuple[str, ...]:
+        sub = subscriptions.get(resource.subscription_key or "")
+        return sub.management_groups if sub else ()
+
+    unique = deep.attach(unique, "vault_objects", object_rows, gaps, mgs_of)
+    unique = deep.attach(unique, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
+    hsms = deep.attach(hsms, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
     defender = None if defender_rows is None else {
         p.subscription_id.lower(): p for p in defender_rows if p is not None}
 

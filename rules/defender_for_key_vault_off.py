@@ -31,12 +31,14 @@ META = RuleMeta(
 def evaluate(estate, index, ctx):
     plans = estate.defender or {}
     unread = {g.scope.lower().rstrip("/") for g in estate.gaps if g.table == "defender_plans"}
+    mg_prefix = "/providers/microsoft.management/managementgroups/"
+    unread_mgs = {s[len(mg_prefix):] for s in unread if s.startswith(mg_prefix)}
     by_sub: dict[str, list] = {}
     for vault in estate.vaults + estate.hsms:
         by_sub.setdefault(vault.subscription_key or "", []).append(vault)
     for key in sorted(estate.subscriptions):
         sub = estate.subscriptions[key]
-        if "/" in unread or "" in unread or f"/subscriptions/{key}" in unread:
+        if "" in unread or f"/subscriptions/{key}" in unread or unread_mgs & set(sub.management_groups):
             yield NotEvaluated(META.id, None, "the subscription's Defender plans could not be read",
                                scope=f"/subscriptions/{sub.subscription_id}")
             continue

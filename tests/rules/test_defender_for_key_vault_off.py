@@ -38,3 +38,14 @@ def test_not_collected_and_unreadable_subscription():
     assert [f["subscriptionId"] for f in run.of(RULE)] == [SUB]
     assert [n["scope"] for n in run.not_evaluated] == [f"/subscriptions/{SUB2}"]
     assert vault_id()  # the vault is in SUB
+
+
+def test_a_gap_at_a_management_group_or_the_tenant_leaves_its_subscriptions_not_evaluated():
+    mg = "/providers/Microsoft.Management/managementGroups/mg-corp"
+    run = run_rules(RULES, vaults=[vault_row()], tables={"defender_plans": []},
+                    gaps=[{"scope": mg, "table": "defender_plans", "reason": "HTTP 403"}])
+    assert run.of(RULE) == [] and sorted(n["scope"] for n in run.not_evaluated) == sorted(
+        [f"/subscriptions/{SUB}", f"/subscriptions/{SUB2}"])
+    run = run_rules(RULES, vaults=[vault_row()], tables={"defender_plans": []},
+                    gaps=[{"scope": "/", "table": "defender_plans", "reason": "time budget exhausted"}])
+    assert run.of(RULE) == [] and len(run.not_evaluated) == 2

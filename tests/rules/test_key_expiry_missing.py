@@ -2,7 +2,7 @@
 
 from rules import key_expiry_missing
 from rules.base import fingerprint
-from tests.factories import key_row, run_rules, secret_row, vault_id, vault_row
+from tests.factories import SUB, key_row, run_rules, secret_row, vault_id, vault_row
 
 RULES = (key_expiry_missing,)
 RULE = "key-expiry-missing"
@@ -74,3 +74,14 @@ def test_evidence_is_capped_with_the_full_count():
     run = run_rules(RULES, vaults=[vault_row()], tables={"vault_objects": [key_row(f"k{i:03}") for i in range(130)]})
     (f,) = run.of(RULE)
     assert len(f["evidence"]["keys"]) == 100 and f["evidence"]["keysCount"] == 130
+
+
+def test_gaps_above_the_vault_leave_it_not_evaluated():
+    for scope in (f"/subscriptions/{SUB}", f"/subscriptions/{SUB}/resourceGroups/rg-app", "/",
+                  "/providers/Microsoft.Management/managementGroups/mg-corp"):
+        gaps = [{"scope": scope, "table": "vault_objects", "reason": "time budget exhausted"}]
+        run = run_rules(RULES, vaults=[vault_row()], tables={"vault_objects": [key_row("k")]}, gaps=gaps)
+        assert run.of(RULE) == [] and [n["vaultId"] for n in run.not_evaluated] == [vault_id()], scope
+    other = [{"scope": f"/subscriptions/{SUB}/resourceGroups/rg-other", "table": "vault_objects", "reason": "403"}]
+    run = run_rules(RULES, vaults=[vault_row()], tables={"vault_objects": [key_row("k")]}, gaps=other)
+    assert len(run.of(RULE)) == 1
