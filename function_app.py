@@ -70,12 +70,17 @@ def run_once(environ: Mapping[str, str], *, past_due: bool = False,
 def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
     from audit_function.audit import run_audit  # heavy imports stay out of host indexing
 
-    credential = make_credential() if settings.source == "live" or settings.uses_identity else None
+    credential = make_credential() if settings.needs_credential else None
     live = {}
     if settings.source == "live":
         live = {"credential": credential, "time_budget_s": settings.collect_budget_minutes * 60}
-    return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
-                     progress=obs.ProgressLogger(log, clock))
+    logs = settings.logs.sink(credential) if settings.logs is not None else None  # Sentinel (AUDIT_LOGS_*)
+    try:
+        return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
+                         progress=obs.ProgressLogger(log, clock), logs=logs)
+    finally:
+        if logs is not None:
+            logs.close()
 
 
 def ticket_settings(settings: FunctionSettings) -> dict | None:

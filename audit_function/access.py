@@ -21,9 +21,9 @@ from audit_function.estate import MG_PREFIX, VAULT_SEGMENT, Estate, PolicyEntry,
 class Grant:
     """One grant (role assignment or eligible assignment) with its compiled role; shared by every vault it reaches."""
 
-    __slots__ = ("assignment", "role", "level", "principal", "data", "control", "eligible", "_evidence")
+    __slots__ = ("assignment", "role", "level", "principal", "data", "control", "eligible", "name", "_evidence")
 
-    def __init__(self, assignment: RoleAssignment, role: RoleDefinition, level: str) -> None:
+    def __init__(self, assignment: RoleAssignment, role: RoleDefinition, level: str, name: str | None = None) -> None:
         self.assignment = assignment
         self.role = role
         self.level = level            # root | managementGroup | subscription | resourceGroup | vault | object
@@ -31,6 +31,7 @@ class Grant:
         self.data = role.data
         self.control = role.control if level != "object" else 0   # object-scoped control grants do not count
         self.eligible = assignment.eligible
+        self.name = name              # the principal's display name, when the directory (or Lighthouse) names it
         self._evidence: dict | None = None
 
     def evidence(self) -> dict:
@@ -39,6 +40,7 @@ class Grant:
             out = {
                 "assignmentId": self.assignment.id,
                 "principalId": self.assignment.principal_id,
+                "principalName": self.name,
                 "roleDefinitionId": self.assignment.role_definition_id,
                 "roleName": self.role.name,
                 "scope": self.assignment.scope,
@@ -231,6 +233,14 @@ class AccessIndex:
         if estate.principals is not None:
             self.member_of = {k: p.member_of for k, p in estate.principals.items() if p.member_of}
         definitions = estate.role_definitions
+        directory = estate.principals or {}
+
+        def name_of(assignment: RoleAssignment) -> str | None:
+            principal = directory.get(assignment.principal_key)
+            if principal is not None:
+                return principal.display_name
+            return assignment.description if assignment.managed_by_tenant else None
+
         #: any grant (known role or not, any tenant) at management-group scope: empty chains are then unknown ancestry
         self.has_inherited = estate.grants_at_management_groups or any(
             a.scope_key.startswith(MG_PREFIX) for a in estate.assignments)
@@ -244,10 +254,10 @@ class AccessIndex:
                 (self._in_vault_unknown if inside else self._unknown).setdefault(inside or key, []).append(assignment)
             elif inside:
                 if role.data:
-                    self._in_vault.setdefault(inside, []).append(Grant(assignment, role, "object"))
+                    self._in_vault.setdefault(inside, []).append(Grant(assignment, role, "object", name_of(assignment)))
             elif role.relevant:
                 level = "vault" if key in self.vault_keys else scope_level(key)
-                self._grants.setdefault(key, []).append(Grant(assignment, role, level))
+                self._grants.setdefault(key, []).append(Grant(assignment, role, level, name_of(assignment)))
         for deny in estate.denies:
             if deny.data or deny.control:
                 self._denies.setdefault(deny.scope_key, []).append(deny)

@@ -102,10 +102,13 @@ def _source(options: AuditOptions, progress):
 
 
 def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime] = _utcnow,
-              progress: Callable[..., None] | None = None, previous: dict | None = None) -> AuditOutcome:
+              progress: Callable[..., None] | None = None, previous: dict | None = None,
+              logs=None) -> AuditOutcome:
     """Audit, render every requested format, publish through ``sink`` (if any).
 
     ``previous`` is the last report to diff against; by default the sink's own latest report.
+    ``logs`` (an :class:`~audit_function.logs_sink.SentinelSink`) also sends the rows to Log
+    Analytics before the files are rendered: a failed upload is a gap in the report they contain.
     """
     options.validate()
     started = clock()
@@ -143,6 +146,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     suppressor.finish(report)
     history.finish(report)
     report["run"]["finishedAt"] = _iso(clock())
+    if logs is not None:
+        _forward_logs(report, logs)
     result = AuditResult(report=report, access=access_rows)
     files = {}
     for name in options.formats:
@@ -151,6 +156,13 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
         files[writer.filename] = stream(result) if stream else writer.render(result)
     published = sink.publish(files, report) if sink is not None else []
     return AuditOutcome(result, files, published, exit_code_for(report, options.fail_on))
+
+
+def _forward_logs(report: dict, logs) -> None:
+    """Sentinel / Log Analytics (issue 17): kept apart from report building on purpose."""
+    from audit_function.logs_sink import forward_report
+
+    forward_report(report, logs)
 
 
 def _vault_fields(estate) -> dict[str, dict]:

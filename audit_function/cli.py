@@ -81,12 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                        help="folder for kv-audit-report.json / .xlsx (default: reports/)")
     audit.add_argument("--format", type=_formats, default=("json", "xlsx"), metavar="FORMATS",
-                       help="comma-separated report formats (default: json,xlsx)")
+                       help="comma-separated report formats: json, xlsx, ocsf, html (default: json,xlsx)")
     audit.add_argument("--fail-on", choices=("high", "medium", "low"), metavar="SEVERITY",
                        help="exit 1 when an unsuppressed finding at or above SEVERITY exists")
     audit.add_argument("--config", type=Path, metavar="FILE", help="configuration file (suppressions, thresholds)")
     audit.add_argument("--previous", type=Path, metavar="FILE",
                        help="previous JSON report to diff against (default: the one already in --out)")
+    logs = audit.add_argument_group("Microsoft Sentinel / Log Analytics (the report in --out is written as well)")
+    logs.add_argument("--sink", choices=("sentinel",), help="also send findings, vaults and the run summary "
+                      "through the Logs Ingestion API (settings: AUDIT_LOGS_ENDPOINT, AUDIT_LOGS_RULE_ID, "
+                      "AUDIT_LOGS_STREAM_*; a failed upload is a gap: exit 3)")
+    logs.add_argument("--logs-endpoint", metavar="URL", help="data collection endpoint (default: AUDIT_LOGS_ENDPOINT)")
+    logs.add_argument("--logs-rule-id", metavar="DCR_ID", help="data collection rule immutable id (default: AUDIT_LOGS_RULE_ID)")
     audit.set_defaults(handler=cmd_audit)
 
     collect = sub.add_parser("collect", help="collect a snapshot from Azure Resource Graph",
@@ -150,14 +156,34 @@ def cmd_audit(args) -> int:
     if not args.live and args.deep:
         raise _usage("--deep goes with --live (a snapshot holds the deeper tables it was collected with)")
     previous = _previous_report(args.previous) if args.previous else None
+    logs = _logs_sink(args)
     sink = LocalFolderSink(args.out)
-    outcome = run_audit(options, sink, progress=Progress(), previous=previous)
+    outcome = run_audit(options, sink, progress=Progress(), previous=previous, logs=logs)
     try:
         _print_summary(outcome)
         sys.stdout.flush()
     except BrokenPipeError:  # `kv-audit audit … | head`: the reports are written; the exit code still counts
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return outcome.exit_code
+
+
+def _logs_sink(args):
+    """``--sink sentinel``: the Sentinel sink from AUDIT_LOGS_* (flags override), or None."""
+    if args.sink != "sentinel":
+        if args.logs_endpoint or args.logs_rule_id:
+            raise _usage("--logs-endpoint and --logs-rule-id go with --sink sentinel")
+        return None
+    from audit_function.settings import LOGS_ENDPOINT, LOGS_RULE_ID, LogsSettings
+
+    environ = dict(os.environ)
+    if args.logs_endpoint:
+        environ[LOGS_ENDPOINT] = args.logs_endpoint
+    if args.logs_rule_id:
+        environ[LOGS_RULE_ID] = args.logs_rule_id
+    settings = LogsSettings.from_env(environ, required=True)
+    from azure.identity import DefaultAzureCredential
+
+    return settings.sink(DefaultAzureCredential())
 
 
 def _print_summary(outcome) -> None:

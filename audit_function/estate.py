@@ -282,8 +282,6 @@ def vault_from_row(row: dict) -> Vault:
     endpoints = lenient("privateEndpointConnections",
                         lambda: _private_endpoints(props.get("privateendpointconnections")), [])
     soft_delete = lenient("enableSoftDelete", lambda: _bool(props.get("enablesoftdelete"), "properties.enableSoftDelete"))
-    template = lenient("enabledForTemplateDeployment",
-                       lambda: _bool(props.get("enabledfortemplatedeployment"), "properties.enabledForTemplateDeployment"))
     purge_protection = lenient("enablePurgeProtection",
                                lambda: _bool(props.get("enablepurgeprotection"), "properties.enablePurgeProtection"))
     policies = [_policy_entry(i, entry, tenant)
@@ -298,7 +296,7 @@ def vault_from_row(row: dict) -> Vault:
     return Vault(
         id=vault_id,
         key=scope_key(vault_id),
-        name=_str(row.get("name"), "name") or vault_id.rstrip("/").rsplit("/", 1)[-1],
+        name=_str(row.get("name"), "name") or vault_id,   # never parsed out of the id (names may hold anything)
         subscription_id=_str(row.get("subscriptionId"), "subscriptionId") or _subscription_in(vault_id),
         resource_group=_str(row.get("resourceGroup"), "resourceGroup"),
         location=_str(row.get("location"), "location"),
@@ -314,7 +312,7 @@ def vault_from_row(row: dict) -> Vault:
         private_endpoints=tuple(endpoints),
         soft_delete=soft_delete,
         purge_protection=purge_protection,
-        template_deployment=template is True,
+        template_deployment=props.get("enabledfortemplatedeployment") is True,   # only JSON true enables it
         access_policies=tuple(policies),
         tags=tags if isinstance(tags, dict) else {},
         unreadable=tuple(unreadable),
@@ -465,7 +463,11 @@ class RoleDefinition:
 
 
 def _strings(value, what: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in _list(value, what) if isinstance(v, str))
+    items = _list(value, what)
+    for i, v in enumerate(items):
+        if not isinstance(v, str):
+            raise RowError(f"{what}[{i}] must be a string, got {type(v).__name__}")
+    return tuple(items)
 
 
 def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleDefinition:
@@ -473,8 +475,12 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
         raise RowError("row is not a JSON object")
     role_id = _str(row.get("id"), "id") or _str(row.get("name"), "name", required=True)
     props = row.get("properties")
-    if not isinstance(props, dict):
+    if props is None and "properties" not in row and get_ci(row, "permissions") is not None:
         props = row  # `az role definition list` shape: properties flattened
+    if not isinstance(props, dict):
+        raise RowError("properties is missing" if props is None else "properties must be an object")
+    if get_ci(props, "permissions") is None:
+        raise RowError("properties.permissions is missing: the role's grants are unknown")
     blocks = []
     for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
         if not isinstance(raw, dict):
@@ -582,13 +588,19 @@ def eligibility_from_row(row: dict) -> RoleAssignment:
     return replace(assignment_from_row(row), eligible=True)
 
 
-def assignment_from_row(row: dict) -> RoleAssignment:
+def _id_and_properties(row) -> tuple[str, dict]:
+    """The ``id`` and ``properties`` object every authorization row needs (RowError without them)."""
     if not isinstance(row, dict):
         raise RowError("row is not a JSON object")
-    assignment_id = _str(row.get("id"), "id", required=True)
+    row_id = _str(row.get("id"), "id", required=True)
     props = row.get("properties")
     if not isinstance(props, dict):
         raise RowError("properties is missing")
+    return row_id, props
+
+
+def assignment_from_row(row: dict) -> RoleAssignment:
+    assignment_id, props = _id_and_properties(row)
     role_id = _str(get_ci(props, "roleDefinitionId"), "properties.roleDefinitionId", required=True)
     principal = _str(get_ci(props, "principalId"), "properties.principalId", required=True)
     scope = scope_from_id(assignment_id, _str(get_ci(props, "scope"), "properties.scope"))
@@ -647,12 +659,7 @@ def _principal_ids(value, what: str) -> frozenset[str]:
 
 
 def deny_from_row(row: dict) -> DenyAssignment:
-    if not isinstance(row, dict):
-        raise RowError("row is not a JSON object")
-    deny_id = _str(row.get("id"), "id", required=True)
-    props = row.get("properties")
-    if not isinstance(props, dict):
-        raise RowError("properties is missing")
+    deny_id, props = _id_and_properties(row)
     scope = scope_from_id(deny_id, _str(get_ci(props, "scope"), "properties.scope"))
     data = control = 0
     for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from audit_function import __version__
+from audit_function import permissions as perms
 from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
@@ -90,20 +91,35 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
             "tables": estate.counts,
         },
         "summary": {
-            "vaults": len(vaults),
+            "vaults": len(estate.vaults),          # Key Vault vaults; the inventory below lists HSM pools too
+            "managedHsms": len(estate.hsms),
             "findings": len(store),
             "fixFirst": store.fix_first(),
             "bySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
             "byRule": {rid: by_rule.get(rid, 0) for rid in rule_ids},
             "bySubscription": dict(sorted(by_sub.items())),
-            "byPermissionModel": {m: sum(1 for v in vaults if v.model == m) for m in ("rbac", "accessPolicy")},
-            "byNetworkExposure": {e: sum(1 for v in vaults if exposure(v) == e)
+            "byPermissionModel": {m: sum(1 for v in estate.vaults if v.model == m) for m in ("rbac", "accessPolicy")},
+            "byNetworkExposure": {e: sum(1 for v in estate.vaults if exposure(v) == e)
                                   for e in ("public", "firewalled", "perimeter", "private")},
             "migrationReadiness": {r: evaluation.readiness.get(r, 0)
                                    for r in ("ready", "needs-assignments", "review-latent-grants", "blocked")},
         },
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],
+        "roles": roles_section(estate),
         "findings": findings,
         "migration": _materialize(evaluation.migration, materialize_limit),
     }
+
+
+def roles_section(estate: Estate) -> dict:
+    """Every role a grant in the estate references that reaches Key Vault data or a catalog control
+    action, named once per report: findings refer to roles by id (matched by trailing GUID)."""
+    out = {}
+    for guid in sorted({a.role_guid for a in estate.assignments}):
+        role = estate.role_definitions.get(guid)
+        if role is None or not (role.data or role.control):
+            continue
+        out[guid] = {"roleName": role.name, "roleDefinitionId": role.id, "custom": role.custom,
+                     "dataActions": perms.names(role.data), "controlActions": perms.control_names(role.control)}
+    return out

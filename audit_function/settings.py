@@ -39,6 +39,15 @@ DEEP = "AUDIT_DEEP"     # deep collection (keys, secrets, diagnostic settings, D
 CONTAINER = "AUDIT_REPORT_CONTAINER"
 STORAGE_ACCOUNT_URL = "AUDIT_STORAGE_ACCOUNT_URL"
 STORAGE_CONNECTION_STRING = "AUDIT_STORAGE_CONNECTION_STRING"
+#: Sentinel / Log Analytics (Logs Ingestion API); off unless AUDIT_LOGS_ENDPOINT is set
+LOGS_ENDPOINT = "AUDIT_LOGS_ENDPOINT"
+LOGS_RULE_ID = "AUDIT_LOGS_RULE_ID"
+LOGS_STREAM_FINDINGS = "AUDIT_LOGS_STREAM_FINDINGS"
+LOGS_STREAM_VAULTS = "AUDIT_LOGS_STREAM_VAULTS"
+LOGS_STREAM_RUNS = "AUDIT_LOGS_STREAM_RUNS"
+LOGS_STREAMS = {"findings": LOGS_STREAM_FINDINGS, "vaults": LOGS_STREAM_VAULTS, "runs": LOGS_STREAM_RUNS}
+DEFAULT_LOGS_STREAMS = {"findings": "Custom-KvAuditFindings_CL", "vaults": "Custom-KvAuditVaults_CL",
+                        "runs": "Custom-KvAuditRuns_CL"}
 
 #: Relative paths in settings are taken from the app root (where function_app.py lives).
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +56,8 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _MG_ID = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _FORMAT = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_DCR_ID = re.compile(r"^dcr-[0-9a-fA-F]{32}$")
+_STREAM = re.compile(r"^Custom-[A-Za-z0-9_]{1,60}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -70,6 +81,7 @@ class FunctionSettings:
     collect_budget_minutes: int = DEFAULT_COLLECT_BUDGET_MINUTES
     schedule: str = DEFAULT_SCHEDULE
     deep: bool = True
+    logs: "LogsSettings | None" = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, app_root: Path = APP_ROOT) -> "FunctionSettings":
@@ -93,10 +105,16 @@ class FunctionSettings:
         if values["tickets"] and not reader.raw(CONFIG_PATH):
             reader.bad(TICKETS, f"true needs {CONFIG_PATH}: the ticket settings are the config file's tickets section")
         values["storage_account_url"], values["storage_connection_string"] = reader.storage()
+        values["logs"] = reader.logs()
         if reader.problems:
             lines = "\n".join(f"  {p}" for p in reader.problems)
             raise ConfigError(f"invalid Function app settings:\n{lines}")
         return cls(**values)
+
+    @property
+    def needs_credential(self) -> bool:
+        """True when anything the run talks to takes a token (live collection, Blob, Log Analytics)."""
+        return self.source == "live" or self.uses_identity or self.logs is not None
 
     @property
     def uses_identity(self) -> bool:
@@ -137,7 +155,32 @@ class FunctionSettings:
             "deep": self.deep,
             "container": self.container,
             "storage": self.storage_account_url or "connection-string",
+            "logs": self.logs.endpoint if self.logs else "-",
         }
+
+
+@dataclass(frozen=True)
+class LogsSettings:
+    """Where the Sentinel sink sends rows: data collection endpoint, rule immutable id, stream names."""
+
+    endpoint: str
+    rule_id: str
+    streams: dict = field(default_factory=lambda: dict(DEFAULT_LOGS_STREAMS))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, required: bool = False) -> "LogsSettings | None":
+        """The AUDIT_LOGS_* settings alone (the CLI's ``--sink sentinel`` reads them too)."""
+        reader = _Reader(environ, APP_ROOT)
+        logs = reader.logs(required=required)
+        if reader.problems:
+            lines = "\n".join(f"  {p}" for p in reader.problems)
+            raise ConfigError(f"invalid Log Analytics settings:\n{lines}")
+        return logs
+
+    def sink(self, credential: Any, **client_kwargs: Any) -> Any:
+        from audit_function.logs_sink import SentinelSink
+
+        return SentinelSink.create(self.endpoint, self.rule_id, credential, self.streams, **client_kwargs)
 
 
 class _Reader:
@@ -267,6 +310,31 @@ class _Reader:
                                               "(https is required for token authentication)")
             return url.rstrip("/"), None
         return None, conn
+
+    def logs(self, *, required: bool = False) -> LogsSettings | None:
+        endpoint, rule_id = self.raw(LOGS_ENDPOINT), self.raw(LOGS_RULE_ID)
+        if not endpoint:
+            if required:
+                self.bad(LOGS_ENDPOINT, "not set: the data collection endpoint's logs ingestion URL, "
+                                        "e.g. https://<dce>.<region>-1.ingest.monitor.azure.com (infra output logsEndpoint)")
+            elif rule_id:
+                self.bad(LOGS_RULE_ID, f"set, but {LOGS_ENDPOINT} is not: set both to send findings to Log Analytics")
+            return None
+        parsed = urlparse(endpoint)
+        if parsed.scheme != "https" or not parsed.hostname or parsed.path not in ("", "/"):
+            self.bad(LOGS_ENDPOINT, f"{endpoint!r} is not an https logs ingestion URL like "
+                                    "https://<dce>.<region>-1.ingest.monitor.azure.com")
+        if not _DCR_ID.match(rule_id):
+            self.bad(LOGS_RULE_ID, f"{rule_id!r} is not a data collection rule immutable id (dcr-<32 hex digits>; "
+                                   "infra output logsRuleId)" if rule_id else
+                                   f"required with {LOGS_ENDPOINT}: the data collection rule's immutable id (dcr-...)")
+        streams = {}
+        for key, name in LOGS_STREAMS.items():
+            value = self.raw(name) or DEFAULT_LOGS_STREAMS[key]
+            if not _STREAM.match(value):
+                self.bad(name, f"{value!r} is not a custom stream name (Custom-<name>)")
+            streams[key] = value
+        return LogsSettings(endpoint.rstrip("/"), rule_id, streams)
 
 
 def _known_formats() -> frozenset[str] | None:

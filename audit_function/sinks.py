@@ -26,6 +26,7 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 _CONTENT_TYPES = {
     ".json": "application/json",
+    ".jsonl": "application/x-ndjson",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".csv": "text/csv; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",

@@ -6,7 +6,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -226,11 +226,8 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored", file=names.get("vaults", "vaults")))
             continue
         seen.add(vault.key)
-        if vault.row_tenant_id is None:
-            # a row without tenantId: the vault's subscription tells its tenant (vault-tenant-mismatch)
-            sub = subscriptions.get(vault.subscription_key or "")
-            if sub is not None and sub.tenant_id:
-                vault = replace(vault, row_tenant_id=sub.tenant_id)
+        # a row without tenantId stays without: vault-tenant-mismatch is then not evaluated, and / and
+        # management-group grants cover it (catalog 2, readings pinned); nothing is borrowed or guessed
         unique.append(vault)
 
     if manifest:

@@ -63,6 +63,14 @@ param instanceMemoryMB int = 2048
 @description('Object ids of users, groups or service principals that may read the reports (Storage Blob Data Reader on the report container).')
 param reportReaderPrincipalIds array = []
 
+@description('Days the kv-audit Log Analytics tables (KvAuditFindings_CL, KvAuditVaults_CL, KvAuditRuns_CL) keep their rows.')
+@minValue(30)
+@maxValue(730)
+param logsRetentionDays int = 365
+
+@description('Onboard Microsoft Sentinel on the kv-audit workspace and deploy the "new high findings" analytics rule (Sentinel is billed separately).')
+param enableSentinel bool = false
+
 @description('Tags for every hosting resource.')
 param tags object = {
   workload: 'kv-audit'
@@ -87,6 +95,8 @@ module hosting 'modules/hosting.bicep' = {
     reportRetentionDays: reportRetentionDays
     instanceMemoryMB: instanceMemoryMB
     reportReaderPrincipalIds: reportReaderPrincipalIds
+    logsRetentionDays: logsRetentionDays
+    enableSentinel: enableSentinel
     tags: tags
   }
 }
@@ -108,3 +118,5 @@ output reportContainerUrl string = hosting.outputs.reportContainerUrl
 output principalId string = hosting.outputs.principalId
 output applicationInsightsName string = hosting.outputs.applicationInsightsName
 output readerAssignmentId string = auditReader.outputs.roleAssignmentId
+output logsEndpoint string = hosting.outputs.logsEndpoint
+output logsRuleId string = hosting.outputs.logsRuleId

@@ -8,13 +8,15 @@ from importlib import import_module
 _WRITERS = {
     "json": ("reports.json_report", "JsonWriter"),
     "xlsx": ("reports.xlsx_report", "XlsxWriter"),
+    "ocsf": ("reports.ocsf_report", "OcsfWriter"),
+    "html": ("reports.html_report", "HtmlWriter"),
 }
 
 FORMATS = tuple(_WRITERS)
 
 
 def writer_for(name: str):
-    """The writer instance for a format name (``json``, ``xlsx``)."""
+    """The writer instance for a format name (``json``, ``xlsx``, ``ocsf``, ``html``)."""
     try:
         module, cls = _WRITERS[name]
     except KeyError:

@@ -6,6 +6,7 @@ no path and no connection. (openpyxl itself stages each worksheet's XML in a tem
 while the workbook is assembled; that is the library's internal buffering, not output.)
 
 Sheets, in order:
+  Fix first               the findings to start with (summary.fixFirst): cause, owner, reach, command
   Summary                 run metadata, INCOMPLETE banner, counts by severity/rule/subscription,
                           charts, and how every other sheet came out (rows, continuations)
   Findings                one row per finding in the JSON's order, linked to the portal
@@ -29,6 +30,7 @@ from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
     finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
 )
+from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first, fix_first_rows
 from .xlsx_summary import GAPS_SHEET, SheetFacts, write_summary
 from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
 from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
@@ -60,6 +62,10 @@ class XlsxWriter:
         workbook.properties.title = "kv-audit report"
         pages = {}
 
+        first = fix_first(report)
+        if first:
+            pages[FIX_FIRST_SHEET] = self._table(workbook, FIX_FIRST_SHEET, FIX_FIRST_COLUMNS,
+                                                 fix_first_rows(first, text, lookup), table_name="FixFirst")
         status = has_status(findings)
         pages["Findings"] = self._table(
             workbook, "Findings", finding_columns(status),
@@ -80,7 +86,14 @@ class XlsxWriter:
 
         facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
                            truncated=text.truncated, tool_version=_tool_version())
-        write_summary(workbook, report, text, facts)
+        write_summary(workbook, report, text, facts)   # inserted as the first tab
+        if first:   # the workbook opens on where to start; the Summary (coverage first) comes next
+            sheets = workbook._sheets
+            fix = next(ws for ws in sheets if ws.title == FIX_FIRST_SHEET)
+            sheets.remove(fix)
+            sheets.insert(0, fix)
+            sheets[1].sheet_view.tabSelected = False
+            fix.sheet_view.tabSelected = True
         workbook.active = 0
 
         buffer = BytesIO()

@@ -32,7 +32,8 @@ def evaluate(vault, access, ctx):
         return
     items = [entry_item(entry, ctx, policyDataActions=perms.names(entry.data),
                         crossTenant=vault.entry_cross_tenant(entry),
-                        coveredBy=[g.evidence() for g in access.rbac_grants(entry.object_key)]) for entry in dead]
+                        **capped([g.evidence() for g in access.rbac_grants(entry.object_key)], "coveredBy"))
+             for entry in dead]
     first = dead[0]
     yield finding(
         META, ctx, vault=vault, principal_id=first.object_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, capped, finding
 
 META = RuleMeta(
     id="inert-role-assignment",
@@ -45,6 +45,7 @@ def evaluate(vault, access, ctx):
                 evidence={**grant.evidence(), "objectScoped": grant.level == "object",
                           "conditional": a.conditional, "eligible": grant.eligible,
                           "permissionModel": vault.model, "roles": [a.role_definition_id],
+                          **capped([vault.id], "vaultIds"),
                           "dataActionsInWords": perms.describe(grant.data),
                           "dataActionCount": len(perms.names(grant.data))},
             )

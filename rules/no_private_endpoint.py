@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding, label, hsm_remediation
+from rules.base import RuleMeta, capped, finding, hsm_remediation, label
 
 META = RuleMeta(
     id="no-private-endpoint",
@@ -48,6 +48,6 @@ def evaluate(vault, access, ctx):
     yield finding(
         META, ctx, vault=vault, remediation=hsm_remediation(vault, HSM_REMEDIATION),
         message=f"{label(vault)} {vault.name} is reachable only through its public endpoint: {detail}.",
-        evidence={"privateEndpointConnections": connections, "approvedPrivateEndpoints": 0,
+        evidence={**capped(connections, "privateEndpointConnections"), "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},
     )

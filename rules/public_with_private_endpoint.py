@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, capped, finding
 
 META = RuleMeta(
     id="public-with-private-endpoint",
@@ -38,7 +38,7 @@ def evaluate(vault, access, ctx):
                  f"endpoint still answers (firewall default action {vault.acl_default_action}, "
                  f"{len(vault.ip_rules)} IP rule(s))."),
         evidence={"publicNetworkAccess": pna if pna else "missing",
-                  "approvedPrivateEndpoints": approved,
+                  **capped(approved, "approvedPrivateEndpoints"),
                   "networkDefaultAction": vault.acl_default_action,
-                  "ipRules": list(vault.ip_rules)},
+                  **capped(vault.ip_rules, "ipRules")},
     )

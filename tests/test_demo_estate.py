@@ -147,7 +147,7 @@ def test_role_assignments_reference_known_roles_principals_and_scopes():
         base = "" if p["scope"] == "/" else p["scope"]
         assert a["id"] == f"{base}/providers/Microsoft.Authorization/roleAssignments/{a['name']}"
         assert p["roleDefinitionId"].rsplit("/", 1)[1].lower() in defs
-        assert p["principalId"] in principals
+        assert p["principalId"] in principals or a["tenantId"] != demo.CONTOSO_TENANT  # other tenants: not ours
         assert p["principalType"] in {"User", "Group", "ServicePrincipal"}
         if "/providers/Microsoft.KeyVault/vaults/" in p["scope"]:
             vault = re.match(r"^(.*?/providers/Microsoft\.KeyVault/vaults/[^/]+)", p["scope"]).group(1)
@@ -215,7 +215,9 @@ def test_demo_audit_is_complete(report):
     assert sorted((n["ruleId"], n["vaultId"]) for n in report["run"]["notEvaluated"]) == [
         ("dead-access-policy", unplaced), ("stranded-access-policy", unplaced)]
     assert all("management-group ancestry" in n["reason"] for n in report["run"]["notEvaluated"])
-    assert report["summary"]["vaults"] == len(demo.VAULTS) + len(deep_demo.HSMS)   # Managed HSM pools listed too
+    assert report["summary"]["vaults"] == len(demo.VAULTS)
+    assert report["summary"]["managedHsms"] == len(deep_demo.HSMS)
+    assert len(report["vaults"]) == len(demo.VAULTS) + len(deep_demo.HSMS)   # the inventory lists HSM pools too
     assert report["schemaVersion"] == "2.0"
 
 
@@ -305,6 +307,11 @@ def test_assignment_level_findings_match_the_design(report):
     designed = Counter((d[0], "@" + a.key) for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design)
     designed.update((d[0], "@" + lh["key"]) for lh in demo.LIGHTHOUSE for d in lh["design"])
     assert actual == designed
+
+
+def test_another_tenants_root_grant_reaches_none_of_this_tenants_vaults(report):
+    fabrikam_root = next(a for a in demo.ASSIGNMENTS if a.key == "fabrikam-root-uaa").id.lower()
+    assert not [f for f in report["findings"] if (f.get("assignmentId") or "").lower() == fabrikam_root]
 
 
 def test_lighthouse_authorization_is_a_grant_named_from_the_delegation(report):

@@ -177,3 +177,22 @@ def test_json_list_body_drops_only_the_last_separator_whatever_the_chunking():
     for cut in range(1, len(stored)):
         chunks = [stored[i:i + cut] for i in range(0, len(stored), cut)]
         assert b"".join(json_list_body(iter(chunks))) == b'  {"a":1},\n  {"b":2}\n'
+
+
+def test_roles_are_named_once_per_report_and_findings_refer_to_them():
+    from audit_function import audit
+    from audit_function.estate import trailing_guid
+
+    report = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",))).result.report
+    roles = report["roles"]
+    owner = roles["8e3af657-a8ff-443c-a75c-2fe8c4bcb635"]
+    assert owner["roleName"] == "Owner" and "Microsoft.Authorization/roleAssignments/write" in owner["controlActions"]
+    assert roles["4633458b-17de-408a-b874-0445c86b69e6"]["dataActions"] == [
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"]
+    assert "acdd72a7-3385-48ef-bd42-f606fba81ae7" not in roles   # Reader reaches neither data nor control actions
+    for f in report["findings"]:
+        for ref in [f.get("roleDefinitionId")] * (f["subject"] == "grant") + f["evidence"].get("roles", []):
+            assert trailing_guid(ref) in roles, (f["ruleId"], ref)
+    names = {g.get("principalName") for f in report["findings"] if f["ruleId"] == "latent-grant"
+             for p in f["evidence"]["principals"] for g in p["grants"]}
+    assert "Platform Engineering" in names   # grant evidence carries names from directory data

@@ -743,6 +743,7 @@ class Assignment:
     role_id_style: str = "auto"  # auto | root | upper
     design: list = field(default_factory=list)  # assignment-level findings
     eligible: bool = False  # a PIM-eligible assignment (role_eligibilities, read through ARM)
+    tenant: str = CONTOSO_TENANT  # the row's tenantId (a multi-tenant snapshot holds other tenants' rows)
 
     @property
     def name(self) -> str:
@@ -785,7 +786,7 @@ class Assignment:
             "id": self.id,
             "name": self.name,
             "type": "microsoft.authorization/roleassignments",
-            "tenantId": CONTOSO_TENANT,
+            "tenantId": self.tenant,
             "subscriptionId": sub,
             "resourceGroup": rg,
             "properties": {
@@ -817,6 +818,10 @@ ASSIGNMENTS = [
     # -- tenant-wide and management groups
     Assignment("root-uaa-breakglass", "User Access Administrator", "breakglass", "/", "2019-05-06",
                "Elevated access for the break-glass account", design=[("self-grant-path",)]),
+    # Fabrikam's own tenant root: the collector's identity also reads the acquired tenant, so its
+    # rows are in the snapshot. '/' belongs to one tenant: this reaches none of Contoso's vaults.
+    Assignment("fabrikam-root-uaa", "User Access Administrator", "fabrikam-erp-admin", "/", "2018-02-01",
+               "Fabrikam tenant administrator", tenant=FABRIKAM_TENANT),
     Assignment("contoso-security-reader", "Reader", "grp-security-readers", mg_scope("contoso"),
                "2020-02-11", "Security team read access", created_by="priya"),
     Assignment("platform-kv-admin", "Key Vault Administrator", "grp-platform-eng", mg_scope("platform"),

@@ -21,6 +21,12 @@ param reportReaderPrincipalIds array
 @description('Put a CanNotDelete lock on the report storage account.')
 param lockReportStorage bool = true
 
+@description('Days the kv-audit Log Analytics tables keep their rows.')
+param logsRetentionDays int = 365
+
+@description('Onboard Microsoft Sentinel on the workspace and deploy the kv-audit analytics rule.')
+param enableSentinel bool = false
+
 var token = take(uniqueString(resourceGroup().id, namePrefix), 10)
 var short = toLower(replace(namePrefix, '-', ''))
 var hostStorageName = 'st${short}h${token}'
@@ -60,6 +66,28 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: workspace.id
     DisableLocalAuth: true // telemetry is accepted only with the Function's Entra token
   }
+}
+
+// Findings, vault inventory and run summaries in custom tables of the same workspace (Logs
+// Ingestion API: data collection endpoint + rule), and the Sentinel analytics rule when enabled.
+var dataCollectionRuleName = 'dcr-${namePrefix}-${token}'
+
+module logs 'logs.bicep' = {
+  name: 'kv-audit-logs'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    token: token
+    workspaceName: workspace.name
+    dataCollectionRuleName: dataCollectionRuleName
+    retentionInDays: logsRetentionDays
+    enableSentinel: enableSentinel
+    tags: tags
+  }
+}
+
+resource dataCollectionRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' existing = {
+  name: dataCollectionRuleName
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +316,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'AUDIT_STORAGE_ACCOUNT_URL'
           value: reportStorage.properties.primaryEndpoints.blob
         }
+        {
+          name: 'AUDIT_LOGS_ENDPOINT'
+          value: logs.outputs.logsEndpoint
+        }
+        {
+          name: 'AUDIT_LOGS_RULE_ID'
+          value: logs.outputs.ruleImmutableId
+        }
       ]
     }
     functionAppConfig: {
@@ -383,7 +419,24 @@ resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 }
 
+// Logs Ingestion API: send rows to this data collection rule only.
+resource logsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(dataCollectionRule.id, functionApp.id, roles.monitoringMetricsPublisher)
+  scope: dataCollectionRule
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    description: 'kv-audit findings to Log Analytics (this data collection rule only)'
+  }
+  dependsOn: [
+    logs
+  ]
+}
+
 output principalId string = functionApp.identity.principalId
+output logsEndpoint string = logs.outputs.logsEndpoint
+output logsRuleId string = logs.outputs.ruleImmutableId
 output functionAppName string = functionApp.name
 output reportStorageAccountName string = reportStorage.name
 output reportContainerUrl string = '${reportStorage.properties.primaryEndpoints.blob}${reportContainer.name}'

@@ -14,6 +14,8 @@ param failOnIncomplete bool
 param reportRetentionDays int
 param instanceMemoryMB int
 param reportReaderPrincipalIds array
+param logsRetentionDays int
+param enableSentinel bool
 param tags object
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -38,6 +40,8 @@ module app 'app.bicep' = {
     reportRetentionDays: reportRetentionDays
     instanceMemoryMB: instanceMemoryMB
     reportReaderPrincipalIds: reportReaderPrincipalIds
+    logsRetentionDays: logsRetentionDays
+    enableSentinel: enableSentinel
     tags: tags
   }
 }
@@ -47,3 +51,5 @@ output functionAppName string = app.outputs.functionAppName
 output reportStorageAccountName string = app.outputs.reportStorageAccountName
 output reportContainerUrl string = app.outputs.reportContainerUrl
 output applicationInsightsName string = app.outputs.applicationInsightsName
+output logsEndpoint string = app.outputs.logsEndpoint
+output logsRuleId string = app.outputs.logsRuleId

@@ -4,6 +4,10 @@
 //
 //   node tests/collect/kql_check.js FILE.kql ...      # one query per file
 //   node tests/collect/kql_check.js -e "QUERY" ...    # inline queries
+//   node tests/collect/kql_check.js --schema=TABLES.json FILE.kql ...
+//       # Log Analytics instead of ARG: the tables are those of the JSON file
+//       # ({"Table": {"column": "string|long|int|real|bool|datetime|timespan|guid|dynamic"}}),
+//       # and ARG's operator restrictions do not apply
 //
 // Prints "name:line:col: error CODE: message" per problem and exits 1 when any query has an
 // error (parse, unknown table/column/function, type error, or an operator Resource Graph does
@@ -32,12 +36,20 @@ function loadKusto() {
   return global.Kusto.Language;
 }
 
-function globals(K) {
+function globals(K, schema) {
   const S = K.Symbols;
-  const table = (name) => new S.TableSymbol.$ctor4(name, Object.entries(ARG_COLUMNS).map(
-    ([col, ty]) => new S.ColumnSymbol(col, S.ScalarTypes.GetSymbol(ty), null, null, null, null)));
-  const db = new S.DatabaseSymbol.ctor('ResourceGraph', ARG_TABLES.map(table));
+  const table = (name, columns) => new S.TableSymbol.$ctor4(name, Object.entries(columns).map(
+    ([col, ty]) => new S.ColumnSymbol(col, scalar(S, ty), null, null, null, null)));
+  const db = schema
+    ? new S.DatabaseSymbol.ctor('LogAnalytics', Object.entries(schema).map(([name, cols]) => table(name, cols)))
+    : new S.DatabaseSymbol.ctor('ResourceGraph', ARG_TABLES.map((name) => table(name, ARG_COLUMNS)));
   return K.GlobalState.Default.WithDatabase(db);
+}
+
+function scalar(S, ty) {
+  const symbol = S.ScalarTypes.GetSymbol(ty === 'boolean' ? 'bool' : ty);
+  if (!symbol) throw new Error(`unknown column type '${ty}'`);
+  return symbol;
 }
 
 function lineCol(text, offset) {
@@ -45,7 +57,7 @@ function lineCol(text, offset) {
   return `${before.length}:${before[before.length - 1].length + 1}`;
 }
 
-function check(K, g, text) {
+function check(K, g, text, argRules) {
   const code = K.KustoCode.ParseAndAnalyze(text, g);
   const out = global.Bridge.toArray(code.GetDiagnostics())
     .filter((d) => d.Severity === 'Error')
@@ -53,7 +65,7 @@ function check(K, g, text) {
   const kinds = K.Syntax.SyntaxKind;
   const kindName = {};
   for (const k of Object.keys(kinds)) if (typeof kinds[k] === 'number') kindName[kinds[k]] = k;
-  K.Syntax.SyntaxElement.WalkNodes(code.Syntax, (n) => {
+  if (argRules) K.Syntax.SyntaxElement.WalkNodes(code.Syntax, (n) => {
     const kind = kindName[n.Kind] || '';
     if (/Operator$/.test(kind) && kind !== 'BadQueryOperator' && !ARG_OPERATORS.has(kind)) {
       out.push({ code: 'ARG001', start: n.TextStart,
@@ -67,16 +79,18 @@ function check(K, g, text) {
 function main(argv) {
   const inputs = [];
   let inline = 0;
+  let schema = null;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '-e') inputs.push({ name: `<query ${++inline}>`, text: argv[++i] ?? '' });
+    else if (argv[i].startsWith('--schema=')) schema = JSON.parse(fs.readFileSync(argv[i].slice(9), 'utf8'));
     else inputs.push({ name: argv[i], text: fs.readFileSync(argv[i], 'utf8') });
   }
-  if (!inputs.length) { process.stderr.write('usage: kql_check.js FILE.kql ... | -e QUERY\n'); return 2; }
+  if (!inputs.length) { process.stderr.write('usage: kql_check.js [--schema=TABLES.json] FILE.kql ... | -e QUERY\n'); return 2; }
   const K = loadKusto();
-  const g = globals(K);
+  const g = globals(K, schema);
   let failed = 0;
   for (const { name, text } of inputs) {
-    const problems = check(K, g, text);
+    const problems = check(K, g, text, !schema);
     if (problems.length) failed++;
     for (const p of problems) console.log(`${name}:${lineCol(text, p.start)}: error ${p.code}: ${p.message}`);
     if (!problems.length) console.log(`${name}: OK`);

@@ -28,7 +28,7 @@ def test_tenant_scope_collects_every_table_in_minimum_requests(serve, collect, e
     by_id = {r["id"]: r for r in estate["vaults"]}
     assert all(row == by_id[row["id"]] for row in snap.tables["vaults"])
     # the other tables carry only the projected columns
-    assert set(snap.tables["role_assignments"][0]) == {"id", "name", "type", "properties"}
+    assert set(snap.tables["role_assignments"][0]) == {"id", "name", "type", "tenantId", "properties"}  # tenantId binds / and MG scopes
     assert set(snap.tables["subscriptions"][0]) == {"id", "name", "type", "tenantId", "subscriptionId", "properties"}
     minimum = minimum_requests(want)
     assert fake.requests == snap.manifest["requests"] == minimum

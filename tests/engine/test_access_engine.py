@@ -391,12 +391,13 @@ def test_vault_row_without_tenant_is_covered_by_any_tenant():
     assert access.data_principals() == ["root-other"]
 
 
-def test_vault_row_without_tenant_takes_its_subscription_tenant():
+def test_vault_row_without_tenant_is_covered_by_every_tenants_root_grants():
+    """Catalog 2: a tenant test needs both ids; the subscription's tenant is never borrowed."""
     rows = [assignment_row("/", KV_SECRETS_USER, "root-other", tenant=OTHER_TENANT),
             assignment_row("/", KV_SECRETS_USER, "root-same", tenant=TENANT)]
     _, access = access_for(vault=vault_row(row_tenant=None), assignments=rows,
                            subscriptions=[subscription_row(tenant=TENANT)])
-    assert access.data_principals() == ["root-same"]
+    assert access.data_principals() == ["root-other", "root-same"]
 
 
 def test_root_and_management_group_denies_are_tenant_bound():

@@ -247,3 +247,23 @@ def test_any_management_group_grant_makes_an_empty_chain_unknown_ancestry_even_o
                     subscriptions=[subscription_row(mgs=())])
     assert run.findings == []
     assert [(n["ruleId"], "ancestry" in n["reason"]) for n in run.not_evaluated] == [("dead-access-policy", True)]
+
+
+def test_a_role_definition_row_that_cannot_be_read_is_a_gap_and_the_built_in_role_still_applies():
+    """A definition row with null properties, no permissions or a non-string action is bad input: the
+    row is skipped (a gap) instead of becoming a role that grants nothing and hides its grants."""
+    from rules import self_grant_path
+    from tests.factories import policy, run_rules, vault_row
+
+    owner_id = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}"
+    bad_rows = [
+        {"id": owner_id, "name": OWNER, "properties": None},
+        {"id": owner_id, "name": OWNER, "properties": {"roleName": "Owner", "type": "BuiltInRole"}},
+        {"id": owner_id, "name": OWNER, "properties": {"roleName": "Owner", "type": "BuiltInRole",
+                                                       "permissions": [{"actions": ["*", 7]}]}},
+    ]
+    for bad in bad_rows:
+        run = run_rules([self_grant_path], vaults=[vault_row(rbac=False, policies=[policy("p", secrets=["get"])])],
+                        assignments=[assignment_row(f"/subscriptions/{SUB}", OWNER, "owner-1")], definitions=[bad])
+        assert [g["table"] for g in run.gaps] == ["role_definitions"], bad
+        assert len(run.of("self-grant-path")) == 1, bad   # the built-in Owner the tool knows still applies

@@ -55,7 +55,7 @@ def role_guid(doc: dict, role_definition_id: dict) -> str:
 
 def test_every_bicep_file_parses():
     assert {p.relative_to(INFRA).as_posix() for p in BICEP_FILES} >= {
-        "main.bicep", "modules/hosting.bicep", "modules/app.bicep", "modules/mg-reader.bicep"}
+        "main.bicep", "modules/hosting.bicep", "modules/app.bicep", "modules/mg-reader.bicep", "modules/logs.bicep"}
     for path in BICEP_FILES:
         doc = parse(path)
         assert doc["globals"]["scope"]["value"] in ("managementGroup", "subscription", "resourceGroup"), path
@@ -81,7 +81,12 @@ def test_role_assignments_are_exactly_the_intended_ones(app):
         "reportWriter": (BLOB_CONTRIBUTOR, "reportContainer"),  # container, not account
         "reportReaders": (BLOB_READER, "reportContainer"),
         "telemetryPublisher": (METRICS_PUBLISHER, "appInsights"),
+        "logsPublisher": (METRICS_PUBLISHER, "dataCollectionRule"),  # the rule, not the workspace
     }
+    rule = app["resources"]["dataCollectionRule"]
+    assert rule["type"] == "Microsoft.Insights/dataCollectionRules" and rule["existing"] is True
+    assert rule["config"]["name"] == "dataCollectionRuleName"
+    assert app["modules"]["logs"]["config"]["params"]["dataCollectionRuleName"] == "dataCollectionRuleName"
 
 
 def test_no_key_vault_role_anywhere():
@@ -169,3 +174,54 @@ def test_every_checkov_skip_is_justified(checkov_report):
     for check in skipped:
         reason = (check.get("check_result") or {}).get("suppress_comment") or ""
         assert len(reason.split()) >= 6, f"{check['check_id']} on {check['resource']} skipped without a reason"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentinel / Log Analytics (issue 17)
+
+
+@pytest.fixture(scope="module")
+def logs() -> dict:
+    return parse(INFRA / "modules" / "logs.bicep")
+
+
+def _columns(doc: dict, ref) -> list[tuple[str, str]]:
+    value = doc["variables"][ref]["value"] if isinstance(ref, str) else ref
+    return [(c["name"], c["type"]) for c in value]
+
+
+def test_tables_and_streams_match_the_rows_the_sink_sends(logs):
+    from reports.sentinel_rows import TABLES
+
+    rule = logs["resources"]["rule"]["config"]["properties"]
+    declared = {name.strip("'"): _columns(logs, d["columns"]) for name, d in rule["streamDeclarations"].items()}
+    assert declared == {stream: columns for _, stream, columns in TABLES.values()}
+    tables = {t["name"]: _columns(logs, t["columns"]) for t in logs["variables"]["tables"]["value"]}
+    assert tables == {table: columns for table, _, columns in TABLES.values()}
+    assert all(c[0] == ("TimeGenerated", "datetime") for c in tables.values())
+    flows = {f["streams"][0]: f["outputStream"] for f in rule["dataFlows"]}
+    assert flows == {stream: f"Custom-{table}" for table, stream, _ in TABLES.values()}
+    assert all(f["destinations"] == ["kvAuditWorkspace"] for f in rule["dataFlows"])
+    assert rule["dataCollectionEndpointId"] == "endpoint.id"
+    assert logs["resources"]["customTables"]["config"]["config"]["properties"]["schema"]["columns"] == "table.columns"
+    assert {"logsEndpoint", "ruleImmutableId"} <= set(logs["outputs"])
+
+
+def test_the_function_is_told_where_to_send(app):
+    site = app["resources"]["functionApp"]["config"]
+    settings = {s["name"]: s["value"] for s in site["properties"]["siteConfig"]["appSettings"]}
+    assert settings["AUDIT_LOGS_ENDPOINT"] == "logs.outputs.logsEndpoint"
+    assert settings["AUDIT_LOGS_RULE_ID"] == "logs.outputs.ruleImmutableId"
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["enableSentinel"]["default"] is False
+    assert {"logsEndpoint", "logsRuleId"} <= set(main["outputs"])
+
+
+def test_sentinel_rule_ships_its_query_file(logs):
+    text = (INFRA / "modules" / "logs.bicep").read_text()
+    (path,) = re.findall(r"loadTextContent\('([^']+)'\)", text)
+    query = (INFRA / "modules" / path).resolve()
+    assert query == INFRA / "queries" / "sentinel-new-high-findings.kql" and query.is_file()
+    rule = logs["resources"]["newHighFindings"]
+    assert rule["type"] == "Microsoft.SecurityInsights/alertRules"
+    assert "enableSentinel" in json.dumps(rule)

@@ -23,3 +23,20 @@ def test_summary_lists_every_data_source_near_the_top():
     assert listed["Managed HSM data plane (local RBAC)"] == "not collected"
     hidden = {r[0]: r[2] for r in rows[start + 2:start + 2 + len(SOURCES)]}
     assert "HSM" in hidden["Managed HSM data plane (local RBAC)"]
+
+
+def test_the_workbook_opens_on_fix_first_then_the_summary():
+    outcome = audit.run_audit(audit.AuditOptions(source="demo", formats=("json", "xlsx")))
+    data = outcome.files["kv-audit-report.xlsx"]
+    wb = load_workbook(io.BytesIO(data if isinstance(data, bytes) else b"".join(data)))
+    assert wb.sheetnames[:3] == ["Fix first", "Summary", "Findings"]
+    assert wb.active.title == "Fix first"
+    rows = list(wb["Fix first"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ("#", "Severity", "Rule", "What to fix")
+    report = outcome.result.report
+    assert [r[-1] for r in body] == report["summary"]["fixFirst"]
+    assert body[0][1:3] == ("high", "self-grant-path")
+    assert body[0][3] == "User Access Administrator at /" and body[0][4] == "Break Glass Admin"
+    assert body[0][6] == report["summary"]["vaults"]
+    assert body[0][7].startswith("Remove or narrow the grant: `az role assignment delete --ids ")

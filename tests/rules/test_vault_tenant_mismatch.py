@@ -37,13 +37,13 @@ def test_missing_vault_tenant_is_not_evaluated_not_a_gap():
         assert "properties.tenantId is missing" in n["reason"]
 
 
-def test_missing_row_tenant_falls_back_to_the_subscription_tenant():
+def test_missing_row_tenant_is_not_evaluated_even_when_the_subscription_row_has_one():
+    """Catalog 2 (readings pinned): not evaluated when the row's tenantId is missing; nothing is borrowed."""
     row = vault_row(tenant=OTHER_TENANT, row_tenant=None)
     run = run_rules(RULES, vaults=[row], subscriptions=[subscription_row(SUB, tenant=TENANT)])
-    (f,) = run.of("vault-tenant-mismatch")
-    assert f["evidence"]["subscriptionTenantId"] == TENANT
-    same = run_rules(RULES, vaults=[vault_row(row_tenant=None)], subscriptions=[subscription_row(SUB, tenant=TENANT)])
-    assert same.findings == [] and same.not_evaluated == []
+    assert run.findings == [] and run.gaps == []
+    (n,) = run.not_evaluated
+    assert n["ruleId"] == "vault-tenant-mismatch"
 
 
 def test_missing_row_tenant_and_no_subscription_is_not_evaluated():
@@ -61,13 +61,13 @@ def test_row_tenant_wins_over_subscription_row():
     assert run.findings == []
 
 
-def test_loader_fills_row_tenant_only_when_missing():
+def test_loader_keeps_the_row_tenant_as_found():
     rows = [vault_row("kv1", row_tenant=None), vault_row("kv2", row_tenant=OTHER_TENANT),
             vault_row("kv3", sub=SUB2, row_tenant=None)]
     estate = load_estate(RawSnapshot(tables={"subscriptions": [subscription_row(SUB, tenant=TENANT)],
                                              "role_definitions": [], "vaults": rows, "role_assignments": []}))
     tenants = {v.name: v.row_tenant_id for v in estate.vaults}
-    assert tenants == {"kv1": TENANT, "kv2": OTHER_TENANT, "kv3": None}
+    assert tenants == {"kv1": None, "kv2": OTHER_TENANT, "kv3": None}
 
 
 def test_applies_to_both_models():
