@@ -192,7 +192,8 @@ def _print_summary(outcome) -> None:
     report = outcome.result.report
     summary, run = report["summary"], report["run"]
     sev = ", ".join(f"{k} {v}" for k, v in summary["bySeverity"].items())
-    print(f"kv-audit: {summary['vaults']} vaults, {summary['findings']} findings ({sev})")
+    hsms = f" and {summary['managedHsms']} Managed HSM pools" if summary.get("managedHsms") else ""
+    print(f"kv-audit: {summary['vaults']} vaults{hsms}, {summary['findings']} findings ({sev})")
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
     for line in (*coverage_lines(report), *fix_first_lines(report, report["findings"])):
