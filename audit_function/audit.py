@@ -195,7 +195,7 @@ def _vault_fields(estate) -> dict[str, dict]:
     """What suppressions match on, per lower-cased vault id."""
     subscriptions = estate.subscriptions
     out = {}
-    for vault in estate.vaults:
+    for vault in estate.vaults + estate.hsms:
         sub = subscriptions.get(vault.subscription_key or "")
         out[vault.key] = {"id": vault.id, "name": vault.name, "subscriptionId": vault.subscription_id,
                           "subscriptionName": sub.name if sub else None, "resourceGroup": vault.resource_group,

@@ -56,6 +56,9 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
                        help="audit this subscription (repeatable)")
     group.add_argument("--cloud", default="public", choices=("public", "usgov", "china"),
                        help="Azure cloud (endpoint overrides: KV_AUDIT_ARM_ENDPOINT, KV_AUDIT_GRAPH_ENDPOINT)")
+    group.add_argument("--deep", action="store_true",
+                       help="also read key and secret metadata and diagnostic settings per vault and Managed HSM "
+                            "(ARM) and Defender for Key Vault plans (Resource Graph); Reader is enough")
     group.add_argument("--no-directory", action="store_true",
                        help="do not resolve principal names through Microsoft Graph (names stay null; "
                             "without the Directory.Read.All permission they stay null anyway)")
@@ -157,10 +160,13 @@ def cmd_audit(args) -> int:
         options = AuditOptions(source="snapshot", snapshot=args.snapshot, **common)
     else:
         options = AuditOptions(source="live", scope=_live_scope(args),
-                               live={"cloud": args.cloud, "directory": not args.no_directory}, **common)
+                               live={"cloud": args.cloud, "directory": not args.no_directory,
+                                     **({"deep": True} if args.deep else {})}, **common)
     if not args.live and (args.management_group or args.subscription or args.no_directory):
         raise _usage("--management-group, --subscription and --no-directory go with --live")
     _out_folder(args.out)
+    if not args.live and args.deep:
+        raise _usage("--deep goes with --live (a snapshot holds the deeper tables it was collected with)")
     previous = _previous_report(args.previous) if args.previous else None
     logs = _logs_sink(args)
     sink = LocalFolderSink(args.out)
@@ -198,7 +204,8 @@ def _print_summary(outcome) -> None:
     report = outcome.result.report
     summary, run = report["summary"], report["run"]
     sev = ", ".join(f"{k} {v}" for k, v in summary["bySeverity"].items())
-    print(f"kv-audit: {summary['vaults']} vaults, {summary['findings']} findings ({sev})")
+    hsms = f" and {summary['managedHsms']} Managed HSM pools" if summary.get("managedHsms") else ""
+    print(f"kv-audit: {summary['vaults']} vaults{hsms}, {summary['findings']} findings ({sev})")
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
     for line in (*coverage_lines(report), *fix_first_lines(report, report["findings"])):
@@ -231,7 +238,7 @@ def cmd_collect(args) -> int:
 
     _out_folder(args.out)
     raw = collect_snapshot(_live_scope(args), cloud=args.cloud, progress=Progress(),
-                           directory=not args.no_directory)
+                           directory=not args.no_directory, **({"deep": True} if args.deep else {}))
     write_snapshot(raw, args.out, gzip=args.gzip)
     manifest = raw.manifest or {}
     tables = ", ".join(f"{k} {v}" for k, v in (manifest.get("tables") or {}).items())

@@ -46,10 +46,13 @@ SOURCES: dict[str, tuple[str | None, str]] = {
                                             "Managed HSM local role assignments are data plane and never read: who "
                                             "can use HSM keys is not examined"),
     "key and secret metadata": ("vault_objects",
-                                "key and secret expiry and key rotation are not examined (CIS 8.3.1-8.3.4, 8.3.9)"),
-    "diagnostic settings": ("diagnostic_settings", "whether vaults send AuditEvent logs is not examined (CIS 6.1.1.4)"),
+                                "key and secret expiry and key rotation are not examined (CIS 8.3.1-8.3.4, 8.3.9; "
+                                "collect --deep reads them, rotation policies from the control plane)"),
+    "diagnostic settings": ("diagnostic_settings", "whether vaults and Managed HSM pools send AuditEvent logs is not "
+                                                   "examined (CIS 6.1.1.4; collect --deep reads them)"),
     "Defender for Key Vault plans": ("defender_plans",
-                                     "whether Microsoft Defender for Key Vault is on is not examined (CIS 8.1.8.1)"),
+                                     "whether Microsoft Defender for Key Vault is on is not examined (CIS 8.1.8.1; "
+                                     "collect --deep reads them)"),
 }
 
 

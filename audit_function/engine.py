@@ -61,9 +61,11 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     """
     index = index or AccessIndex(estate)
     out = Evaluation(findings=store if store is not None else FindingStore())
-    vaults = sorted(estate.vaults, key=lambda v: v.key)  # key order: findings arrive in report order
+    # key order: findings arrive in report order; Managed HSM pools go through the same pass
+    vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)
     unread = [g for g in estate.gaps if g.file is None]  # collection gaps (rows skipped on load name a file)
     _unread_scopes(unread, rules, out)
+    rules = _collected_tables(estate, rules, out)
     job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner,
                    [g for g in unread if g.table in RBAC_TABLES])
     if workers > 1:
@@ -80,6 +82,20 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
         else:
             out.findings.add_sorted(found)
     return out
+
+
+def _collected_tables(estate: Estate, rules, out: Evaluation) -> list:
+    """The rules whose optional tables were collected; each other rule is listed once as not evaluated."""
+    kept = []
+    for rule in rules:
+        missing = [t for t in rule.META.tables if not estate.collected.get(t)]
+        if missing:
+            out.not_evaluated.append(NotEvaluated(
+                rule.META.id, None, f"not collected: {', '.join(missing)} (collect with --deep); see run.coverage",
+                scope="/"))
+        else:
+            kept.append(rule)
+    return kept
 
 
 #: tables whose unread parts leave a vault's RBAC picture incomplete (None: a gap of unknown extent)
@@ -132,60 +148,86 @@ class VaultJob:
         return reasons
 
     def run(self, vaults, out: Evaluation, progress: Callable[..., None] | None = None) -> None:
-        index, ctx, planner = self.index, self.ctx, self.planner
-        estate = index.estate
         total = len(vaults)
         for n, vault in enumerate(vaults, 1):
-            access = index.vault_access(vault)
-            out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
-                1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
-            incomplete = self._incomplete_rbac(vault)
-            unknown_ancestry = index.unknown_ancestry(vault) and (
-                "the vault's subscription is not in the snapshot" if estate.subscription_of(vault) is None
-                else "the vault's subscription has no management-group ancestry") + (
-                " while grants exist at management-group scope: grants and denies inherited from its management "
-                "groups cannot be matched")
-            if unknown_ancestry:
-                out.unknown_ancestry += 1
-            for prop, why in vault.unreadable:
-                out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
-            for rule in self.rules:
-                meta = rule.META
-                if vault.model not in meta.models:
-                    continue
-                unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
-                if unread:
-                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
-                    continue
-                if not all(getattr(vault, a) for a in meta.requires):
-                    continue   # e.g. template deployment off: the rule cannot fire, nothing is left unexamined
-                if meta.uses_rbac and unknown_ancestry and meta.subject == "vault":
-                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
-                    continue
-                if meta.uses_rbac:
-                    out.not_evaluated.extend(NotEvaluated(meta.id, vault.id, why) for why in incomplete)
-                if meta.uses_rbac and access.unknown_roles:
-                    for assignment in access.unknown_roles:
-                        out.not_evaluated.append(NotEvaluated(
-                            meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
-                            f"{assignment.id} is unknown: it is counted as granting nothing"))
-                try:
-                    found = _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
-                except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
-                    _rule_failed(meta.id, vault.id, exc, out)
-                else:
-                    if found:
-                        out.findings.add_vault(found)
-            if self.with_access:
-                for row in access_rows(index, access):
-                    out.access.append(row)
-            if planner is not None and not vault.is_rbac:
-                try:
-                    plan = planner(vault, access, ctx)
-                except Exception as exc:  # noqa: BLE001
-                    _rule_failed("migration-plan", vault.id, exc, out)
-                else:
-                    out.migration.append(plan)
-                    out.readiness[plan["readiness"]] += 1
+            if vault.kind != "vault":
+                self._run_other(vault, out)
+            else:
+                self._run_vault(vault, out)
             if progress and (n % 5000 == 0 or n == total):
                 progress("vaults", done=n, total=total)
+
+    def _run_other(self, resource, out: Evaluation) -> None:
+        """A Managed HSM pool: the rules that judge its kind; it has no access model (local RBAC is data plane)."""
+        for prop, why in resource.unreadable:
+            out.gaps.append(Gap(resource.id, "managed_hsms", f"properties.{prop} could not be read: {why}"))
+        for rule in self.rules:
+            meta = rule.META
+            if resource.kind not in meta.resource_types:
+                continue
+            unread = [f"properties.{p} could not be read ({why})" for p, why in resource.unreadable if p in meta.reads]
+            if unread:
+                out.not_evaluated.append(NotEvaluated(meta.id, resource.id, "; ".join(unread)))
+                continue
+            try:
+                found = _collect(rule.evaluate(resource, None, self.ctx), meta.id, out, resource.id)
+            except Exception as exc:  # noqa: BLE001
+                _rule_failed(meta.id, resource.id, exc, out)
+            else:
+                if found:
+                    out.findings.add_vault(found)
+
+    def _run_vault(self, vault, out: Evaluation) -> None:
+        index, ctx, planner = self.index, self.ctx, self.planner
+        estate = index.estate
+        access = index.vault_access(vault)
+        out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
+            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+        incomplete = self._incomplete_rbac(vault)
+        unknown_ancestry = index.unknown_ancestry(vault) and (
+            "the vault's subscription is not in the snapshot" if estate.subscription_of(vault) is None
+            else "the vault's subscription has no management-group ancestry") + (
+            " while grants exist at management-group scope: grants and denies inherited from its management "
+            "groups cannot be matched")
+        if unknown_ancestry:
+            out.unknown_ancestry += 1
+        for prop, why in vault.unreadable:
+            out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
+        for rule in self.rules:
+            meta = rule.META
+            if vault.model not in meta.models or "vault" not in meta.resource_types:
+                continue
+            unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
+            if unread:
+                out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
+                continue
+            if not all(getattr(vault, a) for a in meta.requires):
+                continue   # e.g. template deployment off: the rule cannot fire, nothing is left unexamined
+            if meta.uses_rbac and unknown_ancestry and meta.subject == "vault":
+                out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
+                continue
+            if meta.uses_rbac:
+                out.not_evaluated.extend(NotEvaluated(meta.id, vault.id, why) for why in incomplete)
+            if meta.uses_rbac and access.unknown_roles:
+                for assignment in access.unknown_roles:
+                    out.not_evaluated.append(NotEvaluated(
+                        meta.id, vault.id, f"role definition {assignment.role_definition_id} of assignment "
+                        f"{assignment.id} is unknown: it is counted as granting nothing"))
+            try:
+                found = _collect(rule.evaluate(vault, access, ctx), meta.id, out, vault.id)
+            except Exception as exc:  # noqa: BLE001 - a failing rule is a result, never a crash
+                _rule_failed(meta.id, vault.id, exc, out)
+            else:
+                if found:
+                    out.findings.add_vault(found)
+        if self.with_access:
+            for row in access_rows(index, access):
+                out.access.append(row)
+        if planner is not None and not vault.is_rbac:
+            try:
+                plan = planner(vault, access, ctx)
+            except Exception as exc:  # noqa: BLE001
+                _rule_failed("migration-plan", vault.id, exc, out)
+            else:
+                out.migration.append(plan)
+                out.readiness[plan["readiness"]] += 1

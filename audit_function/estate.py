@@ -147,6 +147,9 @@ class Vault:
     access_policies: tuple[PolicyEntry, ...]
     tags: dict = field(hash=False, compare=False)
     unreadable: tuple[tuple[str, str], ...] = ()   # (property, why): rules reading it are not evaluated
+    kind: str = "vault"                  # "vault" | "managedHsm" (a Managed HSM pool, snapshot table managed_hsms)
+    objects: tuple | None = None         # deep.VaultObject of the vault (None: vault_objects not read for it)
+    diagnostics: tuple | None = None     # deep.DiagnosticSetting of the resource (None: not read for it)
 
     @property
     def subscription_key(self) -> str | None:
@@ -781,6 +784,8 @@ class Estate:
     grants_at_management_groups: bool = False        # any grant row (kept or not) at management-group scope
     collected: dict[str, bool] = field(default_factory=dict)   # optional table -> was it in the snapshot
     resource_groups: dict[str, dict] = field(default_factory=dict)  # /subscriptions/<s>/resourcegroups/<n> -> tags
+    hsms: list[Vault] = field(default_factory=list)  # Managed HSM pools (kind "managedHsm"): no access model
+    defender: dict | None = None          # lower subscription id -> deep.DefenderPlan (None: not collected)
     gaps: list[Gap] = field(default_factory=list)
     manifest: dict | None = None
     counts: dict = field(default_factory=dict)       # rows read / kept per table

@@ -14,6 +14,7 @@ from audit_function import permissions as perms
 from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
+from audit_function.deep import RESOURCE_TYPES
 from rules.base import SEVERITIES
 
 SCHEMA_VERSION = "2.0"
@@ -37,6 +38,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
     return {
         "id": vault.id,
         "name": vault.name,
+        "resourceType": RESOURCE_TYPES.get(vault.kind, vault.kind),
         "subscriptionId": vault.subscription_id,
         "subscriptionName": sub.name if sub else None,
         "resourceGroup": vault.resource_group,
@@ -68,7 +70,7 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
     """
     store = evaluation.findings
     per_vault = store.per_vault
-    vaults = sorted(estate.vaults, key=lambda v: v.key)
+    vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)   # Managed HSM pools listed with their type
     gaps = [g.as_dict() for g in estate.gaps + evaluation.gaps]
     not_evaluated = sorted(
         ({"ruleId": n.rule_id, "vaultId": n.vault_id, "reason": n.reason, **({"scope": n.scope} if n.scope else {})}
@@ -89,14 +91,15 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
             "tables": estate.counts,
         },
         "summary": {
-            "vaults": len(vaults),
+            "vaults": len(estate.vaults),          # Key Vault vaults; the inventory below lists HSM pools too
+            "managedHsms": len(estate.hsms),
             "findings": len(store),
             "fixFirst": store.fix_first(),
             "bySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
             "byRule": {rid: by_rule.get(rid, 0) for rid in rule_ids},
             "bySubscription": dict(sorted(by_sub.items())),
-            "byPermissionModel": {m: sum(1 for v in vaults if v.model == m) for m in ("rbac", "accessPolicy")},
-            "byNetworkExposure": {e: sum(1 for v in vaults if exposure(v) == e)
+            "byPermissionModel": {m: sum(1 for v in estate.vaults if v.model == m) for m in ("rbac", "accessPolicy")},
+            "byNetworkExposure": {e: sum(1 for v in estate.vaults if exposure(v) == e)
                                   for e in ("public", "firewalled", "perimeter", "private")},
             "migrationReadiness": {r: evaluation.readiness.get(r, 0)
                                    for r in ("ready", "needs-assignments", "review-latent-grants", "blocked")},

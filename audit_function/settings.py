@@ -35,6 +35,7 @@ FAIL_ON_INCOMPLETE = "AUDIT_FAIL_ON_INCOMPLETE"
 CONFIG_PATH = "AUDIT_CONFIG_PATH"
 TICKETS = "AUDIT_TICKETS"
 COLLECT_BUDGET = "AUDIT_COLLECT_BUDGET_MINUTES"
+DEEP = "AUDIT_DEEP"     # deep collection (keys, secrets, diagnostic settings, Defender plans); default on
 CONTAINER = "AUDIT_REPORT_CONTAINER"
 STORAGE_ACCOUNT_URL = "AUDIT_STORAGE_ACCOUNT_URL"
 STORAGE_CONNECTION_STRING = "AUDIT_STORAGE_CONNECTION_STRING"
@@ -79,6 +80,7 @@ class FunctionSettings:
     tickets: bool = False
     collect_budget_minutes: int = DEFAULT_COLLECT_BUDGET_MINUTES
     schedule: str = DEFAULT_SCHEDULE
+    deep: bool = True
     logs: "LogsSettings | None" = None
 
     @classmethod
@@ -97,6 +99,7 @@ class FunctionSettings:
             "tickets": reader.flag(TICKETS, default=False),
             "collect_budget_minutes": reader.integer(COLLECT_BUDGET, DEFAULT_COLLECT_BUDGET_MINUTES, 1, 24 * 60),
             "container": reader.container(),
+            "deep": reader.flag(DEEP, default=True),
         }
         values["snapshot_path"] = reader.snapshot(values["source"])
         if values["tickets"] and not reader.raw(CONFIG_PATH):
@@ -135,7 +138,7 @@ class FunctionSettings:
             formats=self.formats,
             fail_on=self.fail_on,
             config_path=self.config_path,
-            live=dict(live or {}),
+            live={**({"deep": self.deep} if self.source == "live" else {}), **dict(live or {})},
         )
 
     def describe(self) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class FunctionSettings:
             "fail_on_incomplete": self.fail_on_incomplete,
             "tickets": self.tickets,
             "collect_budget_min": self.collect_budget_minutes,
+            "deep": self.deep,
             "container": self.container,
             "storage": self.storage_account_url or "connection-string",
             "logs": self.logs.endpoint if self.logs else "-",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from audit_function import deep
 from audit_function import estate as model
 from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
@@ -32,6 +33,11 @@ TABLES: dict[str, bool] = {
     "deny_assignments": False,         # ARM (collect/arm_authorization.py); absent = not collected
     "lighthouse_delegations": False,   # ARG registration assignments; absent = not collected
     "resource_groups": False,          # ARG resourcecontainers (tags: owners); absent = not collected
+    # deeper tables (audit_function/deep.py; collected by collect --deep): absent = not collected
+    "managed_hsms": False,             # ARG
+    "vault_objects": False,            # ARM keys.list / secrets.list per vault (metadata only)
+    "diagnostic_settings": False,      # ARM diagnosticSettings per vault and HSM
+    "defender_plans": False,           # ARG securityresources pricings
 }
 
 
@@ -233,6 +239,11 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     deny_rows = read("deny_assignments", model.deny_from_row)
     denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps, names)
 
+    hsm_rows = read("managed_hsms", deep.hsm_from_row)
+    object_rows = read("vault_objects", deep.object_from_row)
+    diagnostic_rows = read("diagnostic_settings", deep.diagnostic_from_row)
+    defender_rows = read("defender_plans", deep.defender_from_row)
+
     seen: set[str] = set()
     unique = []
     for vault in vaults:
@@ -248,7 +259,26 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         gaps.extend(manifest_gaps(manifest, counts, "manifest.json" if not isinstance(source, RawSnapshot)
                                   else "(in-memory manifest)"))
 
+    hsms = []
+    for hsm in hsm_rows or []:
+        if hsm.key in seen:
+            gaps.append(model.Gap(hsm.id, "managed_hsms", "duplicate Managed HSM row ignored",
+                                  file=names.get("managed_hsms", "managed_hsms")))
+            continue
+        seen.add(hsm.key)
+        hsms.append(hsm)
+    def mgs_of(resource) -> tuple[str, ...]:
+        sub = subscriptions.get(resource.subscription_key or "")
+        return sub.management_groups if sub else ()
+
+    unique = deep.attach(unique, "vault_objects", object_rows, gaps, mgs_of)
+    unique = deep.attach(unique, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
+    hsms = deep.attach(hsms, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
+    defender = None if defender_rows is None else {
+        p.subscription_id.lower(): p for p in defender_rows if p is not None}
+
     return model.Estate(
+        hsms=hsms, defender=defender,
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
         assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
         denies=denies, resource_groups={k: g.tags for k, g in groups.items()}, grants_at_management_groups=mg_scoped[0] or any(

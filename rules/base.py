@@ -48,6 +48,8 @@ class RuleMeta:
     uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
     reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
     requires: tuple[str, ...] = ()       # vault attributes that must be true for the rule to apply at all
+    resource_types: tuple[str, ...] = ("vault",)   # vault rules: "vault" and/or "managedHsm" (Managed HSM pools)
+    tables: tuple[str, ...] = ()         # optional snapshot tables it needs (not collected: not evaluated)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def affected(vaults) -> dict:
 def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assignment=None, role=None,
             subscription_id: str | None = None, evidence: dict | None = None, severity: str | None = None,
             principal_id: str | None = None, principal_type: str | None = None, scope: str | None = None,
-            affected_vaults=None, **remediation_fields) -> Finding:
+            affected_vaults=None, remediation: str | None = None, **remediation_fields) -> Finding:
     """Build a finding for ``meta``: fingerprint, severity override, names, owner, remediation filled in.
 
     The subject (``meta.subject``) picks the id the fingerprint is made of: the vault's id, the
@@ -199,7 +201,7 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         owner=owner,
         affected=affected(affected_vaults) if affected_vaults is not None else None,
         evidence=evidence or {},
-        remediation=quoting.remediation(meta.remediation, fields),
+        remediation=quoting.remediation(remediation or meta.remediation, fields),   # a rule may word it per kind
     )
 
 
@@ -237,3 +239,13 @@ def groups_note(ctx: RuleContext) -> str:
     return ("group memberships expanded from directory data" if ctx.groups_expanded
             else "group memberships not expanded (no directory data in the snapshot): "
                  "access a principal has only through a group is not counted")
+
+
+def hsm_remediation(vault, text: str) -> str | None:
+    """``text`` for a Managed HSM pool (its commands differ from a vault's), None (the rule's own) otherwise."""
+    return text if getattr(vault, "kind", "vault") == "managedHsm" else None
+
+
+def label(vault) -> str:
+    """How a message names the resource: "Vault", or "Managed HSM" for a Managed HSM pool."""
+    return "Managed HSM" if getattr(vault, "kind", "vault") == "managedHsm" else "Vault"

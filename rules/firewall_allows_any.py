@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from rules.base import NotEvaluated, RuleMeta, finding
+from rules.base import NotEvaluated, RuleMeta, finding, label, hsm_remediation
 
 META = RuleMeta(
     id="firewall-allows-any",
@@ -13,6 +13,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('publicNetworkAccess', 'networkAcls'),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "A firewall with default action Deny limits the public endpoint to the ranges in ipRules. When the union "
         "of those ranges holds more addresses than one network of the configured prefix (by default one /8 for "
@@ -26,6 +27,12 @@ META = RuleMeta(
         "--resource-group {resource_group} --ip-address <CIDR>`"
     ),
     references=("https://learn.microsoft.com/azure/key-vault/general/network-security",),
+)
+
+
+#: the remediation on a Managed HSM pool (Update-AzKeyVaultManagedHsm; az keyvault update targets vaults)
+HSM_REMEDIATION = (
+    "Replace the broad ranges in the pool's firewall with the specific ones clients need: `az resource update --ids {vault_id} --set properties.networkAcls.ipRules='[{{\"value\": \"<CIDR>\"}}]'`"
 )
 
 
@@ -72,8 +79,8 @@ def evaluate(vault, access, ctx):
     if len(families) > 1:
         evidence["byFamily"] = {f["addressFamily"]: f for f in families}
     yield finding(
-        META, ctx, vault=vault, ip_rule=first["broadestRules"][0],
-        message=f"Vault {vault.name} denies public traffic by default, but {said}.",
+        META, ctx, vault=vault, remediation=hsm_remediation(vault, HSM_REMEDIATION), ip_rule=first["broadestRules"][0],
+        message=f"{label(vault)} {vault.name} denies public traffic by default, but {said}.",
         evidence=evidence,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, capped, finding
+from rules.base import RuleMeta, capped, finding, hsm_remediation, label
 
 META = RuleMeta(
     id="no-private-endpoint",
@@ -11,6 +11,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('privateEndpointConnections',),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "Without an approved private endpoint connection, clients can reach the vault only through its public "
         "endpoint, so public network access cannot be disabled without cutting them off. Connections in state "
@@ -28,6 +29,12 @@ META = RuleMeta(
 )
 
 
+#: the remediation on a Managed HSM pool (Update-AzKeyVaultManagedHsm; az keyvault update targets vaults)
+HSM_REMEDIATION = (
+    "`az network private-endpoint create --resource-group <network resource group> --name pe-{vault_name} --vnet-name <vnet> --subnet <subnet> --private-connection-resource-id {vault_id} --group-id managedhsm --connection-name pe-{vault_name}` (link the privatelink.managedhsm.azure.net private DNS zone)"
+)
+
+
 def evaluate(vault, access, ctx):
     if vault.approved_private_endpoints:
         return
@@ -39,8 +46,8 @@ def evaluate(vault, access, ctx):
     else:
         detail = "it has no private endpoint connection"
     yield finding(
-        META, ctx, vault=vault,
-        message=f"Vault {vault.name} is reachable only through its public endpoint: {detail}.",
+        META, ctx, vault=vault, remediation=hsm_remediation(vault, HSM_REMEDIATION),
+        message=f"{label(vault)} {vault.name} is reachable only through its public endpoint: {detail}.",
         evidence={**capped(connections, "privateEndpointConnections"), "approvedPrivateEndpoints": 0,
                   "publicNetworkAccess": vault.public_network_access or "missing"},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, finding, label, hsm_remediation
 
 META = RuleMeta(
     id="purge-protection-disabled",
@@ -11,6 +11,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('enablePurgeProtection',),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "Without purge protection, anyone holding purge permission can permanently erase a soft-deleted vault or "
         "secret, key or certificate before the retention period ends, so a malicious or mistaken delete followed by "
@@ -26,6 +27,12 @@ META = RuleMeta(
 )
 
 
+#: the remediation on a Managed HSM pool (Update-AzKeyVaultManagedHsm; az keyvault update targets vaults)
+HSM_REMEDIATION = (
+    "`Update-AzKeyVaultManagedHsm -Name {vault_name} -ResourceGroupName {resource_group} -EnablePurgeProtection` (irreversible)"
+)
+
+
 def evaluate(vault, access, ctx):
     if vault.purge_protection is True:
         return
@@ -34,8 +41,8 @@ def evaluate(vault, access, ctx):
     soft = "missing" if vault.soft_delete is None else vault.soft_delete
     note = "" if soft is True else " Soft delete is not enabled either; enable it first."
     yield finding(
-        META, ctx, vault=vault,
-        message=(f"Vault {vault.name} has no purge protection: enablePurgeProtection {state}, so deleted items can "
+        META, ctx, vault=vault, remediation=hsm_remediation(vault, HSM_REMEDIATION),
+        message=(f"{label(vault)} {vault.name} has no purge protection: enablePurgeProtection {state}, so deleted items can "
                  f"be purged before their retention period ends.{note}"),
         evidence={"enablePurgeProtection": found, "enableSoftDelete": soft},
     )

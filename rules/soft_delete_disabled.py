@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, finding
+from rules.base import RuleMeta, finding, label
 
 META = RuleMeta(
     id="soft-delete-disabled",
@@ -11,6 +11,7 @@ META = RuleMeta(
     applies_to="vault",
     reads=('enableSoftDelete',),
     subject="vault",
+    resource_types=("vault", "managedHsm"),   # Managed HSM pools have the same property (rules.md)
     rationale=(
         "Without soft delete, deleting the vault or a secret, key or certificate in it is immediate and "
         "permanent. Azure enables soft delete on vaults created today, but vaults that predate it lack the "
@@ -30,7 +31,7 @@ def evaluate(vault, access, ctx):
     state = "is missing (a vault that predates soft delete)" if found == "missing" else "is false"
     yield finding(
         META, ctx, vault=vault,
-        message=(f"Vault {vault.name} has no soft delete: enableSoftDelete {state}, so a deleted vault, secret, key "
+        message=(f"{label(vault)} {vault.name} has no soft delete: enableSoftDelete {state}, so a deleted vault, secret, key "
                  f"or certificate cannot be recovered."),
         evidence={"enableSoftDelete": found,
                   "enablePurgeProtection": "missing" if vault.purge_protection is None else vault.purge_protection},

@@ -183,8 +183,11 @@ class RuleRun:
 
 def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions=None, principals=None,
               thresholds: Thresholds | None = None, severity_overrides=None, eligibilities=None,
-              denies=None, resource_groups=None, owner_tags=None) -> RuleRun:
-    """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts."""
+              denies=None, resource_groups=None, owner_tags=None, tables=None, gaps=None) -> RuleRun:
+    """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts.
+
+    ``tables``: more snapshot tables (the deeper ones: managed_hsms, vault_objects, ...); ``gaps``: manifest gaps."""
+    extra = tables
     tables = {
         "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
         "role_definitions": list(definitions),
@@ -199,7 +202,9 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
         tables["deny_assignments"] = list(denies)
     if resource_groups is not None:
         tables["resource_groups"] = list(resource_groups)
-    estate = load_estate(RawSnapshot(tables=tables))
+    tables.update({k: list(v) for k, v in (extra or {}).items()})
+    manifest = {"format": "kv-audit-snapshot/1", "complete": not gaps, "gaps": list(gaps)} if gaps else None
+    estate = load_estate(RawSnapshot(tables=tables, manifest=manifest))
     tag_names = tuple(owner_tags) if owner_tags is not None else DEFAULT_OWNER_TAGS
     ctx = RuleContext(as_of=AS_OF, thresholds=thresholds or Thresholds(), severity_overrides=severity_overrides or {},
                       groups_expanded=estate.directory_data, principals=estate.principals,
@@ -208,3 +213,64 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
     evaluation = evaluate(estate, rules, ctx, index=AccessIndex(estate))
     report = build_report(estate, evaluation, [r.META.id for r in rules], run={"id": "test"})
     return RuleRun(report["findings"], report["run"]["notEvaluated"], report["run"]["gaps"], report)
+
+
+# -- deeper tables (audit_function/deep.py) ---------------------------------------------------------
+
+
+def hsm_id(name: str = "hsm1", sub: str = SUB, rg: str = "rg-hsm") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/managedHSMs/{name}"
+
+
+def hsm_row(name: str = "hsm1", *, sub: str = SUB, rg: str = "rg-hsm", omit=(), **properties) -> dict:
+    """A Managed HSM row as Resource Graph returns it (secure defaults, overridden by ``properties``)."""
+    props = {"tenantId": TENANT, "initialAdminObjectIds": ["admin-1"], "hsmUri": f"https://{name}.managedhsm.azure.net/",
+             "enableSoftDelete": True, "softDeleteRetentionInDays": 90, "enablePurgeProtection": True,
+             "publicNetworkAccess": "Disabled", "networkAcls": {"bypass": "AzureServices", "defaultAction": "Deny"},
+             "privateEndpointConnections": [], "provisioningState": "Succeeded"}
+    props.update(properties)
+    for key in omit:
+        props.pop(key, None)
+    return {"id": hsm_id(name, sub, rg), "name": name, "type": "microsoft.keyvault/managedhsms", "tenantId": TENANT,
+            "location": "westeurope", "resourceGroup": rg, "subscriptionId": sub, "tags": {},
+            "sku": {"family": "B", "name": "Standard_B1"}, "properties": props}
+
+
+def key_row(name: str, vault: str = "kv1", *, enabled=True, exp=None, actions=None, sub: str = SUB) -> dict:
+    """A vault_objects key row; ``actions`` the rotation policy's lifetime action types (None: no policy)."""
+    attrs = {"enabled": enabled, "created": 1700000000, "updated": 1700000000}
+    if exp is not None:
+        attrs["exp"] = exp
+    props = {"attributes": attrs, "kty": "RSA", "keySize": 2048}
+    if actions is not None:
+        props["rotationPolicy"] = {"attributes": {"expiryTime": "P1Y"}, "lifetimeActions": [
+            {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": a}} for a in actions]}
+    return {"id": f"{vault_id(vault, sub)}/keys/{name}", "name": name, "type": "Microsoft.KeyVault/vaults/keys",
+            "properties": props}
+
+
+def secret_row(name: str, vault: str = "kv1", *, enabled=True, exp=None, sub: str = SUB) -> dict:
+    attrs = {"enabled": enabled, "created": 1700000000, "updated": 1700000000}
+    if exp is not None:
+        attrs["exp"] = exp
+    return {"id": f"{vault_id(vault, sub)}/secrets/{name}", "name": name, "type": "Microsoft.KeyVault/vaults/secrets",
+            "properties": {"attributes": attrs, "contentType": "text/plain"}}
+
+
+WORKSPACE = f"/subscriptions/{SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law1"
+
+
+def diagnostic_row(resource: str, name: str = "to-law", *, logs=(("AuditEvent", None, True),),
+                   workspace: str | None = WORKSPACE, **destinations) -> dict:
+    """A diagnostic_settings row; ``logs`` as (category, categoryGroup, enabled)."""
+    props = {"logs": [{"category": c, "categoryGroup": g, "enabled": e, "retentionPolicy": {"enabled": False, "days": 0}}
+                      for c, g, e in logs], "metrics": [{"category": "AllMetrics", "enabled": False}],
+             "workspaceId": workspace, **destinations}
+    return {"id": f"{resource}/providers/microsoft.insights/diagnosticSettings/{name}", "name": name,
+            "type": "Microsoft.Insights/diagnosticSettings", "properties": props}
+
+
+def defender_row(sub: str = SUB, tier: str = "Standard", name: str = "KeyVaults", sub_plan="PerTransaction") -> dict:
+    return {"id": f"/subscriptions/{sub}/providers/Microsoft.Security/pricings/{name}", "name": name,
+            "type": "microsoft.security/pricings", "subscriptionId": sub, "tenantId": TENANT,
+            "properties": {"pricingTier": tier, "subPlan": sub_plan}}

@@ -10,11 +10,13 @@ from collections import Counter
 import pytest
 
 from audit_function.demo import DEMO_DIR
+from audit_function.demo import deep_demo
 from audit_function.demo import make_demo as demo
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TABLES = ("vaults", "subscriptions", "resource_groups", "management_groups", "role_assignments",
-          "role_definitions", "role_eligibilities", "deny_assignments", "lighthouse_delegations", "principals")
+          "role_definitions", "role_eligibilities", "deny_assignments", "lighthouse_delegations", "principals",
+          "managed_hsms", "vault_objects", "diagnostic_settings", "defender_plans")
 
 
 def _rows(table: str) -> list[dict]:
@@ -178,17 +180,20 @@ PRINCIPAL_RULES = ("latent-grant", "template-deployment-path")
 VAULT_ASSIGNMENT_RULES = ("inert-role-assignment",)
 ASSIGNMENT_RULES = ("broad-data-role", "self-grant-path")   # one finding per grant, vaultId null
 ROLE_RULES = ("wildcard-custom-role",)                      # one finding per role definition
-CATALOG = VAULT_RULES + ENTRY_RULES + PRINCIPAL_RULES + VAULT_ASSIGNMENT_RULES + ASSIGNMENT_RULES + ROLE_RULES
-#: catalog 2 rules that need the deeper tables (vault_objects, diagnostic settings, Defender): not in the demo yet
-PENDING = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing", "audit-logging-missing",
-           "defender-for-key-vault-off")
+#: the deeper tables' rules (vault_objects, diagnostic_settings, defender_plans: audit_function/demo/deep_demo.py)
+DEEP_RULES = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing", "audit-logging-missing")
+SUBSCRIPTION_RULES = ("defender-for-key-vault-off",)   # one finding per subscription, vaultId null
+CATALOG = (VAULT_RULES + ENTRY_RULES + PRINCIPAL_RULES + VAULT_ASSIGNMENT_RULES + ASSIGNMENT_RULES + ROLE_RULES
+           + DEEP_RULES + SUBSCRIPTION_RULES)
+PENDING: tuple[str, ...] = ()
 
 
 def test_design_covers_every_catalog_rule():
-    assert len(set(CATALOG)) == 20
+    assert len(set(CATALOG)) == 25
     designed = {d[0] for v in demo.VAULTS for d in v.design} | \
         {d[0] for a in demo.ASSIGNMENTS + demo.ELIGIBILITIES for d in a.design} | \
-        {d[0] for lh in demo.LIGHTHOUSE for d in lh["design"]}
+        {d[0] for lh in demo.LIGHTHOUSE for d in lh["design"]} | \
+        {d[0] for d in deep_demo.SUBSCRIPTION_DESIGN} | {d[0] for h in deep_demo.HSMS for d in h[5]}
     assert designed == set(CATALOG)
     for name in demo.CLEAN_VAULTS:
         assert demo.VAULTS_BY_NAME[name].design == []
@@ -211,6 +216,8 @@ def test_demo_audit_is_complete(report):
         ("dead-access-policy", unplaced), ("stranded-access-policy", unplaced)]
     assert all("management-group ancestry" in n["reason"] for n in report["run"]["notEvaluated"])
     assert report["summary"]["vaults"] == len(demo.VAULTS)
+    assert report["summary"]["managedHsms"] == len(deep_demo.HSMS)
+    assert len(report["vaults"]) == len(demo.VAULTS) + len(deep_demo.HSMS)   # the inventory lists HSM pools too
     assert report["schemaVersion"] == "2.0"
 
 
@@ -220,7 +227,8 @@ def test_coverage_lists_every_source(report):
     coverage = {c["source"]: c for c in report["run"]["coverage"]}
     assert list(coverage) == list(SOURCES)
     for source in ("role assignments", "role definitions", "eligible assignments (PIM)", "deny assignments",
-                   "directory data (Microsoft Graph)", "Azure Lighthouse delegations"):
+                   "directory data (Microsoft Graph)", "Azure Lighthouse delegations", "Managed HSM pools",
+                   "key and secret metadata", "diagnostic settings", "Defender for Key Vault plans"):
         assert coverage[source]["state"] == "collected", source
     assert coverage["management-group ancestry"]["state"] == "partial"   # kv-poc-unplaced
     for source in ("classic subscription administrators", "Managed HSM data plane (local RBAC)",
@@ -378,3 +386,22 @@ def test_demo_owners_come_from_the_vault_its_resource_group_or_its_subscription(
     at_online = [o for a, o in grants.items() if a.lower().startswith(online + "/providers/")]
     assert at_online and set(at_online) == {"online-platform@contoso.com"}   # the subscription's 'Owner' tag
     assert all(f["owner"] is None or isinstance(f["owner"], str) for f in report["findings"])
+@pytest.mark.parametrize("hsm", deep_demo.HSMS, ids=lambda h: h[0])
+def test_managed_hsm_findings_match_the_design(report, hsm):
+    name, sub, rg, _, _, design = hsm
+    hid = deep_demo.hsm_id(demo.SUBS, name, sub, rg).lower()
+    found = Counter((f["ruleId"],) for f in report["findings"] if (f.get("vaultId") or "").lower() == hid)
+    assert found == Counter(design)
+    row = next(v for v in report["vaults"] if v["id"].lower() == hid)
+    assert row["resourceType"] == "Microsoft.KeyVault/managedHSMs" and row["permissionModel"] == "managedHsmLocalRbac"
+
+
+def test_subscription_findings_match_the_design(report):
+    by_id = {s.id.lower(): key for key, s in demo.SUBS.items()}
+    found = Counter((f["ruleId"], by_id[f["subscriptionId"].lower()]) for f in report["findings"]
+                    if f["subject"] == "subscription")
+    assert found == Counter(deep_demo.SUBSCRIPTION_DESIGN)
+    (f,) = [f for f in report["findings"] if f["ruleId"] == "defender-for-key-vault-off"]
+    sandbox = [v.name for v in demo.VAULTS if v.sub == "sandbox"] + [h[0] for h in deep_demo.HSMS if h[1] == "sandbox"]
+    assert sorted(v["name"] for v in f["evidence"]["vaults"]) == sorted(sandbox)
+    assert f["evidence"]["pricingTier"] == "Free"

@@ -19,8 +19,8 @@ PREVIOUS = b'{"not": "a report, but the previous file: it must stay byte for byt
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory):
     out = tmp_path_factory.mktemp("estate") / "snap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out), "--vaults", "600",
-                    "--subscriptions", "4", "--role-assignments", "1200", "--quiet"], check=True, timeout=120)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out), "--vaults", "3000",
+                    "--subscriptions", "4", "--role-assignments", "6000", "--quiet"], check=True, timeout=120)
     return out
 
 

@@ -112,22 +112,53 @@ class _Lister:
 
     def page(self, scope: str, token: str | None, read_timeout: float):
         """(rows as models, next link or None, response headers) of one page."""
-        holder = {}
+        return read_page(lambda **kw: self.ops.list_for_scope(scope.lstrip("/"), **kw), token, read_timeout)
 
-        def keep_headers(response):
-            holder["headers"] = CaseInsensitiveDict(response.http_response.headers)
 
-        pages = self.ops.list_for_scope(scope.lstrip("/"), raw_response_hook=keep_headers,
-                                        read_timeout=read_timeout).by_page(continuation_token=token)
+def read_page(listing, token: str | None, read_timeout: float):
+    """One page of an SDK listing: ``listing(**kwargs)`` returns its ItemPaged. (models, next link or None,
+    response headers); 429 and 5xx raise _Retryable, anything else that stops the read ScopeFailed.
+    Shared by every ARM listing the collector makes (arm_deep.py too)."""
+    holder = {}
+
+    def keep_headers(response):
+        holder["headers"] = CaseInsensitiveDict(response.http_response.headers)
+
+    pages = listing(raw_response_hook=keep_headers, read_timeout=read_timeout).by_page(continuation_token=token)
+    with arm_errors():
         try:
             items = list(next(pages))
         except StopIteration:
             return [], None, holder.get("headers", {})
-        except ClientAuthenticationError as exc:
+    return items, pages.continuation_token, holder.get("headers", {})
+
+
+def read_one(call, read_timeout: float):
+    """One ARM GET through the SDK (``call(**kwargs)``): (model, response headers); errors as read_page's."""
+    holder = {}
+
+    def keep_headers(response):
+        holder["headers"] = CaseInsensitiveDict(response.http_response.headers)
+
+    with arm_errors():
+        model = call(raw_response_hook=keep_headers, read_timeout=read_timeout)
+    return model, holder.get("headers", {})
+
+
+class arm_errors:  # noqa: N801 - a context manager used like a function
+    """Maps SDK exceptions to the collector's: _Retryable (429, 5xx, 408, dropped connections) or ScopeFailed."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or not isinstance(exc, AzureError):
+            return False
+        if isinstance(exc, ClientAuthenticationError):
             if exc.response is None:
                 raise ScopeFailed(f"no token for Azure Resource Manager: {_first_line(str(exc))}") from None
             raise ScopeFailed(describe(exc)) from None
-        except HttpResponseError as exc:
+        if isinstance(exc, HttpResponseError):
             headers = CaseInsensitiveDict(exc.response.headers) if exc.response is not None else {}
             status = exc.status_code or 0
             if status == 429:
@@ -135,13 +166,11 @@ class _Lister:
             if status >= 500 or status == 408:
                 raise _Retryable("transient", describe(exc), headers) from None
             raise ScopeFailed(describe(exc)) from None
-        except (ServiceRequestError, ServiceResponseError) as exc:
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise ScopeFailed(f"TLS certificate not trusted: {_first_line(str(exc))}") from None
             raise _Retryable("transient", f"connection failed: {_first_line(str(exc))}", {}) from None
-        except AzureError as exc:  # e.g. an answer the SDK could not deserialize
-            raise ScopeFailed(f"{type(exc).__name__}: {_first_line(str(exc))}") from None
-        return items, pages.continuation_token, holder.get("headers", {})
+        raise ScopeFailed(f"{type(exc).__name__}: {_first_line(str(exc))}") from None  # e.g. not deserializable
 
 
 class _Counters:

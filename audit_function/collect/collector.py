@@ -6,7 +6,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 
-from audit_function.collect import arm_authorization, clouds, graph, queries
+from audit_function.collect import arm_authorization, arm_deep, clouds, graph, queries
 from audit_function.collect.arg import API_VERSION, SUBSCRIPTION_LIMIT_HEADER, ArgClient, ArgError, Page
 from audit_function.collect.pacing import BudgetExhausted, Pacer
 from audit_function.collect.scope import TENANT, LiveScope, Unit, units_of
@@ -39,12 +39,12 @@ def batches(units: list[Unit], size: int) -> list[tuple[Unit, ...]]:
 class _Run:
     """State of one collection: rows by table, gaps, counters."""
 
-    def __init__(self, client: ArgClient, pacer: Pacer, progress) -> None:
+    def __init__(self, client: ArgClient, pacer: Pacer, progress, tables=queries.TABLES) -> None:
         self.client, self.pacer, self.progress = client, pacer, progress
-        self.rows: dict[str, dict] = {t: {} for t in queries.TABLES}
-        self.loose: dict[str, list] = {t: [] for t in queries.TABLES}  # rows without a string id
+        self.rows: dict[str, dict] = {t: {} for t in tables}
+        self.loose: dict[str, list] = {t: [] for t in tables}  # rows without a string id
         self.gaps: dict[tuple[str, str], dict] = {}
-        self.forbidden: dict[str, set[Unit]] = {t: set() for t in queries.TABLES}
+        self.forbidden: dict[str, set[Unit]] = {t: set() for t in tables}
         self.requests = self.answered = 0
         self.last_error = ""
 
@@ -183,12 +183,15 @@ def _body(table: str, batch: tuple[Unit, ...], skip: str | None, top: int) -> di
 def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None = None, cloud: str = "public",
                      connection_verify=None, progress=None, time_budget_s: float | None = None,
                      sleep=time.sleep, clock=time.monotonic, directory: bool = True,
-                     graph_endpoint: str | None = None) -> RawSnapshot:
+                     graph_endpoint: str | None = None, deep: bool = False) -> RawSnapshot:
     """Read vaults, subscriptions, management groups, role assignments (inherited ones included),
     role definitions and resource groups (their tags name owners) from Azure Resource Graph, then (``directory``) the names of their principals
     from Microsoft Graph. Unreadable scopes become manifest gaps (complete=false); errors that stop
     collection raise CollectionError. Directory data is optional and never makes a gap: the
-    manifest's ``coverage`` entry for source ``directory`` says what was read."""
+    manifest's ``coverage`` entry for source ``directory`` says what was read.
+
+    ``deep`` (collect --deep): also Defender plans from Resource Graph and, per vault and Managed HSM, key and
+    secret metadata and diagnostic settings from ARM (arm_deep.py)."""
     mgs, subs = units_of(scope)
     target = clouds.resolve(cloud, endpoint)
     verify = clouds.connection_verify(connection_verify)
@@ -196,9 +199,12 @@ def collect_snapshot(scope: LiveScope, *, credential=None, endpoint: str | None 
     client = ArgClient(cred, target.endpoint, target.token_scope, verify)
     started = clock()
     try:
-        raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock)
+        raw = _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock, deep=deep)
         _collect_arm_authorization(raw, mgs, subs, cred, target, verify, progress, sleep, clock,
                                    None if time_budget_s is None else time_budget_s - (clock() - started))
+        if deep:
+            arm_deep.extend_snapshot(raw, cred, target, verify, progress=progress, sleep=sleep, clock=clock,
+                                     budget_s=None if time_budget_s is None else time_budget_s - (clock() - started))
 
         # -- directory data (Microsoft Graph): names for the principal ids of every table read above;
         #    keep it the last step so rows added by other collection steps get their names too --
@@ -218,10 +224,11 @@ def _collect_arm_authorization(raw, mgs, subs, cred, target, verify, progress, s
                                       clock=clock, budget_s=budget_s)
 
 
-def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -> RawSnapshot:
+def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock, deep: bool = False) -> RawSnapshot:
     started, collected_at = clock(), datetime.now(timezone.utc)
     pacer = Pacer(sleep=sleep, clock=clock, budget_s=time_budget_s, progress=progress)
-    run = _Run(client, pacer, progress)
+    tables = queries.TABLES + (queries.DEEP_TABLES if deep else ())
+    run = _Run(client, pacer, progress, tables)
     requested = mgs + subs
     run.emit("start", endpoint=target.endpoint, scopes=len(requested) or "tenant")
 
@@ -234,7 +241,7 @@ def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -
     done: set[str] = set()
     readable = requested
     try:
-        for table in queries.TABLES:
+        for table in tables:
             if table in queries.TENANT_TABLES:
                 run.collect_table(table, [(TENANT,)])
             else:
@@ -243,7 +250,7 @@ def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -
             if table == "subscriptions" and requested:
                 readable = _after_subscriptions(run, requested, subs)
     except BudgetExhausted:
-        for table in queries.TABLES:
+        for table in tables:
             if table not in done:
                 units = [TENANT] if table in queries.TENANT_TABLES or not requested else readable
                 for unit in units:
@@ -252,7 +259,7 @@ def _collect(client, mgs, subs, target, progress, time_budget_s, sleep, clock) -
         raise CollectionError(f"nothing could be read from Azure Resource Graph at {target.endpoint}: "
                               f"{run.last_error or 'time budget exhausted before the first request'}")
 
-    tables = {t: run.table_rows(t) for t in queries.TABLES}
+    tables = {t: run.table_rows(t) for t in tables}
     gaps = list(run.gaps.values())
     duration = clock() - started
     manifest = {
@@ -287,7 +294,7 @@ def _after_subscriptions(run: _Run, requested: list[Unit], subs: list[Unit]) -> 
         raise CollectionError("the identity can read none of the requested scopes: "
                               + ", ".join(u.scope for u in requested) + f" ({run.last_error})")
     for unit in unreadable:
-        for table in ("vaults", "role_assignments", "lighthouse_delegations", "resource_groups"):
+        for table in ("vaults", "role_assignments", "lighthouse_delegations", "resource_groups", "managed_hsms"):
             run.gap(unit, table, "not read: the identity cannot read this scope (HTTP 403 on the "
                     "subscriptions query)")
     returned = {str(r.get("subscriptionId", "")).lower() for r in run.rows["subscriptions"].values()}

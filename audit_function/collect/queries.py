@@ -8,7 +8,10 @@ from importlib import resources
 #: Snapshot tables this collector fills, in collection order (subscriptions first: they decide
 #: which subscriptions the later tables ask about).
 TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments",
-          "lighthouse_delegations", "resource_groups")
+          "lighthouse_delegations", "resource_groups", "managed_hsms")
+
+#: Resource Graph tables read only by a deep collection (collect --deep)
+DEEP_TABLES = ("defender_plans",)
 
 #: Tables read at tenant scope whatever the requested scope (built-in role definitions and
 #: management groups do not live in a subscription).

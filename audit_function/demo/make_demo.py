@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit_function.demo.owner_tags import SUBSCRIPTION_TAGS, resource_group_rows
+from audit_function.demo import deep_demo
 
 HERE = Path(__file__).resolve().parent
 BUILTIN_ROLES = HERE.parent / "data" / "builtin_roles.json"
@@ -722,6 +723,8 @@ VAULTS += [
           design=[]),
 ]
 VAULTS_BY_NAME = {v.name: v for v in VAULTS}
+for _vault in VAULTS:  # findings of the deeper tables (deep_demo.py)
+    _vault.design.extend(deep_demo.DESIGN.get(_vault.name, []))
 CLEAN_VAULTS = ("kv-payments-prod", "kv-crm-prod", "kv-hr-prod", "kv-checkout-prod")
 
 # --------------------------------------------------------------------------------------------
@@ -1032,6 +1035,13 @@ def tables() -> dict[str, list[dict]]:
         "deny_assignments": deny_assignment_rows(),
         "lighthouse_delegations": lighthouse_rows(),
         "principals": principal_rows(),
+        # the deeper tables (collect --deep; managed_hsms is always collected): deep_demo.py
+        "managed_hsms": deep_demo.hsm_rows(SUBS, CONTOSO_TENANT, pid("breakglass")),
+        "vault_objects": deep_demo.vault_object_rows(VAULTS),
+        "diagnostic_settings": deep_demo.diagnostic_rows(
+            [(v.name, v.id) for v in VAULTS] + [(h[0], deep_demo.hsm_id(SUBS, h[0], h[1], h[2])) for h in deep_demo.HSMS],
+            f"{SUBS['management'].rg('rg-monitoring')}/providers/Microsoft.OperationalInsights/workspaces/law-central"),
+        "defender_plans": deep_demo.defender_rows(SUBS, CONTOSO_TENANT),
     }
 
 

@@ -104,6 +104,7 @@ def expected_rows(tables, *, subs=None, forbidden=()):
         "role_definitions": tables["role_definitions"],
         "lighthouse_delegations": [r for r in tables.get("lighthouse_delegations", []) if sub_ok(r["subscriptionId"])],
         "resource_groups": [r for r in tables.get("resource_groups", []) if sub_ok(r["subscriptionId"])],
+        "managed_hsms": [r for r in tables.get("managed_hsms", []) if sub_ok(r["subscriptionId"])],
     }
     above = None  # management groups above the wanted subscriptions
     if wanted is not None:

@@ -118,7 +118,8 @@ def test_one_forbidden_subscription_becomes_a_gap_and_every_other_vault_is_colle
     gap_keys = {(g["scope"], g["table"]) for g in m["gaps"]}
     assert gap_keys == {(f"/subscriptions/{denied}", t) for t in ("subscriptions", "vaults", "role_assignments",
                                                                   "lighthouse_delegations", "resource_groups",
-                                                                  "role_eligibilities", "deny_assignments")}
+                                                                  "role_eligibilities", "deny_assignments",
+                                                                  "managed_hsms")}
     assert all(g["reason"] for g in m["gaps"])
     # the 403 batch was split until the denied subscription stood alone; later tables skip it
     assert [e["subscriptions"] for e in fake.log if e["status"] == 403][-1] == [denied]
@@ -155,7 +156,7 @@ def test_subscriptions_are_batched_within_limits_and_inherited_rows_kept_once(se
     assert len(got) == len(set(got))  # '/' and MG assignments come back with every batch, kept once
     assert ids(snap.tables["role_assignments"]) == ids(want["role_assignments"])
     # each extra batch of a subscription-scoped table may cost one more (partial) page
-    assert snap.manifest["requests"] <= 1.1 * minimum_requests(want) + (3 - 1) * 4
+    assert snap.manifest["requests"] <= 1.1 * minimum_requests(want) + (3 - 1) * 5   # 5 subscription-scoped tables
 
 
 def test_bad_scope_values_are_refused_before_any_request(serve, collect, estate):
@@ -181,13 +182,13 @@ def test_progress_reports_tables_pages_and_waits(serve, collect, estate):
     pages = [f for e, f in events if e == "page"]
     assert len(pages) == fake.requests + fake.authz.requests
     assert {p["table"] for p in pages} == {"subscriptions", "management_groups", "role_definitions", "vaults",
-                                           "role_assignments", "lighthouse_delegations", "resource_groups",
+                                           "role_assignments", "lighthouse_delegations", "resource_groups", "managed_hsms",
                                            "role_eligibilities", "deny_assignments"}
     assert sum(p["rows"] for p in pages if p["table"] == "vaults") == 2500
     assert any(e == "wait" and f["reason"] == "quota" for e, f in events)
     done = [f for e, f in events if e == "table" and f["state"] == "done"]
     assert [d["table"] for d in done] == ["subscriptions", "management_groups", "role_definitions", "vaults",
-                                          "role_assignments", "lighthouse_delegations", "resource_groups",
+                                          "role_assignments", "lighthouse_delegations", "resource_groups", "managed_hsms",
                                           "role_eligibilities", "deny_assignments"]
 
 
@@ -200,5 +201,5 @@ def test_forbidden_management_group_is_isolated(serve, collect, estate):
     corp = "/providers/Microsoft.Management/managementGroups/corp"
     assert {(g["scope"], g["table"]) for g in snap.manifest["gaps"]} == {
         (corp, "subscriptions"), (corp, "vaults"), (corp, "role_assignments"), (corp, "lighthouse_delegations"),
-        (corp, "resource_groups"), (corp, "role_eligibilities"), (corp, "deny_assignments")}
+        (corp, "resource_groups"), (corp, "role_eligibilities"), (corp, "deny_assignments"), (corp, "managed_hsms")}
     assert [e["managementGroups"] for e in fake.log if e["status"] == 403] == [["corp", "platform"], ["corp"]]

@@ -14,7 +14,7 @@ from tests.collect.conftest import expected_rows, ids, minimum_requests
 from tests.fakes.estate import synthetic_estate
 
 TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments",
-          "lighthouse_delegations", "resource_groups")
+          "lighthouse_delegations", "resource_groups", "managed_hsms")
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,8 @@ def test_every_rule_reading_an_unreadable_property_is_not_evaluated_and_the_rest
         run = run_rules(ALL_RULES, vaults=[row])
         readers = {r.META.id for r in ALL_RULES if prop in r.META.reads}
         assert readers, prop
-        skipped = {n["ruleId"] for n in run.not_evaluated}
+        # (rules of the deeper tables are listed once, estate-wide, as not collected: not about this vault)
+        skipped = {n["ruleId"] for n in run.not_evaluated if n["vaultId"]}
         assert skipped == readers, prop
         assert not readers & {f["ruleId"] for f in run.findings}, prop
         assert "access-policy-model" in {f["ruleId"] for f in run.findings}, prop   # the vault is still audited

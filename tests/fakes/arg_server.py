@@ -48,6 +48,8 @@ TABLE_OF = {
     ("authorizationresources", "microsoft.authorization/roledefinitions"): "role_definitions",
     ("resources", "microsoft.managedservices/registrationassignments"): "lighthouse_delegations",
     ("resourcecontainers", "microsoft.resources/subscriptions/resourcegroups"): "resource_groups",
+    ("resources", "microsoft.keyvault/managedhsms"): "managed_hsms",
+    ("securityresources", "microsoft.security/pricings"): "defender_plans",
 }
 AUTH_TABLES = {"role_assignments", "role_definitions"}
 FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
@@ -75,6 +77,7 @@ class Faults:
     arm_page_size: int = 1000                  # role assignments per ARM list page
     truncate: set[str] = field(default_factory=set)  # tables answered with resultTruncated and no $skipToken
     authz: object = None  # tests.fakes.arm_server.ArmFaults for the Microsoft.Authorization listings
+    deep: object = None   # tests.fakes.arm_server.DeepFaults for keys, secrets and diagnostic settings
 
 
 def _norm_scope(scope: str) -> str:
@@ -88,7 +91,7 @@ class Estate:
     def __init__(self, tables: dict[str, list]) -> None:
         self.tables = {t: list(tables.get(t, [])) for t in
                        ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-                        "lighthouse_delegations", "resource_groups")}
+                        "lighthouse_delegations", "resource_groups", "managed_hsms", "defender_plans")}
         self.sub_chain: dict[str, tuple[str, ...]] = {}
         for row in self.tables["subscriptions"]:
             chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
@@ -197,6 +200,9 @@ class FakeArg:
         authz.forbidden = set(authz.forbidden) | set(self.faults.forbidden_subscriptions) \
             | set(self.faults.forbidden_management_groups)
         self.authz = AuthorizationRoutes(tables, clock=self.clock, faults=authz, url=self.url)
+        # keys, secrets and diagnostic settings per vault and HSM (collect --deep) from the same endpoint
+        from tests.fakes.arm_server import DeepFaults, DeepRoutes
+        self.deep = DeepRoutes(tables, clock=self.clock, faults=self.faults.deep or DeepFaults(), url=self.url)
 
     def __enter__(self):
         return self
@@ -467,6 +473,9 @@ class FakeArg:
                 url = urlparse(self.path)
                 if not self._authorized():
                     return None
+                if owner.deep.route(url.path) is not None:
+                    from tests.fakes.arm_server import send
+                    return send(self, *owner.deep.handle(url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))
                 if owner.authz.route(url.path) is not None:
                     from tests.fakes.arm_server import send
                     return send(self, *owner.authz.handle(url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import struct
 import tempfile
@@ -249,3 +250,135 @@ class FakeArm:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# -- deep collection: per-vault ARM reads (collect --deep) ---------------------------------------------
+
+#: api-versions the pinned SDKs send: azure-mgmt-keyvault 14.1.0, azure-mgmt-monitor 6.0.2 (diagnostic settings)
+KEYVAULT_API = "2026-05-15"
+MONITOR_API = "2021-05-01-preview"
+_DEEP = re.compile(r"^(?P<vault>/subscriptions/(?P<sub>[^/]+)/resourcegroups/[^/]+/providers/microsoft\.keyvault/"
+                   r"vaults/[^/]+)/(?P<kind>keys|secrets)(?:/(?P<name>[^/]+))?$")
+_DIAG = re.compile(r"^(?P<res>/subscriptions/(?P<sub>[^/]+)/.+)/providers/microsoft\.insights/diagnosticsettings$")
+
+
+@dataclass
+class DeepFaults:
+    page_size: int = 2                                          # keys/secrets/settings per page (nextLink beyond)
+    script: dict[int, str] = field(default_factory=dict)        # request number (from 1) -> fault kind
+    resource_faults: dict[str, str] = field(default_factory=dict)  # vault/HSM id (any case) -> fault, every time
+    bucket: tuple[int, float] | None = None                     # per subscription (size, refill/s): 429 when empty
+    retry_after: int = 1
+    latency_s: float = 0.0                                      # per request, on the server's clock
+    list_rotation_policy: bool = False                          # keys.list carries rotationPolicy (else get only)
+    throttle_every: int = 0                                     # every n-th request answers 429 (benchmark)
+
+
+class DeepRoutes:
+    """keys (list, get), secrets (list) and diagnosticSettings (list) from snapshot rows: ``vault_objects``
+    (full rows, rotationPolicy included) and ``diagnostic_settings``. Secrets never carry a value."""
+
+    def __init__(self, tables: dict[str, list], *, clock=None, faults: DeepFaults | None = None, url: str = "") -> None:
+        self.clock = clock or RealClock()
+        self.faults = faults or DeepFaults()
+        self.url = url
+        self.objects: dict[tuple[str, str], list] = {}
+        for row in tables.get("vault_objects", []):
+            m = _DEEP.match(_norm_scope(str(row.get("id", "")).rsplit("/", 1)[0]))
+            if m:
+                self.objects.setdefault((m.group("vault"), m.group("kind")), []).append(row)
+        self.settings: dict[str, list] = {}
+        for row in tables.get("diagnostic_settings", []):
+            res = _norm_scope(str(row.get("id", ""))).split("/providers/microsoft.insights/")[0]
+            self.settings.setdefault(res, []).append(row)
+        for rows in list(self.objects.values()) + list(self.settings.values()):
+            rows.sort(key=lambda r: str(r.get("id", "")).lower())
+        self.requests = 0
+        self.statuses: Counter = Counter()
+        self.log: list[dict] = []
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    @staticmethod
+    def route(path: str):
+        norm = _norm_scope(path)
+        return _DEEP.match(norm) or _DIAG.match(norm)
+
+    def _take(self, sub: str) -> tuple[bool, int]:
+        if self.faults.bucket is None:
+            return True, 11999
+        size, rate = self.faults.bucket
+        now = self.clock.now()
+        tokens, at = self._buckets.get(sub, (float(size), now))
+        tokens = min(float(size), tokens + (now - at) * rate)
+        ok = tokens >= 1.0
+        if ok:
+            tokens -= 1.0
+        self._buckets[sub] = (tokens, now)
+        return ok, int(math.floor(tokens))
+
+    def handle(self, path: str, query: dict) -> tuple[int, dict, dict | None]:
+        m = self.route(path)
+        sub = m.group("sub")
+        resource = m.groupdict().get("vault") or m.groupdict().get("res")
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+            allowed, left = self._take(sub)
+        if self.faults.latency_s:
+            self.clock.sleep(self.faults.latency_s)
+        every = self.faults.throttle_every
+        fault = self.faults.script.get(n) or ("429" if every and n % every == 0 else None) or next(
+            (k for r, k in self.faults.resource_faults.items() if _norm_scope(r) == resource), None)
+        headers = {"x-ms-ratelimit-remaining-subscription-reads": str(left),
+                   "x-ms-request-id": f"00000000-0000-0000-0001-{n:012d}"}
+        status, body = self._answer(m, path, query, fault, allowed, headers)
+        with self._lock:
+            self.log.append({"n": n, "path": _norm_scope(path), "resource": resource, "fault": fault,
+                             "status": status or "reset", "apiVersion": query.get("api-version")})
+            self.statuses[status or "reset"] += 1
+        return status, headers, body
+
+    def _answer(self, m, path, query, fault, allowed, headers):
+        f = self.faults
+        if not allowed or fault == "429":
+            headers["Retry-After"] = str(f.retry_after)
+            return 429, _error("TooManyRequests", "The request is being throttled.",
+                               [("SubscriptionRequestsThrottled", "Number of 'read' requests for subscription "
+                                 f"actor exceeded. Please try again after {f.retry_after} seconds.")])
+        if fault in ("500", "503"):
+            return int(fault), _error("InternalServerError", "Encountered an internal server error.")
+        if fault == "reset":
+            return 0, None
+        diag = "vault" not in m.groupdict()
+        version = MONITOR_API if diag else KEYVAULT_API
+        if query.get("api-version") != version:
+            return 400, _error("InvalidApiVersionParameter", f"The api-version '{query.get('api-version')}' is "
+                               f"invalid. The supported versions are '{version}'.")
+        if fault == "403":
+            action = "Microsoft.Insights/diagnosticSettings/read" if diag else "Microsoft.KeyVault/vaults/keys/read"
+            return 403, _error("AuthorizationFailed", "The client '11111111-1111-1111-1111-111111111111' does not "
+                               f"have authorization to perform action '{action}' over scope '{path}' or the scope "
+                               "is invalid.")
+        if diag:
+            rows = self.settings.get(m.group("res"), [])
+        else:
+            rows = self.objects.get((m.group("vault"), m.group("kind")), [])
+            if m.group("name"):
+                for row in rows:
+                    if str(row.get("name", "")).lower() == m.group("name"):
+                        return 200, row
+                return 404, _error("KeyNotFound", f"The key '{m.group('name')}' was not found.")
+            rows = [self._listed(r, m.group("kind")) for r in rows]
+        offset = int(query.get("$skipToken") or 0)
+        body = {"value": rows[offset:offset + f.page_size]}
+        if offset + f.page_size < len(rows):
+            body["nextLink"] = f"{self.url}{path}?" + urlencode({"api-version": version,
+                                                                 "$skipToken": str(offset + f.page_size)})
+        return 200, body
+
+    def _listed(self, row: dict, kind: str) -> dict:
+        props = dict(row.get("properties") or {})
+        if kind == "keys" and not self.faults.list_rotation_policy:
+            props.pop("rotationPolicy", None)
+        return {**row, "properties": props}

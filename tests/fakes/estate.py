@@ -165,3 +165,64 @@ def synthetic_estate(subscriptions: int = 4, vaults: int = 12, assignments: int 
                      f"{rng.choice(OTHER_TYPES)}/res{rng.randrange(100000)}")
         ras.append(assignment_row(scope, rng.choice(roles), rng, sub))
     return tables
+
+
+def add_deep_tables(tables: dict[str, list], *, seed: int = 11, hsms: int = 2) -> dict[str, list]:
+    """The deeper tables for a synthetic estate (rows as the collector writes them): two keys and two
+    secrets per vault (every third vault a key without expiry whose policy only notifies, every fourth a
+    secret without expiry; secret rows carry a ``value`` the collector must drop), a diagnostic setting
+    on four vaults in five, ``hsms`` Managed HSM pools, and Defender Standard everywhere but the first
+    subscription."""
+    rng = random.Random(seed)
+    subs = [r["subscriptionId"] for r in tables["subscriptions"]]
+    law = f"/subscriptions/{subs[0]}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law"
+    objects, settings = [], []
+
+    def key(vid, name, exp, action):
+        return {"id": f"{vid}/keys/{name}", "name": name, "type": "Microsoft.KeyVault/vaults/keys",
+                "properties": {"attributes": {"enabled": True, "exp": exp, "nbf": None, "created": 1700000000,
+                                              "updated": 1700000000}, "kty": "RSA", "contentType": None,
+                               "rotationPolicy": {"attributes": {"expiryTime": "P1Y"}, "lifetimeActions": [
+                                   {"trigger": {"timeAfterCreate": "P90D", "timeBeforeExpiry": None},
+                                    "action": {"type": action}}]}}}
+
+    def secret(vid, name, exp):
+        return {"id": f"{vid}/secrets/{name}", "name": name, "type": "Microsoft.KeyVault/vaults/secrets",
+                "properties": {"attributes": {"enabled": True, "exp": exp, "nbf": None, "created": 1700000000,
+                                              "updated": 1700000000}, "rotationPolicy": None, "kty": None,
+                               "contentType": "text/plain", "value": f"s3cr3t-{rng.random()}"}}
+
+    def setting(rid):
+        return {"id": f"{rid}/providers/microsoft.insights/diagnosticSettings/to-law", "name": "to-law",
+                "type": "Microsoft.Insights/diagnosticSettings",
+                "properties": {"logs": [{"category": None, "categoryGroup": "audit", "enabled": True}],
+                               "workspaceId": law, "storageAccountId": None, "eventHubAuthorizationRuleId": None,
+                               "marketplacePartnerId": None}}
+
+    for i, vault in enumerate(tables["vaults"]):
+        vid = vault["id"]
+        objects += [key(vid, "k-main", 1900000000, "Rotate"),
+                    key(vid, "k-legacy", None if i % 3 == 0 else 1900000000, "Notify" if i % 3 == 0 else "Rotate"),
+                    secret(vid, "s-main", 1900000000), secret(vid, "s-legacy", None if i % 4 == 0 else 1900000000)]
+        if i % 5:
+            settings.append(setting(vid))
+    tables["managed_hsms"] = []
+    for n in range(hsms):
+        sub = subs[n % len(subs)]
+        rid = f"/subscriptions/{sub}/resourceGroups/rg-hsm/providers/Microsoft.KeyVault/managedHSMs/hsm-{n:03d}"
+        tables["managed_hsms"].append({
+            "id": rid, "name": f"hsm-{n:03d}", "type": "microsoft.keyvault/managedhsms", "tenantId": TENANT,
+            "location": "westeurope", "resourceGroup": "rg-hsm", "subscriptionId": sub, "tags": {},
+            "sku": {"family": "B", "name": "Standard_B1"},
+            "properties": {"tenantId": TENANT, "enableSoftDelete": True, "enablePurgeProtection": n % 2 == 0,
+                           "publicNetworkAccess": "Enabled" if n % 2 else "Disabled", "privateEndpointConnections": []}})
+        if n % 2 == 0:
+            settings.append(setting(rid))
+    tables["vault_objects"] = objects
+    tables["diagnostic_settings"] = settings
+    tables["defender_plans"] = [
+        {"id": f"/subscriptions/{s}/providers/Microsoft.Security/pricings/KeyVaults", "name": "KeyVaults",
+         "type": "microsoft.security/pricings", "subscriptionId": s, "tenantId": TENANT,
+         "properties": {"pricingTier": "Free" if i == 0 else "Standard", "subPlan": None}}
+        for i, s in enumerate(subs)]
+    return tables

@@ -281,7 +281,7 @@ def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, 
 
     ((scope, live),) = calls
     assert scope.management_groups == ("mg-corp",) and scope.subscriptions == ()
-    assert live == {"credential": credential, "time_budget_s": 1800}
+    assert live == {"credential": credential, "time_budget_s": 1800, "deep": True}   # AUDIT_DEEP: on by default
     latest = json.loads(stored(reports)[f"latest/{JSON}"])
     assert latest["run"]["source"] == "live"
     assert latest["run"]["scope"]["managementGroups"] == ["mg-corp"]

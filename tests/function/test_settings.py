@@ -139,8 +139,15 @@ def test_audit_options_follow_the_settings(tmp_path: Path):
     assert options.scope.subscriptions == (SUB_A,)
     assert options.formats == ("json", "xlsx")
     assert options.fail_on == "medium"
-    assert options.live == {"credential": marker}
+    assert options.live == {"credential": marker, "deep": True}   # AUDIT_DEEP is on unless set false
     options.validate()
 
     demo = settings(AUDIT_SOURCE="demo").audit_options()
     assert (demo.source, demo.scope, demo.live) == ("demo", None, {})
+
+
+def test_audit_deep_is_on_by_default_and_can_be_turned_off():
+    assert settings().deep is True and settings().describe()["deep"] is True
+    off = settings(AUDIT_DEEP="false")
+    assert off.deep is False and off.audit_options().live == {"deep": False}
+    assert "AUDIT_DEEP" in error_for({"AUDIT_DEEP": "sometimes"})

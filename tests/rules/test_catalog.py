@@ -24,8 +24,10 @@ TESTS_DIR = ROOT / "tests" / "rules"
 
 #: catalog-2 rules not implemented yet (they read vault_objects, diagnostic_settings, defender_plans)
 PENDING_SECTION = "Keys, secrets, logging and Defender"
-PENDING = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing", "audit-logging-missing",
-           "defender-for-key-vault-off")
+PENDING: tuple[str, ...] = ()
+#: the deeper-tables section, implemented by collect --deep (issue 16)
+DEEP = ("key-expiry-missing", "secret-expiry-missing", "key-rotation-missing", "audit-logging-missing",
+        "defender-for-key-vault-off")
 
 #: the subject column's words -> rules.base.SUBJECTS
 SUBJECT_WORDS = {"vault": "vault", "grant": "grant", "role definition": "roleDefinition",
@@ -66,7 +68,7 @@ def module_name(rule_id: str) -> str:
 def expected_models(row: dict):
     """"estate" for rules about grants and role definitions, else the models of the vaults a rule runs on."""
     applies = row["applies"]
-    if applies.startswith(("grants", "custom role definitions")):
+    if applies.startswith(("grants", "custom role definitions", "subscriptions")):
         return "estate"
     if row["id"] in ONLY_FIRES_ON_POLICY_VAULTS:
         return POLICY
@@ -126,9 +128,12 @@ def test_parsed_tables_hold_what_the_contract_says():
     assert BY_ID["latent-grant"]["section"].startswith("Migration readiness")
 
 
-def test_pending_rules_are_exactly_the_deeper_tables_section():
+def test_deeper_tables_section_is_implemented_and_names_its_tables():
     section = [row["id"] for row in CATALOG if row["section"].startswith(PENDING_SECTION)]
-    assert section == list(PENDING)
+    assert section == list(DEEP)
+    for rule_id in DEEP:
+        meta = importlib.import_module(f"rules.{module_name(rule_id)}").META
+        assert meta.tables, f"{rule_id} reads a deeper table: META.tables must name it (not collected: not evaluated)"
 
 
 # -- ALL_RULES against the tables -------------------------------------------------------------------
