@@ -39,17 +39,22 @@ def not_read(meta, vault):
 
 
 def evaluate(vault, access, ctx):
+    yield from without_expiry(META, ctx, vault, "key", cis=("8.3.1", "8.3.2"))
+
+
+def without_expiry(meta, ctx, vault, kind: str, cis: tuple[str, str]):
+    """One finding listing the vault's enabled objects of ``kind`` without ``exp`` (CIS: rbac, accessPolicy)."""
     if vault.objects is None:
-        yield not_read(META, vault)
+        yield not_read(meta, vault)
         return
-    keys = [o for o in vault.objects if o.kind == "key" and o.enabled and o.exp is None]
-    if not keys:
+    found = [o for o in vault.objects if o.kind == kind and o.enabled and o.exp is None]
+    if not found:
         return
-    cis = "8.3.1" if vault.is_rbac else "8.3.2"
+    number = cis[0] if vault.is_rbac else cis[1]
     yield finding(
-        META, ctx, vault=vault,
-        message=(f"Vault {vault.name} has {len(keys)} enabled key{'' if len(keys) == 1 else 's'} without an "
-                 f"expiration date (CIS {cis})."),
-        evidence={"permissionModel": vault.model, "cis": cis,
-                  **capped([k.evidence() for k in sorted(keys, key=lambda o: o.name.lower())], "keys")},
+        meta, ctx, vault=vault,
+        message=(f"Vault {vault.name} has {len(found)} enabled {kind}{'' if len(found) == 1 else 's'} without an "
+                 f"expiration date (CIS {number})."),
+        evidence={"permissionModel": vault.model, "cis": number,
+                  **capped([o.evidence() for o in sorted(found, key=lambda o: o.name.lower())], f"{kind}s")},
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rules.base import RuleMeta, capped, finding
-from rules.key_expiry_missing import not_read
+from rules.base import RuleMeta
+from rules.key_expiry_missing import without_expiry
 
 META = RuleMeta(
     id="secret-expiry-missing",
@@ -33,17 +33,4 @@ META = RuleMeta(
 
 
 def evaluate(vault, access, ctx):
-    if vault.objects is None:
-        yield not_read(META, vault)
-        return
-    secrets = [o for o in vault.objects if o.kind == "secret" and o.enabled and o.exp is None]
-    if not secrets:
-        return
-    cis = "8.3.3" if vault.is_rbac else "8.3.4"
-    yield finding(
-        META, ctx, vault=vault,
-        message=(f"Vault {vault.name} has {len(secrets)} enabled secret{'' if len(secrets) == 1 else 's'} without an "
-                 f"expiration date (CIS {cis})."),
-        evidence={"permissionModel": vault.model, "cis": cis,
-                  **capped([s.evidence() for s in sorted(secrets, key=lambda o: o.name.lower())], "secrets")},
-    )
+    yield from without_expiry(META, ctx, vault, "secret", cis=("8.3.3", "8.3.4"))
