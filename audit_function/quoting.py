@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import string
+from functools import lru_cache
 
 from reports.xlsx_text import CellText as SpreadsheetText  # noqa: F401  (the spreadsheet neutraliser)
 
@@ -59,7 +61,13 @@ def _text(value) -> str:
 
 def shell_arg(value) -> str:
     """``value`` as exactly one bash word that expands to ``value`` (NUL becomes U+FFFD)."""
-    text = _text(value).replace("\x00", "\ufffd")
+    return _shell_word(_text(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _shell_word(text: str) -> str:
+    """Estates repeat names, groups and ids across thousands of commands: each is quoted once."""
+    text = text.replace("\x00", "\ufffd")
     if not _UNSAFE.search(text):
         return shlex.quote(text)
     out = []
@@ -75,9 +83,14 @@ def shell_arg(value) -> str:
 
 def shell_option(option: str, value) -> str:
     """``--option VALUE`` with the value quoted, ``--option=VALUE`` when VALUE starts with ``-``."""
+    return _option(option, _text(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _option(option: str, text: str) -> str:
     if not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", option):
         raise ValueError(f"not an option name: {option!r}")
-    return f"{option}={shell_arg(value)}" if _text(value).startswith("-") else f"{option} {shell_arg(value)}"
+    return f"{option}={_shell_word(text)}" if text.startswith("-") else f"{option} {_shell_word(text)}"
 
 
 def shell_comment(text, prefix: str = "# ") -> str:
@@ -158,10 +171,13 @@ def _words(name: str, value) -> str | None:
     return None
 
 
-def _command(template: str, fields) -> str:
-    import string
+@lru_cache(maxsize=1024)
+def _template(template: str) -> tuple:
+    return tuple(string.Formatter().parse(template))
 
-    parts = list(string.Formatter().parse(template))
+
+def _command(template: str, fields) -> str:
+    parts = list(_template(template))
     out: list[str] = []
     for n, (literal, name, _spec, _conversion) in enumerate(parts):
         literal = _literal(literal)
