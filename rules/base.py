@@ -75,6 +75,11 @@ class RuleContext:
             return {"principalName": None, "principalType": None, "userType": None}
         return {"principalName": p.display_name, "principalType": p.type, "userType": p.user_type}
 
+    def named(self, object_id: str | None, fallback: str | None = None) -> str:
+        """``name (object id)`` for messages when the directory (or a Lighthouse delegation) names it."""
+        name = self.who(object_id)["principalName"] or fallback
+        return f"{name} ({object_id})" if name else str(object_id)
+
     def owner(self, vault) -> str | None:
         """The vault's owner tag, else its resource group's, else its subscription's (``owners``);
         without a resolver only the vault's own tags are read."""

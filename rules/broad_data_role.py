@@ -49,7 +49,7 @@ def evaluate(estate, index, ctx):
             principal_id=assignment.principal_id,   # fills {principal_id} in the remediation
             affected_vaults=covered,
             message=(f"{role.name} is {'made eligible for' if assignment.eligible else 'assigned to'} "
-                     f"{assignment.principal_id} at {level} scope {assignment.scope}: it covers {len(covered)} "
+                     f"{ctx.named(assignment.principal_id)} at {level} scope {assignment.scope}: it covers {len(covered)} "
                      f"vault(s) in the snapshot ({rbac} using RBAC, where it is effective now) and every vault "
                      f"created beneath later."),
             evidence={"roleName": role.name, "scope": assignment.scope, "scopeLevel": level,

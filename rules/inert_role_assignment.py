@@ -38,7 +38,7 @@ def evaluate(vault, access, ctx):
             yield finding(
                 META, ctx, vault=vault, assignment=a, role=grant.role, affected_vaults=[vault],
                 message=(f"{grant.role.name} {'made eligible for' if grant.eligible else 'assigned to'} "
-                         f"{a.principal_type or 'principal'} {a.principal_id} on {where} "
+                         f"{a.principal_type or 'principal'} {ctx.named(a.principal_id)} on {where} "
                          f"has no effect: vault {vault.name} uses access policies. It grants "
                          f"{perms.describe(grant.data)} as soon as the vault is switched to RBAC"
                          + (" (the assignment has a condition)." if a.conditional else ".")),

@@ -62,7 +62,9 @@ def evaluate(estate, index, ctx):
         yield finding(
             META, ctx, assignment=assignment, role=role, affected_vaults=hits,
             message=(f"{role.name} {'made eligible for' if assignment.eligible else 'assigned to'} "
-                     f"{assignment.principal_type or 'principal'} {assignment.principal_id} at {assignment.scope} "
+                     f"{assignment.principal_type or 'principal'} "
+                     f"{ctx.named(assignment.principal_id, assignment.managed_by_tenant and assignment.description)} "
+                     f"at {assignment.scope} "
                      f"lets it give itself data access to {len(hits)} vault(s) ({', '.join(sorted(paths))})."),
             evidence={"paths": sorted(paths), "controlActions": perms.control_names(actions),
                       "eligible": assignment.eligible, "conditional": assignment.conditional,
