@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from audit_function import permissions as perms
 from audit_function.migration import commands as cmd
-from audit_function.migration.roles import RoleCatalog, custom_role, role_id
+from audit_function.migration.roles import RoleCatalog, custom_role, definition, role_id
 from rules.base import groups_note
 
 READINESS = ("blocked", "review-latent-grants", "needs-assignments", "ready")
@@ -213,7 +213,8 @@ def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) ->
     needed = catalog.solve(missing, entry.data)
     if needed is None or needed.material:
         role = custom_role(entry.data, [vault.subscription_id])
-        out["customRole"] = role
+        # the definition body is in the create command; the plan keeps its fields once (report 2: compact)
+        out["customRole"] = {k: v for k, v in role.items() if k != "definition"}
         out["proposedRoles"] = [{"id": role["id"], "name": role["name"], "custom": True}]
         out["commands"] = [cmd.create_custom_role(role["definition"]),
                            cmd.assign(entry.object_id, kind, role["name"], vault.id, vault.subscription_id)]
@@ -302,6 +303,6 @@ def custom_roles(plans: list[dict]) -> list[dict]:
             item["usedBy"].append({"vaultId": p["vaultId"], "principalId": e["principalId"], "entry": e["index"]})
     out = []
     for item in sorted(merged.values(), key=lambda r: r["name"].lower()):
-        item["definition"] = {**item["definition"], "AssignableScopes": item["assignableScopes"]}
+        item["definition"] = definition(item)
         out.append(item)
     return out
