@@ -195,11 +195,40 @@ def permission_mask(category: str, permission: str) -> int | None:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)
 def describe(mask: int) -> str:
-    """Data actions in plain words, e.g. ``"secrets: getSecret, readMetadata; keys: read"``."""
+    """Data actions in plain words, e.g. ``"secrets: getSecret, readMetadata; keys: read"``.
+
+    Lossless given the provider's action list (:func:`from_words` reads it back), so reports use
+    it instead of repeating full action names (report 2: evidence stays compact).
+    """
     groups: dict[str, list[str]] = {}
     for action in names(mask):
         rest = action[len("Microsoft.KeyVault/vaults/"):]
         kind, _, verb = rest.partition("/")
         groups.setdefault(kind, []).append(verb.removesuffix("/action") or kind)
     return "; ".join(f"{kind}: {', '.join(verbs)}" for kind, verbs in groups.items())
+
+
+def _word(action: str) -> tuple[str, str]:
+    rest = action[len("Microsoft.KeyVault/vaults/"):]
+    kind, _, verb = rest.partition("/")
+    return kind, verb.removesuffix("/action") or kind
+
+
+@lru_cache(maxsize=1)
+def _words_index() -> dict[tuple[str, str], int]:
+    return {_word(a): 1 << i for i, a in enumerate(DATA_ACTIONS)}
+
+
+def from_words(text: str) -> int:
+    """The mask :func:`describe` put in words (``""`` is the empty set); unknown words raise ``ValueError``."""
+    index, mask = _words_index(), 0
+    for group in filter(None, (g.strip() for g in (text or "").split(";"))):
+        kind, _, verbs = group.partition(":")
+        for verb in filter(None, (v.strip() for v in verbs.split(","))):
+            try:
+                mask |= index[(kind.strip(), verb)]
+            except KeyError:
+                raise ValueError(f"not a Key Vault data action in words: {kind.strip()}: {verb}") from None
+    return mask

@@ -230,10 +230,10 @@ def coverage_item(entry, access, missing: int, ctx: RuleContext) -> dict:
     have = access.rbac_data(entry.object_key)
     return entry_item(
         entry, ctx,
-        missingDataActions=perms.names(missing),
         missingDataActionsInWords=perms.describe(missing),
+        missingDataActionsCount=missing.bit_count(),
         coveredBy="none of it" if not entry.data & have else "part of it",
-        rbacDataActions=perms.names(have),
+        rbacDataActionsInWords=perms.describe(have),
         **capped([g.evidence() for g in access.rbac_grants(entry.object_key)], "partiallyCoveredBy"),
         **capped([g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)], "objectScopedGrants"),
     )

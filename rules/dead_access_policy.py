@@ -30,7 +30,7 @@ def evaluate(vault, access, ctx):
     dead = [entry for entry in vault.access_policies if not access.coverage(entry)]
     if not dead:
         return
-    items = [entry_item(entry, ctx, policyDataActions=perms.names(entry.data),
+    items = [entry_item(entry, ctx, policyDataActionsInWords=perms.describe(entry.data),
                         crossTenant=vault.entry_cross_tenant(entry),
                         **capped([g.evidence() for g in access.rbac_grants(entry.object_key)], "coveredBy"))
              for entry in dead]

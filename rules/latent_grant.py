@@ -41,12 +41,12 @@ def evaluate(vault, access, ctx):
         items.append({
             "principalId": gainer.assignment.principal_id, "principalName": who["principalName"],
             "principalType": gainer.assignment.principal_type or who["principalType"], "userType": who["userType"],
-            "widenedDataActions": perms.names(gainer.widened),
+            # actions in words (report 2: evidence stays compact); the grants name their roles (``roles``)
             "widenedDataActionsInWords": perms.describe(gainer.widened),
+            "widenedDataActionsCount": gainer.widened.bit_count(),
             "withoutAccessPolicyEquivalent": perms.names(gainer.widened & ~perms.POLICY_UNIVERSE),
-            "accessPolicyDataActions": perms.names(gainer.policy),
-            **capped([{**g.evidence(), "widenedDataActions": perms.names(g.data & gainer.widened)}
-                      for g in gainer.grants], "grants"),
+            "accessPolicyDataActionsInWords": perms.describe(gainer.policy),
+            **capped([g.evidence() for g in gainer.grants], "grants"),
         })
         assignment_ids.extend(g.assignment.id for g in gainer.grants)
     assignment_ids = list(dict.fromkeys(assignment_ids))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from audit_function import permissions as perms
 from audit_function.access import AccessIndex
 from audit_function.engine import evaluate
 from audit_function.owners import DEFAULT_OWNER_TAGS, Owners
@@ -38,6 +39,11 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 USER_ACCESS_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+
+
+def actions(words: str) -> list[str]:
+    """The data-action names of a plain-words evidence field (report 2 evidence is in words)."""
+    return perms.names(perms.from_words(words))
 
 
 def vault_id(name: str = "kv1", sub: str = SUB, rg: str = "rg-app") -> str:

@@ -405,3 +405,36 @@ def test_subscription_findings_match_the_design(report):
     sandbox = [v.name for v in demo.VAULTS if v.sub == "sandbox"] + [h[0] for h in deep_demo.HSMS if h[1] == "sandbox"]
     assert sorted(v["name"] for v in f["evidence"]["vaults"]) == sorted(sandbox)
     assert f["evidence"]["pricingTier"] == "Free"
+
+
+#: evidence and plan fields that may name data actions in full: the actionable, short ones (report 2)
+_ACTION_LISTS = {"excess", "materialExcess", "withoutAccessPolicyEquivalent", "controlActions", "dataActions",
+                 "DataActions", "dataActionWildcards", "actionWildcards", "matchedDataActions", "notDataActions"}
+
+
+def _action_lists(node, key=None):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _action_lists(v, k)
+    elif isinstance(node, list):
+        if node and all(isinstance(x, str) and x.startswith("Microsoft.KeyVault/vaults/") for x in node):
+            yield key
+        for x in node:
+            yield from _action_lists(x, key)
+
+
+def test_report_evidence_is_compact(report):
+    # a role's data actions are named once (roles); evidence and plans say sets of actions in words
+    from audit_function import permissions as perms
+
+    assert {k for f in report["findings"] for k in _action_lists(f)} <= _ACTION_LISTS
+    assert {k for p in report["migration"] for k in _action_lists(p)} <= _ACTION_LISTS
+    custom = [e["customRole"] for p in report["migration"] for e in p["entries"] if e["customRole"]]
+    assert all(k == "dataActions" or k == "DataActions" for c in custom for k in _action_lists(c))
+    gains = [p for f in report["findings"] if f["ruleId"] == "latent-grant" for p in f["evidence"]["principals"]]
+    assert gains and all(perms.from_words(p["widenedDataActionsInWords"]).bit_count() == p["widenedDataActionsCount"]
+                         for p in gains)
+    for p in report["migration"]:
+        for g in p["gainers"]:
+            assert all(a["roleDefinitionId"].rsplit("/", 1)[-1].lower() in {k.lower() for k in report["roles"]}
+                       for a in g["assignments"])

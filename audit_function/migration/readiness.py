@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from audit_function import permissions as perms
 from audit_function.migration import commands as cmd
-from audit_function.migration.roles import RoleCatalog, custom_role, role_id
+from audit_function.migration.roles import RoleCatalog, custom_role, definition, role_id
 from rules.base import groups_note
 
 READINESS = ("blocked", "review-latent-grants", "needs-assignments", "ready")
@@ -73,10 +73,10 @@ def plan_vault(vault, access, roles, ctx, *, principals: dict | None = None) -> 
         if not e["coveredByExistingRbac"] and not e["blockedBy"]:
             roles_words = ", ".join(r["name"] for r in e["proposedRoles"]) or "no role"
             needs.append(f"entry {e['index']} ({e['principalId']}) is not covered by role assignments at the vault "
-                         f"or above (missing {e['missingInWords']}): assign {roles_words}")
+                         f"or above: assign {roles_words}")       # what is missing: the entry's missingInWords
     for g in gainers:
-        via = "; ".join(f"{a['roleName']} at {a['scopeLevel']} scope {a['scope']}" for a in g["assignments"])
-        review.append(f"{g['principalId']} would gain {g['widenedInWords']} through {via}")
+        review.append(f"{g['principalId']} would gain {g['widenedCount']} data action"
+                      f"{'' if g['widenedCount'] == 1 else 's'} (see gainers) through {_via(g['assignments'])}")
     for a in access.unknown_roles:
         review.append(f"assignment {a.id} uses role definition {a.role_definition_id}, which is unknown: what it "
                       "would grant after the flip cannot be evaluated")
@@ -142,10 +142,10 @@ def _parts(catalog: RoleCatalog, data: int, missing: int) -> dict:
         mapping = catalog.solve(data)
         mapped = mapping.as_dict() if mapping else None
         hit = {
-            "dataActions": perms.names(data),
             "dataActionsInWords": perms.describe(data),
-            "missingDataActions": perms.names(missing),
+            "dataActionsCount": data.bit_count(),
             "missingInWords": perms.describe(missing),
+            "missingCount": missing.bit_count(),
             "leastPrivilegeRoles": mapped["roles"] if mapped else [],
             "excess": mapped["excess"] if mapped else [],
             "excessInWords": mapped["excessInWords"] if mapped else "",
@@ -182,11 +182,12 @@ def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) ->
         "tenantId": entry.tenant_id,
         "applicationId": entry.application_id,
         "permissions": entry.permissions,
-        "dataActions": parts["dataActions"],
+        # data actions in words (lossless: permissions.from_words), not as full name lists (report 2)
         "dataActionsInWords": parts["dataActionsInWords"],
+        "dataActionsCount": parts["dataActionsCount"],
         "coveredByExistingRbac": covered,
-        "missingDataActions": parts["missingDataActions"],
         "missingInWords": parts["missingInWords"],
+        "missingCount": parts["missingCount"],
         "blockedBy": blocked,
         "leastPrivilegeRoles": parts["leastPrivilegeRoles"],
         "excess": parts["excess"],
@@ -212,7 +213,8 @@ def _entry(vault, access, catalog: RoleCatalog, entry, types: dict[str, str]) ->
     needed = catalog.solve(missing, entry.data)
     if needed is None or needed.material:
         role = custom_role(entry.data, [vault.subscription_id])
-        out["customRole"] = role
+        # the definition body is in the create command; the plan keeps its fields once (report 2: compact)
+        out["customRole"] = {k: v for k, v in role.items() if k != "definition"}
         out["proposedRoles"] = [{"id": role["id"], "name": role["name"], "custom": True}]
         out["commands"] = [cmd.create_custom_role(role["definition"]),
                            cmd.assign(entry.object_id, kind, role["name"], vault.id, vault.subscription_id)]
@@ -236,14 +238,20 @@ def _gainers(access) -> list[dict]:
         out.append({
             "principalId": first.principal_id,
             "principalType": first.principal_type,
-            "widenedDataActions": perms.names(widened),
             "widenedInWords": perms.describe(widened),
+            "widenedCount": widened.bit_count(),
             "withoutAccessPolicyEquivalent": perms.names(widened & ~perms.POLICY_UNIVERSE),
-            "accessPolicyDataActions": perms.names(policy),
-            "assignments": [{**g.evidence(), "principalId": g.assignment.principal_id,
-                             "widenedDataActions": perms.names(g.data & widened)} for g in grants],
+            "accessPolicyInWords": perms.describe(policy),
+            # each grant names its role: what the role grants is in the report's ``roles``
+            "assignments": [g.evidence() for g in grants],
         })
     return out
+
+
+def _via(assignments: list[dict], most: int = 3) -> str:
+    """The grants behind a gain in a few words: role and scope level, each once, the first ``most``."""
+    seen = list(dict.fromkeys(f"{a['roleName']} at {a['scopeLevel']} scope" for a in assignments))
+    return "; ".join(seen[:most]) + (f" and {len(seen) - most} more" if len(seen) > most else "")
 
 
 def _losers(vault, access, entries: list[dict]) -> list[dict]:
@@ -259,8 +267,8 @@ def _losers(vault, access, entries: list[dict]) -> list[dict]:
         item["entries"].append(entry.index)
         if not planned["proposedRoles"] or planned["blockedBy"]:
             item["resolvedByPlan"] = False
-    return [{"principalId": i["principalId"], "lostDataActions": perms.names(i["mask"]),
-             "lostInWords": perms.describe(i["mask"]), "entries": i["entries"], "resolvedByPlan": i["resolvedByPlan"]}
+    return [{"principalId": i["principalId"], "lostInWords": perms.describe(i["mask"]),
+             "lostCount": i["mask"].bit_count(), "entries": i["entries"], "resolvedByPlan": i["resolvedByPlan"]}
             for _, i in sorted(by_key.items())]
 
 
@@ -295,6 +303,6 @@ def custom_roles(plans: list[dict]) -> list[dict]:
             item["usedBy"].append({"vaultId": p["vaultId"], "principalId": e["principalId"], "entry": e["index"]})
     out = []
     for item in sorted(merged.values(), key=lambda r: r["name"].lower()):
-        item["definition"] = {**item["definition"], "AssignableScopes": item["assignableScopes"]}
+        item["definition"] = definition(item)
         out.append(item)
     return out

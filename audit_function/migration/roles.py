@@ -253,13 +253,13 @@ def custom_role(mask: int, subscription_ids) -> dict:
     scopes = sorted({f"/subscriptions/{s}" for s in subscription_ids if s}, key=str.lower)
     description = ("Created by kv-audit plan when moving a vault from access policies to Azure RBAC: exactly the "
                    f"data actions the access-policy entry granted ({words}), no more.")
-    actions = perms.names(mask)
-    return {
-        "id": guid,
-        "name": name,
-        "description": description,
-        "dataActions": actions,
-        "assignableScopes": scopes,
-        "definition": {"Name": name, "IsCustom": True, "Description": description, "Actions": [],
-                       "NotActions": [], "DataActions": actions, "NotDataActions": [], "AssignableScopes": scopes},
-    }
+    role = {"id": guid, "name": name, "description": description, "dataActions": perms.names(mask),
+            "assignableScopes": scopes}
+    return {**role, "definition": definition(role)}
+
+
+def definition(role: dict) -> dict:
+    """The ``az role definition create`` body of a :func:`custom_role` (plans keep only the fields)."""
+    return {"Name": role["name"], "IsCustom": True, "Description": role["description"], "Actions": [],
+            "NotActions": [], "DataActions": role["dataActions"], "NotDataActions": [],
+            "AssignableScopes": role["assignableScopes"]}

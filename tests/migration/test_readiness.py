@@ -1,7 +1,7 @@
 """Per-vault readiness: losers, gainers, blockers, precedence, and the entries' proposals."""
 
 from audit_function.migration import custom_roles, summarize
-from tests.factories import (KV_ADMIN, KV_CRYPTO_OFFICER, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT,
+from tests.factories import (actions, KV_ADMIN, KV_CRYPTO_OFFICER, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT,
                              SUB, SUB2, TENANT, assignment_row, mg_scope, policy, principal_row, rg_scope, vault_id,
                              vault_row)
 from tests.migration.helpers import ALICE, APP, BOB, CAROL, GROUP, plan_of, plans_of
@@ -49,7 +49,7 @@ def test_partial_coverage_proposes_only_what_is_missing():
     plan = plan_of(vaults=[ap_vault(entry)], assignments=[assignment_row(rg_scope(), KV_SECRETS_USER, ALICE)])
     (e,) = plan["entries"]
     assert e["coveredByExistingRbac"] is False
-    assert e["missingDataActions"] == ["Microsoft.KeyVault/vaults/certificates/read"]
+    assert actions(e["missingInWords"]) == ["Microsoft.KeyVault/vaults/certificates/read"]
     # Certificate User adds only keys/read beyond the entry (it already reads secret values); Reader would add
     # five metadata reads: both immaterial, one role each, the smaller excess wins.
     assert [r["name"] for r in e["proposedRoles"]] == ["Key Vault Certificate User"]
@@ -63,7 +63,7 @@ def test_principal_gaining_through_a_subscription_scope_assignment_needs_review(
     assert plan["readiness"] == "review-latent-grants"
     (gainer,) = plan["gainers"]
     assert gainer["principalId"] == CAROL and gainer["principalType"] == "Group"
-    assert "Microsoft.KeyVault/vaults/secrets/setSecret/action" in gainer["widenedDataActions"]
+    assert "Microsoft.KeyVault/vaults/secrets/setSecret/action" in actions(gainer["widenedInWords"])
     (via,) = gainer["assignments"]
     assert via["scopeLevel"] == "subscription" and via["roleName"] == "Key Vault Secrets Officer"
     assert any(CAROL in r and "subscription scope" in r for r in plan["reasons"])
@@ -75,7 +75,7 @@ def test_gainer_with_a_policy_gains_only_the_difference():
                    assignments=[assignment_row(mg_scope("mg-corp"), KV_SECRETS_USER, ALICE)])
     assert plan["readiness"] == "review-latent-grants"
     (gainer,) = plan["gainers"]
-    assert gainer["widenedDataActions"] == ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"]
+    assert actions(gainer["widenedInWords"]) == ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"]
     assert gainer["assignments"][0]["scopeLevel"] == "managementGroup"
 
 
@@ -143,7 +143,7 @@ def test_material_excess_proposes_a_custom_role_with_exact_actions():
     (entry,) = plan["entries"]
     role = entry["customRole"]
     assert role is not None and entry["proposedRoles"] == [{"id": role["id"], "name": role["name"], "custom": True}]
-    assert role["dataActions"] == entry["dataActions"]
+    assert role["dataActions"] == actions(entry["dataActionsInWords"])
     assert role["assignableScopes"] == [f"/subscriptions/{SUB}"]
     assert entry["commands"][0].startswith("az role definition create --role-definition '{")
     assert f"--role '{role['name']}'" in entry["commands"][1]
@@ -196,7 +196,7 @@ def test_report_shape_and_summary_line():
                 "gainers", "losers"):
         assert key in plan
     for entry in plan["entries"]:
-        for key in ("principalId", "tenantId", "applicationId", "dataActions", "coveredByExistingRbac",
+        for key in ("principalId", "tenantId", "applicationId", "dataActionsInWords", "coveredByExistingRbac",
                     "proposedRoles", "excess", "customRole", "commands"):
             assert key in entry
         assert entry["tenantId"] == TENANT

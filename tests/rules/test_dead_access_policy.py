@@ -2,7 +2,7 @@
 
 from rules import dead_access_policy, stranded_access_policy
 from rules.base import fingerprint
-from tests.factories import (KV_ADMIN, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, SUB2, TENANT, assignment_row,
+from tests.factories import (actions, KV_ADMIN, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, SUB2, TENANT, assignment_row,
                              deny_row, eligibility_row, mg_scope, policy, principal_row, rg_scope, run_rules,
                              subscription_row, vault_id, vault_row)
 
@@ -26,7 +26,7 @@ def test_fires_when_rbac_covers_the_entry():
     (item,) = entries_of(f)
     assert item["objectId"] == "u1" and item["tenantId"] == TENANT and item["applicationId"] is None
     assert item["permissions"] == {"secrets": ["get", "list"]}
-    assert item["policyDataActions"] == [GET, LIST] and item["crossTenant"] is False
+    assert actions(item["policyDataActionsInWords"]) == [GET, LIST] and item["crossTenant"] is False
     assert item["coveredBy"][0]["roleName"] == "Key Vault Secrets User"
     assert item["coveredBy"][0]["assignmentId"] == ra["id"]
     assert {"principalName", "principalType", "userType"} <= set(item)
@@ -53,7 +53,7 @@ def test_entry_granting_nothing_is_dead_without_any_rbac():
                                                        policy("u2", keys=["nonsense"])])])
     (f,) = run.of("dead-access-policy")
     assert [e["objectId"] for e in entries_of(f)] == ["u1", "u2"]
-    assert all(e["policyDataActions"] == [] and e["coveredBy"] == [] for e in entries_of(f))
+    assert all(actions(e["policyDataActionsInWords"]) == [] and e["coveredBy"] == [] for e in entries_of(f))
     assert "grants nothing" in f["message"]
     assert not run.of("stranded-access-policy")
 
@@ -125,7 +125,7 @@ def test_missing_tenant_and_permissions_properties():
     run = run_rules(RULES, vaults=[vault_row(policies=[entry])])
     (f,) = run.of("dead-access-policy")
     (item,) = entries_of(f)
-    assert item["objectId"] == "u1" and item["crossTenant"] is False and item["policyDataActions"] == []
+    assert item["objectId"] == "u1" and item["crossTenant"] is False and actions(item["policyDataActionsInWords"]) == []
 
 
 # -- catalog 2 -----------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_deny_assignment_removes_coverage():
     denied = run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny_row(rg_scope(), data_actions=[GET])])
     assert not denied.of("dead-access-policy")
     (f,) = denied.of("stranded-access-policy")
-    assert entries_of(f)[0]["missingDataActions"] == [GET]
+    assert actions(entries_of(f)[0]["missingDataActionsInWords"]) == [GET]
     excluded = run_rules(RULES, vaults=[row], assignments=[ra],
                          denies=[deny_row(rg_scope(), exclude=["U1"], data_actions=[GET])])
     assert excluded.of("dead-access-policy") and not excluded.of("stranded-access-policy")

@@ -5,7 +5,7 @@ Catalog 2: one finding per vault, the principals in ``evidence["principals"]``.
 
 from rules import latent_grant
 from rules.base import fingerprint
-from tests.factories import (KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, OWNER, SUB, SUB2,
+from tests.factories import (actions, KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, OWNER, SUB, SUB2,
                              TENANT, assignment_row, deny_row, eligibility_row, mg_scope, policy, principal_row,
                              rg_scope, role_definition_row, run_rules, subscription_row, vault_id, vault_row)
 
@@ -36,14 +36,16 @@ def test_fires_when_rbac_grants_more_than_the_policy():
     assert ev["principalsCount"] == 1 and ev["grantCount"] == 1
     (p,) = ev["principals"]
     assert p["principalId"] == "u1"
-    assert GET not in p["widenedDataActions"] and LIST not in p["widenedDataActions"]
-    assert SET in p["widenedDataActions"] and PURGE in p["widenedDataActions"]
+    assert GET not in actions(p["widenedDataActionsInWords"]) and LIST not in actions(p["widenedDataActionsInWords"])
+    assert SET in actions(p["widenedDataActionsInWords"]) and PURGE in actions(p["widenedDataActionsInWords"])
     assert "setSecret" in p["widenedDataActionsInWords"]
-    assert p["accessPolicyDataActions"] == [GET, LIST]
+    assert actions(p["accessPolicyDataActionsInWords"]) == [GET, LIST]
     assert p["withoutAccessPolicyEquivalent"] == []
     (g,) = p["grants"]
     assert g["assignmentId"] == ra["id"] and g["roleName"] == "Key Vault Secrets Officer"
-    assert g["scopeLevel"] == "resourceGroup" and SET in g["widenedDataActions"] and GET not in g["widenedDataActions"]
+    # the grant names its role (its data actions are in the report's roles section), not a per-grant action list
+    assert g["scopeLevel"] == "resourceGroup" and g["roleDefinitionId"] == ra["properties"]["roleDefinitionId"]
+    assert "widenedDataActions" not in g
     assert "kv1" in f["message"] and "1 principal" in f["message"] and "1 grant" in f["message"]
     assert ra["id"] in f["remediation"]
 
@@ -52,7 +54,7 @@ def test_principal_without_any_policy_entry():
     run = run_rules(RULES, vaults=[ap_vault()], assignments=[assignment_row(vault_id(), KV_SECRETS_USER, "u1")])
     (f,) = run.of("latent-grant")
     p = principals_of(f)["u1"]
-    assert p["widenedDataActions"] == [GET, LIST] and p["accessPolicyDataActions"] == []
+    assert actions(p["widenedDataActionsInWords"]) == [GET, LIST] and actions(p["accessPolicyDataActionsInWords"]) == []
 
 
 def test_does_not_fire_when_the_policy_covers_it_or_on_rbac_vaults():
@@ -78,7 +80,7 @@ def test_action_without_access_policy_equivalent_always_widens():
                     assignments=[assignment_row(vault_id(), role["name"], "u1")])
     (f,) = run.of("latent-grant")
     p = principals_of(f)["u1"]
-    assert p["widenedDataActions"] == [RELEASE] and p["withoutAccessPolicyEquivalent"] == [RELEASE]
+    assert actions(p["widenedDataActionsInWords"]) == [RELEASE] and p["withoutAccessPolicyEquivalent"] == [RELEASE]
 
 
 def test_object_scoped_assignment_counts_here():
@@ -111,10 +113,10 @@ def test_not_data_actions_in_one_role_do_not_deny_another():
     run = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["all"]))], assignments=rows, definitions=[carve])
     # all (without purge) covers everything but purge; the custom role's secrets/* includes purge
     (f,) = run.of("latent-grant")
-    assert principals_of(f)["u1"]["widenedDataActions"] == [PURGE]
+    assert actions(principals_of(f)["u1"]["widenedDataActionsInWords"]) == [PURGE]
     only_list = run_rules(RULES, vaults=[ap_vault(policy("u1", secrets=["list"]))], definitions=[carve],
                           assignments=rows)
-    assert GET in principals_of(only_list.of("latent-grant")[0])["u1"]["widenedDataActions"]
+    assert GET in actions(principals_of(only_list.of("latent-grant")[0])["u1"]["widenedDataActionsInWords"])
 
 
 def test_management_group_ancestors_and_root():
@@ -143,7 +145,7 @@ def test_group_assignee_and_expansion_with_directory_data():
     (f,) = with_dir.of("latent-grant")
     u1 = principals_of(f)["u1"]
     # u1 gains the group's secrets/* from RBAC, but also has the group's `secrets: all` policy
-    assert PURGE in u1["widenedDataActions"] and GET not in u1["widenedDataActions"]
+    assert PURGE in actions(u1["widenedDataActionsInWords"]) and GET not in actions(u1["widenedDataActionsInWords"])
     # its own Reader grant widens too (certificates and rotation policies read): both grants are listed
     assert {g["principalId"] for g in u1["grants"]} == {"u1", "g1"}
     assert u1["principalName"] == "user u1"
@@ -164,7 +166,7 @@ def test_odd_casing_of_ids():
     assert run_rules(RULES, vaults=[ap_vault(policy("abc-1", secrets=["GET", "List"]))], assignments=[ra]).findings == []
     run = run_rules(RULES, vaults=[ap_vault(policy("abc-1", secrets=["GET"]))], assignments=[ra])
     (f,) = run.of("latent-grant")
-    assert f["principalId"] == "ABC-1" and principals_of(f)["ABC-1"]["widenedDataActions"] == [LIST]
+    assert f["principalId"] == "ABC-1" and actions(principals_of(f)["ABC-1"]["widenedDataActionsInWords"]) == [LIST]
 
 
 # -- catalog 2 -----------------------------------------------------------------------------------
@@ -195,12 +197,12 @@ def test_cross_tenant_and_compound_entries_are_not_the_principals_policy_access(
                   policy("u1", application_id=APP, secrets=["get", "list"])):
         (f,) = run_rules(RULES, vaults=[ap_vault(entry)], assignments=[ra]).of("latent-grant")
         p = principals_of(f)["u1"]
-        assert p["widenedDataActions"] == [GET, LIST] and p["accessPolicyDataActions"] == []
+        assert actions(p["widenedDataActionsInWords"]) == [GET, LIST] and actions(p["accessPolicyDataActionsInWords"]) == []
     # a plain entry next to them is the principal's policy access
     entries = [policy("u1", secrets=["get"]), policy("u1", tenant=OTHER_TENANT, application_id=APP, secrets=["list"])]
     (f,) = run_rules(RULES, vaults=[ap_vault(*entries)], assignments=[ra]).of("latent-grant")
-    assert principals_of(f)["u1"]["widenedDataActions"] == [LIST]
-    assert principals_of(f)["u1"]["accessPolicyDataActions"] == [GET]
+    assert actions(principals_of(f)["u1"]["widenedDataActionsInWords"]) == [LIST]
+    assert actions(principals_of(f)["u1"]["accessPolicyDataActionsInWords"]) == [GET]
 
 
 def test_entry_tenant_missing_or_vault_tenant_missing_is_not_cross_tenant():
@@ -217,7 +219,7 @@ def test_eligible_grants_count_and_are_marked():
     (f,) = run.of("latent-grant")
     (g,) = principals_of(f)["u1"]["grants"]
     assert g["eligible"] is True and g["assignmentId"] == rei["id"] and g["scopeLevel"] == "subscription"
-    assert SET in principals_of(f)["u1"]["widenedDataActions"]
+    assert SET in actions(principals_of(f)["u1"]["widenedDataActionsInWords"])
     # an eligible grant on an object inside the vault counts too
     obj = eligibility_row(vault_id() + "/secrets/s1", KV_SECRETS_USER, "u2")
     (f,) = run_rules(RULES, vaults=[ap_vault()], eligibilities=[obj]).of("latent-grant")
@@ -228,7 +230,8 @@ def test_deny_assignments_remove_what_they_deny():
     ra = assignment_row(vault_id(), KV_SECRETS_OFFICER, "u1")
     row = ap_vault(policy("u1", secrets=["all"]))
     # the only widening is purge; a deny of purge removes it
-    assert principals_of(run_rules(RULES, vaults=[row], assignments=[ra]).findings[0])["u1"]["widenedDataActions"] == [PURGE]
+    found = run_rules(RULES, vaults=[row], assignments=[ra]).findings[0]
+    assert actions(principals_of(found)["u1"]["widenedDataActionsInWords"]) == [PURGE]
     for deny in (deny_row(vault_id(), data_actions=[PURGE]), deny_row("/", principals=["U1"], data_actions=["*"]),
                  deny_row(mg_scope("mg-corp"), data_actions=["Microsoft.KeyVault/vaults/secrets/*"])):
         assert run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny]).findings == [], deny["id"]
@@ -244,7 +247,7 @@ def test_deny_on_the_vault_removes_what_object_scoped_grants_give_inside_it():
     ra = assignment_row(vault_id() + "/secrets/s1", KV_SECRETS_USER, "u1")
     run = run_rules(RULES, vaults=[ap_vault()], assignments=[ra], denies=[deny_row(vault_id(), data_actions=[GET])])
     (f,) = run.of("latent-grant")
-    assert principals_of(f)["u1"]["widenedDataActions"] == [LIST]
+    assert actions(principals_of(f)["u1"]["widenedDataActionsInWords"]) == [LIST]
     run = run_rules(RULES, vaults=[ap_vault()], assignments=[ra],
                     denies=[deny_row(vault_id(), data_actions=[GET, LIST])])
     assert run.findings == []
@@ -297,4 +300,4 @@ def test_grants_of_one_principal_are_capped_at_100_with_the_full_count():
     (f,) = run_rules(RULES, vaults=[ap_vault()], assignments=rows).of("latent-grant")
     p = principals_of(f)["u1"]
     assert len(p["grants"]) == 100 and p["grantsCount"] == 130
-    assert f["evidence"]["grantCount"] == 130 and p["widenedDataActions"] == [GET, LIST]
+    assert f["evidence"]["grantCount"] == 130 and actions(p["widenedDataActionsInWords"]) == [GET, LIST]

@@ -2,7 +2,7 @@
 
 from rules import migration_gap
 from rules.base import fingerprint
-from tests.factories import (KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, SUB2, TENANT,
+from tests.factories import (actions, KV_ADMIN, KV_READER, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, SUB2, TENANT,
                              assignment_row, deny_row, eligibility_row, mg_scope, policy, principal_row, rg_scope,
                              role_definition_row, run_rules, subscription_row, vault_id, vault_row)
 
@@ -27,7 +27,7 @@ def test_fires_when_no_rbac_covers_the_entry():
     assert f["severity"] == "low" and f["principalId"] == "u1" and f["vaultId"] == vault_id()
     assert f["subject"] == "vault" and f["fingerprint"] == fingerprint("migration-gap", vault_id())
     (item,) = entries_of(f)
-    assert item["missingDataActions"] == [GET, LIST] and item["coveredBy"] == "none of it"
+    assert actions(item["missingDataActionsInWords"]) == [GET, LIST] and item["coveredBy"] == "none of it"
     assert item["missingDataActionsInWords"] == "secrets: getSecret, readMetadata"
     assert item["objectId"] == "u1" and item["permissions"] == {"secrets": ["get", "list"]}
     assert "kv1" in f["message"] and "1 access-policy entry" in f["message"]
@@ -40,8 +40,8 @@ def test_partial_coverage_lists_only_the_missing_actions():
                     assignments=[assignment_row(rg_scope(), KV_SECRETS_USER, "u1")])
     (f,) = run.of("migration-gap")
     (item,) = entries_of(f)
-    assert item["missingDataActions"] == SET and item["coveredBy"] == "part of it"
-    assert item["rbacDataActions"] == [GET, LIST]
+    assert actions(item["missingDataActionsInWords"]) == SET and item["coveredBy"] == "part of it"
+    assert actions(item["rbacDataActionsInWords"]) == [GET, LIST]
     assert item["partiallyCoveredBy"][0]["scopeLevel"] == "resourceGroup"
 
 
@@ -81,7 +81,7 @@ def test_not_data_actions_do_not_deny_across_roles():
     only_carved = run_rules(RULES, vaults=[ap_vault(entry)], definitions=[carve],
                             assignments=[assignment_row(vault_id(), carve["name"], "u1")])
     (f,) = only_carved.of("migration-gap")
-    assert entries_of(f)[0]["missingDataActions"] == [GET]
+    assert actions(entries_of(f)[0]["missingDataActionsInWords"]) == [GET]
     both = run_rules(RULES, vaults=[ap_vault(entry)], definitions=[carve],
                      assignments=[assignment_row(vault_id(), carve["name"], "u1"),
                                   assignment_row(vault_id(), KV_SECRETS_USER, "u1")])
@@ -119,7 +119,7 @@ def test_conditional_grant_counts_and_is_marked():
     (f,) = run.of("migration-gap")
     (item,) = entries_of(f)
     assert item["partiallyCoveredBy"][0]["conditional"] is True
-    assert item["missingDataActions"] == SET
+    assert actions(item["missingDataActionsInWords"]) == SET
 
 
 def test_unknown_role_is_not_evaluated_and_grants_nothing():
@@ -186,7 +186,7 @@ def test_deny_assignment_leaves_a_gap_rbac_would_otherwise_cover():
     ra = assignment_row(f"/subscriptions/{SUB}", KV_SECRETS_USER, "u1")
     run = run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny_row(rg_scope(), data_actions=[LIST])])
     (f,) = run.of("migration-gap")
-    assert entries_of(f)[0]["missingDataActions"] == [LIST] and entries_of(f)[0]["rbacDataActions"] == [GET]
+    assert actions(entries_of(f)[0]["missingDataActionsInWords"]) == [LIST] and actions(entries_of(f)[0]["rbacDataActionsInWords"]) == [GET]
     # a deny with doNotApplyToChildScopes at the resource group does not reach the vault
     run = run_rules(RULES, vaults=[row], assignments=[ra],
                     denies=[deny_row(rg_scope(), data_actions=[LIST], children=False)])

@@ -2,7 +2,7 @@
 
 from rules import dead_access_policy, stranded_access_policy
 from rules.base import fingerprint
-from tests.factories import (KV_ADMIN, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, TENANT, assignment_row,
+from tests.factories import (actions, KV_ADMIN, KV_SECRETS_OFFICER, KV_SECRETS_USER, OTHER_TENANT, SUB, TENANT, assignment_row,
                              deny_row, eligibility_row, mg_scope, policy, principal_row, rg_scope, role_definition_row,
                              run_rules, subscription_row, vault_id, vault_row)
 
@@ -27,9 +27,9 @@ def test_fires_with_the_missing_actions():
     (item,) = entries_of(f)
     assert item["objectId"] == "u1" and item["tenantId"] == TENANT
     assert item["permissions"] == {"secrets": ["get", "list", "set"]}
-    assert item["missingDataActions"] == SET
+    assert actions(item["missingDataActionsInWords"]) == SET
     assert item["missingDataActionsInWords"] == "secrets: setSecret, update"
-    assert item["coveredBy"] == "part of it" and item["rbacDataActions"] == [GET, LIST]
+    assert item["coveredBy"] == "part of it" and actions(item["rbacDataActionsInWords"]) == [GET, LIST]
     assert item["partiallyCoveredBy"][0]["assignmentId"] == ra["id"] and item["objectScopedGrants"] == []
     assert "kv1" in f["message"] and "setSecret" in f["message"]
     assert '--role "Key Vault Secrets Officer"' in f["remediation"] and vault_id() in f["remediation"]
@@ -41,8 +41,8 @@ def test_principal_without_any_rbac_is_stranded_with_none_of_it():
     run = run_rules(RULES, vaults=[vault_row(policies=[policy("u1", secrets=["get"])])])
     (f,) = run.of("stranded-access-policy")
     (item,) = entries_of(f)
-    assert item["coveredBy"] == "none of it" and item["missingDataActions"] == [GET]
-    assert item["rbacDataActions"] == [] and item["partiallyCoveredBy"] == []
+    assert item["coveredBy"] == "none of it" and actions(item["missingDataActionsInWords"]) == [GET]
+    assert actions(item["rbacDataActionsInWords"]) == [] and item["partiallyCoveredBy"] == []
 
 
 def test_suggested_role_follows_the_missing_actions_of_the_first_entry():
@@ -92,7 +92,7 @@ def test_not_data_actions_are_not_denies_across_roles():
     entry = policy("u1", secrets=["get", "set"])
     alone = run_rules(RULES, vaults=[vault_row(policies=[entry])], definitions=[carve],
                       assignments=[assignment_row(vault_id(), carve["name"], "u1")])
-    assert entries_of(alone.of("stranded-access-policy")[0])[0]["missingDataActions"] == [SET[0]]
+    assert actions(entries_of(alone.of("stranded-access-policy")[0])[0]["missingDataActionsInWords"]) == [SET[0]]
     both = run_rules(RULES, vaults=[vault_row(policies=[entry])], definitions=[carve, officer_like],
                      assignments=[assignment_row(vault_id(), carve["name"], "u1"),
                                   assignment_row(rg_scope(), officer_like["name"], "u1")])
@@ -105,7 +105,7 @@ def test_conditional_assignment_counts_with_flag():
     (f,) = run.of("stranded-access-policy")
     (item,) = entries_of(f)
     assert item["partiallyCoveredBy"][0]["conditional"] is True
-    assert item["missingDataActions"] == SET
+    assert actions(item["missingDataActionsInWords"]) == SET
 
 
 def test_unknown_role_grants_nothing_and_is_not_evaluated():
@@ -121,7 +121,7 @@ def test_entries_with_the_same_object_id_are_judged_separately():
                     assignments=[assignment_row(vault_id(), KV_SECRETS_USER, "u1")])
     (f,) = run.of("stranded-access-policy")
     assert [e["objectId"] for e in entries_of(f)] == ["U1", "u1"]
-    assert entries_of(f)[0]["missingDataActions"] == SET and f["evidence"]["entriesCount"] == 2
+    assert actions(entries_of(f)[0]["missingDataActionsInWords"]) == SET and f["evidence"]["entriesCount"] == 2
     (d,) = run.of("dead-access-policy")
     assert [e["permissions"] for e in entries_of(d)] == [{"secrets": ["get"]}]
 
@@ -188,7 +188,7 @@ def test_eligible_grant_does_not_cover():
                     assignments=[ra], eligibilities=[rei])
     (f,) = run.of("stranded-access-policy")
     (item,) = entries_of(f)
-    assert item["missingDataActions"] == SET
+    assert actions(item["missingDataActionsInWords"]) == SET
     assert [g["assignmentId"] for g in item["partiallyCoveredBy"]] == [ra["id"]]   # the eligible grant is not listed
     assert not run.of("dead-access-policy")
 
@@ -201,7 +201,7 @@ def test_deny_assignment_strands_an_entry_rbac_would_cover():
                           not_data_actions=[LIST])):
         run = run_rules(RULES, vaults=[row], assignments=[ra], denies=[deny])
         (f,) = run.of("stranded-access-policy")
-        assert entries_of(f)[0]["missingDataActions"] == [GET]
+        assert actions(entries_of(f)[0]["missingDataActionsInWords"]) == [GET]
         assert entries_of(f)[0]["coveredBy"] == "part of it"
 
 
