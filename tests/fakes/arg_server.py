@@ -25,6 +25,7 @@ import socket
 import struct
 import tempfile
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,7 +63,12 @@ class Faults:
     """What the endpoint injects. Request numbers count ARG POSTs from 1."""
 
     page_size: int = 1000                      # server-side page cap (ARG: 1000)
-    quota: tuple[int, float] | None = None     # (requests, window seconds), e.g. (15, 5.0)
+    quota: tuple[int, float] | None = None     # (requests, window seconds), e.g. (15, 5.0): enforced
+    #: without the quota fault the quota headers still come on every answer (as from real ARG): a
+    #: quota of this many requests that nothing in the tests spends, with nothing to wait for (00:00:00)
+    unenforced_quota: int = 100_000
+    skip_token_code: str = "CouldNotDecodeSkipToken"  # real ARG's code for an unusable $skipToken
+    bad_skip_tokens: dict[str, int] = field(default_factory=dict)  # table -> next N $skipTokens rejected
     retry_after_on_quota: float | None = None  # 429s from the quota carry Retry-After when set
     script: dict[int, str] = field(default_factory=dict)   # request number -> fault kind
     random_rate: float = 0.0                   # chance of a random fault per request
@@ -184,7 +190,7 @@ class FakeArg:
         self._results: dict[str, list] = {}
         self._window: tuple[float, int] | None = None
         self._rng = random.Random(self.faults.seed)
-        self._consecutive = self._random_faults = 0
+        self._consecutive = self._random_faults = self._unenforced = 0
         cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-arg-"))
         self.ca_path, key_path = self_signed(cert_dir)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -281,9 +287,13 @@ class FakeArg:
         return None
 
     def _quota(self) -> tuple[dict, bool]:
-        """(quota headers, allowed?) for one request on the fixed-window quota."""
+        """(quota headers, allowed?) for one request on the fixed-window quota; the headers come on
+        every answer, like real ARG's, also when the quota fault is off."""
         if self.faults.quota is None:
-            return {}, True
+            self._unenforced += 1
+            used = self._unenforced
+            return {"x-ms-user-quota-remaining": str(max(0, self.faults.unenforced_quota - used)),
+                    "x-ms-user-quota-resets-after": "00:00:00"}, True
         limit, window = self.faults.quota
         now = self.clock.now()
         if self._window is None or now >= self._window[0] + window:
@@ -333,15 +343,19 @@ class FakeArg:
                 headers["retry-after"] = str(int(f.retry_after_on_quota or 1))
             elif fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
                 headers["Retry-After"] = str(int(f.retry_after_on_quota or 1))
-            return 429, headers, _error("RateLimiting", "Please provide below info when asking for support...",
+            return 429, headers, _error("RateLimiting", _support(self.clock),
                                         [("RateLimiting", "Client application has been throttled and should "
                                           "not attempt to repeat the request until an amount of time has elapsed.")])
         if fault in ("500", "503"):
-            return int(fault), headers, _error("InternalServerError", "Encountered an internal server error.")
+            return int(fault), headers, _error("InternalServerError", _support(self.clock),
+                                                [("InternalServerError", "Encountered an internal server error.")])
         if fault == "reset":
             return 0, headers, None
         if table is None:
-            return 400, headers, _error("BadRequest", "Query is invalid.", [("InvalidQuery", "unknown table")])
+            return 400, headers, _error("BadRequest", _support(self.clock), [
+                ("InvalidQuery", "Query is invalid. Please refer to the documentation for the Azure Resource "
+                 "Graph service and fix the error prior to retrying."),
+                ("ParserFailure", "ParserFailure: the fake knows no table for this query")])
         if subs and mgs:
             return 400, headers, _error("BadRequest", "subscriptions and managementGroups cannot be combined")
         denied = [s for s in subs if s.lower() in {x.lower() for x in f.forbidden_subscriptions}]
@@ -357,6 +371,10 @@ class FakeArg:
                                          f.subscription_limit, sorted(f.forbidden_subscriptions)],
                                         sort_keys=True).encode()).hexdigest()[:16]
         offset = 0
+        if options.get("$skipToken") and f.bad_skip_tokens.get(table, 0) > 0:
+            with self._lock:
+                f.bad_skip_tokens[table] -= 1
+            return 400, headers, _bad_skip_token(self.clock, f.skip_token_code)
         if options.get("$skipToken"):
             try:
                 token = json.loads(base64.b64decode(options["$skipToken"]))
@@ -364,8 +382,7 @@ class FakeArg:
                     raise ValueError
                 offset = int(token["o"])
             except (ValueError, KeyError, TypeError):
-                return 400, headers, _error("BadRequest", "The $skipToken does not match the query and scopes.",
-                                            [("InvalidSkipToken", "bad skip token")])
+                return 400, headers, _bad_skip_token(self.clock, f.skip_token_code)
         with self._lock:
             cached = self._results.get(key)
         if cached is None:
@@ -374,7 +391,7 @@ class FakeArg:
                 self._results[key] = cached
         rows, limit_hit = cached
         if limit_hit and not options.get("allowPartialScopes"):
-            return 400, headers, _error("BadRequest", "Too many subscriptions",
+            return 400, headers, _error("BadRequest", _support(self.clock),
                                         [("TooManySubscriptionsUnderScope", "The number of subscriptions under "
                                           "provided tenant or management groups in the request has exceeded the "
                                           "allowed limit. Please select a more granular scope or allow partial "
@@ -392,7 +409,7 @@ class FakeArg:
                 result["resultTruncated"] = "true"
         size_bytes = len(json.dumps(result))
         if fault == "too_large" or size_bytes > f.payload_limit:
-            return 400, headers, _error("BadRequest", "Please provide below info when asking for support...",
+            return 400, headers, _error("BadRequest", _support(self.clock),
                                         [("ResponsePayloadTooLarge", f"Response payload size is {size_bytes}, and "
                                           f"has exceeded the limit of {f.payload_limit}. Please consider querying "
                                           "less data at a time and make paginated call if needed.")])
@@ -503,6 +520,17 @@ class FakeArg:
                 pass
 
         return Handler
+
+
+def _support(clock) -> str:
+    """The boilerplate real Resource Graph errors carry in error.message (the cause is in details)."""
+    return ("Please provide below info when asking for support: timestamp = "
+            f"{clock.now():.3f}, correlationId = {uuid.uuid4()}.")
+
+
+def _bad_skip_token(clock, code: str) -> dict:
+    return _error("BadRequest", _support(clock),
+                  [(code, "The skip token could not be decoded. Please restart the query without it.")])
 
 
 def _error(code: str, message: str, details=()) -> dict:
