@@ -212,8 +212,13 @@ def _print_summary(outcome) -> None:
         print(terminal(line))
     if run.get("weekOverWeek"):
         print(terminal(f"  warning: {run['weekOverWeek']['reason']}"), file=sys.stderr)
-    if not run["complete"]:
-        print(f"  INCOMPLETE: {len(run['gaps'])} gap(s); the report lists them under run.gaps", file=sys.stderr)
+    not_done = len(run.get("notEvaluated") or ())
+    if run["complete"]:
+        print("  complete: every scope read and every rule evaluated" if not not_done else
+              f"  complete: every scope read; {not_done} rule evaluation(s) not done (listed under run.notEvaluated)")
+    else:
+        print(f"  INCOMPLETE: {len(run['gaps'])} gap(s), {not_done} rule evaluation(s) not done; the report lists "
+              "them under run.gaps and run.notEvaluated", file=sys.stderr)
         for gap in run["gaps"][:5]:
             line = f":{gap['line']}" if gap.get("line") is not None else ""
             where = f" ({gap['file']}{line})" if gap.get("file") else ""

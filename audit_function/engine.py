@@ -65,7 +65,7 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)
     unread = [g for g in estate.gaps if g.file is None]  # collection gaps (rows skipped on load name a file)
     _unread_scopes(unread, rules, out)
-    rules = _collected_tables(estate, rules, out)
+    rules = _required_tables(estate, _collected_tables(estate, rules, out), out)
     job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner,
                    [g for g in unread if g.table in RBAC_TABLES])
     if workers > 1:
@@ -93,6 +93,35 @@ def _collected_tables(estate: Estate, rules, out: Evaluation) -> list:
             out.not_evaluated.append(NotEvaluated(
                 rule.META.id, None, f"not collected: {', '.join(missing)} (collect with --deep); see run.coverage",
                 scope="/"))
+        else:
+            kept.append(rule)
+    return kept
+
+
+def _required_tables(estate: Estate, rules, out: Evaluation) -> list:
+    """Whole tables some rules cannot do without. Empty (no subscriptions at all; no role definitions
+    while role assignments exist), each is a gap (the run is incomplete, exit 3) and every rule that
+    depends on it is listed once as not evaluated instead of judging an estate it cannot see."""
+    def no_rows(table: str, kept) -> bool:  # rows in the snapshot; unreadable ones are gaps of their own
+        count = estate.counts.get(table)
+        return count.get("rows") == 0 if isinstance(count, dict) and "rows" in count else not kept
+
+    empty = []
+    if no_rows("subscriptions", estate.subscriptions):  # scope ancestry (inherited grants), per-subscription rules
+        empty.append(("subscriptions", "the snapshot has no subscriptions at all",
+                      lambda m: m.uses_rbac or m.applies_to == "estate"))
+    read = [r for r in estate.role_definitions.values() if not r.builtin_fallback]  # not the tool's built-ins
+    if no_rows("role_definitions", read) and estate.assignments:  # grants would reach only the tool's built-ins
+        empty.append(("role_definitions", f"the snapshot has no role definitions while {len(estate.assignments)} "
+                      "role assignment(s) and eligibilities exist",
+                      lambda m: m.uses_rbac or m.subject in ("grant", "roleDefinition")))
+    for table, why, _ in empty:
+        out.gaps.append(Gap("/", table, f"{why}: the rules that depend on it were not evaluated"))
+    kept = []
+    for rule in rules:
+        missing = [f"required table {table} is empty ({why})" for table, why, needs in empty if needs(rule.META)]
+        if missing:
+            out.not_evaluated.append(NotEvaluated(rule.META.id, None, "; ".join(missing), scope="/"))
         else:
             kept.append(rule)
     return kept

@@ -17,7 +17,8 @@ from typing import Any, Mapping, Protocol
 
 from audit_function.errors import PreviousReportUnusable, SinkError
 from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
-from audit_function.result import StreamedFile, as_bytes, as_chunks
+from audit_function.blob_blocks import BLOCK_SIZE, upload_chunks
+from audit_function.result import StreamedFile, as_chunks
 
 REPORT_JSON = "kv-audit-report.json"
 LATEST_PREFIX = "latest"
@@ -265,12 +266,14 @@ class BlobSink:
        here leaves the complete dated copy in place and raises.
 
     Each blob upload is atomic (a single Put Blob, or staged blocks that become visible only on
-    Put Block List), so a reader never sees a truncated blob under a final name.
+    Put Block List), so a reader never sees a truncated blob under a final name. A streamed
+    report is staged one block at a time (blob_blocks.py): memory stays at about one block.
     """
 
-    def __init__(self, container: Any, *, create_container: bool = False) -> None:
+    def __init__(self, container: Any, *, create_container: bool = False, block_size: int = BLOCK_SIZE) -> None:
         self.container = container
         self.create_container = create_container
+        self.block_size = block_size  # streamed reports: bytes per staged block (blob_blocks.py)
 
     @classmethod
     def from_connection_string(
@@ -355,17 +358,16 @@ class BlobSink:
         except AzureError as err:
             raise SinkError(f"{self._url('')}: cannot create the report container: {_reason(err)}") from err
 
-    def _upload(self, blob: str, data: bytes, metadata: dict[str, str], *, overwrite: bool) -> None:
+    def _upload(self, blob: str, data: bytes | StreamedFile, metadata: dict[str, str], *, overwrite: bool) -> None:
         from azure.storage.blob import ContentSettings
 
         suffix = os.path.splitext(blob)[1].lower()
-        self.container.upload_blob(
-            blob,
-            as_bytes(data),
-            overwrite=overwrite,
-            metadata=metadata,
-            content_settings=ContentSettings(content_type=_CONTENT_TYPES.get(suffix, "application/octet-stream")),
-        )
+        settings = ContentSettings(content_type=_CONTENT_TYPES.get(suffix, "application/octet-stream"))
+        if isinstance(data, StreamedFile):  # staged block by block: never joined into one bytes object
+            upload_chunks(self.container, blob, data, overwrite=overwrite, metadata=metadata,
+                          content_settings=settings, block_size=self.block_size)
+            return
+        self.container.upload_blob(blob, bytes(data), overwrite=overwrite, metadata=metadata, content_settings=settings)
 
     def _delete_quietly(self, blobs: list[str]) -> tuple[list[str], list[str]]:
         removed, left = [], []

@@ -2,6 +2,7 @@
 report every internal error (exit 4), traceback or schema-invalid report. Exit 1 if any.
 
     .venv/bin/python bench/fuzz_snapshots.py --examples 10000 [--seed 1]
+    # the same 10,000 in two processes: --examples 5000 --offset 0 / --examples 5000 --offset 5000
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--offset", type=int, default=0, help="first example number (split a long run)")
     args = ap.parse_args()
     tables = fuzz.demo_tables()
     manifest = json.loads((fuzz.DEMO / "manifest.json").read_text())
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
     codes, bad = Counter(), []
-    for n in range(args.examples):
+    for n in range(args.offset, args.offset + args.examples):
         rng = random.Random(args.seed * 1_000_003 + n)
         mutated, what = tables, []
         for _ in range(rng.randint(1, 3)):

@@ -150,14 +150,19 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
 
 
 def _banner(sheet, run):
+    not_evaluated = run.get("notEvaluated") or []
     if not is_incomplete(run):
-        sheet.line("Complete run: every scope was read and every rule evaluated.",
-                   font=OK_FONT, fill=OK_FILL, height=22, span=True)
+        if not_evaluated:  # every scope read, but some rules could not judge some vaults
+            sheet.line(f"Complete run: every scope was read, but {len(not_evaluated)} rule evaluation(s) were not "
+                       f"done (run.notEvaluated; sheet '{GAPS_SHEET}' says why).", font=OK_FONT, fill=OK_FILL,
+                       height=36, span=True)
+        else:
+            sheet.line("Complete run: every scope was read and every rule evaluated.",
+                       font=OK_FONT, fill=OK_FILL, height=22, span=True)
         return
     gaps = run.get("gaps") or []
-    not_evaluated = run.get("notEvaluated") or []
     why = "run.complete is false" if run.get("complete") is False else "run.complete is not true"
-    sheet.line(f"INCOMPLETE RUN: {len(gaps)} gap(s), {len(not_evaluated)} check(s) not evaluated "
+    sheet.line(f"INCOMPLETE RUN: {len(gaps)} gap(s), {len(not_evaluated)} rule evaluation(s) not done "
                f"({why}). Missing data is not a pass: absent findings prove nothing for these "
                f"scopes. Details: sheet '{GAPS_SHEET}'.",
                font=BANNER_FONT, fill=BANNER_FILL, height=60, span=True)

@@ -171,6 +171,21 @@ def role_definition_row(guid: str, name: str, *, actions=(), not_actions=(), dat
                            "permissions": [perm], "assignableScopes": list(scopes)}}
 
 
+def builtin_definition_rows(*grants) -> list[dict]:
+    """Snapshot rows of the built-in roles the grant rows reference (the tool's own copy, as Resource
+    Graph returns them: a real snapshot always has its built-in role definitions), at least Reader."""
+    import json
+    from importlib import resources
+
+    text = resources.files("audit_function.data").joinpath("builtin_roles.json").read_text(encoding="utf-8")
+    known = {str(r["name"]).lower(): r for r in json.loads(text)["roles"]}
+    guids = {str((g.get("properties") or {}).get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
+             for g in grants if isinstance(g, dict)} | {READER}
+    return [{"id": known[g]["id"], "name": g, "type": "microsoft.authorization/roledefinitions",
+             "properties": {k: known[g][k] for k in ("roleName", "description", "permissions", "assignableScopes")}
+             | {"type": "BuiltInRole"}} for g in sorted(guids) if g in known]
+
+
 def principal_row(object_id: str, kind: str = "user", member_of=()) -> dict:
     return {"id": object_id, "type": kind, "displayName": f"{kind} {object_id}", "userType": "Member",
             "appId": None, "memberOf": list(member_of)}
@@ -196,7 +211,8 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
     extra = tables
     tables = {
         "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
-        "role_definitions": list(definitions),
+        # no definitions given: the built-in ones the grants use, as in any real snapshot
+        "role_definitions": list(definitions) or builtin_definition_rows(*assignments, *(eligibilities or ())),
         "vaults": list(vaults),
         "role_assignments": list(assignments),
     }

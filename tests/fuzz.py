@@ -68,7 +68,7 @@ def mutate(tables: dict[str, list[str]], rng: random.Random) -> tuple[dict[str, 
     else:
         try:
             row = json.loads(lines[n])
-        except ValueError:  # already cut by an earlier mutation
+        except (ValueError, RecursionError):  # already cut, or nested too deep to parse, by an earlier mutation
             return tables, f"{table}:{n + 1} left cut"
         paths = list(_paths(row))
         path = rng.choice(paths)

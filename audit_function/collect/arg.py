@@ -45,19 +45,36 @@ class ArgError(Exception):
     def __init__(self, kind: str, message: str, status: int | None = None,
                  code: str = "", headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
-        self.kind = kind          # throttled | forbidden | too_large | too_many_subs | transient | fatal
+        self.kind = kind  # throttled | forbidden | too_large | too_many_subs | bad_skip_token | transient | fatal
         self.status, self.code, self.headers = status, code, headers or {}
 
 
-def _error_codes(response) -> tuple[str, str, list[str]]:
-    """(code, message, detail codes) from an ARM error body; empty when it is not one."""
+#: Resource Graph's answer to a $skipToken it cannot use (real code first; older fakes used the second).
+SKIP_TOKEN_CODES = ("CouldNotDecodeSkipToken", "InvalidSkipToken")
+
+
+def _error_codes(response) -> tuple[str, str, list[tuple[str, str]]]:
+    """(code, message, [(detail code, detail message)]) from an ARM error body; empty when it is not one.
+
+    Real Resource Graph errors put support boilerplate ("Please provide below info when asking for
+    support: timestamp = ..., correlationId = ...") in ``error.message`` and the cause in
+    ``error.details[].message``: both are kept."""
     try:
         body = json.loads(response.text())
         err = body.get("error") or {}
-        details = [str(d.get("code", "")) for d in err.get("details") or [] if isinstance(d, dict)]
-        return str(err.get("code", "")), str(err.get("message", "")), details
+        details = [(str(d.get("code", "") or ""), str(d.get("message", "") or ""))
+                   for d in err.get("details") or [] if isinstance(d, dict)]
+        return str(err.get("code", "") or ""), str(err.get("message", "") or ""), details
     except (ValueError, AttributeError, TypeError):
         return "", "", []
+
+
+def error_text(status, code: str, message: str, details: list[tuple[str, str]]) -> str:
+    """'HTTP 400 BadRequest: InvalidQuery: <cause>; ParserFailure: <cause> (<top-level message>)'."""
+    causes = "; ".join(f"{c}: {m}" if c and m else c or m for c, m in details if c or m)
+    if causes:
+        return f"HTTP {status} {code}: {causes}" + (f" ({message})" if message else "")
+    return f"HTTP {status} {code}: {message}".strip()
 
 
 def _rows(data) -> list:
@@ -77,14 +94,17 @@ def classify(exc: HttpResponseError) -> ArgError:
     # case-insensitive like the success path's headers: 'retry-after' must be found as 'Retry-After'
     headers = CaseInsensitiveDict(response.headers) if response is not None else {}
     code, message, details = _error_codes(response) if response is not None else ("", "", [])
-    codes = {code, *details}
-    text = f"HTTP {status} {code}: {message or exc.message}".strip()
+    codes = {code, *(c for c, _ in details)}
+    text = error_text(status, code, message or ("" if details else str(exc.message or "")), details)
     if status == 429:
         return ArgError("throttled", text, status, code, headers)
     if status == 403:
         return ArgError("forbidden", text, status, code, headers)
     if "ResponsePayloadTooLarge" in codes or "ResponsePayloadTooLarge" in message:
         return ArgError("too_large", text, status, "ResponsePayloadTooLarge", headers)
+    if codes.intersection(SKIP_TOKEN_CODES):
+        found = next(c for c in SKIP_TOKEN_CODES if c in codes)
+        return ArgError("bad_skip_token", text, status, found, headers)
     if "TooManySubscriptionsUnderScope" in codes:
         return ArgError("too_many_subs", text, status, "TooManySubscriptionsUnderScope", headers)
     if status is not None and (status >= 500 or status == 408):
@@ -126,7 +146,8 @@ class ArgClient:
             raise ArgError("transient", f"connection failed: {_first_lines(str(exc))}") from None
         return Page(rows=_rows(result.data), skip_token=result.skip_token or None,
                     total_records=result.total_records,
-                    truncated=str(result.result_truncated).lower() == "true", headers=http.headers)
+                    truncated=str(result.result_truncated).lower() == "true",
+                    headers=CaseInsensitiveDict(http.headers))
 
 
 def _first_lines(text: str, limit: int = 12) -> str:

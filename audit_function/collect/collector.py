@@ -29,6 +29,7 @@ _REASONS = {
     "too_many_subs": "more subscriptions under this scope than Resource Graph answers for in one query",
     "throttled": f"still throttled after {MAX_THROTTLED} retries",
     "transient": f"still failing after {MAX_TRANSIENT} retries",
+    "bad_skip_token": "Resource Graph rejected its own $skipToken again after the query was restarted from its start",
 }
 
 
@@ -96,7 +97,7 @@ class _Run:
 
     def read_batch(self, table: str, batch: tuple[Unit, ...], top: int) -> int:
         """Every page of one table for one batch of scopes; returns the page size that worked."""
-        skip, pages = None, 0
+        skip, pages, restarted = None, 0, False
         label = batch[0].scope if len(batch) == 1 else f"{len(batch)} {batch[0].kind} scopes"
         while True:
             try:
@@ -105,6 +106,12 @@ class _Run:
                 if err.kind == "too_large" and top > 1:
                     top = max(1, top // 2)
                     self.emit("page_size", table=table, top=top)
+                    continue
+                if err.kind == "bad_skip_token" and skip is not None and not restarted:
+                    # CouldNotDecodeSkipToken: tokens expire; read this query again from its first page
+                    # once (rows are keyed by id, so pages read twice add nothing twice)
+                    restarted, skip, pages = True, None, 0
+                    self.emit("restart", table=table, scope=label, error=str(err))
                     continue
                 raise
             pages += 1

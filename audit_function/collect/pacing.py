@@ -11,6 +11,8 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
+from azure.core.utils import CaseInsensitiveDict
+
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
 
@@ -36,8 +38,16 @@ def parse_hms(value: str | None) -> float | None:
     return total if total >= 0 else None
 
 
+def _ci(headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Header names are case-insensitive: 'retry-after' is 'Retry-After'."""
+    if isinstance(headers, CaseInsensitiveDict):
+        return headers
+    return CaseInsensitiveDict(dict(headers or {}))
+
+
 def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from retry-after-ms / x-ms-retry-after-ms / Retry-After (delta or HTTP date)."""
+    """Seconds from retry-after-ms / x-ms-retry-after-ms / Retry-After (delta or HTTP date), any case."""
+    headers = _ci(headers)
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
         value = headers.get(name)
         if value:
@@ -87,7 +97,8 @@ class Pacer:
             raise BudgetExhausted()
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Read the quota headers of any answer; a spent quota delays the next request."""
+        """Read the quota headers of any answer (names in any case); a spent quota delays the next request."""
+        headers = _ci(headers)
         try:
             remaining = int(headers.get(QUOTA_REMAINING, ""))
         except ValueError:
@@ -100,6 +111,7 @@ class Pacer:
 
     def throttled(self, headers: Mapping[str, str], attempt: int) -> None:
         """After a 429: Retry-After if given, else the quota reset time, else jittered back-off."""
+        headers = _ci(headers)
         wait = retry_after(headers)
         if wait is None:
             wait = parse_hms(headers.get(QUOTA_RESETS_AFTER)) or None

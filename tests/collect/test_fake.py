@@ -50,7 +50,8 @@ def test_paging_honours_top_and_binds_the_token_to_the_query(fake):
     assert [r["id"] for r in nxt["data"]] == sorted(r["id"] for r in fake.estate.tables["vaults"])[7:14]
     status, _, err = fake.handle_query({"query": queries.query("subscriptions"),
                                         "options": {"$skipToken": first["$skipToken"]}}, "2024-04-01")
-    assert status == 400 and err["error"]["details"][0]["code"] == "InvalidSkipToken"
+    assert status == 400 and err["error"]["details"][0]["code"] == "CouldNotDecodeSkipToken"
+    assert err["error"]["message"].startswith("Please provide below info when asking for support")
     assert fake.handle_query({"query": q, "options": {"$top": 5000}}, "2024-04-01")[0] == 400
 
 

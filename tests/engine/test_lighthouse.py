@@ -11,7 +11,7 @@ from audit_function.snapshot import RawSnapshot, load_estate
 from rules.base import RuleContext
 from rules import self_grant_path, template_deployment_path
 from tests.factories import (AS_OF, CONTRIBUTOR, KV_SECRETS_USER, OTHER_TENANT, SUB, policy, run_rules, subscription_row,
-                             vault_row)
+                             vault_row, builtin_definition_rows)
 
 MSP_ENGINEERS = "6a2f3c1e-0000-4000-8000-00000000aaaa"
 MSP_ONCALL = "6a2f3c1e-0000-4000-8000-00000000bbbb"
@@ -59,7 +59,7 @@ def test_delegated_contributor_is_a_self_grant_path_on_access_policy_vaults_and_
                         enabledForTemplateDeployment=True)]
     run = run_rules([self_grant_path, template_deployment_path], vaults=vaults, subscriptions=[subscription_row()])
     assert run.findings == []   # without the delegation table nothing is known
-    estate_tables = {"subscriptions": [subscription_row()], "role_definitions": [], "vaults": vaults,
+    estate_tables = {"subscriptions": [subscription_row()], "role_definitions": builtin_definition_rows(), "vaults": vaults,
                      "role_assignments": [], "lighthouse_delegations": [delegation_row()]}
     estate = load_estate(RawSnapshot(tables=estate_tables))
     evaluation = evaluate(estate, (self_grant_path, template_deployment_path),

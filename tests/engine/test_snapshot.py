@@ -29,6 +29,10 @@ def basic_tables(**overrides):
     tables = {"subscriptions": [subscription_row()], "role_definitions": [], "vaults": [vault_row()],
               "role_assignments": []}
     tables.update(overrides)
+    if not tables["role_definitions"]:  # a real snapshot always has the built-in roles its grants use
+        from tests.factories import builtin_definition_rows
+
+        tables["role_definitions"] = builtin_definition_rows(*tables["role_assignments"])
     return tables
 
 

@@ -7,6 +7,8 @@ twin when the query carries its clause (the fake cannot run KQL), projects ``| p
 orders by id and pages with $skipToken / $top. Faults (quota, 429, 5xx, dropped connections, 403,
 oversized pages, the subscription-limit header, latency) are set on :class:`Faults`.
 
+The estate, the row selection and the error bodies live in arg_estate.py.
+
 GET ARM reads for the per-vault approach (benchmark): a vault
 (``/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}``) and the
 role assignments for a scope (``{scope}/providers/Microsoft.Authorization/roleAssignments``,
@@ -31,12 +33,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from audit_function.collect.filters import TWINS
+from tests.fakes.arg_estate import (AUTH_TABLES, MG_PREFIX, Estate, _bad_skip_token, _error, _norm_scope,  # noqa: F401 - re-exported
+                                     _support, rows_for)
 from tests.fakes.clock import RealClock
 from tests.fakes.tls import self_signed, server_context
 
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"
-MG_PREFIX = "/providers/microsoft.management/managementgroups/"
 PAYLOAD_LIMIT = 16 * 1024 * 1024
 
 #: (source table, type literal) -> snapshot table
@@ -51,9 +53,7 @@ TABLE_OF = {
     ("resources", "microsoft.keyvault/managedhsms"): "managed_hsms",
     ("securityresources", "microsoft.security/pricings"): "defender_plans",
 }
-AUTH_TABLES = {"role_assignments", "role_definitions"}
 FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
-_RESOURCE = re.compile(r"^(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)/.+")
 _VAULT_PATH = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+$")
 
 
@@ -62,7 +62,12 @@ class Faults:
     """What the endpoint injects. Request numbers count ARG POSTs from 1."""
 
     page_size: int = 1000                      # server-side page cap (ARG: 1000)
-    quota: tuple[int, float] | None = None     # (requests, window seconds), e.g. (15, 5.0)
+    quota: tuple[int, float] | None = None     # (requests, window seconds), e.g. (15, 5.0): enforced
+    #: without the quota fault the quota headers still come on every answer (as from real ARG): a
+    #: quota of this many requests that nothing in the tests spends, with nothing to wait for (00:00:00)
+    unenforced_quota: int = 100_000
+    skip_token_code: str = "CouldNotDecodeSkipToken"  # real ARG's code for an unusable $skipToken
+    bad_skip_tokens: dict[str, int] = field(default_factory=dict)  # table -> next N $skipTokens rejected
     retry_after_on_quota: float | None = None  # 429s from the quota carry Retry-After when set
     script: dict[int, str] = field(default_factory=dict)   # request number -> fault kind
     random_rate: float = 0.0                   # chance of a random fault per request
@@ -78,92 +83,6 @@ class Faults:
     truncate: set[str] = field(default_factory=set)  # tables answered with resultTruncated and no $skipToken
     authz: object = None  # tests.fakes.arm_server.ArmFaults for the Microsoft.Authorization listings
     deep: object = None   # tests.fakes.arm_server.DeepFaults for keys, secrets and diagnostic settings
-
-
-def _norm_scope(scope: str) -> str:
-    s = re.sub(r"/+", "/", scope.strip().lower())
-    return s.rstrip("/") or "/"
-
-
-class Estate:
-    """Rows by snapshot table, with the scope facts the fake needs (MG ancestry, row locations)."""
-
-    def __init__(self, tables: dict[str, list]) -> None:
-        self.tables = {t: list(tables.get(t, [])) for t in
-                       ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-                        "lighthouse_delegations", "resource_groups", "managed_hsms", "defender_plans")}
-        self.sub_chain: dict[str, tuple[str, ...]] = {}
-        for row in self.tables["subscriptions"]:
-            chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
-            self.sub_chain[str(row.get("subscriptionId", "")).lower()] = tuple(
-                str(m.get("name", "")).lower() for m in chain)
-        self.mg_chain: dict[str, tuple[str, ...]] = {}
-        for row in self.tables["management_groups"]:
-            details = (row.get("properties") or {}).get("details") or {}
-            chain = details.get("managementGroupAncestorsChain") or []
-            self.mg_chain[str(row.get("name", "")).lower()] = tuple(str(m.get("name", "")).lower() for m in chain)
-        self._ra_index = None
-        self._chains: dict[str, frozenset[str]] = {}
-
-    def location(self, table: str, row: dict) -> str:
-        """The scope a row lives at (lower-cased)."""
-        rid = str(row.get("id", ""))
-        if table == "subscriptions":
-            return f"/subscriptions/{str(row.get('subscriptionId', '')).lower()}"
-        if table == "management_groups":
-            return MG_PREFIX + str(row.get("name", "")).lower()
-        if table == "role_assignments":
-            scope = (row.get("properties") or {}).get("scope")
-            if isinstance(scope, str) and scope.strip():
-                return _norm_scope(scope)
-            return _norm_scope(rid.lower().split("/providers/microsoft.authorization/")[0] or "/")
-        if table == "role_definitions":
-            return _norm_scope(rid.lower().split("/providers/microsoft.authorization/")[0] or "/")
-        return _norm_scope(rid)
-
-    def chain(self, loc: str) -> frozenset[str]:
-        """Every scope at or above `loc` (lower-cased): '/', its management groups, path prefixes."""
-        found = self._chains.get(loc)
-        if found is None:
-            out = {"/", loc}
-            if loc.startswith(MG_PREFIX):
-                out.update(MG_PREFIX + m for m in self.mg_chain.get(loc[len(MG_PREFIX):], ()))
-            elif loc.startswith("/subscriptions/"):
-                parts = loc.split("/")
-                out.update(MG_PREFIX + m for m in self.sub_chain.get(parts[2], ()))
-                out.update("/".join(parts[:i]) for i in range(3, len(parts)))
-            found = self._chains[loc] = frozenset(out)
-        return found
-
-    def within(self, child: str, parent: str) -> bool:
-        """Is scope `child` the scope `parent` or below it?"""
-        return parent in self.chain(child)
-
-    def subscription_of(self, loc: str) -> str | None:
-        return loc.split("/")[2] if loc.startswith("/subscriptions/") else None
-
-    # -- per-vault ARM reads ------------------------------------------------------------
-    def assignments_for(self, scope: str) -> list[dict]:
-        """Role assignments at, above and below an ARM scope (what ARM's list-for-scope returns)."""
-        if self._ra_index is None:
-            exact, inside = {}, {}
-            for row in self.tables["role_assignments"]:
-                loc = self.location("role_assignments", row)
-                exact.setdefault(loc, []).append(row)
-                m = _RESOURCE.match(loc)
-                if m:
-                    inside.setdefault(m.group(1), []).append(row)
-            self._ra_index = (exact, inside)
-        exact, inside = self._ra_index
-        scope = _norm_scope(scope)
-        parts = scope.split("/")
-        above = ["/"]
-        if scope.startswith("/subscriptions/"):
-            above += [MG_PREFIX + m for m in reversed(self.sub_chain.get(parts[2], ()))]
-            above += ["/".join(parts[:i]) for i in range(3, len(parts))]
-        rows = [r for s in above if s != scope for r in exact.get(s, [])]
-        rows += exact.get(scope, []) + inside.get(scope, [])
-        return rows
 
 
 class FakeArg:
@@ -184,7 +103,7 @@ class FakeArg:
         self._results: dict[str, list] = {}
         self._window: tuple[float, int] | None = None
         self._rng = random.Random(self.faults.seed)
-        self._consecutive = self._random_faults = 0
+        self._consecutive = self._random_faults = self._unenforced = 0
         cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-arg-"))
         self.ca_path, key_path = self_signed(cert_dir)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -223,51 +142,7 @@ class FakeArg:
     def rows_for(self, table: str, query: str, subs: list[str], mgs: list[str], options: dict,
                  api_version: str) -> tuple[list, bool]:
         """(rows in answer order, subscription limit hit) for a query and scope."""
-        f = self.faults
-        est = self.estate
-        type_literal = re.search(r"\btype\s*=~\s*'([^']+)'", query).group(1).lower()
-        units = ([f"/subscriptions/{s.lower()}" for s in subs] if subs
-                 else [MG_PREFIX + m.lower() for m in mgs] if mgs else ["/"])
-        filt = "AtScopeAndBelow"
-        if table in AUTH_TABLES and api_version >= "2021-06-01" and options.get("authorizationScopeFilter"):
-            filt = options["authorizationScopeFilter"]
-        limit_hit, covered = False, None
-        if not subs and f.subscription_limit is not None:
-            under = sorted(s for s in est.sub_chain
-                           if any(est.within(f"/subscriptions/{s}", u) for u in units))
-            if len(under) > f.subscription_limit:
-                limit_hit, covered = True, set(under[:f.subscription_limit])
-        forbidden = {s.lower() for s in f.forbidden_subscriptions}
-        unit_set = set(units)
-        above_units = set().union(*(est.chain(u) for u in units))
-        clause, twin = TWINS.get(table, (None, None))
-        apply_twin = twin is not None and " ".join(clause.split()) in " ".join(query.split())
-        out = []
-        for row in est.tables[table]:
-            if str(row.get("type", "")).lower() != type_literal:
-                continue
-            if apply_twin and not twin(row):
-                continue
-            loc = est.location(table, row)
-            sub = est.subscription_of(loc)
-            if sub is not None and (sub in forbidden or (covered is not None and sub not in covered)):
-                continue  # RBAC-trimmed, or beyond the subscription limit
-            if units != ["/"]:
-                below = not unit_set.isdisjoint(est.chain(loc))
-                above = loc in above_units
-                exact = loc in unit_set
-                ok = {"AtScopeAndBelow": below, "AtScopeAndAbove": above, "AtScopeExact": exact,
-                      "AtScopeAboveAndBelow": above or below}.get(filt, below)
-                if not ok:
-                    continue
-            out.append(row)
-        m = re.search(r"\|\s*project\s+([\w\s,]+?)\s*(\||$)", query)
-        if m:
-            cols = [c.strip() for c in m.group(1).split(",") if c.strip()]
-            out = [{c: r[c] for c in cols if c in r} for r in out]
-        if re.search(r"\|\s*order\s+by\s+id\s+asc", query):
-            out.sort(key=lambda r: str(r.get("id", "")))
-        return out, limit_hit
+        return rows_for(self.estate, self.faults, table, query, subs, mgs, options, api_version)
 
     def _fault_for(self, n: int) -> str | None:
         f = self.faults
@@ -281,9 +156,13 @@ class FakeArg:
         return None
 
     def _quota(self) -> tuple[dict, bool]:
-        """(quota headers, allowed?) for one request on the fixed-window quota."""
+        """(quota headers, allowed?) for one request on the fixed-window quota; the headers come on
+        every answer, like real ARG's, also when the quota fault is off."""
         if self.faults.quota is None:
-            return {}, True
+            self._unenforced += 1
+            used = self._unenforced
+            return {"x-ms-user-quota-remaining": str(max(0, self.faults.unenforced_quota - used)),
+                    "x-ms-user-quota-resets-after": "00:00:00"}, True
         limit, window = self.faults.quota
         now = self.clock.now()
         if self._window is None or now >= self._window[0] + window:
@@ -333,15 +212,19 @@ class FakeArg:
                 headers["retry-after"] = str(int(f.retry_after_on_quota or 1))
             elif fault == "429-retry-after" or (not allowed and f.retry_after_on_quota is not None):
                 headers["Retry-After"] = str(int(f.retry_after_on_quota or 1))
-            return 429, headers, _error("RateLimiting", "Please provide below info when asking for support...",
+            return 429, headers, _error("RateLimiting", _support(self.clock),
                                         [("RateLimiting", "Client application has been throttled and should "
                                           "not attempt to repeat the request until an amount of time has elapsed.")])
         if fault in ("500", "503"):
-            return int(fault), headers, _error("InternalServerError", "Encountered an internal server error.")
+            return int(fault), headers, _error("InternalServerError", _support(self.clock),
+                                                [("InternalServerError", "Encountered an internal server error.")])
         if fault == "reset":
             return 0, headers, None
         if table is None:
-            return 400, headers, _error("BadRequest", "Query is invalid.", [("InvalidQuery", "unknown table")])
+            return 400, headers, _error("BadRequest", _support(self.clock), [
+                ("InvalidQuery", "Query is invalid. Please refer to the documentation for the Azure Resource "
+                 "Graph service and fix the error prior to retrying."),
+                ("ParserFailure", "ParserFailure: the fake knows no table for this query")])
         if subs and mgs:
             return 400, headers, _error("BadRequest", "subscriptions and managementGroups cannot be combined")
         denied = [s for s in subs if s.lower() in {x.lower() for x in f.forbidden_subscriptions}]
@@ -357,6 +240,10 @@ class FakeArg:
                                          f.subscription_limit, sorted(f.forbidden_subscriptions)],
                                         sort_keys=True).encode()).hexdigest()[:16]
         offset = 0
+        if options.get("$skipToken") and f.bad_skip_tokens.get(table, 0) > 0:
+            with self._lock:
+                f.bad_skip_tokens[table] -= 1
+            return 400, headers, _bad_skip_token(self.clock, f.skip_token_code)
         if options.get("$skipToken"):
             try:
                 token = json.loads(base64.b64decode(options["$skipToken"]))
@@ -364,8 +251,7 @@ class FakeArg:
                     raise ValueError
                 offset = int(token["o"])
             except (ValueError, KeyError, TypeError):
-                return 400, headers, _error("BadRequest", "The $skipToken does not match the query and scopes.",
-                                            [("InvalidSkipToken", "bad skip token")])
+                return 400, headers, _bad_skip_token(self.clock, f.skip_token_code)
         with self._lock:
             cached = self._results.get(key)
         if cached is None:
@@ -374,7 +260,7 @@ class FakeArg:
                 self._results[key] = cached
         rows, limit_hit = cached
         if limit_hit and not options.get("allowPartialScopes"):
-            return 400, headers, _error("BadRequest", "Too many subscriptions",
+            return 400, headers, _error("BadRequest", _support(self.clock),
                                         [("TooManySubscriptionsUnderScope", "The number of subscriptions under "
                                           "provided tenant or management groups in the request has exceeded the "
                                           "allowed limit. Please select a more granular scope or allow partial "
@@ -392,7 +278,7 @@ class FakeArg:
                 result["resultTruncated"] = "true"
         size_bytes = len(json.dumps(result))
         if fault == "too_large" or size_bytes > f.payload_limit:
-            return 400, headers, _error("BadRequest", "Please provide below info when asking for support...",
+            return 400, headers, _error("BadRequest", _support(self.clock),
                                         [("ResponsePayloadTooLarge", f"Response payload size is {size_bytes}, and "
                                           f"has exceeded the limit of {f.payload_limit}. Please consider querying "
                                           "less data at a time and make paginated call if needed.")])
@@ -503,8 +389,3 @@ class FakeArg:
                 pass
 
         return Handler
-
-
-def _error(code: str, message: str, details=()) -> dict:
-    return {"error": {"code": code, "message": message,
-                      "details": [{"code": c, "message": m} for c, m in details]}}

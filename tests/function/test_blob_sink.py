@@ -233,3 +233,77 @@ def test_account_url_sink_uses_a_bearer_token_and_no_key():
     assert request.headers["Authorization"] == "Bearer fake-token"
     assert request.headers["If-None-Match"] == "*"  # overwrite=False: the service refuses to replace a blob
     assert scopes_asked and all(s == ("https://storage.azure.com/.default",) for s in scopes_asked)
+
+
+# -- streamed reports: staged in blocks, never joined ---------------------------------------------
+
+def _streamed(data: bytes, chunk: int = 1000):
+    from audit_function.result import StreamedFile
+
+    return StreamedFile(lambda: (data[i:i + chunk] for i in range(0, len(data), chunk)))
+
+
+def _no_join(monkeypatch):
+    """A streamed file must never be read whole (read_all / as_bytes) by the Blob sink."""
+    from audit_function.result import StreamedFile
+
+    def refuse(self):
+        raise AssertionError("the Blob sink joined a streamed file into one bytes object")
+
+    monkeypatch.setattr(StreamedFile, "read_all", refuse)
+
+
+def test_streamed_report_is_staged_in_blocks_and_published_whole(azurite, container, container_name, monkeypatch):
+    _no_join(monkeypatch)
+    transport = FailingTransport(lambda req, n: False)  # records every request
+    sink = make_sink(azurite, container_name, transport=transport)
+    sink.block_size = 4096
+    report = sample_report("run-stream")
+    body = json.dumps({**report, "padding": "p" * 50_000}).encode()
+    sink.publish({JSON: _streamed(body), XLSX: _streamed(b"x" * 100)}, report)
+
+    stored = blobs(container)
+    assert stored[f"2025/03/10/run-stream/{JSON}"] == body and stored[f"latest/{JSON}"] == body
+    assert stored[f"latest/{XLSX}"] == b"x" * 100  # smaller than a block: one Put Blob
+    staged = [u for m, u in transport.attempts if m == "PUT" and "comp=block&" in u + "&" and "blocklist" not in u]
+    commits = [u for m, u in transport.attempts if m == "PUT" and "comp=blocklist" in u]
+    assert len(staged) == 2 * -(-len(body) // 4096) and len(commits) == 2  # dated + latest
+    blocks = container.get_blob_client(f"latest/{JSON}").get_block_list("committed")[0]
+    assert len(blocks) == -(-len(body) // 4096) and all(b.size == 4096 for b in blocks[:-1])
+    props = container.get_blob_client(f"latest/{JSON}").get_blob_properties()
+    assert props.content_settings.content_type == "application/json" and props.metadata["kvauditrunid"] == "run-stream"
+
+
+def test_streamed_upload_failing_mid_stream_leaves_no_blob(azurite, container, container_name, monkeypatch):
+    _no_join(monkeypatch)
+    transport = FailingTransport(lambda req, n: req.method == "PUT" and "comp=block" in req.url
+                                 and "blocklist" not in req.url and "blockid=" in req.url.lower()
+                                 and sum(1 for m, u in transport.attempts if "comp=block&" in u + "&") > 5)
+    sink = make_sink(azurite, container_name, transport=transport, retry=fast_retry(0))
+    sink.block_size = 1024
+    report = sample_report("run-cut")
+    with pytest.raises(SinkError, match="left untouched"):
+        sink.publish({JSON: _streamed(b"j" * 20_000), XLSX: _streamed(b"x" * 100)}, report)
+    assert sum(1 for m, u in transport.attempts if "comp=block&" in u + "&") == 6  # failed at the JSON's 6th block
+    assert blobs(container) == {}  # the XLSX this run wrote removed, the JSON never committed
+
+
+def test_streamed_upload_never_replaces_an_existing_dated_blob(azurite, container, container_name):
+    sink = make_sink(azurite, container_name)
+    sink.block_size = 1024
+    report = sample_report("run-twice")
+    first = {JSON: _streamed(b"1" * 5000), XLSX: _streamed(b"a" * 5000)}
+    sink.publish(first, report)
+    before = blobs(container)
+    with pytest.raises(SinkError, match="already exists|BlobAlreadyExists"):
+        sink.publish({JSON: _streamed(b"2" * 5000), XLSX: _streamed(b"b" * 5000)}, report)
+    assert blobs(container) == before
+
+
+def test_block_regrouping_keeps_every_byte():
+    from audit_function.blob_blocks import _blocks
+
+    chunks = [b"a" * 7, b"", b"b" * 30, b"c" * 3]
+    out = list(_blocks(chunks, 8))
+    assert b"".join(out) == b"".join(chunks) and [len(b) for b in out] == [8, 8, 8, 8, 8]
+    assert list(_blocks([], 8)) == []

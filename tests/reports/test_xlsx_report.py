@@ -244,7 +244,7 @@ def test_summary_has_three_charts(small):
 def test_incomplete_banner_lists_the_gaps(small):
     wb = load(small[1])
     banner = wb["Summary"]["A2"]
-    assert banner.value.startswith("INCOMPLETE RUN: 1 gap(s), 1 check(s) not evaluated")
+    assert banner.value.startswith("INCOMPLETE RUN: 1 gap(s), 1 rule evaluation(s) not done")
     assert "not a pass" in banner.value
     assert banner.fill.fgColor.rgb.endswith("C00000") and banner.font.bold
     assert "A2:H2" in {str(r) for r in wb["Summary"].merged_cells.ranges}

@@ -90,7 +90,8 @@ def test_management_group_coverage_follows_the_subscription_chain():
     assert {f["principalId"]: f["evidence"]["vaultsCovered"] for f in run.of(RULE)} == {"u1": 1, "u2": 2}
 
 
-@pytest.mark.parametrize("subscriptions", [[subscription_row(mgs=())], []], ids=["empty-chain", "no-subscription-row"])
+@pytest.mark.parametrize("subscriptions", [[subscription_row(mgs=())], [subscription_row(SUB2)]],
+                         ids=["empty-chain", "no-subscription-row"])  # the vault's subscription is not in the snapshot
 def test_unknown_ancestry_management_group_grants_fire_but_do_not_count_those_vaults(subscriptions):
     rows = [assignment_row(mg_scope("mg-corp"), KV_SECRETS_USER, "u1"),
             assignment_row(mg_scope(TENANT), KV_SECRETS_USER, "u2"),

@@ -183,7 +183,8 @@ def test_management_group_ancestor_covers_the_vault():
     assert run.findings == []
 
 
-@pytest.mark.parametrize("subscriptions", [[subscription_row(mgs=())], []], ids=["empty-chain", "no-subscription-row"])
+@pytest.mark.parametrize("subscriptions", [[subscription_row(mgs=())], [subscription_row(SUB2)]],
+                         ids=["empty-chain", "no-subscription-row"])  # the vault's subscription is not in the snapshot
 def test_unknown_ancestry_management_group_grants_do_not_cover(subscriptions):
     rows = [assignment_row(mg_scope("mg-corp"), OWNER, "u1", name="mg"),
             assignment_row(mg_scope(TENANT), OWNER, "u2", name="tenant-root-group"),
