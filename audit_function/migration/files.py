@@ -48,10 +48,9 @@ def write_plan_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
                 os.chmod(tmp, 0o755)
             else:
                 os.chmod(tmp, 0o644)
-        for name in sorted(everything, key=lambda n: n == MANIFEST):
-            os.replace(temps.pop(name), out_dir / name)
+        _swap_in(out_dir, temps, sorted(everything, key=lambda n: n == MANIFEST))
     except OSError as exc:
-        raise SinkError(f"{out_dir}: plan not written ({exc})") from exc
+        raise SinkError(f"{out_dir}: plan not written, the previous plan is unchanged ({exc})") from exc
     finally:
         for tmp in temps.values():
             try:
@@ -64,6 +63,37 @@ def write_plan_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
         except OSError:
             pass
     return [out_dir / name for name in sorted(files)]
+
+
+def _swap_in(out_dir: Path, temps: dict[str, Path], order: list[str]) -> None:
+    """Rename every temporary file into place, or none: a rename that fails part-way puts back the
+    files already replaced (from hard-link backups) and removes the ones that are new, so a failed
+    run never leaves a mix of two plans."""
+    backups: dict[str, Path | None] = {}
+    try:
+        for name in order:
+            target = out_dir / name
+            backup = None
+            if target.is_file():
+                backup = target.with_name(f".{target.name}.{os.getpid()}.bak")
+                os.link(target, backup)
+            backups[name] = backup
+            os.replace(temps[name], target)
+            temps.pop(name)
+    except OSError:
+        for name, backup in backups.items():
+            if name in temps:        # this one was not replaced
+                if backup is not None:
+                    backup.unlink(missing_ok=True)
+                continue
+            if backup is not None:
+                os.replace(backup, out_dir / name)
+            else:
+                (out_dir / name).unlink(missing_ok=True)
+        raise
+    for backup in backups.values():
+        if backup is not None:
+            backup.unlink(missing_ok=True)
 
 
 def _previous(out_dir: Path) -> set[str]:

@@ -269,3 +269,19 @@ def test_incomplete_snapshot_is_reported(tmp_path, capsys):
     assert args.handler(args) == 3
     assert "INCOMPLETE" in capsys.readouterr().err
     assert (tmp_path / "plans" / "kv-audit-plan.sh").exists()
+
+
+def test_a_plan_write_that_fails_part_way_leaves_the_previous_plan_whole(tmp_path):
+    from audit_function.errors import SinkError
+
+    out = tmp_path / "plans"
+    write_plan_files(out, {"a.sh": b"old a\n", "b.bicep": b"old b\n"})
+    (out / "blocker").mkdir()
+    (out / "blocker" / "keep").write_text("x")       # a rename onto a non-empty folder fails
+    with pytest.raises(SinkError, match="previous plan is unchanged"):
+        write_plan_files(out, {"a.sh": b"new a\n", "c.bicep": b"new c\n", "blocker": b"new\n"})
+    assert (out / "a.sh").read_bytes() == b"old a\n"       # replaced, then put back
+    assert not (out / "c.bicep").exists()                   # new in the failed plan: removed
+    assert (out / "b.bicep").read_bytes() == b"old b\n"
+    assert (out / MANIFEST).read_text() == "a.sh\nb.bicep\n"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []   # no temp or backup left
