@@ -10,8 +10,9 @@ discards them). A file smaller than one block is one Put Blob, as before.
 from __future__ import annotations
 
 import base64
+import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 #: 8 MiB blocks: a 1 GB report is 128 Put Block requests (a block blob holds up to 50,000 blocks).
@@ -65,3 +66,27 @@ def upload_chunks(container: Any, blob: str, chunks: Iterable[bytes], *, overwri
     conditions = {} if overwrite else {"match_condition": MatchConditions.IfMissing}  # If-None-Match: *
     client.commit_block_list(ids, metadata=metadata, content_settings=content_settings, **conditions)
     return len(ids)
+
+
+def pinned_reader(download: Callable[[], Iterable[bytes]]) -> Callable[[], Iterable[bytes]]:
+    """A ``reopen()`` for the previous report's two reading passes that reads the blob once.
+
+    The first pass streams the blob and keeps its bytes in a temporary file (disk, not memory); the
+    second pass reads that file. A run that replaces ``latest/`` between the passes can therefore
+    never mix two reports (the local folder sink gets the same guarantee from its open file).
+    """
+    spool = tempfile.TemporaryFile(prefix="kv-audit-previous-")
+    passes = [0]
+
+    def reopen() -> Iterable[bytes]:
+        passes[0] += 1
+        if passes[0] == 1:
+            def tee():
+                for chunk in download():
+                    spool.write(chunk)
+                    yield chunk
+            return tee()
+        spool.seek(0)
+        return iter(lambda: spool.read(1 << 20), b"")
+
+    return reopen

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Protocol
 
 from audit_function.errors import PreviousReportUnusable, SinkError
 from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
-from audit_function.blob_blocks import BLOCK_SIZE, upload_chunks
+from audit_function.blob_blocks import BLOCK_SIZE, pinned_reader, upload_chunks
 from audit_function.result import StreamedFile, as_chunks
 
 REPORT_JSON = "kv-audit-report.json"
@@ -304,7 +304,7 @@ class BlobSink:
 
         name = f"{LATEST_PREFIX}/{REPORT_JSON}"
         try:
-            return read_previous_chunks(lambda: self.container.download_blob(name).chunks())
+            return read_previous_chunks(pinned_reader(lambda: self.container.download_blob(name).chunks()))
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
         except PreviousReportError as err:

@@ -307,3 +307,28 @@ def test_block_regrouping_keeps_every_byte():
     out = list(_blocks(chunks, 8))
     assert b"".join(out) == b"".join(chunks) and [len(b) for b in out] == [8, 8, 8, 8, 8]
     assert list(_blocks([], 8)) == []
+
+
+def test_previous_report_is_read_once_even_when_latest_is_replaced_between_the_passes(azurite, container,
+                                                                                       container_name):
+    """Week over week reads the previous report twice (fingerprints, then details of what is gone):
+    both passes see the same report although another run replaced latest/ in between."""
+    sink = make_sink(azurite, container_name)
+    first, second = sample_report("run-1", "2025-03-03T06:00:00Z"), sample_report("run-2", "2025-03-10T06:00:00Z")
+    first["findings"] = [{"fingerprint": f"{n:032x}", "ruleId": "public-network-open", "severity": "high",
+                          "title": "t", "vaultId": f"/subscriptions/s/v{n}", "evidence": {"n": n}} for n in range(3)]
+    second["findings"] = [{"fingerprint": f"{n:032x}", "ruleId": "public-network-open", "severity": "high",
+                           "title": "t", "vaultId": f"/subscriptions/s/v{n}", "evidence": {"n": n}} for n in range(7, 9)]
+    def own_layout(report):   # kv-audit's streamed layout is the one read in two passes
+        from audit_function.result import AuditResult
+        from reports import writer_for
+
+        return {JSON: writer_for("json").render(AuditResult(report=report, access=()))}
+
+    sink.publish(own_layout(first), first)
+    previous = sink.load_previous()
+    sink.publish(own_layout(second), second)          # a concurrent run replaces latest/
+    gone = {f["fingerprint"] for f in first["findings"]}
+    details = previous.details(gone)
+    assert set(details) == gone                          # read from the report the first pass saw
+    assert sorted(d["evidence"]["n"] for d in details.values()) == [0, 1, 2]
