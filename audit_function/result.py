@@ -31,6 +31,23 @@ class StreamedFile:
         return b"".join(self)
 
 
+class StreamingWriter:
+    """A writer whose bytes come from ``chunks(report)``: ``render`` joins them, ``stream`` hands them
+    to a sink on demand (writers do no I/O)."""
+
+    name = filename = ""
+
+    def chunks(self, report: dict) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def render(self, result) -> bytes:
+        return b"".join(self.chunks(result.report))
+
+    def stream(self, result) -> StreamedFile:
+        """The same bytes as :meth:`render`, produced on demand in chunks."""
+        return StreamedFile(lambda: self.chunks(result.report))
+
+
 def as_bytes(payload: bytes | StreamedFile) -> bytes:
     return payload.read_all() if isinstance(payload, StreamedFile) else bytes(payload)
 

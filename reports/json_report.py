@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audit_function import depth
-from audit_function.result import AuditResult, StreamedFile
+from audit_function.result import StreamingWriter
 
 _LISTS_ONE_PER_LINE = ("vaults", "findings", "migration", "resolved", "unverified")
 _CHUNK = 1 << 20
@@ -53,13 +53,9 @@ def iter_document(report: dict) -> Iterator[bytes]:
     yield b"".join(buffer)
 
 
-class JsonWriter:
+class JsonWriter(StreamingWriter):
     name = "json"
     filename = "kv-audit-report.json"
 
-    def render(self, result: AuditResult) -> bytes:
-        return b"".join(iter_document(result.report))
-
-    def stream(self, result: AuditResult) -> StreamedFile:
-        """The same bytes as :meth:`render`, produced on demand in chunks."""
-        return StreamedFile(lambda: iter_document(result.report))
+    def chunks(self, report: dict) -> Iterator[bytes]:
+        return iter_document(report)

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from audit_function.result import AuditResult, StreamedFile
+from audit_function.result import StreamingWriter
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2004
@@ -254,12 +254,9 @@ def iter_lines(report: dict) -> Iterator[bytes]:
     yield b"".join(buffer)
 
 
-class OcsfWriter:
+class OcsfWriter(StreamingWriter):
     name = "ocsf"
     filename = "kv-audit-findings.ocsf.jsonl"
 
-    def render(self, result: AuditResult) -> bytes:
-        return b"".join(iter_lines(result.report))
-
-    def stream(self, result: AuditResult) -> StreamedFile:
-        return StreamedFile(lambda: iter_lines(result.report))
+    def chunks(self, report: dict) -> Iterator[bytes]:
+        return iter_lines(report)
