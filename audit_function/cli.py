@@ -208,7 +208,7 @@ def _print_summary(outcome) -> None:
     print(f"kv-audit: {summary['vaults']} vaults{hsms}, {summary['findings']} findings ({sev})")
     if summary.get("suppressed"):
         print(f"  {summary['suppressed']} suppressed")
-    for line in (*coverage_lines(report), *fix_first_lines(report, report["findings"])):
+    for line in (*coverage_lines(report), *fix_first_lines(report)):
         print(terminal(line))
     if run.get("weekOverWeek"):
         print(terminal(f"  warning: {run['weekOverWeek']['reason']}"), file=sys.stderr)

@@ -39,6 +39,19 @@ def _top(candidates: list) -> list:
     return sorted(candidates)[:FIX_FIRST]
 
 
+def fix_first_findings(report: dict, limit: int = FIX_FIRST) -> list[dict]:
+    """The findings ``summary.fixFirst`` names, in its order (one pass, stopping when all are found)."""
+    wanted = list((report.get("summary") or {}).get("fixFirst") or [])[:limit]
+    found: dict[str, dict] = {}
+    if wanted:
+        for finding in report.get("findings") or ():
+            if finding.get("fingerprint") in wanted:
+                found[finding["fingerprint"]] = finding
+                if len(found) == len(wanted):
+                    break
+    return [found[fp] for fp in wanted if fp in found]
+
+
 def _entry(item: dict) -> bytes:
     """One element as it stands in the JSON report's one-per-line lists (see reports/json_report.py)."""
     return b"  " + depth.dumps(item) + b",\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+
+from audit_function.findings import fix_first_findings
 
 
 def coverage_lines(report: dict) -> list[str]:
@@ -18,22 +20,12 @@ def coverage_lines(report: dict) -> list[str]:
     return lines
 
 
-def fix_first_lines(report: dict, findings: Iterable[dict], limit: int = 5) -> Iterator[str]:
+def fix_first_lines(report: dict, limit: int = 5) -> Iterator[str]:
     """The top of ``summary.fixFirst``: severity, rule, what to fix, how far it reaches."""
-    wanted = list(report["summary"].get("fixFirst") or [])[:limit]
-    if not wanted:
-        return
-    found: dict[str, dict] = {}
-    for f in findings:
-        if f["fingerprint"] in wanted:
-            found[f["fingerprint"]] = f
-            if len(found) == len(wanted):
-                break
-    yield "  fix first:"
-    for fp in wanted:
-        f = found.get(fp)
-        if f is None:
-            continue
+    first = fix_first_findings(report, limit)
+    if first:
+        yield "  fix first:"
+    for f in first:
         affected = f.get("affected")
         reach = f" ({affected['vaults']} vaults)" if affected else ""
         who = f.get("principalName") or f.get("principalId")

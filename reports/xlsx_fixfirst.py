@@ -19,20 +19,6 @@ FIX_FIRST_COLUMNS = [
 ]
 
 
-def fix_first(report: dict) -> list[dict]:
-    """The fix-first findings in ranking order (one pass over the findings, stopping when all are found)."""
-    wanted = list((report.get("summary") or {}).get("fixFirst") or [])
-    if not wanted:
-        return []
-    found: dict[str, dict] = {}
-    for finding in report.get("findings") or ():
-        if finding.get("fingerprint") in wanted:
-            found[finding["fingerprint"]] = finding
-            if len(found) == len(wanted):
-                break
-    return [found[fp] for fp in wanted if fp in found]
-
-
 def what_to_fix(f: dict, lookup) -> str:
     if f.get("subject") == "grant":
         return f"{f.get('roleName') or 'role'} at {f.get('scope')}"

@@ -26,11 +26,13 @@ from io import BytesIO
 
 from openpyxl import Workbook
 
+from audit_function.findings import fix_first_findings
+
 from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
     finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
 )
-from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first, fix_first_rows
+from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first_rows
 from .xlsx_summary import GAPS_SHEET, SheetFacts, write_summary
 from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
 from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
@@ -62,7 +64,7 @@ class XlsxWriter:
         workbook.properties.title = "kv-audit report"
         pages = {}
 
-        first = fix_first(report)
+        first = fix_first_findings(report)
         if first:
             pages[FIX_FIRST_SHEET] = self._table(workbook, FIX_FIRST_SHEET, FIX_FIRST_COLUMNS,
                                                  fix_first_rows(first, text, lookup), table_name="FixFirst")
