@@ -29,14 +29,14 @@ import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.arg_estate import (AUTH_TABLES, MG_PREFIX, Estate, _bad_skip_token, _error, _norm_scope,  # noqa: F401 - re-exported
                                      _support, rows_for)
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import self_signed, server_context
+from tests.fakes.tls import LoopbackTls, self_signed
 
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"
 PAYLOAD_LIMIT = 16 * 1024 * 1024
@@ -85,7 +85,7 @@ class Faults:
     deep: object = None   # tests.fakes.arm_server.DeepFaults for keys, secrets and diagnostic settings
 
 
-class FakeArg:
+class FakeArg(LoopbackTls):
     """The endpoint. Use as a context manager or call close(). ``url`` and ``ca_path`` are what
     clients need; ``requests``/``statuses``/``log`` say what happened."""
 
@@ -106,13 +106,7 @@ class FakeArg:
         self._consecutive = self._random_faults = self._unenforced = 0
         cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="fake-arg-"))
         self.ca_path, key_path = self_signed(cert_dir)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.socket = server_context(self.ca_path, key_path).wrap_socket(
-            self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self.serve(self._handler(), self.ca_path, key_path)
         # PIM eligibilities and deny assignments (ARM listings) from the same endpoint
         from tests.fakes.arm_server import ArmFaults, AuthorizationRoutes
         authz = self.faults.authz or ArmFaults()
@@ -122,16 +116,6 @@ class FakeArg:
         # keys, secrets and diagnostic settings per vault and HSM (collect --deep) from the same endpoint
         from tests.fakes.arm_server import DeepFaults, DeepRoutes
         self.deep = DeepRoutes(tables, clock=self.clock, faults=self.faults.deep or DeepFaults(), url=self.url)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- ARG ---------------------------------------------------------------------------
     def table_of(self, query: str) -> str | None:

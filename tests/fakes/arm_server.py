@@ -25,13 +25,13 @@ import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.arg_server import MG_PREFIX, Estate, _norm_scope
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import self_signed, server_context
+from tests.fakes.tls import LoopbackTls, self_signed
 
 #: route suffix (lower-case) -> (snapshot table, api-version, ARM type)
 ROUTES = {
@@ -201,7 +201,7 @@ def send(handler: BaseHTTPRequestHandler, status: int, headers: dict, payload: d
     handler.wfile.write(data)
 
 
-class FakeArm:
+class FakeArm(LoopbackTls):
     """Standalone HTTPS server for the two listings. ``url``, ``ca_path``; ``routes`` has the log."""
 
     def __init__(self, tables: dict[str, list], *, clock=None, faults: ArmFaults | None = None,
@@ -232,24 +232,7 @@ class FakeArm:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = server_context(self.ca_path, key_path).wrap_socket(self._server.socket,
-                                                                                 server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self.routes.url = self.url
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.routes.url = self.serve(Handler, self.ca_path, key_path)
 
 
 # -- deep collection: per-vault ARM reads (collect --deep) ---------------------------------------------

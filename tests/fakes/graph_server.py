@@ -25,12 +25,12 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import self_signed, server_context
+from tests.fakes.tls import LoopbackTls, self_signed
 
 USER_DEFAULT = ("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName")
@@ -53,7 +53,7 @@ class GraphFaults:
     refuse_select: bool = False                   # getByIds: 400 for $select of derived-type properties
 
 
-class FakeGraph:
+class FakeGraph(LoopbackTls):
     def __init__(self, objects: list[dict], member_of: dict[str, list[str]] | None = None, *, clock=None,
                  faults: GraphFaults | None = None, token: str | None = None, cert_dir: Path | None = None,
                  tls: tuple[Path, Path] | None = None) -> None:
@@ -74,16 +74,7 @@ class FakeGraph:
             self.ca_path, key_path = Path(tls[0]), Path(tls[1])
         else:
             self.ca_path, key_path = self_signed(Path(cert_dir or tempfile.mkdtemp(prefix="fake-graph-")))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.socket = server_context(self.ca_path, key_path).wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(self._handler(), self.ca_path, key_path)
 
     # -- directory semantics --------------------------------------------------------------
     def transitive_groups(self, oid: str) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -39,3 +41,28 @@ def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert_path), str(key_path))
     return ctx
+
+
+class LoopbackTls:
+    """A fake HTTPS service on 127.0.0.1: started by :meth:`serve`, stopped by :meth:`close` or ``with``."""
+
+    def serve(self, handler, ca_path: Path, key_path: Path) -> str:
+        """Serve ``handler`` with that certificate on a free port; return the base URL."""
+        self.ca_path = ca_path
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.socket = server_context(ca_path, key_path).wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
