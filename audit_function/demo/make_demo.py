@@ -710,8 +710,6 @@ VAULTS += [
           tags("prod", "data-platform@contoso.com", "data-platform"),
           rbac=True, public="SecuredByPerimeter", acls=allow(), soft_delete=True, purge_protection=True,
           design=[("no-private-endpoint",)]),
-]
-VAULTS += [
     Vault("kv-poc-unplaced", "poc-unplaced", "rg-poc",
           "Proof-of-concept vault in a subscription Resource Graph shows under no management group. "
           "The platform grants at management groups cannot be matched to it, so the rules that need its "
