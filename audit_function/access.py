@@ -263,6 +263,7 @@ class AccessIndex:
                 self._denies.setdefault(deny.scope_key, []).append(deny)
         self._inherited: dict[tuple, tuple[list[Grant], list[RoleAssignment], list]] = {}
         self.has_denies = bool(self._denies)
+        self._by_scope: dict[str, list[Vault]] | None = None   # built on first use (grant-level rules)
 
     def vault_containing(self, key: str) -> str | None:
         """The snapshot vault a scope lies strictly inside (an object scope), else None."""
@@ -350,7 +351,7 @@ class AccessIndex:
     def vaults_by_scope(self) -> dict[str, list[Vault]]:
         """Scope key -> the snapshot vaults it covers (vault, resource group, subscription, management
         groups, ``/``); built once, used by the grant-level rules. Tenant binding is the caller's."""
-        hit = getattr(self, "_by_scope", None)
+        hit = self._by_scope
         if hit is None:
             hit = {}
             for vault in self.estate.vaults:
