@@ -29,6 +29,13 @@ which is not duplicated.
     https://learn.microsoft.com/azure/azure-resource-manager/bicep/data-types#strings). Other
     control, C1 and line/paragraph-separator characters are written ``\\u{X}``.
 
+``hcl_string`` (a Terraform / HCL quoted string)
+    ``"..."`` with the escapes of the HCL native syntax ("Template Literals" / Terraform "Strings and
+    Templates": ``\\\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t``, ``\\uNNNN``), ``$${`` for a literal ``${`` and ``%%{``
+    for a literal ``%{`` (so no interpolation or directive ever starts), every other control, C1 and
+    line/paragraph-separator character as ``\\uNNNN``
+    (https://developer.hashicorp.com/terraform/language/expressions/strings#escape-sequences).
+
 ``terminal`` (stdout/stderr)
     C0 controls (newline and tab included), DEL, C1 controls (so no ESC or CSI sequence) and the
     bidirectional overrides are shown as visible escapes (``\\n``, ``\\x1b``, ``\\u202e``). The
@@ -44,7 +51,7 @@ from functools import lru_cache
 
 from reports.xlsx_text import CellText as SpreadsheetText  # noqa: F401  (the spreadsheet neutraliser)
 
-__all__ = ["shell_arg", "shell_option", "shell_comment", "bicep_string", "terminal", "SpreadsheetText"]
+__all__ = ["shell_arg", "shell_option", "shell_comment", "bicep_string", "hcl_string", "terminal", "SpreadsheetText"]
 
 # characters that must never reach a shell word, a comment or a terminal raw
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f`\u2028\u2029]")
@@ -109,6 +116,22 @@ def bicep_string(value) -> str:
         else:
             out.append(ch)
     return "'" + "".join(out) + "'"
+
+
+_HCL = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_HCL_UNSAFE = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\\$\\{|%\\{')
+
+
+def _hcl_one(match: re.Match) -> str:
+    ch = match.group()
+    if ch in ("${", "%{"):
+        return ch[0] + ch
+    return _HCL.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def hcl_string(value) -> str:
+    """An HCL (Terraform) quoted string literal whose value is ``value``; nothing in it interpolates."""
+    return '"' + _HCL_UNSAFE.sub(_hcl_one, _text(value)) + '"'
 
 
 def _visible(match: re.Match) -> str:

@@ -1,10 +1,23 @@
-"""A fake ``az`` on PATH for tests that run generated commands and scripts through bash.
+"""A stateful fake ``az`` on PATH for tests that run generated commands and scripts through bash.
 
-It records its argv as one JSON line per call (``FAKE_AZ_LOG``), reads options the way ``az``
-(argparse) does: ``--opt=VALUE`` or ``--opt VALUE`` where VALUE must not start with ``-`` (a
-separate word starting with ``-`` is an option, so a resource group named ``--help`` passed that
-way is *not* the group's value), and keeps just enough state (``FAKE_AZ_STATE``) to answer the
-migration script's checks like Azure would.
+It records its argv as one JSON line per call (``FAKE_AZ_LOG``) and reads options the way ``az``
+(argparse) does: ``--opt=VALUE`` or ``--opt VALUE`` where VALUE must not start with ``-`` (a separate
+word starting with ``-`` is an option, so a resource group named ``--help`` passed that way is *not*
+the group's value). State (``FAKE_AZ_STATE``, JSON, see :func:`new_state`) holds what Azure would:
+
+- ``vaults``: id (lower) -> ``{"id", "name", "resourceGroup", "subscriptionId", "properties":
+  {"enableRbacAuthorization", "accessPolicies"}}``; ``keyvault show`` / ``update`` find a vault by name,
+  resource group and subscription (case-insensitive) and answer ``ResourceNotFound`` otherwise;
+- ``assignments``: ``{"id", "principalId", "roleDefinitionId", "scope", "visibleAt"}``; a new one is
+  listed only from the ``listDelay``-th ``role assignment list`` call after its creation (Azure's
+  listing lags behind a create), a duplicate is ``RoleAssignmentExists``;
+- ``roles``: custom role definitions (``name`` GUID, ``roleName``, ``assignableScopes``);
+- ``foreign``: object ids from another tenant: assigning them fails (``PrincipalNotFound``), as
+  Azure does for a principal its tenant does not know;
+- ``strict``: set by :func:`new_state`; without it (an unseeded fake, for pasted remediation
+  commands) every vault exists and unknown commands succeed silently;
+- ``transient``: argv prefixes (``"keyvault update"``) whose next call fails once with a 500
+  (``ERROR: (InternalServerError) ...``, exit 1), as a real transient error does.
 """
 
 from __future__ import annotations
@@ -15,16 +28,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-_SCRIPT = '''\
-#!{python}
-import json, os, re, sys
+_SCRIPT = r'''#!{python}
+import json, os, sys, uuid
 args = sys.argv[1:]
 with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-state_path = os.environ.get("FAKE_AZ_STATE") or os.devnull
-fresh = {{"roles": [], "assignments": [], "rbac": {{}}}}
-has_state = state_path != os.devnull and os.path.exists(state_path) and os.path.getsize(state_path)
-state = json.load(open(state_path)) if has_state else fresh
+    log.write(json.dumps(args) + "\n")
+path = os.environ.get("FAKE_AZ_STATE")
+state = json.load(open(path)) if path and os.path.exists(path) and os.path.getsize(path) else {{}}
+for key, default in (("vaults", {{}}), ("assignments", []), ("roles", []), ("foreign", []), ("transient", []),
+                     ("listDelay", 0), ("listCalls", 0)):
+    state.setdefault(key, default)
+
 def opt(name):
     for i, a in enumerate(args):
         if a.startswith(name + "="):
@@ -32,26 +46,110 @@ def opt(name):
         if a == name and i + 1 < len(args) and not args[i + 1].startswith("-"):
             return args[i + 1]
     return None
-out = ""
-if args[:3] == ["role", "definition", "list"]:
-    out = opt("--name") if opt("--name") in state["roles"] else ""
+
+def save():
+    if path:
+        with open(path, "w") as handle:
+            json.dump(state, handle)
+
+def fail(code, message, rc=1):
+    save()
+    sys.stderr.write(f"ERROR: ({{code}}) {{message}}\n")
+    sys.exit(rc)
+
+def emit(value):
+    save()
+    out = (opt("--output") or opt("-o") or "json").lower()
+    query = opt("--query")
+    if query == "properties.enableRbacAuthorization":
+        value = value["properties"]["enableRbacAuthorization"]
+    if out == "none":
+        sys.exit(0)
+    if out == "tsv":
+        print(str(value).lower() if isinstance(value, bool) else value)
+    else:
+        print(json.dumps(value, indent=2))
+    sys.exit(0)
+
+joined = " ".join(args)
+for prefix in list(state["transient"]):
+    if joined.startswith(prefix):
+        state["transient"].remove(prefix)
+        fail("InternalServerError", "Encountered internal server error. Please try again later. Status: 500")
+
+def vault():
+    name, rg, sub = opt("--name"), opt("--resource-group"), opt("--subscription")
+    for v in state["vaults"].values():
+        if (v["name"] == name and (rg is None or v["resourceGroup"].lower() == rg.lower())
+                and (sub is None or v["subscriptionId"].lower() == sub.lower())):
+            return v
+    if not state.get("strict"):   # an unseeded fake answers every vault (remediation commands are pasted as is)
+        stub = {{"id": f"/subscriptions/{{sub}}/resourceGroups/{{rg}}/providers/Microsoft.KeyVault/vaults/{{name}}",
+                "name": name, "resourceGroup": rg or "", "subscriptionId": sub or "",
+                "properties": {{"enableRbacAuthorization": False, "accessPolicies": []}}}}
+        state["vaults"][stub["id"].lower()] = stub
+        return stub
+    fail("ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{{name}}' under resource group '{{rg}}' "
+         "was not found.", 3)
+
+def guid(role_id):
+    return str(role_id).rstrip("/").rsplit("/", 1)[-1].lower()
+
+def covers(scope, target):
+    scope, target = scope.lower().rstrip("/"), target.lower().rstrip("/")
+    return scope == "" or target == scope or target.startswith(scope + "/")
+
+if args[:2] == ["keyvault", "show"]:
+    emit(vault())
+elif args[:2] == ["keyvault", "update"]:
+    v = vault()
+    flag = opt("--enable-rbac-authorization")
+    if flag is not None:
+        v["properties"]["enableRbacAuthorization"] = flag.lower() == "true"
+    emit(v)
+elif args[:3] == ["role", "assignment", "create"]:
+    oid, role, scope = opt("--assignee-object-id"), opt("--role"), opt("--scope")
+    if not oid or not role or not scope:
+        fail("InvalidArgument", "--assignee-object-id, --role and --scope are required", 2)
+    if oid.lower() in [f.lower() for f in state["foreign"]]:
+        fail("PrincipalNotFound", f"Principal {{oid}} does not exist in the directory. Check that you have the "
+             "correct principal ID.")
+    found = [r for r in state["roles"] if r["roleName"] == role]
+    role_guid = found[0]["name"] if found else guid(role)
+    parts = scope.split("/")
+    sub = parts[2] if len(parts) > 2 else ""
+    if any(a["principalId"].lower() == oid.lower() and guid(a["roleDefinitionId"]) == role_guid
+           and a["scope"].lower() == scope.lower() for a in state["assignments"]):
+        fail("RoleAssignmentExists", "The role assignment already exists.", 1)
+    new = {{"id": f"{{scope}}/providers/Microsoft.Authorization/roleAssignments/{{uuid.uuid4()}}", "principalId": oid,
+           "roleDefinitionId": f"/subscriptions/{{sub}}/providers/Microsoft.Authorization/roleDefinitions/{{role_guid}}",
+           "scope": scope, "principalType": opt("--assignee-principal-type"),
+           "visibleAt": state["listCalls"] + state["listDelay"]}}
+    state["assignments"].append(new)
+    emit(new)
+elif args[:3] == ["role", "assignment", "list"]:
+    state["listCalls"] += 1
+    scope = opt("--scope") or ""
+    inherited = "--include-inherited" in args
+    emit([{{k: v for k, v in a.items() if k != "visibleAt"}} for a in state["assignments"]
+          if a.get("visibleAt", 0) <= state["listCalls"]
+          and (covers(a["scope"], scope) if inherited else covers(scope, a["scope"]))])
+elif args[:3] == ["role", "definition", "list"]:
+    name = opt("--name")
+    emit([r for r in state["roles"] if name is None or name in (r["roleName"], r["name"])])
 elif args[:3] == ["role", "definition", "create"]:
     value = opt("--role-definition")
     body = json.load(open(value[1:])) if value.startswith("@") else json.loads(value)
-    state["roles"].append(body["Name"])
-elif args[:3] == ["role", "assignment", "create"]:
-    state["assignments"].append([opt("--assignee-object-id"), opt("--role"), opt("--scope")])
-elif args[:3] == ["role", "assignment", "list"] and opt("--query"):
-    oid = re.search(r"principalId=='([^']*)'", opt("--query")).group(1)
-    out = "1" if [oid, opt("--role"), opt("--scope")] in state["assignments"] else "0"
-elif args[:2] == ["keyvault", "update"] and opt("--enable-rbac-authorization"):
-    state["rbac"][opt("--name")] = opt("--enable-rbac-authorization")
-elif args[:2] == ["keyvault", "show"]:
-    out = state["rbac"].get(opt("--name"), "false")
-if state_path != os.devnull:
-    json.dump(state, open(state_path, "w"))
-if out:
-    print(out)
+    if any(r["roleName"] == body["Name"] for r in state["roles"]):
+        fail("RoleDefinitionWithSameNameExists", "A custom role with the same name already exists in this directory.")
+    role = {{"name": str(uuid.uuid4()), "roleName": body["Name"], "assignableScopes": body["AssignableScopes"],
+            "dataActions": body.get("DataActions", [])}}
+    state["roles"].append(role)
+    emit(role)
+elif state.get("strict"):
+    fail("UnknownCommand", f"fake az does not know {{args[:3]}}", 2)
+else:
+    save()
 '''
 
 
@@ -62,6 +160,20 @@ def install(directory: Path) -> Path:
     az.write_text(_SCRIPT.format(python=sys.executable))
     az.chmod(0o755)
     return directory
+
+
+def new_state(**extra) -> dict:
+    """A seeded (``strict``) state: unknown vaults are ``ResourceNotFound``, unknown commands fail."""
+    return {"strict": True, "vaults": {}, "assignments": [], "roles": [], "foreign": [], "transient": [], "listDelay": 0,
+            "listCalls": 0, **extra}
+
+
+def write_state(work: Path, state: dict) -> None:
+    (work / "az.state").write_text(json.dumps(state))
+
+
+def read_state(work: Path) -> dict:
+    return json.loads((work / "az.state").read_text())
 
 
 def env(bin_dir: Path, work: Path, **extra: str) -> dict:
@@ -87,4 +199,3 @@ def option(argv: list[str], name: str) -> str | None:
 def bash(command: str, cwd: Path, environment: dict, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=timeout)
-

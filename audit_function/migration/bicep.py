@@ -1,9 +1,10 @@
 """Bicep files for a migration plan: custom roles, role assignments, and the flip as a separate step.
 
 Files (deploy in this order)
-    ``bicep/custom-roles.bicep`` (``targetScope = 'subscription'``): every proposed custom role,
-    with a deterministic GUID name (uuid5 of its data actions) so the resource-group files can
-    reference it. Deploy it once, first.
+    ``bicep/custom-roles-<scope>-<hash>.bicep``: the proposed custom roles of one assignable scope
+    (:mod:`~audit_function.migration.placement`: a subscription, or a management group above all the
+    vaults using the role), ``targetScope`` that scope, so one deployment there creates them. Each
+    role has a deterministic GUID name so the resource-group files can reference it.
     ``bicep/<resource group>-<hash>.bicep`` (``targetScope = 'resourceGroup'``), one per resource
     group: for each vault an ``existing`` vault resource and one role assignment per proposed role
     at the vault scope (name ``guid(vault.id, principalId, roleGuid)``: redeploying is idempotent).
@@ -12,18 +13,15 @@ Files (deploy in this order)
     deployed only after the assignments have propagated and were verified.
 
 How the flip is done (and why)
-    ARM has no PATCH in Bicep: a vault declared in a template is a full PUT, and any property
-    left out is reset. The flip file therefore *redeclares each vault from the snapshot*:
-    location, tags and every settable property (``tenantId``, ``sku``, ``accessPolicies`` (kept,
-    so a rollback restores them), ``enabledFor*``, soft delete, ``enablePurgeProtection`` when
-    true, ``networkAcls``, ``publicNetworkAccess``) with ``enableRbacAuthorization: true``.
-    Read-only properties (``vaultUri``, ``provisioningState``, ``privateEndpointConnections``,
-    ``hsmPoolResourceId``) are left out. A snapshot ages: changes made to the vault since the
-    snapshot would be reverted, so regenerate the plan from a fresh snapshot right before
-    deploying the flip, or use the CLI script's ``az keyvault update`` (which changes only that
-    one property). Keeping the flip out of the assignments file also means the vault is never
-    declared twice in one template. ``review-latent-grants`` vaults are deployed only with
-    ``acknowledgeLatentGrants=true``; ``blocked`` vaults get no flip at all.
+    ARM has no PATCH in Bicep: a vault declared in a template is a full PUT, and any property left
+    out is reset. The flip file reads each vault at deployment time (``reference(id, api, 'full')``)
+    and passes it to ``bicep/modules/kv-audit-flip.bicep``, which re-declares it with the same
+    location, tags and properties and ``enableRbacAuthorization: true`` - the GET-modify-PUT that
+    ``az resource update --set`` does. Nothing comes from the (possibly old) snapshot, so a change
+    made to the vault since the plan is not reverted; the access policies are kept, so a rollback
+    restores them. (The flip cannot re-read policies and compare them with the plan: the CLI
+    script's pre-flight does; check by hand before deploying a flip file.) ``review-latent-grants``
+    vaults are deployed only with ``acknowledgeLatentGrants=true``; ``blocked`` vaults get nothing.
 
 Safety: estate values become Bicep string literals through :func:`audit_function.quoting.bicep_string`
 (``\\``, ``'``, ``$``, newlines and control characters escaped); comments carry text with every
@@ -37,7 +35,6 @@ import hashlib
 import json
 import re
 
-from audit_function.estate import get_ci
 from audit_function.quoting import bicep_string
 from audit_function.migration.script import text
 
@@ -45,10 +42,7 @@ VAULT_API = "2024-11-01"
 AUTHORIZATION_API = "2022-04-01"
 CUSTOM_ROLES_FILE = "bicep/custom-roles.bicep"
 
-#: settable vault properties carried into the flip (everything else in a snapshot row is read-only)
-SETTABLE = ("tenantId", "sku", "accessPolicies", "enabledForDeployment", "enabledForDiskEncryption",
-            "enabledForTemplateDeployment", "enableSoftDelete", "softDeleteRetentionInDays", "enablePurgeProtection",
-            "networkAcls", "publicNetworkAccess")
+FLIP_MODULE = "modules/kv-audit-flip.bicep"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -97,15 +91,31 @@ def file_name(subscription_id: str | None, resource_group: str | None, suffix: s
     return f"bicep/{safe}-{digest}{suffix}"
 
 
+def roles_file(role: dict) -> str:
+    """``bicep/custom-roles-<scope>-<hash>.bicep`` for a placed custom role's assignable scope."""
+    scope = role["scope"]
+    digest = hashlib.sha256(scope.lower().encode()).hexdigest()[:8]
+    return f"bicep/custom-roles-{scope.rsplit('/', 1)[-1][:36]}-{digest}.bicep"
+
+
 def render_custom_roles(roles: list[dict], header: list[str]) -> str:
+    """The custom roles of one assignable scope (all ``roles`` share ``scope``), created by one deployment there."""
+    scope, kind = roles[0]["scope"], roles[0]["scopeKind"]
+    target = scope.rsplit("/", 1)[-1]
     out = [f"// {text(line)}" for line in header]
     out += ["//", "// Custom roles proposed by kv-audit plan: each grants exactly the data actions of the access-policy",
-            "// entries that use it. Deploy once, before the resource-group files (the deployer needs",
-            "// Microsoft.Authorization/roleDefinitions/write on every assignable scope):"]
-    first = roles[0]["assignableScopes"][0].rsplit("/", 1)[-1] if roles else "<subscription>"
-    out.append(f"//   az deployment sub create --subscription {text(first)} --location <region> "
-               f"--template-file custom-roles.bicep")
-    out += ["", "targetScope = 'subscription'", ""]
+            f"// entries that use it, assignable at {text(scope)} only, so one deployment at that scope",
+            "// creates them (it needs Microsoft.Authorization/roleDefinitions/write there). Deploy before the",
+            "// resource-group files that assign them:"]
+    if kind == "managementGroup":
+        out.append(f"//   az deployment mg create --management-group-id {text(target)} --location <region> "
+                   f"--template-file {roles_file(roles[0]).rsplit('/', 1)[-1]}")
+        out.append("// (custom roles with data actions cannot be assigned at a management group; these are assigned")
+        out.append("// at vaults below it: Azure custom role limits)")
+    else:
+        out.append(f"//   az deployment sub create --subscription {text(target)} --location <region> "
+                   f"--template-file {roles_file(roles[0]).rsplit('/', 1)[-1]}")
+    out += ["", f"targetScope = '{kind}'", ""]
     for n, role in enumerate(roles, 1):
         users = ", ".join(f"{u['vaultId']} entry {u['entry']}" for u in role["usedBy"])
         out.append(f"// used by: {text(users)}")
@@ -124,99 +134,102 @@ def _deploy_comment(first: dict, file: str) -> str:
             f"--resource-group {text(first['resourceGroup'])} --template-file {text(file)}")
 
 
-def render_group(plans: list[dict], header: list[str]) -> str:
-    """The role-assignment file of one resource group (all ``plans`` share subscription and group)."""
-    first = plans[0]
-    uses_custom = any(r.get("custom") for p in plans for e in p["entries"] for r in e["proposedRoles"])
+def render_group(units: list[dict], header: list[str]) -> str:
+    """The role-assignment file of one resource group (all ``units`` share subscription and group)."""
+    first = units[0]
+    uses_custom = any(c["custom"] for u in units for c in u["create"])
     name = file_name(first["subscriptionId"], first["resourceGroup"]).rsplit("/", 1)[-1]
     out = [f"// {text(line)}" for line in header]
     out += [f"// Resource group {text(first['resourceGroup'])} in subscription {text(first['subscriptionId'])}:",
             "// step 1 of the migration, the role assignments at each vault. They are inert until the vault is",
             "// switched to Azure RBAC, so deploying this file changes nobody's access:",
             _deploy_comment(first, name),
-            "// Step 2, after the assignments have propagated (up to 10 minutes) and were verified, is the",
-            f"// separate file {text(name[:-len('.bicep')])}.flip.bicep."]
+            "// Step 2, after the assignments have propagated (up to 10 minutes, Key Vault RBAC guide) and were",
+            f"// verified, is the separate file {text(name[:-len('.bicep')])}.flip.bicep."]
     if uses_custom:
-        out.append("// Custom roles used here come from custom-roles.bicep: deploy it first.")
+        out.append("// Custom roles used here come from the custom-roles-*.bicep files: deploy those first.")
     out += ["", "targetScope = 'resourceGroup'", ""]
-    for n, plan in enumerate(plans, 1):
-        out += _vault(n, plan)
+    for n, unit in enumerate(units, 1):
+        out += _vault(n, unit)
     return "\n".join(out) + "\n"
 
 
-def render_flip(plans: list[dict], raw_vaults: dict[str, dict], header: list[str]) -> str:
-    """The flip file of one resource group: each vault redeclared from the snapshot with RBAC on."""
-    first = plans[0]
-    review = any(p["readiness"] == "review-latent-grants" for p in plans)
+def render_flip(units: list[dict], header: list[str]) -> str:
+    """The flip file of one resource group: each vault re-PUT from its live state with RBAC on."""
+    first = units[0]
+    review = any(u["action"] == "review" for u in units)
     name = file_name(first["subscriptionId"], first["resourceGroup"], ".flip.bicep").rsplit("/", 1)[-1]
     out = [f"// {text(line)}" for line in header]
     out += [f"// Resource group {text(first['resourceGroup'])} in subscription {text(first['subscriptionId'])}:",
             "// step 2 of the migration, switching each vault to Azure RBAC. Deploy only after the role",
-            "// assignments of step 1 have propagated and were verified:",
+            "// assignments of step 1 have propagated and were verified, and after checking that the vault's",
+            "// access policies are still those of the plan (the CLI script does that check for you):",
             _deploy_comment(first, name) + (" --parameters acknowledgeLatentGrants=true" if review else ""),
             "//",
-            "// Each vault is redeclared from the snapshot (a full PUT: Bicep has no PATCH) with",
-            "// enableRbacAuthorization: true. Every settable property, access policies included, is copied",
-            "// from the snapshot, so changes made to the vault since then would be reverted: regenerate this",
-            "// file from a fresh snapshot right before deploying it, or flip with the CLI script instead",
-            "// (az keyvault update changes only that one property).",
-            "// Rollback: az keyvault update --name <vault> --resource-group <group> --enable-rbac-authorization false",
-            "// (the access policies are retained). Blocked vaults have no flip."]
+            f"// Bicep has no PATCH: the module {FLIP_MODULE} re-declares the vault from its state read at",
+            "// deployment time (reference(..., 'full')), changing only enableRbacAuthorization, the way",
+            "// az resource update --set does. Access policies are kept, so a rollback restores them:",
+            "//   az keyvault update --name <vault> --resource-group <group> --enable-rbac-authorization false",
+            "// Blocked vaults have no flip."]
     out += ["", "targetScope = 'resourceGroup'", ""]
     if review:
         out += ["@description('True switches the vaults whose flip would widen access (review the gainers first).')",
                 "param acknowledgeLatentGrants bool = false", ""]
-    for n, plan in enumerate(plans, 1):
-        out += ["// " + "-" * 98, f"// Vault {text(plan['vaultName'])}: {plan['readiness']}"]
-        out += [f"//   - {text(r)}" for r in plan["reasons"]]
-        out += _flip(n, plan, raw_vaults.get(plan["vaultId"].lower()))
+    for n, unit in enumerate(units, 1):
+        out += ["// " + "-" * 98, f"// Vault {text(unit['vaultName'])}: {unit['readiness']}"]
+        out += [f"//   - {text(r)}" for r in unit["reasons"]]
+        out += _flip(n, unit)
     return "\n".join(out) + "\n"
 
 
-def _vault(n: int, plan: dict) -> list[str]:
+def render_flip_module() -> str:
+    return "\n".join([
+        "// kv-audit: switch one vault to Azure RBAC. `current` is the vault as read by the calling file",
+        "// (reference(id, api, 'full')); every property is kept as it is, enableRbacAuthorization becomes true.",
+        "", "targetScope = 'resourceGroup'", "",
+        "param current object", "",
+        f"resource vault 'Microsoft.KeyVault/vaults@{VAULT_API}' = {{",
+        "  name: current.name",
+        "  location: current.location",
+        "  tags: contains(current, 'tags') ? current.tags : {}",
+        "  properties: union(current.properties, {",
+        "    enableRbacAuthorization: true",
+        "  })",
+        "}", ""])
+
+
+def _vault(n: int, unit: dict) -> list[str]:
     sym = f"vault{n}"
-    out = ["// " + "-" * 98, f"// Vault {text(plan['vaultName'])}: {plan['readiness']}"]
-    out += [f"//   - {text(r)}" for r in plan["reasons"]]
+    out = ["// " + "-" * 98, f"// Vault {text(unit['vaultName'])}: {unit['readiness']}"]
+    out += [f"//   - {text(r)}" for r in unit["reasons"]]
+    if unit["action"] == "blocked":
+        return out + ["// No role assignment: the vault is blocked (see the reasons above).", ""]
     out += [f"resource {sym} 'Microsoft.KeyVault/vaults@{VAULT_API}' existing = {{",
-            f"  name: {literal(plan['vaultName'])}", "}", ""]
-    count = 0
-    for entry in plan["entries"]:
-        for role in entry["proposedRoles"]:
-            guid = role["id"].rsplit("/", 1)[-1]
-            count += 1
-            props = {"roleDefinitionId": Expr("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
-                                              f"{literal(guid)})"),
-                     "principalId": entry["principalId"]}
-            if entry["principalType"]:
-                props["principalType"] = entry["principalType"]
-            props["description"] = f"kv-audit plan: access-policy entry {entry['index']} of this vault"
-            out += [f"// entry {entry['index']}: {text(entry['principalId'])} -> {text(role['name'])}",
-                    f"resource {sym}Role{count} 'Microsoft.Authorization/roleAssignments@{AUTHORIZATION_API}' = {{",
-                    f"  name: guid({sym}.id, {literal(entry['principalId'])}, {literal(guid)})",
-                    f"  scope: {sym}", f"  properties: {value(props, 1)}", "}", ""]
-    if not count:
+            f"  name: {literal(unit['vaultName'])}", "}", ""]
+    for count, item in enumerate(unit["create"], 1):
+        guid = item["roleGuid"]
+        props = {"roleDefinitionId": Expr("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                                          f"{literal(guid)})"),
+                 "principalId": item["principalId"]}
+        if item["principalType"]:
+            props["principalType"] = item["principalType"]
+        props["description"] = f"kv-audit plan: access-policy entry {item['entry']} of this vault"
+        out += [f"// entry {item['entry']}: {text(item['principalId'])} -> {text(item['roleName'])}",
+                f"resource {sym}Role{count} 'Microsoft.Authorization/roleAssignments@{AUTHORIZATION_API}' = {{",
+                f"  name: guid({sym}.id, {literal(item['principalId'])}, {literal(guid)})",
+                f"  scope: {sym}", f"  properties: {value(props, 1)}", "}", ""]
+    if not unit["create"]:
         out += ["// No role assignment to create for this vault.", ""]
     return out
 
 
-def _flip(n: int, plan: dict, raw: dict | None) -> list[str]:
-    if plan["readiness"] == "blocked":
+def _flip(n: int, unit: dict) -> list[str]:
+    if unit["action"] == "blocked":
         return ["// No flip: the vault is blocked (see the reasons above).", ""]
-    if raw is None:
-        return ["// No flip: the vault's snapshot row is not available; flip with the CLI script.", ""]
-    props_raw = raw.get("properties") or {}
-    props = {}
-    for key in SETTABLE:
-        got = get_ci(props_raw, key)
-        if got is None or (key == "enablePurgeProtection" and got is not True):
-            continue
-        props[key] = got
-    props["enableRbacAuthorization"] = True
-    body: dict = {"name": plan["vaultName"]}
-    if raw.get("location"):
-        body["location"] = raw["location"]
-    if isinstance(raw.get("tags"), dict) and raw["tags"]:
-        body["tags"] = raw["tags"]
-    body["properties"] = props
-    condition = " if (acknowledgeLatentGrants)" if plan["readiness"] == "review-latent-grants" else ""
-    return [f"resource vault{n}Flip 'Microsoft.KeyVault/vaults@{VAULT_API}' ={condition} {value(body)}", ""]
+    condition = " if (acknowledgeLatentGrants)" if unit["action"] == "review" else ""
+    target = f"resourceId('Microsoft.KeyVault/vaults', {literal(unit['vaultName'])})"
+    return [f"module vault{n}Flip '{FLIP_MODULE}' ={condition} {{",
+            f"  name: 'kv-audit-flip-{n}'",
+            "  params: {",
+            f"    current: reference({target}, '{VAULT_API}', 'full')",
+            "  }", "}", ""]

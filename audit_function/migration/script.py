@@ -1,23 +1,41 @@
-"""The Azure CLI migration script (bash) for a set of vault plans.
+"""The Azure CLI migration script (bash): vault by vault, checked against live state, verified, reversible.
 
-Layout: helper functions, one section per custom role, one section per vault (``assign_vault_N``,
-``verify_vault_N``, ``flip_vault_N``, ``rollback_vault_N``), then ``main`` which runs a phase
-for every vault. Running the phases across vaults lets one propagation wait serve all of them.
+``bash kv-audit-plan.sh run [--accept-latent-grants] [VAULT ...]`` runs every selected vault as an
+independent unit in its own subshell (issue 14): assign the planned roles -> wait until they are
+listed (bounded) and for Microsoft's propagation delay -> pre-flight (re-read the vault's access
+policies and ``enableRbacAuthorization`` and the role assignments, compare with the plan embedded
+in the script; any drift stops that vault) -> flip -> write ``rollback/<vault>.sh`` -> verify the
+model in force. Every step appends a JSON line to ``kv-audit-migrate.log`` beside the script; a
+re-run reads it and skips finished vaults. One vault's failure never stops another: there is no
+global ``set -e``, each unit returns its own result, and the script ends with a summary
+(flipped / skipped with why / failed with why) and exit 1 when any vault failed.
 
-Safety: every estate value reaches bash through :mod:`audit_function.quoting`: ``shell_arg`` (one
-literal argument, always one line) and, in comments, ``terminal`` / ``shell_comment`` (no raw
-newline or CR can end a comment early). The helper functions pass their arguments to ``az`` as
-``--option="$1"``, so a name starting with ``-`` is never read as an option. Principal ids are GUIDs
-(checked by the planner before any command is built). ``blocked`` vaults are never flipped;
-``review-latent-grants`` vaults have their flip commented out until someone reviews the gainers.
+Order: ``ready`` vaults first, then ``needs-assignments``, then ``review-latent-grants`` (run only with
+``--accept-latent-grants``: the flip would widen someone's access). ``blocked`` vaults are comments
+with their reasons: no command touches them.
+
+Propagation: "Role assignments latency: at current expected performance, it will take up to 10
+minutes (600 seconds) after role assignments is changed for role to be applied" (Azure Key Vault,
+"Provide access to Key Vault keys, certificates, and secrets with Azure role-based access control",
+Known limits and performance: https://learn.microsoft.com/azure/key-vault/general/rbac-guide). The
+script therefore waits until the new assignments are *listed* (``KV_AUDIT_VISIBILITY_TIMEOUT``, 600 s)
+and flips no earlier than ``KV_AUDIT_PROPAGATION_WAIT`` (600 s) after the vault's last new assignment.
+
+Safety: every estate value reaches bash as one quoted literal (:func:`audit_function.quoting.shell_arg`)
+assigned to a variable, and comments go through :func:`audit_function.quoting.shell_comment`; the
+helpers (:mod:`~audit_function.migration.script_helpers`) pass values to ``az`` as ``--option="$V"``.
 """
 
 from __future__ import annotations
 
+import json
+
 from audit_function import quoting
-from audit_function.migration import commands as cmd
+from audit_function.migration.script_helpers import BASH_HELPERS, PY_HELPER
 
 SCRIPT_NAME = "kv-audit-plan.sh"
+LOG_NAME = "kv-audit-migrate.log"
+RULE = "# " + "=" * 98
 
 
 def text(value) -> str:
@@ -25,179 +43,163 @@ def text(value) -> str:
     return quoting.terminal(value)
 
 
-def role_file(role: dict) -> str:
-    return f"custom-roles/kv-audit-{role['id']}.json"
+def q(value) -> str:
+    return quoting.shell_arg(value)
 
 
-_HELPERS = r'''
-PLAN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"   # seconds to wait after creating assignments
-VISIBILITY_TRIES="${KV_AUDIT_VISIBILITY_TRIES:-30}"     # 10-second polls for a new role or assignment
-
-log() { printf '%s\n' "$*" | LC_ALL=C tr -d '\000-\011\013-\037\177' >&2; }  # no control character reaches the terminal
-
-# ensure_custom_role NAME FILE LOOKUP_SCOPE: create the role unless it exists, wait until visible
-ensure_custom_role() {
-  local name="$1" file="$2" scope="$3" n
-  if [ -n "$(az role definition list --custom-role-only true --name="$name" --scope="$scope" --query '[].name' --output tsv)" ]; then
-    log "custom role already exists: $name"
-    return 0
-  fi
-  az role definition create --role-definition "@$PLAN_DIR/$file" --output none
-  for n in $(seq 1 "$VISIBILITY_TRIES"); do
-    if [ -n "$(az role definition list --custom-role-only true --name="$name" --scope="$scope" --query '[].name' --output tsv)" ]; then
-      log "custom role created: $name"
-      return 0
-    fi
-    sleep 10
-  done
-  log "custom role not visible after $n polls: $name"
-  return 1
-}
-
-# verify_assignment OBJECT_ID ROLE SCOPE SUBSCRIPTION: wait until the assignment is listed at SCOPE
-verify_assignment() {
-  local oid="$1" role="$2" scope="$3" sub="$4" n found
-  for n in $(seq 1 "$VISIBILITY_TRIES"); do
-    found="$(az role assignment list --subscription="$sub" --scope="$scope" --role="$role" --query "[?principalId=='$oid'] | length(@)" --output tsv)"
-    if [ "${found:-0}" != "0" ]; then
-      return 0
-    fi
-    sleep 10
-  done
-  log "assignment of $role to $oid at $scope is not visible after $n polls"
-  return 1
-}
-
-# verify_model NAME RESOURCE_GROUP SUBSCRIPTION EXPECTED: the vault's enableRbacAuthorization
-verify_model() {
-  local actual
-  actual="$(az keyvault show --name="$1" --resource-group="$2" --subscription="$3" --query properties.enableRbacAuthorization --output tsv)"
-  if [ "$actual" != "$4" ]; then
-    log "vault $1: enableRbacAuthorization is '$actual', expected '$4'"
-    return 1
-  fi
-}
-'''
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
 
 
-def render(plans: list[dict], roles: list[dict], *, header: list[str]) -> str:
-    """The whole script. ``roles``: :func:`~audit_function.migration.readiness.custom_roles` output."""
+def render(units: list[dict], roles: list[dict], *, header: list[str]) -> str:
+    """The whole script. ``units``: :func:`~audit_function.migration.units.build`; ``roles``: placed custom roles."""
     out = ["#!/usr/bin/env bash", "# kv-audit migration plan: Key Vault access policies -> Azure RBAC"]
     out += [f"# {text(line)}" for line in header]
     out += [
         "#",
         "# Review this file before running it. kv-audit only wrote it; nothing changes in Azure until you run it.",
-        "# Prerequisites: az login; Owner or User Access Administrator (roleAssignments/write) plus",
-        "# Microsoft.KeyVault/vaults/write on every vault; roleDefinitions/write where custom roles are created.",
+        "# Prerequisites: az login, python3 (the Azure CLI's own), and per vault: Microsoft.Authorization/",
+        "# roleAssignments/write (Owner, User Access Administrator or Role Based Access Control Administrator)",
+        "# and Microsoft.KeyVault/vaults/write; roleDefinitions/write where custom roles are created.",
         "#",
-        "# Usage: bash kv-audit-plan.sh assign    create custom roles and the missing role assignments",
-        "#        bash kv-audit-plan.sh verify    wait until every planned assignment is visible",
-        "#        bash kv-audit-plan.sh flip      verify, then switch each vault to RBAC and check it",
-        "#        bash kv-audit-plan.sh all       assign, wait KV_AUDIT_PROPAGATION_WAIT seconds (600), verify, flip",
-        "#        bash kv-audit-plan.sh rollback  switch the vaults back to access policies (they are retained)",
-        "# Blocked vaults are never flipped; vaults whose flip would widen access have the flip commented out.",
+        "# Usage: bash kv-audit-plan.sh run [--accept-latent-grants] [VAULT_NAME_OR_ID ...]",
+        "#   Each vault: assign -> wait until visible -> pre-flight against live state -> flip -> verify,",
+        "#   logged to kv-audit-migrate.log; a re-run skips finished vaults. Rollback per flipped vault:",
+        "#   bash rollback/<vault>.sh (written when the vault is flipped).",
+        "#   --accept-latent-grants also runs the review-latent-grants vaults (their flip widens access).",
         "#",
-        "# Vaults:",
+        "# Vaults, in the order they run:",
     ]
-    out += [f"#   {n}. {text(p['vaultName'])}: {p['readiness']}" for n, p in enumerate(plans, 1)]
-    out += ["", "set -euo pipefail", _HELPERS.rstrip("\n"), ""]
-    out += _custom_role_section(roles)
-    for n, plan in enumerate(plans, 1):
-        out += _vault_section(n, plan)
-    out += _main(len(plans))
+    out += [f"#   {u['n']}. {text(u['vaultName'])}: {u['readiness']}" for u in units]
+    out += ["", "set -uo pipefail   # no set -e: one vault's failure must not stop the others",
+            "IFS= read -r -d '' KV_PY <<'KV_AUDIT_PYTHON'", PY_HELPER.strip("\n"), "KV_AUDIT_PYTHON",
+            BASH_HELPERS.rstrip("\n"), ""]
+    for role in roles:
+        out.append(quoting.shell_comment(f"custom role {role['name']} (assignable at {role['scope']}; "
+                                         f"definition {_role_file(role)}): {role['description']}"))
+    out.append("")
+    for unit in units:
+        out += _blocked(unit) if unit["action"] == "blocked" else _unit(unit)
+    out += _main(units)
     return "\n".join(out) + "\n"
 
 
-def _custom_role_section(roles: list[dict]) -> list[str]:
-    out = ["# " + "=" * 98, "# Custom roles (one per permission signature; definitions in custom-roles/)",
-           "create_custom_roles() {"]
-    if not roles:
-        out.append("  log 'no custom role needed'")
-    for role in roles:
-        out.append(f"  # {text(role['description'])}")
-        users = ", ".join(f"{u['vaultId']} entry {u['entry']}" for u in role["usedBy"])
-        out.append(f"  # used by: {text(users)}")
-        out.append("  " + cmd.join("ensure_custom_role", cmd.q(role["name"]), cmd.q(role_file(role)),
-                                   cmd.q(role["assignableScopes"][0])))
-    out += ["}", ""]
+def _role_file(role: dict) -> str:
+    return f"custom-roles/kv-audit-{role['id']}.json"
+
+
+def _vars(unit: dict) -> list[str]:
+    return [f"  V_ID={q(unit['vaultId'])}", f"  V_NAME={q(unit['vaultName'])}", f"  V_RG={q(unit['resourceGroup'])}",
+            f"  V_SUB={q(unit['subscriptionId'])}", f"  V_FILE={q(unit['file'])}"]
+
+
+def _head(unit: dict) -> list[str]:
+    out = [RULE, f"# Vault {unit['n']}: {text(unit['vaultName'])}  ({unit['readiness']})", f"#   id: {text(unit['vaultId'])}"]
+    out += [quoting.shell_comment(reason, prefix="#   - ") for reason in unit["reasons"]]
     return out
 
 
-def _vault_section(n: int, plan: dict) -> list[str]:
-    vault_id, sub = plan["vaultId"], plan["subscriptionId"]
-    out = ["# " + "=" * 98, f"# Vault {n}: {text(plan['vaultName'])}  ({plan['readiness']})",
-           f"#   id: {text(vault_id)}"]
-    out += [f"#   - {text(reason)}" for reason in plan["reasons"]]
+def _blocked(unit: dict) -> list[str]:
+    why = "blocked: " + "; ".join(unit["reasons"])
+    return _head(unit) + ["#   No command touches this vault: the reasons above need a decision first.",
+                          f"vault_{unit['n']}() {{", *_vars(unit), "  wanted || return 0", f"  skip {q(why)}", "}", ""]
 
-    assign, verify = [], []
-    for entry in plan["entries"]:
-        label = f"entry {entry['index']}: {text(entry['principalId'])} ({text(entry['dataActionsInWords']) or 'nothing'})"
-        if not entry["proposedRoles"]:
-            assign.append(f"  # {label}: {text(entry['note'] or 'nothing to assign')}")
-            continue
-        for role, command in zip(entry["proposedRoles"], entry["commands"][-len(entry["proposedRoles"]):]):
-            assign.append(f"  # {label} -> {text(role['name'])}")
-            assign.append(f"  {command} --output none")
-            ref = role["name"] if role.get("custom") else role["id"].rsplit("/", 1)[-1]
-            verify.append("  " + cmd.join("verify_assignment", cmd.q(entry["principalId"]), cmd.q(ref),
-                                          cmd.q(vault_id), cmd.q(sub)))
-    out.append(f"assign_vault_{n}() {{")
-    out.append(f"  log {cmd.q('vault ' + str(n) + ': role assignments')}")
-    out += assign
-    out += ["}", f"verify_vault_{n}() {{", f"  log {cmd.q('vault ' + str(n) + ': verifying role assignments')}"]
-    out += verify
-    out += ["}"]
-    out += _flip(n, plan)
-    out.append("")
+
+def _unit(unit: dict) -> list[str]:
+    out = _head(unit) + [f"vault_{unit['n']}() {{", *_vars(unit), f"  V_SPEC={q(_json(unit['expected']))}",
+                         "  wanted || return 0", "  unit_begin", '  case "$V_STATE" in',
+                         '    finished*) skip "already flipped and verified (${V_STATE#*$\'\\t\'})"; return 0 ;;',
+                         '    rolled-back*) skip "rolled back (${V_STATE#*$\'\\t\'}); delete its lines from '
+                         f'{LOG_NAME} to migrate it again"; return 0 ;;',
+                         "  esac"]
+    if unit["action"] == "review":
+        why = ("flipping would widen access (see the reasons above): review or remove those assignments, then "
+               "re-run with --accept-latent-grants")
+        out.append(f'  [ "$ACCEPT_LATENT" = yes ] || {{ skip {q(why)}; return 0; }}')
+    out.append('  if [ "$V_STATE" != flipped ]; then')
+    for item in unit["create"]:
+        out.append(quoting.shell_comment(f"entry {item['entry']}: {item['principalId']} -> {item['roleName']}",
+                                         prefix="    # "))
+        args = [q(item["principalId"]), q(item["principalType"] or ""), q(item["roleName"])]
+        args += [q(""), q(item["roleFile"]), q(item["roleScope"])] if item["custom"] else [q(item["roleGuid"])]
+        out.append("    assign_role " + " ".join(args) + " || return 1")
+    if not unit["create"]:
+        out.append("    record assign ok 'no new role assignment needed'")
+    out += ["    await_visible || return 1", "    preflight || return 1", "    flip || return 1", "  fi",
+            f"  write_rollback {q(rollback(unit))} || return 1", "  verify_flip", "}", ""]
     return out
 
 
-def _vault_args(plan: dict) -> str:
-    return cmd.join(cmd.q(plan["vaultName"]), cmd.q(plan["resourceGroup"] or ""), cmd.q(plan["subscriptionId"] or ""))
+def rollback(unit: dict) -> str:
+    """The rollback script of one vault (written beside the plan when the vault is flipped)."""
+    vault = " ".join([quoting.shell_option("--name", unit["vaultName"]),
+                      quoting.shell_option("--resource-group", unit["resourceGroup"]),
+                      quoting.shell_option("--subscription", unit["subscriptionId"])])
+    vid = q(_json(unit["vaultId"]))
+    lines = [
+        "#!/usr/bin/env bash",
+        quoting.shell_comment(f"kv-audit rollback for vault {unit['vaultName']}"),
+        quoting.shell_comment(f"  id: {unit['vaultId']}"),
+        "# Switches the vault back to the access-policy model. The flip changed only enableRbacAuthorization:",
+        "# the vault's access policies were never touched and are in force again as soon as this has run.",
+        "# Role assignments the plan created stay (inert on an access-policy vault); remove them separately.",
+        "set -uo pipefail",
+        'LOG_FILE="${KV_AUDIT_MIGRATE_LOG:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/' + LOG_NAME + '}"',
+        "log_line() {",
+        "  printf '{\"vaultId\": %s, \"step\": \"rollback\", \"result\": \"%s\", \"detail\": \"%s\", \"at\": \"%s\"}\\n' \\",
+        f'    {vid} "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"',
+        "}",
+        f"if ! az keyvault update {vault} --enable-rbac-authorization=false --output=none; then",
+        "  log_line failed 'az keyvault update failed'; exit 1",
+        "fi",
+        f'actual="$(az keyvault show {vault} --query=properties.enableRbacAuthorization --output=tsv)"',
+        'actual="${actual//[^a-z]/}"',
+        'if [ "$actual" != false ]; then',
+        '  log_line failed "enableRbacAuthorization is ${actual:-unknown} after the rollback"; exit 1',
+        "fi",
+        "log_line ok 'access policies in force again'",
+        "echo 'rolled back: the vault uses its access policies again'",
+    ]
+    return "\n".join(lines) + "\n"
 
 
-def _flip(n: int, plan: dict) -> list[str]:
-    flip = plan["flip"]
-    readiness = plan["readiness"]
-    out = [f"flip_vault_{n}() {{"]
-    if readiness == "blocked":
-        out.append(f"  log {cmd.q(f'vault {n} is blocked and is not flipped (see the reasons above)')}")
-        out += ["}", f"rollback_vault_{n}() {{", f"  log {cmd.q(f'vault {n} was not flipped by this plan')}", "}"]
-        return out
-    lines = [f"{flip['command']} --output none", f"verify_model {_vault_args(plan)} true", flip["verify"][1],
-             f"log {cmd.q(f'vault {n} now uses Azure RBAC; rollback: ' + flip['rollback'])}"]
-    if readiness == "review-latent-grants":
-        out.append("  # Flipping would widen access (see 'would gain' above). Remove or accept those assignments,")
-        out.append("  # then uncomment the lines below.")
-        out.append(f"  log {cmd.q(f'vault {n}: flip commented out until the latent grants are reviewed')}")
-        out += [quoting.shell_comment(line, prefix="  # ") for line in lines]
-    else:
-        out += [f"  {line}" for line in lines]
-    out += ["}", f"rollback_vault_{n}() {{", f"  {flip['rollback']} --output none",
-            f"  verify_model {_vault_args(plan)} false", "}"]
-    return out
-
-
-def _main(count: int) -> list[str]:
-    def each(phase: str) -> str:
-        return "; ".join(f"{phase}_vault_{n}" for n in range(1, count + 1)) or ":"
-
+def _main(units: list[dict]) -> list[str]:
+    calls = [f"  run_one vault_{u['n']}" for u in units] or ["  :"]
     return [
-        "# " + "=" * 98,
+        RULE,
+        "run_one() {           # one vault in its own subshell: whatever happens there stays there",
+        "  local before after",
+        '  before="$(wc -l <"$RESULTS")"',
+        '  ( "$1" )',
+        "  local rc=$?",
+        '  after="$(wc -l <"$RESULTS")"',
+        '  if [ "$after" = "$before" ] && [ "$rc" -ne 0 ]; then',
+        '    py result "$RESULTS" failed "$1" "stopped unexpectedly (exit $rc); see the messages above"',
+        "  fi",
+        "}",
+        "",
+        "run_all() {",
+    ] + calls + [
+        "}",
+        "",
         "main() {",
-        '  case "${1:-}" in',
-        f"    assign) create_custom_roles; {each('assign')} ;;",
-        f"    verify) {each('verify')} ;;",
-        f"    flip) {each('verify')}; {each('flip')} ;;",
-        f"    rollback) {each('rollback')} ;;",
-        "    all)",
-        f"      create_custom_roles; {each('assign')}",
-        '      log "waiting ${PROPAGATION_WAIT}s for the role assignments to propagate"',
-        '      sleep "$PROPAGATION_WAIT"',
-        f"      {each('verify')}; {each('flip')} ;;",
-        "    *) log 'usage: bash kv-audit-plan.sh assign|verify|flip|all|rollback'; exit 2 ;;",
-        "  esac",
+        '  if [ "${1:-}" != run ]; then',
+        "    say 'usage: bash kv-audit-plan.sh run [--accept-latent-grants] [VAULT_NAME_OR_ID ...]'",
+        "    exit 2",
+        "  fi",
+        "  shift",
+        "  SELECTED=()",
+        "  local arg",
+        '  for arg in "$@"; do',
+        '    if [ "$arg" = --accept-latent-grants ]; then ACCEPT_LATENT=yes; else SELECTED+=("$arg"); fi',
+        "  done",
+        "  command -v az >/dev/null || { say 'az (the Azure CLI) is not on PATH'; exit 2; }",
+        "  command -v python3 >/dev/null || { say 'python3 is not on PATH'; exit 2; }",
+        '  RESULTS="$(mktemp)"',
+        "  trap 'rm -f \"$RESULTS\"' EXIT",
+        '  say "kv-audit migration: log $LOG_FILE"',
+        "  run_all",
+        '  py summary "$RESULTS"',
         "}",
         "",
         'main "$@"',
