@@ -51,7 +51,7 @@ def run_plan(source, out: Path | None, *, formats=FORMATS, vaults=(), label: str
     plans = [plan_vault(v, index.vault_access(v), estate.role_definitions, ctx, principals=estate.principals)
              for v in selected]
     chains = {s.subscription_id.lower(): s.management_groups for s in estate.subscriptions.values()}
-    placed = placement.place(custom_roles(plans), chains)
+    placed = placement.place(custom_roles([p for p in plans if p["readiness"] != "blocked"]), chains)
     units = units_mod.build(plans, estate, index, placed)
     plans = [with_placement(p, placed) for p in plans]
     existing = sum(1 for r in estate.role_definitions.values() if r.custom and not r.builtin_fallback)

@@ -76,5 +76,5 @@ def log_lines(plan_dir: Path) -> list[dict]:
 
 def touching(calls: list[list[str]], vault: dict) -> list[list[str]]:
     """The az calls that name ``vault`` (by name or id, in any argument)."""
-    needles = (vault["name"], vault["id"].lower())
-    return [c for c in calls if any(a == needles[0] or needles[1] in a.lower() for a in c)]
+    vid = vault["id"].lower()
+    return [c for c in calls if fake_az.option(c, "--name") == vault["name"] or any(vid in a.lower() for a in c)]
