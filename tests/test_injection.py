@@ -113,7 +113,7 @@ def test_prose_in_remediations_has_no_control_characters(tmp_path):
         assert finding["remediation"].count("`") % 2 == 0
 
 
-def test_the_plan_script_runs_with_hostile_names_and_keeps_the_review_flip_commented(tmp_path, bin_dir):
+def test_the_plan_script_runs_with_hostile_names_and_skips_the_review_flip(tmp_path, bin_dir):
     rows = hostile_rows()
     snapshot = write_snapshot(tmp_path / "snap", vaults=rows["vaults"], assignments=rows["assignments"],
                               definitions=rows["definitions"], principals=rows["principals"])
@@ -128,22 +128,30 @@ def test_the_plan_script_runs_with_hostile_names_and_keeps_the_review_flip_comme
     for line in text.splitlines():  # estate text only inside quoted words or comments
         if PWN in line and not line.lstrip().startswith("#"):
             assert re.search(r"\$'[^']*" + PWN, line) or re.search(r"'[^']*" + PWN, line), line
+    from tests.migration.live import FAST, state_of
+
     work = tmp_path / "work"
     work.mkdir()
-    environment = fake_az.env(bin_dir, work, KV_AUDIT_PROPAGATION_WAIT="0", KV_AUDIT_VISIBILITY_TRIES="1")
-    for phase in ("all", "rollback"):
-        done = subprocess.run(["bash", str(script), phase], cwd=work, env=environment, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, (phase, done.stderr)
+    fake_az.write_state(work, state_of(snapshot, listDelay=1))
+    environment = fake_az.env(bin_dir, work, **FAST)
+    done = subprocess.run(["bash", str(script), "run"], cwd=work, env=environment, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", done.stdout + done.stderr)
+    rollbacks = sorted((out / "rollback").glob("*.sh"))
+    assert len(rollbacks) == 1
+    rolled = subprocess.run(["bash", str(rollbacks[0])], cwd=work, env=environment, capture_output=True,
+                            text=True, timeout=60)
+    assert rolled.returncode == 0, rolled.stderr
     no_pwned(tmp_path)
     calls = fake_az.calls(work)
     updates = [c for c in calls if c[:2] == ["keyvault", "update"]]
     flipped = {fake_az.option(c, "--name") for c in updates if fake_az.option(c, "--enable-rbac-authorization") == "true"}
-    assert flipped == {HOSTILE_NAME}  # the review vault's flip stayed a comment
+    assert flipped == {HOSTILE_NAME}  # the review vault is skipped unless --accept-latent-grants
     assert {fake_az.option(c, "--resource-group") for c in updates} == {HELP_RG}
     shown = [c for c in calls if c[:2] == ["keyvault", "show"]]
     assert shown and all(fake_az.option(c, "--resource-group") == HELP_RG for c in shown)
-    assert {fake_az.option(c, "--name") for c in shown} == {HOSTILE_NAME, HOSTILE_REVIEW}
+    assert {fake_az.option(c, "--name") for c in shown} == {HOSTILE_NAME}
     plan_json = json.loads((out / "kv-audit-plan.json").read_text())
     commands = [c for plan in plan_json["vaults"] for e in plan["entries"] for c in e["commands"]]
     commands += [plan["flip"]["command"] for plan in plan_json["vaults"] if plan.get("flip")]

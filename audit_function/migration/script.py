@@ -90,7 +90,7 @@ def _role_file(role: dict) -> str:
 
 def _vars(unit: dict) -> list[str]:
     return [f"  V_ID={q(unit['vaultId'])}", f"  V_NAME={q(unit['vaultName'])}", f"  V_RG={q(unit['resourceGroup'])}",
-            f"  V_SUB={q(unit['subscriptionId'])}", f"  V_FILE={q(unit['file'])}"]
+            f"  V_SUB={q(unit['subscriptionId'])}", f"  V_FILE='{unit['file']}'"]   # units.safe_name: [A-Za-z0-9_.-]
 
 
 def _head(unit: dict) -> list[str]:

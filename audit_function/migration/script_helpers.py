@@ -76,6 +76,21 @@ def missing(spec, assignments, roles):
             out.append((k["roleName"], k["principalId"]))
     return out
 
+BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x061C, 0x200E, 0x200F, 0x2028, 0x2029}
+
+def clean(text):
+    """Text safe for a terminal: C0, DEL, C1 and bidi controls as visible escapes (quoting.terminal's rule)."""
+    out = []
+    for ch in str(text):
+        n = ord(ch)
+        if n < 0x20 or 0x7F <= n <= 0x9F:
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{n:02x}"))
+        elif n in BIDI:
+            out.append(f"\\u{n:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
 def main(cmd, args):
     if cmd == "log":                      # LOG VAULT_ID STEP RESULT DETAIL
         append(args[0], {"vaultId": args[1], "step": args[2], "result": args[3], "detail": args[4], "at": now()})
@@ -131,11 +146,12 @@ def main(cmd, args):
         for line in drift:
             print(line)
         return 1 if drift else 0
+    elif cmd == "say":                    # TEXT -> the text with control characters shown as escapes
+        print(clean(args[0]))
     elif cmd == "result":                 # RESULTS STATUS NAME WHY
         append(args[0], {"status": args[1], "vault": args[2], "why": args[3]})
     elif cmd == "summary":                # RESULTS -> the summary, exit 1 when a vault failed
         results = lines(args[0])
-        clean = lambda s: "".join(c if c.isprintable() else "?" for c in str(s))
         for status, title in (("flipped", "flipped and verified"), ("skipped", "skipped"), ("failed", "failed")):
             group = [r for r in results if r.get("status") == status]
             print(f"{title}: {len(group)}")
@@ -158,7 +174,7 @@ RETRY_SECONDS="${KV_AUDIT_RETRY_SECONDS:-15}"
 TRANSIENT='InternalServerError|ServiceUnavailable|GatewayTimeout|BadGateway|TooManyRequests|RetryableError|(^|[^0-9])(429|500|502|503|504)([^0-9]|$)|timed out|Connection reset'
 ACCEPT_LATENT=no
 
-say() { printf '%s\n' "$*" | LC_ALL=C tr -d '\000-\011\013-\037\177' >&2; }   # no control character reaches the terminal
+say() { py say "$*" >&2; }   # no control character, escape sequence or bidi override reaches the terminal
 py() { python3 -c "$KV_PY" "$@"; }
 record() { py log "$LOG_FILE" "$V_ID" "$@"; }             # STEP RESULT DETAIL
 result() { py result "$RESULTS" "$1" "$V_NAME" "$2"; }    # STATUS WHY

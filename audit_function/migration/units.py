@@ -18,6 +18,7 @@ snapshot rows): the CLI script, Bicep and Terraform render it, and the script em
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from audit_function.migration import placement
@@ -72,8 +73,11 @@ def role_file(placed_role: dict) -> str:
 
 
 def safe_name(n: int, name: str) -> str:
-    """A file-name part for vault ``n`` (letters, digits, ``._-`` only; never estate syntax)."""
-    return f"{n:03d}-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")[:40] or "vault")
+    """A file-name part for vault ``n``: the vault name when it is plain (Azure's own rule: letters, digits,
+    hyphens), else a digest of it, so no estate syntax ever reaches a file name."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,47}", name):
+        return f"{n:03d}-{name}"
+    return f"{n:03d}-vault-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def build(plans: list[dict], estate, index, placed: list[dict]) -> list[dict]:

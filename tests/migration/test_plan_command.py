@@ -20,6 +20,7 @@ from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, ass
                              vault_id, vault_row)
 from tests import fake_az as fake_az_module
 from tests.migration.helpers import ALICE, APP, BOB, CAROL, GROUP, write_snapshot
+from tests.migration.live import Azure, state_of, touching
 
 HOSTILE_VAULT = "kv'; touch PWNED_A; echo \"$(touch PWNED_B)`touch PWNED_C`${HOME}\n\\x"
 HOSTILE_RG = "rg $(touch PWNED_D) 'q' ${x}"
@@ -71,62 +72,57 @@ def test_plan_covers_every_access_policy_vault_and_files_parse(snapshot, tmp_pat
     result = run_plan(snapshot, out)
     assert by_readiness(result) == {HOSTILE_VAULT: "needs-assignments", "kv-ready": "ready",
                                     "kv-blocked": "blocked", "kv-review": "review-latent-grants"}
+    assert [u["vaultName"] for u in result.units][0] == "kv-ready"            # ready first, blocked last
+    assert result.units[-1]["vaultName"] == "kv-blocked" and result.units[-1]["create"] == []
     script = out / "kv-audit-plan.sh"
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True)
-    assert script.read_text().splitlines()[:1] == ["#!/usr/bin/env bash"]
-    assert "set -euo pipefail" in script.read_text()
-    bicep_files = sorted((out / "bicep").glob("*.bicep"))
-    # custom roles + (assignments, flip) for each of 3 resource groups (kv-ready and kv-blocked share rg-app)
-    assert len(bicep_files) == 7
-    resources = {path.name: parse_bicep(path.read_text())["resources"] for path in bicep_files}
-    roles = resources.pop("custom-roles.bicep")
-    (custom,) = roles.values()
+    text = script.read_text()
+    assert text.splitlines()[:1] == ["#!/usr/bin/env bash"]
+    assert "set -uo pipefail" in text and "set -e" not in text.replace("set -e:", "")
+    bicep_files = sorted(p.relative_to(out / "bicep").as_posix() for p in (out / "bicep").rglob("*.bicep"))
+    # one custom-role file (BOB's backup role, used in SUB only), the flip module, (assignments, flip) per group
+    assert len(bicep_files) == 1 + 1 + 2 * 3, bicep_files
+    (roles_name,) = [n for n in bicep_files if n.startswith("custom-roles-")]
+    roles_text = (out / "bicep" / roles_name).read_text()
+    assert "targetScope = 'subscription'" in roles_text
+    (custom,) = parse_bicep(roles_text)["resources"].values()
     assert custom["type"] == "Microsoft.Authorization/roleDefinitions" and not custom["existing"]
-    assert custom["config"]["name"] == result.custom_roles[0]["id"]
-    plans = {p["vaultName"]: p for p in result.plans}
-    flips = {n: t for n, t in resources.items() if n.endswith(".flip.bicep")}
-    assert len(flips) == 3
-    for name, tree in resources.items():
-        if name in flips:
+    (placed,) = result.custom_roles
+    assert custom["config"]["name"] == placed["id"] and placed["assignableScopes"] == [f"/subscriptions/{SUB}"]
+    units = {u["vaultName"]: u for u in result.units}
+    for name in bicep_files:
+        if name.startswith(("custom-roles-", "modules/")):
             continue
+        tree = parse_bicep((out / "bicep" / name).read_text())
+        if name.endswith(".flip.bicep"):
+            for module in tree["modules"].values():
+                assert module["detail"]["path"] == "modules/kv-audit-flip.bicep"
+            continue
+        tree = tree.get("resources", {})
         existing = {unescape(r["config"]["name"]) for r in tree.values() if r["existing"]}
         assignments = [r for r in tree.values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
         assert len(tree) == len(existing) + len(assignments)  # no vault is (re)declared in step 1
-        assert len(assignments) == sum(len(e["proposedRoles"]) for v in existing for e in plans[v]["entries"])
-        assert all(a["config"]["scope"].startswith("vault") for a in assignments)
-        flip_tree = flips[name[:-len(".bicep")] + ".flip.bicep"]
-        flipped = {}
-        for r in flip_tree.values():
-            assert r["type"] == "Microsoft.KeyVault/vaults" and not r["existing"]
-            conditional = "condition" in r["config"]
-            flipped[unescape((r["config"]["config"] if conditional else r["config"])["name"])] = (
-                r["config"]["condition"] if conditional else None)
-        expected = {v: ("acknowledgeLatentGrants" if plans[v]["readiness"] == "review-latent-grants" else None)
-                    for v in existing if plans[v]["readiness"] != "blocked"}
-        assert flipped == expected
+        assert len(assignments) == sum(len(units[v]["create"]) for v in existing)
+        assert "kv-blocked" not in existing
+    flips = {}
+    for name in bicep_files:
+        if name.endswith(".flip.bicep"):
+            for module in parse_bicep((out / "bicep" / name).read_text()).get("modules", {}).values():
+                target = module["config"]["config"] if "condition" in module["config"] else module["config"]
+                vault = target["params"]["current"]["function"]["parameters"]["resource_identifier"]
+                flips[unescape(vault["function"]["parameters"]["resource_name_1"])] = module["config"].get("condition")
+    assert flips == {HOSTILE_VAULT: None, "kv-ready": None, "kv-review": "acknowledgeLatentGrants"}
+    module = parse_bicep((out / "bicep" / "modules" / "kv-audit-flip.bicep").read_text())["resources"]["vault"]
+    assert module["config"]["properties"]["function"]["parameters"]["arg_2"] == {"enableRbacAuthorization": True}
     doc = json.loads((out / "kv-audit-plan.json").read_text())
     assert [v["vaultName"] for v in doc["vaults"]] == [p["vaultName"] for p in result.plans]
-    assert json.loads((out / "custom-roles" / f"kv-audit-{custom['config']['name']}.json").read_text())["DataActions"]
+    assert doc["order"] == [u["vaultId"] for u in result.units] and doc["warnings"] == []
+    assert json.loads((out / "custom-roles" / f"kv-audit-{placed['id']}.json").read_text())["DataActions"]
     assert sorted((out / MANIFEST).read_text().split()) == sorted(result.files)
 
 
-def test_flip_redeclares_the_vault_from_the_snapshot(snapshot, tmp_path):
-    result = run_plan(snapshot, None, formats=("bicep",))
-    text = result.files[file_name(SUB, "rg-app", ".flip.bicep")].decode()
-    (flip,) = parse_bicep(text)["resources"].values()
-    body = flip["config"]
-    assert unescape(body["name"]) == "kv-ready"
-    props = body["properties"]
-    assert props["enableRbacAuthorization"] is True
-    assert props["sku"] == {"family": "A", "name": "standard"} and props["enablePurgeProtection"] is True
-    assert unescape(props["accessPolicies"][0]["objectId"]) == CAROL  # policies kept for a rollback
-    for read_only in ("vaultUri", "provisioningState", "privateEndpointConnections"):
-        assert read_only not in props
-    assert "kv-blocked" in text and "No flip: the vault is blocked" in text
-
-
-def test_hostile_names_and_tags_are_escaped_in_bicep(snapshot):
+def test_hostile_names_are_escaped_in_bicep(snapshot):
     result = run_plan(snapshot, None, formats=("bicep",))
     name = file_name(SUB, HOSTILE_RG)
     assert re.fullmatch(r"bicep/rg-touch-PWNED_D-q-x-[0-9a-f]{8}\.bicep", name)
@@ -134,67 +130,56 @@ def test_hostile_names_and_tags_are_escaped_in_bicep(snapshot):
     tree = parse_bicep(text)["resources"]
     (existing,) = [r for r in tree.values() if r["existing"]]
     assert unescape(existing["config"]["name"]) == HOSTILE_VAULT
-    assert len(tree) == 1 + sum(len(e["proposedRoles"]) for e in hostile_plan(result)["entries"])
+    hostile = next(u for u in result.units if u["vaultName"] == HOSTILE_VAULT)
+    assert len(tree) == 1 + len(hostile["create"])
     flip_text = result.files[file_name(SUB, HOSTILE_RG, ".flip.bicep")].decode()
-    (flip,) = parse_bicep(flip_text)["resources"].values()
-    assert unescape(flip["config"]["name"]) == HOSTILE_VAULT
-    tags = {unescape(k.strip("'")): unescape(v) for k, v in flip["config"]["tags"].items()}
-    assert tags == HOSTILE_TAGS
+    assert "PWNED_E" not in flip_text        # the flip reads tags from the live vault: none from the snapshot
     for line in (text + flip_text).splitlines():  # estate text only in comments or string literals, one line
         assert not any(ord(c) < 0x20 for c in line)
         if "PWNED" in line:
-            assert line.lstrip().startswith(("//", "name: '", "'owner")), line
+            assert line.lstrip().startswith(("//", "name: '", "current: reference(resourceId(")), line
 
 
 def hostile_plan(result):
     return next(p for p in result.plans if p["vaultName"] == HOSTILE_VAULT)
 
 
-def fake_az(directory: Path) -> Path:
-    """An ``az`` that records its arguments and keeps just enough state to answer the script's checks."""
-    return fake_az_module.install(directory)
-
-
-def run_script(script: Path, phase: str, tmp_path: Path, bin_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "KV_AUDIT_PROPAGATION_WAIT": "0",
-           "KV_AUDIT_VISIBILITY_TRIES": "1", "FAKE_AZ_LOG": str(tmp_path / "az.log"),
-           "FAKE_AZ_STATE": str(tmp_path / "az.state")}
-    return subprocess.run(["bash", str(script), phase], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60)
-
-
 def test_script_runs_against_a_fake_az_and_no_name_injects_a_command(snapshot, tmp_path):
     out = tmp_path / "plans"
     result = run_plan(snapshot, out, formats=("cli",))
-    bin_dir = fake_az(tmp_path / "bin")
-    done = run_script(out / "kv-audit-plan.sh", "all", tmp_path, bin_dir)
+    azure = Azure(tmp_path, state_of(snapshot, listDelay=1))
+    done = azure.run(out / "kv-audit-plan.sh", "run", "--accept-latent-grants")
     assert done.returncode == 0, done.stderr
-    assert not list(tmp_path.glob("PWNED*")) and not list(out.glob("PWNED*"))
-    calls = [json.loads(line) for line in (tmp_path / "az.log").read_text().splitlines()]
-    hostile = next(p for p in result.plans if p["vaultName"] == HOSTILE_VAULT)
-    flipped = [c for c in calls if c[:2] == ["keyvault", "update"]]
+    assert not list(tmp_path.rglob("PWNED*"))
+    calls = azure.calls()
     opt = fake_az_module.option
-    assert sorted(opt(c, "--name") for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready"])
+    flipped = [c for c in calls if c[:2] == ["keyvault", "update"]]
+    assert sorted(opt(c, "--name") for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready", "kv-review"])
     hostile_flip = next(c for c in flipped if opt(c, "--name") == HOSTILE_VAULT)
     assert opt(hostile_flip, "--resource-group") == HOSTILE_RG
     created = [c for c in calls if c[:3] == ["role", "assignment", "create"]]
     review = next(p for p in result.plans if p["vaultName"] == "kv-review")
-    assert {opt(c, "--scope") for c in created} == {hostile["vaultId"], review["vaultId"]}
-    assert len(created) == sum(len(e["proposedRoles"]) for p in result.plans for e in p["entries"])
+    assert {opt(c, "--scope") for c in created} == {hostile_plan(result)["vaultId"], review["vaultId"]}
+    assert len(created) == sum(len(u["create"]) for u in result.units)
     assert [c for c in calls if c[:3] == ["role", "definition", "create"]]
-    assert "vault 4: flip commented out until the latent grants are reviewed" in done.stderr  # kv-review
-    rolled = run_script(out / "kv-audit-plan.sh", "rollback", tmp_path, bin_dir)
+    assert not touching(calls, azure.vault("kv-blocked"))
+    hostile = next(u for u in result.units if u["vaultName"] == HOSTILE_VAULT)
+    assert re.fullmatch(r"\d{3}-vault-[0-9a-f]{8}", hostile["file"])
+    rollback = out / "rollback" / f"{hostile['file']}.sh"
+    rolled = azure.run(rollback)
     assert rolled.returncode == 0, rolled.stderr
-    state = json.loads((tmp_path / "az.state").read_text())
-    assert state["rbac"] == {HOSTILE_VAULT: "false", "kv-ready": "false", "kv-review": "false"}
+    assert azure.vault(HOSTILE_VAULT)["properties"]["enableRbacAuthorization"] is False
+    assert not list(tmp_path.rglob("PWNED*"))
 
 
-def test_script_without_a_phase_only_prints_usage(snapshot, tmp_path):
+def test_script_with_an_old_phase_only_prints_usage(snapshot, tmp_path):
     out = tmp_path / "plans"
     run_plan(snapshot, out, formats=("cli",))
-    done = run_script(out / "kv-audit-plan.sh", "", tmp_path, fake_az(tmp_path / "bin"))
-    assert done.returncode == 2 and "usage" in done.stderr
-    assert not (tmp_path / "az.log").exists()
+    azure = Azure(tmp_path, state_of(snapshot))
+    for phase in ((), ("assign",), ("all",)):
+        done = azure.run(out / "kv-audit-plan.sh", *phase)
+        assert done.returncode == 2 and "usage" in done.stderr
+    assert azure.calls() == []
 
 
 def test_plan_command_arguments(snapshot, tmp_path, capsys):
@@ -212,7 +197,7 @@ def test_plan_command_arguments(snapshot, tmp_path, capsys):
         with pytest.raises(ConfigError):
             args.handler(args)
     assert parse_formats(["bicep", "json,cli", "bicep"]) == ("bicep", "json", "cli")
-    assert parse_formats([]) == ("cli", "bicep", "json")
+    assert parse_formats([]) == ("cli", "bicep", "terraform", "json")
 
 
 def test_rewriting_a_plan_removes_its_own_stale_files_only(tmp_path):
