@@ -31,9 +31,11 @@ which is not duplicated.
 
 ``hcl_string`` (a Terraform / HCL quoted string)
     ``"..."`` with the escapes of the HCL native syntax ("Template Literals" / Terraform "Strings and
-    Templates": ``\\\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t``, ``\\uNNNN``), ``$${`` for a literal ``${`` and ``%%{``
-    for a literal ``%{`` (so no interpolation or directive ever starts), every other control, C1 and
-    line/paragraph-separator character as ``\\uNNNN``
+    Templates": ``\\\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t``, ``\\uNNNN``); a literal ``${`` / ``%{`` is written
+    ``\\u0024{`` / ``\\u0025{``: HCL finds interpolations and directives on the raw characters and decodes
+    ``\\u`` escapes afterwards, so neither ever starts a template sequence. (The documented ``$${`` /
+    ``%%{`` mean the same, but python-hcl2, the parser the tests check with, rejects them when no ``}``
+    follows.) Every other control, C1 and line/paragraph-separator character is ``\\uNNNN``
     (https://developer.hashicorp.com/terraform/language/expressions/strings#escape-sequences).
 
 ``terminal`` (stdout/stderr)
@@ -125,7 +127,7 @@ _HCL_UNSAFE = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\\$\\{|%\\{')
 def _hcl_one(match: re.Match) -> str:
     ch = match.group()
     if ch in ("${", "%{"):
-        return ch[0] + ch
+        return f"\\u{ord(ch[0]):04x}{{"
     return _HCL.get(ch) or f"\\u{ord(ch):04x}"
 
 

@@ -131,3 +131,57 @@ def test_finding_remediation_commands_carry_each_value_as_one_argument(name, rol
     assert first[-len(ids):] == ids if ids else first[-1] == "--ids"
     assert got[1] == ["x", "--a-flag", "value"]
     assert not list(work.iterdir())
+
+
+# --- HCL (Terraform) strings -------------------------------------------------------------------
+
+_HCL_SIMPLE = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
+
+
+def hcl_decode(literal: str) -> str:
+    """The value of an HCL quoted string per the HCL native syntax spec (escapes, ``$${`` and ``%%{``)."""
+    assert literal.startswith('"') and literal.endswith('"'), literal
+    body, out, i = literal[1:-1], [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            nxt = body[i + 1]
+            if nxt == "u":
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            if nxt == "U":
+                out.append(chr(int(body[i + 2:i + 10], 16)))
+                i += 10
+                continue
+            out.append(_HCL_SIMPLE[nxt])
+            i += 2
+            continue
+        if body.startswith(("$${", "%%{"), i):
+            out.append(ch + "{")
+            i += 3
+            continue
+        assert not body.startswith(("${", "%{"), i), f"interpolation starts at {i}: {literal!r}"
+        assert ch != '"' and ord(ch) >= 0x20 and not 0x7F <= ord(ch) <= 0x9F, literal
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+       | st.text(alphabet='$%{}\\"\n\r\t`\x00\x1b\x9b\u2028 ab', max_size=30))
+def test_hcl_string_parses_and_decodes_to_the_value(value):
+    import hcl2
+
+    literal = quoting.hcl_string(value)
+    assert "\n" not in literal and hcl_decode(literal) == value
+    parsed = hcl2.loads(f"x = {literal}\n")
+    assert parsed["x"] == literal        # python-hcl2 keeps the literal: one string token, nothing interpolated
+
+
+def test_hcl_string_escapes_templates_and_quotes():
+    assert quoting.hcl_string('a"b\\c') == '"a\\"b\\\\c"'
+    assert quoting.hcl_string("${x} %{if y}") == '"\\u0024{x} \\u0025{if y}"'
+    assert quoting.hcl_string("$${z}") == '"$\\u0024{z}"' and hcl_decode('"$$${z}"') == "$${z}"
+    assert quoting.hcl_string("l1\nl2\x1b") == '"l1\\nl2\\u001b"'
