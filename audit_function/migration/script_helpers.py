@@ -218,7 +218,8 @@ unit_begin() {         # per-vault scratch folder and the vault's state in the r
   printf '{}' >"$WORK/roles.json"
   CREATED=0
   LAST_CREATED=$SECONDS
-  V_STATE="$(py state "$LOG_FILE" "$V_ID")"
+  V_STATE=new V_AT=
+  IFS=$'\t' read -r V_STATE V_AT < <(py state "$LOG_FILE" "$V_ID")
 }
 
 wanted() {             # the vault is selected on the command line (or nothing was selected)

@@ -200,3 +200,21 @@ def test_usage_and_missing_tools(planned, tmp_path):
     done = azure.run(script)
     assert done.returncode == 2 and "usage" in done.stderr and not azure.calls()
     assert json.loads(json.dumps(log_lines(script.parent))) == []
+
+
+def test_a_flip_whose_verification_failed_is_verified_on_the_rerun_without_a_second_flip(planned, demo, tmp_path):
+    _, script = planned
+    azure = Azure(tmp_path, state_of(demo))
+    vault = azure.vault(READY)
+    show = (f"keyvault show --name={READY} --resource-group={vault['resourceGroup']} "
+            f"--subscription={vault['subscriptionId']} --query")
+    azure.edit(lambda s: s["transient"].append(show))             # the check after the flip fails once
+    done = azure.run(script, "run", READY, KV_AUDIT_AZ_TRIES="1")
+    assert done.returncode == 1 and summary(done)["failed"][READY].startswith("verify failed")
+    assert (script.parent / "rollback" / "001-kv-corp-shared.sh").exists()   # written before verification
+    azure.clear_calls()
+    again = azure.run(script, "run", READY)
+    assert again.returncode == 0 and READY in summary(again)["flipped and verified"]
+    assert mutating(azure.calls()) == []                          # resumed at verify: no second flip
+    steps = [x["step"] for x in log_lines(script.parent)]
+    assert steps.count("flip") == 1 and steps[-1] == "verify"
