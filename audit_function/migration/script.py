@@ -107,7 +107,7 @@ def _blocked(unit: dict) -> list[str]:
 
 def _unit(unit: dict) -> list[str]:
     out = _head(unit) + [f"vault_{unit['n']}() {{", *_vars(unit), f"  V_SPEC={q(_json(unit['expected']))}",
-                         "  wanted || return 0", "  unit_begin", '  case "$V_STATE" in',
+                         "  wanted || return 0", "  unit_begin || return 1", '  case "$V_STATE" in',
                          '    finished) skip "already flipped and verified ($V_AT)"; return 0 ;;',
                          '    rolled-back) skip "rolled back ($V_AT); delete its lines from '
                          f'{LOG_NAME} to migrate it again"; return 0 ;;',

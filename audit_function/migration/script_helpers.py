@@ -213,7 +213,7 @@ list_assignments() {   # OUT: every assignment at the vault or above
 }
 
 unit_begin() {         # per-vault scratch folder and the vault's state in the resume log
-  WORK="$(mktemp -d)"
+  WORK="$(mktemp -d)" || { say "  $V_NAME: cannot create a scratch folder"; return 1; }
   trap 'rm -rf "$WORK"' EXIT
   printf '{}' >"$WORK/roles.json"
   CREATED=0
