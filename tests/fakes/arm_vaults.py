@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from tests.fakes.arg_estate import Estate, _norm_scope
 from tests.fakes.arm_server import KEYVAULT_API, _error, send
@@ -87,7 +87,7 @@ class FakeArmVaults(LoopbackTls):
                 if not auth.startswith("Bearer ") or (owner.token and auth != f"Bearer {owner.token}"):
                     return send(self, 401, {}, _error("AuthenticationFailed", "Authentication failed."))
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                return send(self, *owner.handle(method, url.path, query, body))
+                return send(self, *owner.handle(method, unquote(url.path), query, body))
 
             def do_GET(self):  # noqa: N802
                 self._go("GET")

@@ -158,10 +158,11 @@ def test_demo_apply_flips_ready_and_needs_assignments_and_leaves_the_others(make
     assert f"{READY} [ready]: skipped" in out and f"{NEEDS} [needs-assignments]: skipped" in out
 
 
-def test_dry_run_reads_live_state_and_changes_nothing(make_arm, migrate, tmp_path):
-    fake = make_arm()
+def test_dry_run_reads_live_state_and_changes_nothing(make_arm, migrate, tmp_path, clock):
+    fake = make_arm(script={1: "429-lower"}, retry_after=4)      # a lower-case retry-after is honoured too
     rc, out, err = migrate("--demo")
     assert rc == 0, err
+    assert fake.statuses[429] == 1 and clock.sleeps[0] == 4
     assert not fake.writes() and fake.requests > 0
     assert "dry run: nothing changed" in out
     assert f"{NEEDS} [needs-assignments]: would-migrate" in out
@@ -182,6 +183,17 @@ def test_a_policy_added_between_plan_and_run_stops_exactly_that_vault(make_arm, 
     assert not [e for e in fake.writes() if NEEDS in e["path"]]   # nothing created for it either
     assert f"{NEEDS} [needs-assignments]: stopped - drift: new access-policy entry for {intruder}" in out
     assert NEEDS in err and READY not in err
+
+
+def test_an_assignment_the_plan_relies_on_removed_since_stops_the_ready_vault(make_arm, migrate):
+    fake = make_arm()
+    vid = VAULT_IDS[READY].lower()
+    relied = [k for k, r in fake.assignments.items() if r["properties"]["scope"].lower() == vid]
+    assert relied
+    del fake.assignments[relied[0]]
+    rc, out, _ = migrate("--demo", "--apply")
+    assert rc == 3 and fake.rbac(VAULT_IDS[READY]) is not True and fake.rbac(VAULT_IDS[NEEDS]) is True
+    assert "which covers an entry today, is gone" in out
 
 
 def test_a_changed_entry_is_drift_named(make_arm, migrate):
