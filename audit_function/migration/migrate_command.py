@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from audit_function.errors import ConfigError, KvAuditError
-from audit_function.migration import apply as steps
 from audit_function.migration.resume_log import DEFAULT_NAME, ResumeLog
 from audit_function.quoting import terminal
 
@@ -74,13 +73,15 @@ def cmd_migrate(args, *, credential=None, sleep=time.sleep, clock=time.monotonic
     if args.rollback:
         from audit_function.migration.migrate_rollback import run_rollback
 
-        return run_rollback(args, log, _arm(args, credential, sleep, clock))
+        return run_rollback(args, log, lambda: _arm(args, credential, sleep, clock))
     if not (args.demo or args.snapshot or args.live):
         raise ConfigError("give the plan's source: --demo, --snapshot DIR or --live")
     plans, estate, gaps = _plan(args)
     if gaps and args.apply:
         raise Incomplete(f"the estate has {len(gaps)} gap(s) (first: {gaps[0].get('scope')}: {gaps[0].get('reason')});"
                          " a vault's plan may miss assignments: collect again before --apply")
+    from audit_function.migration import apply as steps
+
     waits = steps.Waits(visible_s=_seconds(args.visible_timeout, VISIBLE_ENV, 600.0),
                         poll_s=_seconds(None, POLL_ENV, 10.0), settle_s=max(0.0, args.settle))
     arm = _arm(args, credential, sleep, clock)
@@ -136,7 +137,7 @@ def _arm(args, credential, sleep, clock):
         cred.get_token(target.token_scope)
     except Exception as exc:  # noqa: BLE001 - any credential failure: say it once, before any vault
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"no credential for Azure Resource Manager ({target.endpoint}): {first[:300]}. "
+        raise ConfigError(f"no credential for Azure Resource Manager ({target.endpoint}): {first[:300].rstrip('.')}. "
                           "Sign in (az login), or set a managed identity or AZURE_* variables") from None
     return LiveArm(cred, target, verify, sleep=sleep, clock=clock)
 
@@ -169,7 +170,9 @@ def names(estate) -> dict[str, str]:
     return {k: p.display_name for k, p in (estate.principals or {}).items() if p.display_name}
 
 
-def run_vaults(plans: list[dict], ctx: steps.Context, finished: set[str], *, explicit: bool) -> list:
+def run_vaults(plans: list[dict], ctx, finished: set[str], *, explicit: bool) -> list:
+    from audit_function.migration import apply as steps
+
     order = sorted(plans, key=lambda p: ORDER.get(p["readiness"], 2))
     outcomes = []
     for plan in order:

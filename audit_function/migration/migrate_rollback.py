@@ -50,8 +50,10 @@ def select(files: list[tuple[Path, dict]], selectors: list[str], out: Path) -> l
     return chosen
 
 
-def run_rollback(args, log, arm) -> int:
+def run_rollback(args, log, connect) -> int:
+    """``connect()`` makes the LiveArm once the vaults are known (a usage error needs no credential)."""
     docs = select(rollback_files(args.out), args.vault, args.out)
+    arm = connect()
     failed = []
     try:
         for doc in docs:

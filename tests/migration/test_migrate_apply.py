@@ -304,3 +304,24 @@ class _NoCredential:
 
         raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token from the included "
                                         "credentials.")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["migrate", "--apply"], "give the plan's source"),
+    (["migrate", "--rollback"], "--rollback needs --vault"),
+    (["migrate", "--demo", "--subscription", "s"], "go with --live"),
+    (["migrate", "--demo", "--vault", "no-such-vault"], "no vault of that name"),
+])
+def test_usage_errors_exit_2_with_a_clear_message(make_arm, tmp_path, capsys, argv, message):
+    make_arm()
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_and_a_log_that_is_not_a_log_exit_2(make_arm, tmp_path, capsys):
+    make_arm()
+    (tmp_path / "file").write_text("x")
+    assert main(["migrate", "--demo", "--out", str(tmp_path / "file")]) == 2
+    (tmp_path / "bad.log").write_text("hello\n")
+    assert main(["migrate", "--demo", "--out", str(tmp_path / "o"), "--log", str(tmp_path / "bad.log")]) == 2
+    assert "bad.log:1: not a kv-audit migration log record" in capsys.readouterr().err
