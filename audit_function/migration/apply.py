@@ -15,10 +15,10 @@ data-plane enforcement may lag it, which is why ``Waits.settle_s`` can add a pau
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -4,7 +4,7 @@
 "result": "ok|failed|drift|skipped", "detail": "…", "at": "<UTC ISO>"}``
 
 Every line is appended, flushed and fsync'ed before the next step starts, so an interrupted run leaves
-at most one torn last line; :func:`read` tolerates it (and says so). A vault whose last ``verify`` (or
+at most one torn record; :func:`read` sets it aside (the next run ends that line and appends after it). A vault whose last ``verify`` (or
 ``rollback``) line is ``verify``/``ok`` is finished: a re-run skips it; a rollback makes it pending again.
 """
 
