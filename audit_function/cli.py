@@ -118,9 +118,11 @@ def _register_optional(sub) -> None:
     """Commands that live in their own modules (diff, tickets, plan)."""
     from audit_function import cli_history, cli_plan
     from audit_function.explain import command as explain_command
+    from audit_function.migration import migrate_command
 
     cli_history.register(sub)
     cli_plan.register(sub)
+    migrate_command.register(sub)
     explain_command.register(sub)
 
 
