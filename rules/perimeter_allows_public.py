@@ -59,9 +59,10 @@ META = RuleMeta(
         "are not judged."
     ),
     remediation=(
-        "Replace the broad prefixes of the perimeter's inbound access rule with the ranges clients need: "
-        "`az resource update --ids {rule_id} --set properties.addressPrefixes='[\"<CIDR>\"]'` (or remove the rule: "
-        "`az resource delete --ids {rule_id}`)"
+        "Replace the broad prefixes of the perimeter's inbound access rule with the ranges clients need "
+        "(Azure CLI nsp extension): `az network perimeter profile access-rule update --ids {rule_id} "
+        "--address-prefixes <CIDR>`, or remove the rule: `az network perimeter profile access-rule delete --ids "
+        "{rule_id}`"
     ),
     references=("https://learn.microsoft.com/azure/private-link/network-security-perimeter-concepts",
                 "https://learn.microsoft.com/azure/private-link/network-security-perimeter-transition",

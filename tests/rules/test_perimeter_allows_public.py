@@ -58,7 +58,8 @@ def test_enforced_perimeter_admitting_any_address_fires_with_the_perimeter_in_ev
     assert [r["name"] for r in ev["broadRules"]] == ["allow-all", "allow-office"] and ev["broadRulesCount"] == 2
     assert ev["publicNetworkAccess"] == "SecuredByPerimeter" and ev["ownFirewallAlsoApplies"] is False
     assert "nsp1" in f["message"] and "Enforced mode" in f["message"] and "4,294,967,296 addresses" in f["message"]
-    assert f"--ids {perimeter_id()}/profiles/default/accessRules/allow-all" in f["remediation"]
+    assert f"update --ids {perimeter_id()}/profiles/default/accessRules/allow-all --address-prefixes '<CIDR>'" \
+        in f["remediation"]
 
 
 def test_a_union_of_narrow_rules_covering_the_threshold_fires():
