@@ -78,6 +78,23 @@ def test_learning_mode_perimeter_rules_admit_traffic_too():
     assert "Learning (Transition) mode" in f["message"]
 
 
+def test_public_access_disabled_does_not_shut_an_enforced_perimeter():
+    # Microsoft's table: associated in Enforced mode, inbound is the perimeter's rules whatever publicNetworkAccess says
+    f = one(perimeter(nsp_rule_row("wide", prefixes=["0.0.0.0/0"])), vaults=[vault_row(publicNetworkAccess="Disabled")])
+    assert f["evidence"]["publicNetworkAccess"] == "Disabled" and f["evidence"]["ownFirewallAlsoApplies"] is False
+
+
+def test_two_associations_are_one_finding_on_the_union_of_their_profiles():
+    rows = [nsp_association_row(vault_id(), name="a1", profile="p1"), nsp_profile_row("p1"),
+            nsp_rule_row("low", profile="p1", prefixes=["10.0.0.0/9"]),
+            nsp_association_row(vault_id(), name="a2", profile="p2", perimeter=perimeter_id("nsp2"), mode="Learning"),
+            nsp_profile_row("p2", perimeter=perimeter_id("nsp2")),
+            nsp_rule_row("high", profile="p2", perimeter=perimeter_id("nsp2"), prefixes=["10.128.0.0/9", "11.0.0.0/9"])]
+    assert clean(rows[:3]) and clean(rows[3:])   # each profile alone: at most one /8
+    f = one(rows)
+    assert f["evidence"]["addressesCovered"] == 3 * 2 ** 23 and len(f["evidence"]["associations"]) == 2
+
+
 def test_missing_access_mode_is_learning_the_default():
     f = one(perimeter(nsp_rule_row("wide", prefixes=["0.0.0.0/0"]), mode=None))
     assert f["evidence"]["accessMode"] == "Learning"
