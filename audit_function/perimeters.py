@@ -41,7 +41,7 @@ _RULE_ID = re.compile(_PERIMETER + r"(/profiles/[^/]+)/accessrules/[^/]+$")
 _ASSOCIATION_ID = re.compile(_PERIMETER + r"/resourceassociations/[^/]+$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)   # identity: every association of a profile shares its rule objects
 class AccessRule:
     id: str
     name: str
@@ -80,6 +80,8 @@ class Association:
     problems: tuple[str, ...] = ()
     profile_found: bool = False            # resolve(): a profile row or a rule of it was read
     rules: tuple[AccessRule, ...] = ()     # resolve(): the rules of its profile, by id
+    inbound: tuple[AccessRule, ...] = ()   # resolve(): its inbound rules (one tuple shared by the profile's associations)
+    rule_problems: tuple[tuple[AccessRule, str], ...] = ()   # resolve(): (rule, problem) of its rules
 
     @property
     def profile_key(self) -> str | None:
@@ -176,12 +178,17 @@ def resolve(rows: list) -> list[Association]:
     for r in rows:
         if isinstance(r, AccessRule):
             rules.setdefault(r.profile_key, []).append(r)
+    by_profile = {}   # profile key -> (rules, inbound rules, problems): computed once, shared by its associations
+    for key, found in rules.items():
+        found = tuple(sorted(found, key=lambda r: r.id.lower()))
+        by_profile[key] = (found, tuple(r for r in found if r.inbound), tuple((r, p) for r in found for p in r.problems))
     out = []
     for a in rows:
         if not isinstance(a, Association):
             continue
-        found = sorted(rules.get(a.profile_key or "", ()), key=lambda r: r.id.lower())
-        out.append(replace(a, profile_found=a.profile_key in profiles or bool(found), rules=tuple(found)))
+        found, inbound, problems = by_profile.get(a.profile_key or "", ((), (), ()))
+        out.append(replace(a, profile_found=a.profile_key in profiles or bool(found), rules=found, inbound=inbound,
+                           rule_problems=problems))
     return sorted(out, key=lambda a: a.id.lower())
 
 

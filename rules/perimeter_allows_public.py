@@ -36,6 +36,8 @@ Without the table (collect --deep reads it) a vault or HSM whose ``publicNetwork
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rules.address_union import broad_families, describe, network
 from rules.base import NotEvaluated, RuleMeta, capped, finding, label
 
@@ -72,6 +74,8 @@ META = RuleMeta(
 
 #: access modes whose profile rules admit public inbound traffic
 GOVERNING = ("Enforced", "Learning")
+#: how many of the rules behind a broad family the evidence shows (like firewall-allows-any's broadestRules)
+BROAD_RULES_SHOWN = 10
 
 
 def evaluate(vault, access, ctx):
@@ -95,37 +99,31 @@ def evaluate(vault, access, ctx):
                                f"{association.profile_id}, which was not read: its access rules are unknown")
             blocked = True
             continue
-        bad = [(r, p) for r in association.rules for p in r.problems]
-        if bad:
-            for rule, problem in bad:
+        if association.rule_problems:
+            for rule, problem in association.rule_problems:
                 yield NotEvaluated(META.id, vault.id, f"perimeter access rule {rule.id}: {problem}", gap=True)
             blocked = True
             continue
         judged.append(association)
     if blocked or not judged:
         return
-    inbound = [r for a in judged for r in a.rules if r.inbound]
-    prefixes = list(dict.fromkeys(p for r in inbound for p in r.address_prefixes))
-    try:
-        families = broad_families(prefixes, ctx.thresholds)
-    except ValueError as exc:
+    inbound = judged[0].inbound if len(judged) == 1 else tuple(r for a in judged for r in a.inbound)
+    families, error, culprits = _verdict(inbound, ctx.thresholds)
+    if error is not None:
         yield NotEvaluated(META.id, vault.id, f"a perimeter inbound rule holds an address prefix that is not a "
-                           f"network ({exc})", gap=True)
+                           f"network ({error})", gap=True)
         return
     if not families:
         return
-    versions = {4 if f["addressFamily"] == "IPv4" else 6 for f in families}
-    # the rules adding to a broad family, broadest first (their prefixes parsed above: no ValueError here)
-    culprits = sorted((r for r in inbound if any(network(p).version in versions for p in r.address_prefixes)),
-                      key=lambda r: (min(network(p).prefixlen for p in r.address_prefixes
-                                         if network(p).version in versions), r.id.lower()))
+    families = [{**f, "broadestRules": list(f["broadestRules"])} for f in families]   # fresh evidence per finding
     lead = next(a for a in judged if any(r in a.rules for r in culprits))
     first = families[0]
     evidence = {
         **first, **lead.evidence(), "profileName": _tail(lead.profile_id),
         "publicNetworkAccess": vault.public_network_access or "missing",
         "ownFirewallAlsoApplies": lead.access_mode == "Learning" and not vault.public_disabled,
-        **capped([r.evidence() for r in culprits], "broadRules"),
+        # the rules adding to the broad families, broadest first: ten of them, with the count beside
+        **capped([r.evidence() for r in culprits[:BROAD_RULES_SHOWN]], "broadRules"), "broadRulesCount": len(culprits),
         **capped(sorted({s for r in inbound for s in r.subscriptions}, key=str.lower), "inboundSubscriptions"),
         **capped(sorted({p for r in inbound for p in r.perimeters}, key=str.lower), "inboundPerimeters"),
         **capped(sorted({t for r in inbound for t in r.service_tags}, key=str.lower), "inboundServiceTags"),
@@ -142,6 +140,28 @@ def evaluate(vault, access, ctx):
                  f"(profile {_tail(lead.profile_id)}, {mode}), and {describe(families)}."),
         evidence=evidence,
     )
+
+
+@lru_cache(maxsize=256)
+def _verdict(inbound: tuple, thresholds) -> tuple[tuple | None, str | None, tuple]:
+    """(broad families, why the prefixes cannot be judged, the rules behind the broad families broadest first)
+    of a set of inbound rules, once per set: the vaults of one profile share its rule objects (identity)."""
+    prefixes = tuple(dict.fromkeys(p for r in inbound for p in r.address_prefixes))
+    try:
+        families = tuple(broad_families(prefixes, thresholds))
+    except ValueError as exc:
+        return None, str(exc), ()
+    versions = {4 if f["addressFamily"] == "IPv4" else 6 for f in families}
+    shapes = {}
+    for rule in inbound:
+        shape: dict[int, int] = {}
+        for value in rule.address_prefixes:
+            n = network(value)
+            shape[n.version] = min(shape.get(n.version, 129), n.prefixlen)
+        if versions & shape.keys():
+            shapes[rule] = min(length for version, length in shape.items() if version in versions)
+    culprits = tuple(sorted(shapes, key=lambda r: (shapes[r], r.id.lower())))
+    return families, None, culprits
 
 
 def _tail(resource_id: str | None) -> str | None:
