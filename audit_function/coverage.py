@@ -39,8 +39,10 @@ SOURCES: dict[str, tuple[str | None, str]] = {
                                             "co-administrators hold Owner-equivalent access that is not a role "
                                             "assignment; kv-audit does not read them"),
     "network security perimeters": ("perimeter_associations",
-                                    "vaults with publicNetworkAccess SecuredByPerimeter are treated as not public; "
-                                    "the perimeter's own access rules are not judged"),
+                                    "the perimeters' inbound access rules are not judged (collect --deep reads "
+                                    "them): vaults and Managed HSM pools with publicNetworkAccess "
+                                    "SecuredByPerimeter are listed as not evaluated by perimeter-allows-public, and "
+                                    "a vault in an Enforced perimeter is judged by its own firewall only"),
     "Managed HSM pools": ("managed_hsms", "Managed HSM pools are not in the inventory and no rule judges them"),
     "Managed HSM data plane (local RBAC)": (None,
                                             "Managed HSM local role assignments are data plane and never read: who "

@@ -24,7 +24,8 @@ HSM_KIND = "managedHsm"
 HSM_MODEL = "managedHsmLocalRbac"   # the HSM's permission model: local RBAC (data plane, not read)
 RESOURCE_TYPES = {"vault": "Microsoft.KeyVault/vaults", HSM_KIND: "Microsoft.KeyVault/managedHSMs"}
 #: deep table -> the Vault attribute its rows are attached to
-ATTACHED = {"vault_objects": "objects", "diagnostic_settings": "diagnostics"}
+ATTACHED = {"vault_objects": "objects", "diagnostic_settings": "diagnostics",
+            "perimeter_associations": "perimeters"}   # audit_function/perimeters.py
 
 _OBJECT_ID = re.compile(r"^(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+)"
                         r"/(keys|secrets)/([^/]+)$")

@@ -150,6 +150,7 @@ class Vault:
     kind: str = "vault"                  # "vault" | "managedHsm" (a Managed HSM pool, snapshot table managed_hsms)
     objects: tuple | None = None         # deep.VaultObject of the vault (None: vault_objects not read for it)
     diagnostics: tuple | None = None     # deep.DiagnosticSetting of the resource (None: not read for it)
+    perimeters: tuple | None = None      # perimeters.Association naming it (None: perimeter_associations not read)
 
     @property
     def subscription_key(self) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from audit_function import deep
+from audit_function import deep, perimeters
 from audit_function import estate as model
 from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
@@ -38,6 +38,7 @@ TABLES: dict[str, bool] = {
     "vault_objects": False,            # ARM keys.list / secrets.list per vault (metadata only)
     "diagnostic_settings": False,      # ARM diagnosticSettings per vault and HSM
     "defender_plans": False,           # ARG securityresources pricings
+    "perimeter_associations": False,   # ARG networkresources: perimeter associations, profiles, access rules
 }
 
 
@@ -243,6 +244,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     object_rows = read("vault_objects", deep.object_from_row)
     diagnostic_rows = read("diagnostic_settings", deep.diagnostic_from_row)
     defender_rows = read("defender_plans", deep.defender_from_row)
+    perimeter_rows = read("perimeter_associations", perimeters.perimeter_from_row)
 
     seen: set[str] = set()
     unique = []
@@ -274,6 +276,9 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     unique = deep.attach(unique, "vault_objects", object_rows, gaps, mgs_of)
     unique = deep.attach(unique, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
     hsms = deep.attach(hsms, "diagnostic_settings", diagnostic_rows, gaps, mgs_of)
+    associations = None if perimeter_rows is None else perimeters.resolve(perimeter_rows)
+    unique = perimeters.unsure(deep.attach(unique, "perimeter_associations", associations, gaps, mgs_of), gaps)
+    hsms = perimeters.unsure(deep.attach(hsms, "perimeter_associations", associations, gaps, mgs_of), gaps)
     defender = None if defender_rows is None else {
         p.subscription_id.lower(): p for p in defender_rows if p is not None}
 

@@ -18,6 +18,7 @@ from rules import (
     latent_grant,
     migration_gap,
     no_private_endpoint,
+    perimeter_allows_public,
     public_network_open,
     public_with_private_endpoint,
     purge_protection_disabled,
@@ -30,7 +31,8 @@ from rules import (
     wildcard_custom_role,
 )
 
-#: every rule, in catalog order (docs/contracts/rules.md)
+#: every rule, in catalog order (docs/contracts/rules.md); project rules (docs/contracts/README.md) follow
+#: the catalog rule they extend
 ALL_RULES = (
     # permission model (model in force)
     access_policy_model,
@@ -46,6 +48,7 @@ ALL_RULES = (
     # network exposure
     public_network_open,
     firewall_allows_any,
+    perimeter_allows_public,   # project rule (docs/contracts/README.md): perimeter_associations
     public_with_private_endpoint,
     no_private_endpoint,
     # recovery

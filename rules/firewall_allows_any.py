@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-
+from rules.address_union import broad_families, describe
 from rules.base import NotEvaluated, RuleMeta, finding, label, hsm_remediation
 
 META = RuleMeta(
@@ -46,34 +45,16 @@ def evaluate(vault, access, ctx):
     if vault.public_disabled or vault.acl_default_action != "Deny":
         return
     # IPv4 and IPv6 are judged separately, but the vault is one cause: one finding for both families
-    families = []
-    for family, version, minimum in (("IPv4", 4, ctx.thresholds.firewall_min_prefix_v4),
-                                     ("IPv6", 6, ctx.thresholds.firewall_min_prefix_v6)):
-        try:
-            networks = [n for n in (network(v) for v in vault.ip_rules) if n.version == version]
-        except ValueError as exc:
-            yield NotEvaluated(META.id, vault.id, f"networkAcls.ipRules holds a value that is not a network ({exc})",
-                               gap=True)
-            return
-        if not networks:
-            continue
-        bits = 32 if version == 4 else 128
-        covered = union_size(networks)
-        limit = 1 << (bits - minimum)
-        if covered <= limit:
-            continue
-        broadest = sorted(networks, key=lambda n: (n.prefixlen, int(n.network_address)))[:10]
-        share = covered / (1 << bits)
-        families.append({"addressFamily": family, "addressesCovered": json_count(covered),
-                         "shareOfAddressSpace": float(f"{share:.6g}"),   # significant digits: IPv6 shares are tiny
-                         "minimumPrefixLength": minimum, "ruleCount": len(networks),
-                         "broadestRules": [str(n) for n in broadest]})
+    try:
+        families = broad_families(vault.ip_rules, ctx.thresholds)
+    except ValueError as exc:
+        yield NotEvaluated(META.id, vault.id, f"networkAcls.ipRules holds a value that is not a network ({exc})",
+                           gap=True)
+        return
     if not families:
         return
     first = families[0]
-    said = "; ".join(f"its {f['addressFamily']} rules together allow {int(f['addressesCovered']):,} addresses "
-                     f"({f['shareOfAddressSpace'] * 100:.3g}% of the {f['addressFamily']} space), more than one "
-                     f"/{f['minimumPrefixLength']} network" for f in families)
+    said = describe(families)
     evidence = {**first, "publicNetworkAccess": vault.public_network_access or "missing",
                 "networkDefaultAction": vault.acl_default_action}
     if len(families) > 1:
@@ -84,24 +65,3 @@ def evaluate(vault, access, ctx):
         evidence=evidence,
     )
 
-
-#: the largest integer every JSON reader holds exactly (IEEE double); orjson cannot encode past 2^64 at all
-JSON_SAFE = 2 ** 53
-
-
-def json_count(n: int) -> int | str:
-    """An address count as evidence: a number while JSON holds it exactly, else its decimal string (IPv6)."""
-    return n if n <= JSON_SAFE else str(n)
-
-
-def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """The network of one rule value: host bits ignored, a value without ``/`` is one host."""
-    return ipaddress.ip_network(value.strip(), strict=False)
-
-
-def union_size(networks) -> int:
-    """Addresses covered by the union of networks of one family (overlaps counted once)."""
-    total = 0
-    for n in ipaddress.collapse_addresses(networks):
-        total += n.num_addresses
-    return total

@@ -296,3 +296,44 @@ def defender_row(sub: str = SUB, tier: str = "Standard", name: str = "KeyVaults"
     return {"id": f"/subscriptions/{sub}/providers/Microsoft.Security/pricings/{name}", "name": name,
             "type": "microsoft.security/pricings", "subscriptionId": sub, "tenantId": TENANT,
             "properties": {"pricingTier": tier, "subPlan": sub_plan}}
+
+
+# -- network security perimeters (audit_function/perimeters.py) --------------------------------------
+
+NSP_SUB = "00000000-0000-0000-0000-00000000000c"   # perimeters live in their own (platform) subscription
+
+
+def perimeter_id(name: str = "nsp1", sub: str = NSP_SUB, rg: str = "rg-nsp") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityPerimeters/{name}"
+
+
+def nsp_profile_row(name: str = "default", perimeter: str | None = None) -> dict:
+    pid = f"{perimeter or perimeter_id()}/profiles/{name}"
+    return {"id": pid, "name": name, "type": "microsoft.network/networksecurityperimeters/profiles",
+            "subscriptionId": pid.split("/")[2], "location": "westeurope", "properties": {"accessRulesVersion": 1}}
+
+
+def nsp_rule_row(name: str, *, profile: str = "default", perimeter: str | None = None, direction="Inbound",
+                 prefixes=(), subscriptions=(), perimeters=(), fqdns=(), **properties) -> dict:
+    """An access rule row (2024-07-01 shape); ``subscriptions``/``perimeters`` are ids."""
+    rid = f"{perimeter or perimeter_id()}/profiles/{profile}/accessRules/{name}"
+    props = {"direction": direction, "addressPrefixes": list(prefixes),
+             "subscriptions": [{"id": s} for s in subscriptions],
+             "networkSecurityPerimeters": [{"id": p} for p in perimeters],
+             "fullyQualifiedDomainNames": list(fqdns), "emailAddresses": [], "phoneNumbers": [],
+             "provisioningState": "Succeeded", **properties}
+    return {"id": rid, "name": name, "type": "microsoft.network/networksecurityperimeters/profiles/accessrules",
+            "subscriptionId": rid.split("/")[2], "location": "westeurope", "properties": props}
+
+
+def nsp_association_row(resource: str, *, name: str = "assoc-kv1", mode: str | None = "Enforced",
+                        profile: str = "default", perimeter: str | None = None, **properties) -> dict:
+    """A resource association of ``resource`` (a vault or HSM id) with ``profile``; ``mode`` None: no accessMode."""
+    nsp = perimeter or perimeter_id()
+    props = {"privateLinkResource": {"id": resource}, "profile": {"id": f"{nsp}/profiles/{profile}"},
+             "provisioningState": "Succeeded", "hasProvisioningIssues": "no", **properties}
+    if mode is not None:
+        props["accessMode"] = mode
+    return {"id": f"{nsp}/resourceAssociations/{name}", "name": name,
+            "type": "microsoft.network/networksecurityperimeters/resourceassociations",
+            "subscriptionId": nsp.split("/")[2], "location": "westeurope", "properties": props}

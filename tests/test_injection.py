@@ -16,8 +16,9 @@ import pytest
 import rules
 from audit_function.cli_plan import run_plan
 from tests import fake_az
-from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, assignment_row, policy, principal_row,
-                             role_definition_row, run_rules, subscription_row, vault_id, vault_row)
+from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, assignment_row, nsp_association_row,
+                             nsp_profile_row, nsp_rule_row, perimeter_id, policy, principal_row, role_definition_row,
+                             run_rules, subscription_row, vault_id, vault_row)
 from tests.migration.helpers import ALICE, BOB, CAROL, GROUP, write_snapshot
 
 PWN = "PWNED"
@@ -28,6 +29,7 @@ HOSTILE_RG = f"rg';touch {PWN}6;'$(touch {PWN}7)"
 HOSTILE_ROLE = f"Secrets $(touch {PWN}8) \"`touch {PWN}9`\" '; touch {PWN}10\ntouch {PWN}11"
 HOSTILE_TAGS = {f"owner$(touch {PWN}12)": f"`touch {PWN}13`\n\x1b]0;title\x07"}
 ROLE_GUID = "7e57a000-0000-4000-8000-0000000000ee"
+HOSTILE_RULE = f"allow$(touch {PWN}14)`touch {PWN}15`;'\"x\ntouch {PWN}16"
 PLACEHOLDER = re.compile(r"'<[A-Za-z][A-Za-z0-9 _-]*>'")
 
 
@@ -50,7 +52,11 @@ def hostile_rows() -> dict:
                    assignment_row(vault_id("kv-two", rg=HOSTILE_RG), KV_SECRETS_USER, CAROL),
                    assignment_row(f"/subscriptions/{SUB2}", KV_SECRETS_OFFICER, GROUP, principal_type="Group")]
     principals = [principal_row(ALICE, "user"), principal_row(CAROL, "user"), principal_row(BOB, "servicePrincipal"), principal_row(GROUP, "group")]
-    return dict(vaults=vaults, assignments=assignments, definitions=definitions, principals=principals)
+    # a network security perimeter whose broad rule has a hostile name: its id is the remediation's --ids value
+    perimeter = [nsp_association_row(vault_id(HOSTILE_NAME, rg=HELP_RG)), nsp_profile_row(),
+                 nsp_rule_row(HOSTILE_RULE, prefixes=["0.0.0.0/0"])]
+    return dict(vaults=vaults, assignments=assignments, definitions=definitions, principals=principals,
+                perimeter=perimeter)
 
 
 def commands_of(remediation: str) -> list[str]:
@@ -81,11 +87,12 @@ def test_every_remediation_command_runs_with_hostile_values_as_single_arguments(
     rows = hostile_rows()
     run = run_rules(rules.ALL_RULES, vaults=rows["vaults"], assignments=rows["assignments"],
                     definitions=rows["definitions"], principals=rows["principals"],
-                    subscriptions=[subscription_row(), subscription_row(SUB2)])
+                    subscriptions=[subscription_row(), subscription_row(SUB2)],
+                    tables={"perimeter_associations": rows["perimeter"]})
     commands = [(f["ruleId"], c) for f in run.findings for c in commands_of(f["remediation"])]
     fired = {rule for rule, _ in commands}
     assert {"access-policy-model", "dead-access-policy", "wildcard-custom-role", "purge-protection-disabled",
-            "firewall-allows-any"} <= fired, fired
+            "firewall-allows-any", "perimeter-allows-public"} <= fired, fired
     work = tmp_path / "work"
     work.mkdir()
     environment = fake_az.env(bin_dir, work)
@@ -103,6 +110,8 @@ def test_every_remediation_command_runs_with_hostile_values_as_single_arguments(
     role_names = {fake_az.option(c, "--name") for c in calls if c[:3] == ["role", "definition", "list"]}
     assert role_names == {HOSTILE_ROLE}
     assert not any(a in ("--help", "-h") for c in calls for a in c)
+    rule_ids = {fake_az.option(c, "--ids") for c in calls if c[:3] == ["network", "perimeter", "profile"]}
+    assert rule_ids == {f"{perimeter_id()}/profiles/default/accessRules/{HOSTILE_RULE}"}
 
 
 def test_prose_in_remediations_has_no_control_characters(tmp_path):

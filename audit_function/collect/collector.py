@@ -300,8 +300,9 @@ def _after_subscriptions(run: _Run, requested: list[Unit], subs: list[Unit]) -> 
     if unreadable and len(unreadable) == len(requested):
         raise CollectionError("the identity can read none of the requested scopes: "
                               + ", ".join(u.scope for u in requested) + f" ({run.last_error})")
+    later = [t for t in run.rows if t != "subscriptions" and t not in queries.TENANT_TABLES]
     for unit in unreadable:
-        for table in ("vaults", "role_assignments", "lighthouse_delegations", "resource_groups", "managed_hsms"):
+        for table in later:   # every table read per scope (the deep ones too: perimeters, Defender plans)
             run.gap(unit, table, "not read: the identity cannot read this scope (HTTP 403 on the "
                     "subscriptions query)")
     returned = {str(r.get("subscriptionId", "")).lower() for r in run.rows["subscriptions"].values()}

@@ -11,7 +11,7 @@ TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "r
           "lighthouse_delegations", "resource_groups", "managed_hsms")
 
 #: Resource Graph tables read only by a deep collection (collect --deep)
-DEEP_TABLES = ("defender_plans",)
+DEEP_TABLES = ("defender_plans", "perimeter_associations")
 
 #: Tables read at tenant scope whatever the requested scope (built-in role definitions and
 #: management groups do not live in a subscription).

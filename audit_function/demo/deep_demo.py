@@ -9,7 +9,11 @@ sending AuditEvent to the central workspace, except where :data:`DESIGN` names a
 - ``kv-legacy-2016``: its only diagnostic setting has no destination; ``kv-lab-scratch``: none at all;
   ``kv-web-shared`` sends ``allLogs`` only (that includes AuditEvent: no finding);
 - the sandbox subscription has Defender for Key Vault on the Free tier;
-- ``hsm-payments-prod`` is a clean Managed HSM pool; ``hsm-lab`` is public, without purge protection or logs.
+- ``hsm-payments-prod`` is a clean Managed HSM pool; ``hsm-lab`` is public, without purge protection or logs;
+- network security perimeter ``nsp-contoso``: ``kv-perimeter-data`` is in its ``data-platform`` profile in
+  Enforced mode (an office /24 and the Corp Production subscription: no finding); ``kv-web-shared`` was
+  added to its ``web-partners`` profile in Learning mode, whose two rules ``0.0.0.0/1`` and ``128.0.0.0/1``
+  together admit every IPv4 address (``perimeter-allows-public``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ DESIGN = {
     "kv-crm-dev": [("key-expiry-missing",), ("secret-expiry-missing",), ("key-rotation-missing",)],
     "kv-legacy-2016": [("audit-logging-missing",)],
     "kv-lab-scratch": [("audit-logging-missing",)],
+    "kv-web-shared": [("perimeter-allows-public",)],
 }
 #: subscription key -> its KeyVaults pricing tier (every other subscription: Standard)
 DEFENDER_TIERS = {"sandbox": "Free"}
@@ -136,3 +141,44 @@ def hsm_rows(subs, tenant: str, admin: str) -> list[dict]:
                      "sku": {"family": "B", "name": "Standard_B1"}, "tags": {"story": story},
                      "properties": props})
     return rows
+
+
+#: profile -> (its inbound access rules: name -> properties, the vault associated with it, access mode)
+PERIMETER_PROFILES = {
+    "data-platform": ({"office": {"addressPrefixes": ["203.0.113.0/24"]},
+                       "corp-prod-apps": {"subscriptions": ["corp-prod"]}}, "kv-perimeter-data", "Enforced"),
+    "web-partners": ({"partners-low": {"addressPrefixes": ["0.0.0.0/1"]},
+                      "partners-high": {"addressPrefixes": ["128.0.0.0/1"]}}, "kv-web-shared", "Learning"),
+}
+
+
+def perimeter_rows(subs, vault_ids: dict, tenant: str) -> list[dict]:
+    """The ``perimeter_associations`` rows (networkresources) of perimeter ``nsp-contoso`` in Corp Production:
+    its profiles, their inbound rules and one association per profile (``vault_ids``: vault name -> id), plus an
+    outbound rule (never exposure)."""
+    sub = subs["corp-prod"]
+    nsp = f"{sub.rg('rg-network')}/providers/Microsoft.Network/networkSecurityPerimeters/nsp-contoso"
+    base = "microsoft.network/networksecurityperimeters"
+
+    def row(rid: str, name: str, kind: str, props: dict) -> dict:
+        return {"id": rid, "name": name, "type": f"{base}/{kind}", "tenantId": tenant, "subscriptionId": sub.id,
+                "resourceGroup": "rg-network", "location": "westeurope", "properties": props}
+
+    rows = []
+    for profile, (rules, vault, mode) in PERIMETER_PROFILES.items():
+        pid = f"{nsp}/profiles/{profile}"
+        rows.append(row(pid, profile, "profiles", {"accessRulesVersion": len(rules)}))
+        for name, spec in rules.items():
+            props = {"direction": "Inbound", "addressPrefixes": spec.get("addressPrefixes", []),
+                     "subscriptions": [{"id": f"/subscriptions/{subs[k].id}"} for k in spec.get("subscriptions", ())],
+                     "fullyQualifiedDomainNames": [], "networkSecurityPerimeters": [], "provisioningState": "Succeeded"}
+            rows.append(row(f"{pid}/accessRules/{name}", name, "profiles/accessrules", props))
+        rows.append(row(f"{nsp}/resourceAssociations/{vault}", vault, "resourceassociations", {
+            "privateLinkResource": {"id": vault_ids[vault]}, "profile": {"id": pid}, "accessMode": mode,
+            "provisioningState": "Succeeded", "hasProvisioningIssues": "no"}))
+    rows.append(row(f"{nsp}/profiles/web-partners/accessRules/to-partner-api", "to-partner-api", "profiles/accessrules",
+                    {"direction": "Outbound", "addressPrefixes": [], "subscriptions": [],
+                     "fullyQualifiedDomainNames": ["api.partner.example"], "networkSecurityPerimeters": [],
+                     "provisioningState": "Succeeded"}))
+    return sorted(rows, key=lambda r: r["id"].lower())
+

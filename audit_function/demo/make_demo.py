@@ -534,7 +534,8 @@ VAULTS = [
     # ---- online-prod ------------------------------------------------------------------------
     Vault("kv-web-shared", "online-prod", "rg-web-shared",
           "Shared web secrets, keys and certificates. Has an approved private endpoint but public "
-          "access was never switched off (firewall allows one office IP).",
+          "access was never switched off (firewall allows one office IP). Added to perimeter "
+          "nsp-contoso in Learning mode, whose partner rules 0.0.0.0/1 and 128.0.0.0/1 admit everyone.",
           tags("prod", "web-platform@contoso.com", "web-shared"),
           rbac=True, public="Enabled", acls=deny("203.0.113.10/32"),
           pes=[PE("pe-kv-web-shared", "Approved")], soft_delete=True, purge_protection=True,
@@ -706,7 +707,8 @@ VAULTS += [
           design=[("template-deployment-path", "grp-online-owners"), ("template-deployment-path", "erin")]),
     Vault("kv-perimeter-data", "corp-prod", "rg-data-platform",
           "Data platform secrets behind a network security perimeter (SecuredByPerimeter): its own "
-          "firewall says Allow, but the perimeter governs public traffic.",
+          "firewall says Allow, but perimeter nsp-contoso (Enforced; an office /24 and the Corp "
+          "Production subscription) governs public traffic.",
           tags("prod", "data-platform@contoso.com", "data-platform"),
           rbac=True, public="SecuredByPerimeter", acls=allow(), soft_delete=True, purge_protection=True,
           design=[("no-private-endpoint",)]),
@@ -1040,6 +1042,7 @@ def tables() -> dict[str, list[dict]]:
             [(v.name, v.id) for v in VAULTS] + [(h[0], deep_demo.hsm_id(SUBS, h[0], h[1], h[2])) for h in deep_demo.HSMS],
             f"{SUBS['management'].rg('rg-monitoring')}/providers/Microsoft.OperationalInsights/workspaces/law-central"),
         "defender_plans": deep_demo.defender_rows(SUBS, CONTOSO_TENANT),
+        "perimeter_associations": deep_demo.perimeter_rows(SUBS, {v.name: v.id for v in VAULTS}, CONTOSO_TENANT),
     }
 
 

@@ -23,7 +23,8 @@ const ARG_COLUMNS = {
   sku: 'dynamic', plan: 'dynamic', properties: 'dynamic', tags: 'dynamic', identity: 'dynamic',
   zones: 'dynamic', extendedLocation: 'dynamic',
 };
-const ARG_TABLES = ['resources', 'resourcecontainers', 'authorizationresources', 'securityresources'];
+const ARG_TABLES = ['resources', 'resourcecontainers', 'authorizationresources', 'securityresources',
+  'networkresources'];
 
 // Tabular operators Resource Graph documents as supported (query-language.md).
 const ARG_OPERATORS = new Set(['CountOperator', 'DistinctOperator', 'ExtendOperator', 'JoinOperator',

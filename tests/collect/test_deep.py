@@ -29,7 +29,7 @@ def test_deep_collection_reads_every_table_with_paging_and_metadata_only(serve, 
     fake = serve(estate, deep=DeepFaults(page_size=1))
     snap = collect(fake, deep=True)
     assert snap.manifest["complete"] is True, snap.manifest["gaps"]
-    for table in ("vault_objects", "diagnostic_settings", "managed_hsms", "defender_plans"):
+    for table in ("vault_objects", "diagnostic_settings", "managed_hsms", "defender_plans", "perimeter_associations"):
         assert ids(snap.tables[table]) == ids(estate[table]), table
         assert snap.manifest["tables"][table] == len(estate[table])
     # never a secret value, only the contract's keys
@@ -58,7 +58,7 @@ def test_without_deep_only_managed_hsms_are_added(serve, collect, estate):
     snap = collect(fake)
     assert fake.deep.requests == 0
     assert "managed_hsms" in snap.tables and "vault_objects" not in snap.tables
-    assert "defender_plans" not in snap.tables
+    assert "defender_plans" not in snap.tables and "perimeter_associations" not in snap.tables
     cov = {c["source"]: c["state"] for c in _audit(snap)["run"]["coverage"]}
     assert cov["Managed HSM pools"] == "collected" and cov["key and secret metadata"] == "not collected"
 

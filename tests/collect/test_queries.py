@@ -62,7 +62,7 @@ def test_the_check_fails_on_broken_queries(tmp_path):
     assert "OK" not in result.stdout
 
 
-@pytest.mark.parametrize("table", queries.TABLES)
+@pytest.mark.parametrize("table", queries.TABLES + queries.DEEP_TABLES)
 def test_queries_page_in_a_stable_order_and_keep_id(table):
     text = queries.query(table)
     assert text.rstrip().endswith("| order by id asc"), "paging needs a unique, stable order"

@@ -25,7 +25,8 @@ class Estate:
     def __init__(self, tables: dict[str, list]) -> None:
         self.tables = {t: list(tables.get(t, [])) for t in
                        ("vaults", "subscriptions", "management_groups", "role_assignments", "role_definitions",
-                        "lighthouse_delegations", "resource_groups", "managed_hsms", "defender_plans")}
+                        "lighthouse_delegations", "resource_groups", "managed_hsms", "defender_plans",
+                        "perimeter_associations")}
         self.sub_chain: dict[str, tuple[str, ...]] = {}
         for row in self.tables["subscriptions"]:
             chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
@@ -100,10 +101,20 @@ class Estate:
         return rows
 
 
+def type_literals(query: str) -> list[str]:
+    """The lower-cased types a query's ``type =~ '...'`` or ``type in~ ('...', ...)`` filter names, in order."""
+    found = re.search(r"\btype\s*=~\s*'([^']+)'|\btype\s+in~\s*\(([^)]*)\)", query)
+    if found is None:
+        return []
+    if found.group(1) is not None:
+        return [found.group(1).lower()]
+    return [t.lower() for t in re.findall(r"'([^']+)'", found.group(2))]
+
+
 def rows_for(est: Estate, f, table: str, query: str, subs: list[str], mgs: list[str], options: dict,
              api_version: str) -> tuple[list, bool]:
     """(rows in answer order, subscription limit hit) for a query and scope."""
-    type_literal = re.search(r"\btype\s*=~\s*'([^']+)'", query).group(1).lower()
+    wanted = set(type_literals(query))
     units = ([f"/subscriptions/{s.lower()}" for s in subs] if subs
              else [MG_PREFIX + m.lower() for m in mgs] if mgs else ["/"])
     filt = "AtScopeAndBelow"
@@ -122,7 +133,7 @@ def rows_for(est: Estate, f, table: str, query: str, subs: list[str], mgs: list[
     apply_twin = twin is not None and " ".join(clause.split()) in " ".join(query.split())
     out = []
     for row in est.tables[table]:
-        if str(row.get("type", "")).lower() != type_literal:
+        if str(row.get("type", "")).lower() not in wanted:
             continue
         if apply_twin and not twin(row):
             continue

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.arg_estate import (AUTH_TABLES, MG_PREFIX, Estate, _bad_skip_token, _error, _norm_scope,  # noqa: F401 - re-exported
-                                     _support, rows_for)
+                                     _support, rows_for, type_literals)
 from tests.fakes.clock import RealClock
 from tests.fakes.tls import LoopbackTls, self_signed
 
@@ -52,6 +52,7 @@ TABLE_OF = {
     ("resourcecontainers", "microsoft.resources/subscriptions/resourcegroups"): "resource_groups",
     ("resources", "microsoft.keyvault/managedhsms"): "managed_hsms",
     ("securityresources", "microsoft.security/pricings"): "defender_plans",
+    ("networkresources", "microsoft.network/networksecurityperimeters/resourceassociations"): "perimeter_associations",
 }
 FAULT_KINDS = ("429", "429-retry-after", "500", "503", "reset", "too_large")
 _VAULT_PATH = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+$")
@@ -120,8 +121,8 @@ class FakeArg(LoopbackTls):
     # -- ARG ---------------------------------------------------------------------------
     def table_of(self, query: str) -> str | None:
         first = query.strip().split(None, 1)[0].lower() if query.strip() else ""
-        m = re.search(r"\btype\s*=~\s*'([^']+)'", query)
-        return TABLE_OF.get((first, m.group(1).lower() if m else ""))
+        types = type_literals(query)
+        return TABLE_OF.get((first, types[0] if types else ""))
 
     def rows_for(self, table: str, query: str, subs: list[str], mgs: list[str], options: dict,
                  api_version: str) -> tuple[list, bool]:

@@ -225,4 +225,27 @@ def add_deep_tables(tables: dict[str, list], *, seed: int = 11, hsms: int = 2) -
          "type": "microsoft.security/pricings", "subscriptionId": s, "tenantId": TENANT,
          "properties": {"pricingTier": "Free" if i == 0 else "Standard", "subPlan": None}}
         for i, s in enumerate(subs)]
+    tables["perimeter_associations"] = perimeter_rows(subs[0], [v["id"] for v in tables["vaults"][:2]])
     return tables
+
+
+def perimeter_rows(sub: str, members: list[str]) -> list[dict]:
+    """A network security perimeter in ``sub`` with one profile (an inbound /24 and an inbound subscription
+    rule: narrow, no finding) and ``members`` associated with it (the first Enforced, the others Learning)."""
+    nsp = f"/subscriptions/{sub}/resourceGroups/rg-nsp/providers/Microsoft.Network/networkSecurityPerimeters/nsp-core"
+    profile = f"{nsp}/profiles/default"
+    base = "microsoft.network/networksecurityperimeters"
+    rows = [{"id": profile, "name": "default", "type": f"{base}/profiles", "subscriptionId": sub,
+             "resourceGroup": "rg-nsp", "location": "westeurope", "tenantId": TENANT, "properties": {}}]
+    for name, props in (("office", {"addressPrefixes": ["198.51.100.0/24"]}),
+                        ("platform", {"subscriptions": [{"id": f"/subscriptions/{sub}"}]})):
+        rows.append({"id": f"{profile}/accessRules/{name}", "name": name, "type": f"{base}/profiles/accessrules",
+                     "subscriptionId": sub, "resourceGroup": "rg-nsp", "location": "westeurope", "tenantId": TENANT,
+                     "properties": {"direction": "Inbound", **props}})
+    for n, member in enumerate(members):
+        rows.append({"id": f"{nsp}/resourceAssociations/member-{n}", "name": f"member-{n}",
+                     "type": f"{base}/resourceassociations", "subscriptionId": sub, "resourceGroup": "rg-nsp",
+                     "location": "westeurope", "tenantId": TENANT,
+                     "properties": {"privateLinkResource": {"id": member}, "profile": {"id": profile},
+                                    "accessMode": "Enforced" if n == 0 else "Learning"}})
+    return rows

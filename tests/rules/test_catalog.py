@@ -19,6 +19,8 @@ from rules.base import MODELS, SEVERITIES, SUBJECTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "docs" / "contracts" / "rules.md"
+#: project rules beyond the catalog: their table is in the project's contract additions
+ADDITIONS = ROOT / "docs" / "contracts" / "README.md"
 RULES_DIR = ROOT / "rules"
 TESTS_DIR = ROOT / "tests" / "rules"
 
@@ -57,8 +59,12 @@ def parse_catalog(text: str) -> list[dict]:
 
 
 CATALOG = parse_catalog(CONTRACT.read_text(encoding="utf-8"))
+PROJECT = parse_catalog(ADDITIONS.read_text(encoding="utf-8"))
 BY_ID = {row["id"]: row for row in CATALOG}
 IMPLEMENTED = [row["id"] for row in CATALOG if row["id"] not in PENDING]
+#: catalog and project rules: one module each, with the metadata their table row says
+ALL_ROWS = {**BY_ID, **{row["id"]: row for row in PROJECT}}
+EVERY_RULE = IMPLEMENTED + [row["id"] for row in PROJECT]
 
 
 def module_name(rule_id: str) -> str:
@@ -142,10 +148,18 @@ def test_deeper_tables_section_is_implemented_and_names_its_tables():
 def test_all_rules_lists_every_implemented_catalog_rule_exactly_once_in_catalog_order():
     ids = [rule.META.id for rule in rules.ALL_RULES]
     assert sorted({i for i in ids if ids.count(i) > 1}) == [], "listed more than once"
-    assert sorted(set(ids) - set(BY_ID)) == [], "not catalog rules"
-    assert sorted(set(IMPLEMENTED) - set(ids)) == [], "catalog rules missing from ALL_RULES"
-    assert ids == IMPLEMENTED, "ALL_RULES is not in catalog order"
+    assert sorted(set(ids) - set(ALL_ROWS)) == [], "neither catalog rules nor project rules of the README"
+    assert sorted(set(EVERY_RULE) - set(ids)) == [], "catalog or project rules missing from ALL_RULES"
+    assert [i for i in ids if i in BY_ID] == IMPLEMENTED, "ALL_RULES is not in catalog order"
     assert rules.RULE_IDS == tuple(ids)
+
+
+def test_project_rules_are_documented_as_additions_and_are_not_catalog_rules():
+    """docs/contracts/README.md lists the project's rules in a table like the catalog's; none is a catalog id."""
+    assert [row["id"] for row in PROJECT] == ["perimeter-allows-public"]
+    assert not {row["id"] for row in PROJECT} & set(BY_ID)
+    for row in PROJECT:
+        assert row["severity"] in SEVERITIES and row["subject"] in SUBJECT_WORDS, row
 
 
 def test_every_catalog_rule_is_implemented():
@@ -155,17 +169,17 @@ def test_every_catalog_rule_is_implemented():
     assert sorted(set(BY_ID) - ids) == []
 
 
-@pytest.mark.parametrize("rule_id", IMPLEMENTED)
+@pytest.mark.parametrize("rule_id", EVERY_RULE)
 def test_severity_and_subject_match_the_table(rule_id):
     meta = importlib.import_module(f"rules.{module_name(rule_id)}").META
-    row = BY_ID[rule_id]
+    row = ALL_ROWS[rule_id]
     assert meta.id == rule_id
     assert meta.severity == row["severity"]
     assert meta.subject in SUBJECTS
     assert meta.subject == SUBJECT_WORDS[row["subject"]]
 
 
-@pytest.mark.parametrize("rule_id", IMPLEMENTED)
+@pytest.mark.parametrize("rule_id", EVERY_RULE)
 def test_exactly_one_module_declares_the_id(rule_id):
     expected = RULES_DIR / f"{module_name(rule_id)}.py"
     assert expected.exists(), f"rules/{expected.name} is missing"
@@ -173,7 +187,7 @@ def test_exactly_one_module_declares_the_id(rule_id):
     assert declaring == [expected.name], f"{rule_id} is declared by {declaring}"
 
 
-@pytest.mark.parametrize("rule_id", IMPLEMENTED)
+@pytest.mark.parametrize("rule_id", EVERY_RULE)
 def test_metadata_is_complete_and_matches_what_the_rule_applies_to(rule_id):
     module = importlib.import_module(f"rules.{module_name(rule_id)}")
     meta = module.META
@@ -185,7 +199,7 @@ def test_metadata_is_complete_and_matches_what_the_rule_applies_to(rule_id):
     # every {placeholder} is a plain name, so finding() can fill it
     fields = [f for _, f, _, _ in string.Formatter().parse(meta.remediation) if f is not None]
     assert all(f.isidentifier() for f in fields), f"{rule_id}: odd placeholders {fields}"
-    applies = expected_models(BY_ID[rule_id])
+    applies = expected_models(ALL_ROWS[rule_id])
     if applies == "estate":
         assert meta.applies_to == "estate"
     else:
@@ -194,7 +208,7 @@ def test_metadata_is_complete_and_matches_what_the_rule_applies_to(rule_id):
     assert callable(getattr(module, "evaluate", None))
 
 
-@pytest.mark.parametrize("rule_id", IMPLEMENTED)
+@pytest.mark.parametrize("rule_id", EVERY_RULE)
 def test_each_rule_has_its_own_test_file(rule_id):
     module = module_name(rule_id)
     path = TESTS_DIR / f"test_{module}.py"
