@@ -145,7 +145,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
         return plan_vault(vault, access, roles, rule_ctx, principals=principals)
 
     workers = options.workers if options.workers is not None else default_workers(len(estate.vaults))
-    evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
+    evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access=bool({"xlsx", "access"} & set(options.formats)),
                           planner=plan, store=store, workers=workers, progress=progress)
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
