@@ -55,6 +55,24 @@ class Grant:
             self._evidence = out
         return self._evidence
 
+    def ref(self, holder: str) -> dict:
+        """The grant in the evidence item of principal ``holder`` (report 2: evidence stays compact):
+        no principal fields when it is the holder's own grant (a group's grant keeps them), and no
+        scope when the assignment id spells it (ARM ids begin with their scope)."""
+        evidence = self.evidence()
+        if self.principal == holder.lower():
+            out = {k: v for k, v in evidence.items() if k not in _NAMED_BY_PARENT}
+        else:
+            out = {k: v for k, v in evidence.items() if k != "scope"}
+        scope = self.assignment.scope or ""
+        if scope and not (self.assignment.id or "").lower().startswith(scope.rstrip("/").lower() + "/"):
+            out["scope"] = scope
+        return out
+
+
+#: grant evidence fields a per-principal evidence item already carries
+_NAMED_BY_PARENT = frozenset({"principalId", "principalName", "scope"})
+
 
 @dataclass(frozen=True, slots=True)
 class Gainer:
