@@ -4,8 +4,10 @@
 custom role definitions, what each entry grants in words); ``kv-audit plan`` writes it as files.
 The report keeps per vault what a reviewer triages on: the verdict, its reasons, counts, each
 entry's coverage and proposed roles *by id* (names and action lists in the report's ``roles``),
-who would lose and who would gain access and through which grants. What each principal can do at
-the vault is in the access export (``--format access``); the commands are in the plan files.
+who would lose and who would gain access and through which grants, and (the report contract
+requires them) each entry's assignment commands. What each principal can do at the vault is in the
+access export (``--format access``); the flip, verify and rollback commands, custom role files and
+scripts are in the plan files.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from audit_function.estate import trailing_guid
 
 #: the plan files, named in every compact plan's reasons when there is something to run
-PLAN_HINT = "kv-audit plan writes the commands (assignments, custom roles, flip, verify, rollback)"
+PLAN_HINT = "kv-audit plan writes the migration script and files (assignments, custom roles, flip, verify, rollback)"
 
 
 def _entry(entry: dict) -> dict:
@@ -30,6 +32,7 @@ def _entry(entry: dict) -> dict:
         "proposedRoles": [r["id"] if r.get("custom") else trailing_guid(r["id"]) for r in entry["proposedRoles"]],
         "customRole": {"id": custom["id"], "name": custom["name"]} if custom else None,
         "excess": entry["excess"],
+        "commands": entry["commands"],   # contract (report.md): the assignments to create, as in the plan files
     }
 
 
