@@ -230,6 +230,14 @@ class VaultJob:
                 if found:
                     out.findings.add_vault(found)
 
+    def _vault_rules(self, model: str) -> list:
+        """The rules that judge a vault of permission ``model`` (worked out once per model)."""
+        by_model = self.__dict__.setdefault("_by_model", {})
+        if model not in by_model:
+            by_model[model] = [r for r in self.rules
+                               if model in r.META.models and "vault" in r.META.resource_types]
+        return by_model[model]
+
     def _run_vault(self, vault, out: Evaluation) -> None:
         index, ctx = self.index, self.ctx
         estate = index.estate
@@ -244,15 +252,14 @@ class VaultJob:
             out.unknown_ancestry += 1
         for prop, why in vault.unreadable:
             out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
-        for rule in self.rules:
+        for rule in self._vault_rules(vault.model):
             meta = rule.META
-            if vault.model not in meta.models or "vault" not in meta.resource_types:
-                continue
-            unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
-            if unread:
-                out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
-                continue
-            if not all(getattr(vault, a) for a in meta.requires):
+            if vault.unreadable:
+                unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
+                if unread:
+                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
+                    continue
+            if meta.requires and not all(getattr(vault, a) for a in meta.requires):
                 continue   # e.g. template deployment off: the rule cannot fire, nothing is left unexamined
             if meta.uses_rbac and unknown_ancestry and meta.subject == "vault":
                 out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
