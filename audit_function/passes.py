@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from audit_function.access import access_rows
+from audit_function.access_rows import access_rows
 from audit_function.findings import Spool
 
 
@@ -68,7 +68,7 @@ class InventoryPass:
 
 
 class AccessRowsPass:
-    """One row per vault x principal x source with data access (``access.access_rows``)."""
+    """One row per vault x principal x source with data access (``access_rows.access_rows``)."""
 
     name = "access"
     access_policy_vaults_only = False
