@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from audit_function import permissions as perms
 from audit_function.estate import MG_PREFIX, VAULT_SEGMENT, Estate, PolicyEntry, RoleAssignment, RoleDefinition, Vault, prefixes, scope_level
 
 
@@ -54,6 +53,24 @@ class Grant:
                 out["managedByTenant"] = self.assignment.managed_by_tenant   # an Azure Lighthouse authorization
             self._evidence = out
         return self._evidence
+
+    def ref(self, holder: str) -> dict:
+        """The grant in the evidence item of principal ``holder`` (report 2: evidence stays compact):
+        no principal fields when it is the holder's own grant (a group's grant keeps them), and no
+        scope when the assignment id spells it (ARM ids begin with their scope)."""
+        evidence = self.evidence()
+        if self.principal == holder.lower():
+            out = {k: v for k, v in evidence.items() if k not in _NAMED_BY_PARENT}
+        else:
+            out = {k: v for k, v in evidence.items() if k != "scope"}
+        scope = self.assignment.scope or ""
+        if scope and not (self.assignment.id or "").lower().startswith(scope.rstrip("/").lower() + "/"):
+            out["scope"] = scope
+        return out
+
+
+#: grant evidence fields a per-principal evidence item already carries
+_NAMED_BY_PARENT = frozenset({"principalId", "principalName", "scope"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,46 +409,3 @@ class AccessIndex:
             vaults = by_scope.get(key, ())
             counts[key] = [len(vaults), sum(1 for v in vaults if v.is_rbac)]
         return counts
-
-
-def access_rows(index: AccessIndex, access: VaultAccess) -> list[dict]:
-    """One row per (vault, principal, source) with Key Vault data access in either model."""
-    vault = access.vault
-    sub = vault.subscription_id
-    base = {"vaultId": vault.id, "vaultName": vault.name, "subscriptionId": sub,
-            "resourceGroup": vault.resource_group, "permissionModel": vault.model}
-    principals = index.estate.principals or {}
-    rows = []
-    for entry in vault.access_policies:
-        principal = principals.get(entry.object_key)
-        rows.append({**base, "principalId": entry.object_id, "principalType": principal.type if principal else None,
-                     "principalName": principal.display_name if principal else None,
-                     "source": "accessPolicy", "assignmentId": None, "roleDefinitionId": None, "roleName": None,
-                     "scope": None, "scopeLevel": None, "objectScoped": False, "conditional": False,
-                     "effective": not vault.is_rbac, "dataActions": perms.names(entry.data),
-                     "permissions": _policy_words(entry)})
-    for source in (access.grants, access.object_grants):
-        for key, grants in source.items():
-            for grant in grants:
-                if not grant.data:
-                    continue
-                a = grant.assignment
-                principal = principals.get(key)
-                denied = grant.data & access.denied(key)[0]
-                data = grant.data & ~denied
-                rows.append({**base, "principalId": a.principal_id,
-                             "principalType": a.principal_type or (principal.type if principal else None),
-                             "principalName": principal.display_name if principal else None,
-                             "source": "eligibleAssignment" if grant.eligible else "roleAssignment",
-                             "assignmentId": a.id, "roleDefinitionId": a.role_definition_id,
-                             "roleName": grant.role.name, "scope": a.scope, "scopeLevel": grant.level,
-                             "objectScoped": grant.level == "object", "conditional": a.conditional,
-                             "effective": vault.is_rbac and not grant.eligible and bool(data),
-                             "dataActions": perms.names(data), "deniedDataActions": perms.names(denied),
-                             "permissions": perms.describe(data)})
-    return rows
-
-
-def _policy_words(entry: PolicyEntry) -> str:
-    parts = [f"{cat}: {', '.join(names)}" for cat, names in entry.permissions.items() if names]
-    return "; ".join(parts)

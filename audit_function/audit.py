@@ -20,6 +20,7 @@ from audit_function.errors import ConfigError, PreviousReportUnusable
 from audit_function.findings import FindingStore
 from audit_function.history import History
 from audit_function.migration import plan_vault
+from audit_function.migration.report_entry import report_entry
 from audit_function.owners import Owners
 from audit_function.parallel import default_workers
 from audit_function.report import build_report
@@ -142,10 +143,10 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     store = FindingStore(decorators=(suppressor, history))
 
     def plan(vault, access, rule_ctx, roles=estate.role_definitions, principals=estate.principals):
-        return plan_vault(vault, access, roles, rule_ctx, principals=principals)
+        return report_entry(plan_vault(vault, access, roles, rule_ctx, principals=principals))
 
     workers = options.workers if options.workers is not None else default_workers(len(estate.vaults))
-    evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access="xlsx" in options.formats,
+    evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access=bool({"xlsx", "access"} & set(options.formats)),
                           planner=plan, store=store, workers=workers, progress=progress)
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),

@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                        help="folder for kv-audit-report.json / .xlsx (default: reports/)")
     audit.add_argument("--format", type=_formats, default=("json", "xlsx"), metavar="FORMATS",
-                       help="comma-separated report formats: json, xlsx, ocsf, html (default: json,xlsx)")
+                       help="comma-separated report formats: json, xlsx, ocsf, html, access "
+                            "(kv-audit-access.jsonl.gz: who has data access to which vault) (default: json,xlsx)")
     audit.add_argument("--fail-on", choices=("high", "medium", "low"), metavar="SEVERITY",
                        help="exit 1 when an unsuppressed finding at or above SEVERITY exists")
     audit.add_argument("--config", type=Path, metavar="FILE", help="configuration file (suppressions, thresholds)")

@@ -11,22 +11,43 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from audit_function.access import AccessIndex, access_rows
+from audit_function.access import AccessIndex
 from audit_function.estate import MG_PREFIX, Estate, Gap, scope_key
 from audit_function.findings import FindingStore, Spool
+from audit_function.passes import GAP_NAMES, AccessRowsPass, InventoryPass, MigrationPass
 from rules.base import Finding, NotEvaluated, RuleContext
 
 
 @dataclass
 class Evaluation:
+    """What the vault pass and the estate rules produced. ``results``: each per-vault pass's own
+    results by pass name (see passes.py); the properties below name the ones the report reads."""
+
     findings: FindingStore = field(default_factory=FindingStore)
     not_evaluated: list[NotEvaluated] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
-    vault_stats: dict[str, dict] = field(default_factory=dict)      # vault key -> inventory extras
-    access: Spool = field(default_factory=Spool)                    # access rows (spreadsheet), by vault
-    migration: Spool = field(default_factory=Spool)                 # one plan per access-policy vault, by vault id
-    readiness: Counter = field(default_factory=Counter)             # migration verdict -> vaults
     unknown_ancestry: int = 0                                       # vaults whose management groups are unknown
+    results: dict = field(default_factory=dict)                     # pass name -> its results object
+
+    @property
+    def vault_stats(self) -> dict[str, dict]:
+        """Vault key -> inventory extras (``inventory`` pass)."""
+        return self.results.get("inventory") or {}
+
+    @property
+    def access(self) -> Spool:
+        """Access rows (access export, spreadsheet), in vault order (``access`` pass)."""
+        return self.results["access"] if "access" in self.results else Spool()
+
+    @property
+    def migration(self) -> Spool:
+        """One plan per access-policy vault, in vault order (``migration`` pass)."""
+        return self.results["migration"].spool if "migration" in self.results else Spool()
+
+    @property
+    def readiness(self) -> Counter:
+        """Migration verdict -> vaults."""
+        return self.results["migration"].readiness if "migration" in self.results else Counter()
 
 
 def _collect(results, rule_id: str, out: Evaluation, where: str | None) -> list[Finding]:
@@ -52,21 +73,25 @@ def _rule_failed(rule_id: str, where: str | None, exc: BaseException, out: Evalu
 
 def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | None = None,
              with_access: bool = False, planner: Callable | None = None, store: FindingStore | None = None,
-             workers: int = 1, progress: Callable[..., None] | None = None) -> Evaluation:
-    """Run ``rules`` over ``estate``.
+             workers: int = 1, progress: Callable[..., None] | None = None, passes: tuple = ()) -> Evaluation:
+    """Run ``rules`` over ``estate``, and the per-vault passes beside them (passes.py).
 
-    ``planner(vault, access, ctx)``, when given, runs for every access-policy vault while its
-    access is at hand (the migration plan); like a rule, a planner that raises becomes a gap.
-    ``workers`` > 1 splits the vaults over that many forked processes (see parallel.py).
+    The inventory pass always runs; ``with_access`` adds the access rows, ``planner(vault, access,
+    ctx)`` the migration plans (one per access-policy vault), ``passes`` any other. Like a rule, a
+    pass that raises for a vault becomes a gap. ``workers`` > 1 splits the vaults over that many
+    forked processes (see parallel.py).
     """
     index = index or AccessIndex(estate)
-    out = Evaluation(findings=store if store is not None else FindingStore())
+    passes = (InventoryPass(),) + ((AccessRowsPass(index),) if with_access else ()) + (
+        (MigrationPass(planner),) if planner is not None else ()) + tuple(passes)
+    out = Evaluation(findings=store if store is not None else FindingStore(),
+                     results={p.name: p.results() for p in passes})
     # key order: findings arrive in report order; Managed HSM pools go through the same pass
     vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)
     unread = [g for g in estate.gaps if g.file is None]  # collection gaps (rows skipped on load name a file)
     _unread_scopes(unread, rules, out)
     rules = _required_tables(estate, _collected_tables(estate, rules, out), out)
-    job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, with_access, planner,
+    job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, passes,
                    [g for g in unread if g.table in RBAC_TABLES])
     if workers > 1:
         from audit_function.parallel import evaluate_in_workers
@@ -157,13 +182,12 @@ def _unread_scopes(gaps, rules, out: Evaluation) -> None:
 
 @dataclass
 class VaultJob:
-    """The per-vault part of an evaluation: rules, access rows and migration plans for a run of vaults."""
+    """The per-vault part of an evaluation for a run of vaults: the vault rules, then each pass."""
 
     index: AccessIndex
     rules: list
     ctx: RuleContext
-    with_access: bool
-    planner: Callable | None
+    passes: tuple = ()
     rbac_gaps: list = field(default_factory=list)
 
     def _incomplete_rbac(self, vault) -> list[str]:
@@ -206,12 +230,18 @@ class VaultJob:
                 if found:
                     out.findings.add_vault(found)
 
+    def _vault_rules(self, model: str) -> list:
+        """The rules that judge a vault of permission ``model`` (worked out once per model)."""
+        by_model = self.__dict__.setdefault("_by_model", {})
+        if model not in by_model:
+            by_model[model] = [r for r in self.rules
+                               if model in r.META.models and "vault" in r.META.resource_types]
+        return by_model[model]
+
     def _run_vault(self, vault, out: Evaluation) -> None:
-        index, ctx, planner = self.index, self.ctx, self.planner
+        index, ctx = self.index, self.ctx
         estate = index.estate
         access = index.vault_access(vault)
-        out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
-            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
         incomplete = self._incomplete_rbac(vault)
         unknown_ancestry = index.unknown_ancestry(vault) and (
             "the vault's subscription is not in the snapshot" if estate.subscription_of(vault) is None
@@ -222,15 +252,14 @@ class VaultJob:
             out.unknown_ancestry += 1
         for prop, why in vault.unreadable:
             out.gaps.append(Gap(vault.id, "vaults", f"properties.{prop} could not be read: {why}"))
-        for rule in self.rules:
+        for rule in self._vault_rules(vault.model):
             meta = rule.META
-            if vault.model not in meta.models or "vault" not in meta.resource_types:
-                continue
-            unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
-            if unread:
-                out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
-                continue
-            if not all(getattr(vault, a) for a in meta.requires):
+            if vault.unreadable:
+                unread = [f"properties.{p} could not be read ({why})" for p, why in vault.unreadable if p in meta.reads]
+                if unread:
+                    out.not_evaluated.append(NotEvaluated(meta.id, vault.id, "; ".join(unread)))
+                    continue
+            if meta.requires and not all(getattr(vault, a) for a in meta.requires):
                 continue   # e.g. template deployment off: the rule cannot fire, nothing is left unexamined
             if meta.uses_rbac and unknown_ancestry and meta.subject == "vault":
                 out.not_evaluated.append(NotEvaluated(meta.id, vault.id, unknown_ancestry))
@@ -249,14 +278,10 @@ class VaultJob:
             else:
                 if found:
                     out.findings.add_vault(found)
-        if self.with_access:
-            for row in access_rows(index, access):
-                out.access.append(row)
-        if planner is not None and not vault.is_rbac:
+        for job in self.passes:
+            if job.access_policy_vaults_only and vault.is_rbac:
+                continue
             try:
-                plan = planner(vault, access, ctx)
-            except Exception as exc:  # noqa: BLE001
-                _rule_failed("migration-plan", vault.id, exc, out)
-            else:
-                out.migration.append(plan)
-                out.readiness[plan["readiness"]] += 1
+                job.run(vault, access, ctx, out.results[job.name])
+            except Exception as exc:  # noqa: BLE001 - a failing pass is a result (a gap), never a crash
+                _rule_failed(GAP_NAMES.get(job.name, job.name), vault.id, exc, out)

@@ -67,7 +67,7 @@ def _wait(children: list[int]) -> list[int]:
 
 def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> None:
     from audit_function.engine import Evaluation
-    from audit_function.findings import FindingStore, Spool
+    from audit_function.findings import FindingStore
 
     size = -(-len(vaults) // workers)
     runs = [vaults[i:i + size] for i in range(0, len(vaults), size)]
@@ -82,15 +82,13 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
                 code = 1
                 try:
                     part = Evaluation(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
-                                      migration=Spool(f"{folder}/{n}-migration.jsonl"),
-                                      access=Spool(f"{folder}/{n}-access.jsonl"))
+                                      results={p.name: p.results(folder, f"{n}-{p.name}") for p in job.passes})
                     job.run(run, part)
                     payload = {"findings": part.findings.export(folder, str(n)),
-                               "migration": part.migration.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,
-                               "vault_stats": part.vault_stats, "readiness": part.readiness,
                                "unknown_ancestry": part.unknown_ancestry,
-                               "access": part.access.export(folder, f"{n}-access")}
+                               # each pass says how its results travel (passes.py): the parent absorbs them
+                               "results": {name: r.export(folder, f"{n}-{name}") for name, r in part.results.items()}}
                     with open(f"{folder}/{n}.pickle", "wb") as handle:
                         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     code = 0
@@ -110,13 +108,11 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             with open(f"{folder}/{n}.pickle", "rb") as handle:
                 part = pickle.load(handle)
             out.findings.absorb(part["findings"])
-            out.migration.absorb(part["migration"])
             out.not_evaluated.extend(part["not_evaluated"])
             out.gaps.extend(part["gaps"])
-            out.vault_stats.update(part["vault_stats"])
-            out.access.absorb(part["access"])
-            out.readiness.update(part["readiness"])
             out.unknown_ancestry += part["unknown_ancestry"]
+            for name, exported in part["results"].items():
+                out.results[name].absorb(exported)
         if progress:
             progress("vaults", done=len(vaults), total=len(vaults), workers=len(runs))
     finally:

@@ -180,6 +180,7 @@ def _word(value: str) -> str:
     return shell_arg(value)
 
 
+@lru_cache(maxsize=4096)
 def _literal(text: str) -> str:
     """Template text of a command: its ``<placeholder>`` words quoted (raw, bash reads redirections)."""
     return _PLACEHOLDER.sub(lambda m: shell_arg(m.group(0)), text) if "<" in text else text

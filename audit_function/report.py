@@ -114,9 +114,11 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
 
 def roles_section(estate: Estate) -> dict:
     """Every role a grant in the estate references that reaches Key Vault data or a catalog control
-    action, named once per report: findings refer to roles by id (matched by trailing GUID)."""
+    action, and every built-in data role a migration plan can propose, named once per report:
+    findings and plans refer to roles by id (matched by trailing GUID)."""
     out = {}
-    for guid in sorted({a.role_guid for a in estate.assignments}):
+    proposable = {r.guid for r in estate.role_definitions.values() if not r.custom and r.data}
+    for guid in sorted({a.role_guid for a in estate.assignments} | proposable):
         role = estate.role_definitions.get(guid)
         if role is None or not (role.data or role.control):
             continue

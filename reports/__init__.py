@@ -10,13 +10,14 @@ _WRITERS = {
     "xlsx": ("reports.xlsx_report", "XlsxWriter"),
     "ocsf": ("reports.ocsf_report", "OcsfWriter"),
     "html": ("reports.html_report", "HtmlWriter"),
+    "access": ("reports.access_export", "AccessWriter"),
 }
 
 FORMATS = tuple(_WRITERS)
 
 
 def writer_for(name: str):
-    """The writer instance for a format name (``json``, ``xlsx``, ``ocsf``, ``html``)."""
+    """The writer instance for a format name (``json``, ``xlsx``, ``ocsf``, ``html``, ``access``)."""
     try:
         module, cls = _WRITERS[name]
     except KeyError:

@@ -205,9 +205,30 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         scope=scope,
         owner=owner,
         affected=affected(affected_vaults) if affected_vaults is not None else None,
-        evidence=evidence or {},
+        evidence=_unrepeated(evidence, principal_id, assignment, role, scope, kind, names),
         remediation=quoting.remediation(remediation or meta.remediation, fields),   # a rule may word it per kind
     )
+
+
+#: evidence keys that repeat a finding field of the same name (report 2: ids are not repeated)
+_TOP_LEVEL = ("assignmentId", "principalId", "principalName", "roleDefinitionId", "roleName", "scope", "eligible")
+
+
+def _unrepeated(evidence: dict | None, principal_id, assignment, role, scope, kind, names: dict) -> dict:
+    """``evidence`` without the keys whose value the finding itself carries under the same name."""
+    if not evidence:
+        return {}
+    if not any(k in evidence for k in _TOP_LEVEL):
+        return evidence
+    top = {"principalId": principal_id or (assignment.principal_id if assignment is not None else None),
+           "principalName": names["principalName"],
+           "assignmentId": assignment.id if assignment is not None else None,
+           "eligible": assignment.eligible if assignment is not None else None,
+           "roleDefinitionId": (assignment.role_definition_id if assignment is not None and kind == "grant"
+                                else role.id if role is not None else None),
+           "roleName": role.name if role is not None else None,
+           "scope": scope if scope is not None else (assignment.scope if assignment is not None else None)}
+    return {k: v for k, v in evidence.items() if not (k in top and top[k] == v)}
 
 
 def _subscription_of(scope: str | None) -> str | None:
@@ -228,15 +249,28 @@ def coverage_item(entry, access, missing: int, ctx: RuleContext) -> dict:
     from audit_function import permissions as perms
 
     have = access.rbac_data(entry.object_key)
-    return entry_item(
-        entry, ctx,
-        missingDataActionsInWords=perms.describe(missing),
-        missingDataActionsCount=missing.bit_count(),
-        coveredBy="none of it" if not entry.data & have else "part of it",
-        rbacDataActionsInWords=perms.describe(have),
-        **capped([g.evidence() for g in access.rbac_grants(entry.object_key)], "partiallyCoveredBy"),
-        **capped([g.evidence() for g in access.rbac_grants(entry.object_key, objects=True)], "objectScopedGrants"),
-    )
+    who = ctx.who(entry.object_id)
+    # what the entry grants (its permissions) is in the access export's accessPolicy row for the vault
+    # and principal (report 2: per-(vault, principal) access is not repeated in findings)
+    item = {"index": entry.index, "objectId": entry.object_id}
+    if entry.application_id:
+        item["applicationId"] = entry.application_id
+    if entry.tenant_id and vault_tenant(access) and entry.tenant_id.lower() != vault_tenant(access).lower():
+        item["tenantId"] = entry.tenant_id
+    return {
+        **item, "principalName": who["principalName"], "principalType": who["principalType"],
+        "userType": who["userType"],
+        "missingDataActionsInWords": perms.describe(missing),
+        "missingDataActionsCount": missing.bit_count(),
+        "coveredBy": "none of it" if not entry.data & have else "part of it",
+        "rbacDataActionsInWords": perms.describe(have),
+        **capped([g.ref(entry.object_id) for g in access.rbac_grants(entry.object_key)], "partiallyCoveredBy"),
+        **capped([g.ref(entry.object_id) for g in access.rbac_grants(entry.object_key, objects=True)], "objectScopedGrants"),
+    }
+
+
+def vault_tenant(access) -> str | None:
+    return getattr(getattr(access, "vault", None), "tenant_id", None)
 
 
 def groups_note(ctx: RuleContext) -> str:

@@ -46,7 +46,7 @@ def evaluate(vault, access, ctx):
             "widenedDataActionsCount": gainer.widened.bit_count(),
             "withoutAccessPolicyEquivalent": perms.names(gainer.widened & ~perms.POLICY_UNIVERSE),
             "accessPolicyDataActionsInWords": perms.describe(gainer.policy),
-            **capped([g.evidence() for g in gainer.grants], "grants"),
+            **capped([g.ref(gainer.assignment.principal_id) for g in gainer.grants], "grants"),   # roles by id: ``roles``
         })
         assignment_ids.extend(g.assignment.id for g in gainer.grants)
     assignment_ids = list(dict.fromkeys(assignment_ids))

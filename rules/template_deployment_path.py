@@ -43,7 +43,7 @@ def evaluate(vault, access, ctx):
         who = ctx.who(first.principal_id)
         items.append({"principalId": first.principal_id, "principalName": who["principalName"],
                       "principalType": first.principal_type or who["principalType"], "userType": who["userType"],
-                      "eligible": all(g.eligible for g in grants), **capped([g.evidence() for g in grants], "grants")})
+                      "eligible": all(g.eligible for g in grants), **capped([g.ref(first.principal_id) for g in grants], "grants")})
     yield finding(
         META, ctx, vault=vault, principal_id=items[0]["principalId"],
         message=(f"Vault {vault.name} is enabled for template deployment, and {len(items)} principal"

@@ -436,7 +436,8 @@ def test_report_evidence_is_compact(report):
     gains = [p for f in report["findings"] if f["ruleId"] == "latent-grant" for p in f["evidence"]["principals"]]
     assert gains and all(perms.from_words(p["widenedDataActionsInWords"]).bit_count() == p["widenedDataActionsCount"]
                          for p in gains)
-    for p in report["migration"]:
+    for p in report["migration"]:   # plans name roles by id: ``roles`` says what each grants
         for g in p["gainers"]:
-            assert all(a["roleDefinitionId"].rsplit("/", 1)[-1].lower() in {k.lower() for k in report["roles"]}
-                       for a in g["assignments"])
+            assert g["roleIds"] and set(g["roleIds"]) <= set(report["roles"]) and g["assignmentIds"]
+        for e in p["entries"]:
+            assert all(r in report["roles"] for r in e["proposedRoles"] if not e["customRole"])

@@ -193,6 +193,6 @@ def test_roles_are_named_once_per_report_and_findings_refer_to_them():
     for f in report["findings"]:
         for ref in [f.get("roleDefinitionId")] * (f["subject"] == "grant") + f["evidence"].get("roles", []):
             assert trailing_guid(ref) in roles, (f["ruleId"], ref)
-    names = {g.get("principalName") for f in report["findings"] if f["ruleId"] == "latent-grant"
-             for p in f["evidence"]["principals"] for g in p["grants"]}
-    assert "Platform Engineering" in names   # grant evidence carries names from directory data
+    names = {n for f in report["findings"] if f["ruleId"] == "latent-grant" for p in f["evidence"]["principals"]
+             for n in [p["principalName"]] + [g.get("principalName") for g in p["grants"]]}
+    assert "Platform Engineering" in names   # evidence carries names from directory data

@@ -5,7 +5,8 @@ scopes, unknown management-group ancestry."""
 import pytest
 
 from audit_function import permissions as p
-from audit_function.access import AccessIndex, access_rows
+from audit_function.access import AccessIndex
+from audit_function.access_rows import access_rows
 from audit_function.snapshot import RawSnapshot, load_estate
 from tests.factories import (CONTRIBUTOR, KV_ADMIN, KV_CONTRIBUTOR, KV_DATA_ACCESS_ADMIN, KV_READER, KV_SECRETS_OFFICER,
                              KV_SECRETS_USER, OTHER_TENANT, OWNER, SUB, SUB2, TENANT, USER_ACCESS_ADMIN,

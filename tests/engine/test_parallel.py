@@ -79,3 +79,38 @@ def test_access_rows_are_the_same_with_workers():
         rows.append(list(outcome.result.access))
         assert outcome.files["kv-audit-report.xlsx"][:2] == b"PK"
     assert rows[0] == rows[1] and len(rows[0]) > 20
+
+
+def test_a_new_pass_travels_through_workers_without_engine_changes():
+    """Issue 10: per-vault passes are generic; the engine and workers know nothing of their results."""
+    from audit_function.access import AccessIndex
+    from audit_function.engine import evaluate
+    from audit_function.passes import MergedDict
+    from audit_function.snapshot import load_estate
+    from audit_function.audit import demo_snapshot
+    from rules import ALL_RULES
+    from rules.base import RuleContext
+
+    class Names:
+        name = "names"
+        access_policy_vaults_only = False
+
+        def results(self, folder=None, tag=""):
+            return MergedDict()
+
+        def run(self, vault, access, ctx, results):
+            if vault.name.endswith("-broken"):
+                raise RuntimeError("boom")
+            results[vault.key] = vault.name
+
+    estate = load_estate(demo_snapshot())
+    vaults = {v.key: v.name for v in estate.vaults}
+    broken = estate.vaults[0]
+    object.__setattr__(broken, "name", broken.name + "-broken")   # frozen model: this test's own estate copy
+    outs = [evaluate(estate, ALL_RULES, RuleContext(as_of=WHEN), index=AccessIndex(estate), passes=(Names(),),
+                     workers=w) for w in (1, 2)]
+    for out in outs:
+        names = out.results["names"]
+        assert broken.key not in names and len(names) == len(vaults) - 1
+        assert any(g.scope == broken.id and g.reason.startswith("names: rule raised RuntimeError") for g in out.gaps)
+    assert outs[0].results["names"] == outs[1].results["names"]

@@ -74,8 +74,10 @@ def test_duplicate_entries_are_distinct_evidence_items_of_one_finding():
     assert len(run.findings) == 2 and len({f["fingerprint"] for f in run.findings}) == 2
     (gap,) = run.of("migration-gap")
     assert gap["evidence"]["entriesCount"] == 4
-    assert [{k: list(v) for k, v in e["permissions"].items()} for e in gap["evidence"]["entries"]] == [
-        {"secrets": ["get"]}, {"keys": ["get"]}, {"secrets": ["all"]}, {"secrets": ["purge"]}]
+    # each item names its entry by index (what the entry grants is in the access export)
+    assert [(e["index"], e["missingDataActionsCount"] > 0) for e in gap["evidence"]["entries"]] == [
+        (0, True), (1, True), (2, True), (3, True)]
+    assert gap["evidence"]["entries"][1]["missingDataActionsInWords"].startswith("keys:")
     (broad,) = run.of("full-access-policy")
     assert [e["broadPermissions"] for e in broad["evidence"]["entries"]] == [["secrets: all"], ["secrets: purge"]]
 
