@@ -211,7 +211,8 @@ class VaultJob:
         estate = index.estate
         access = index.vault_access(vault)
         out.vault_stats[vault.key] = {"rbacDataPrincipalCount": sum(
-            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+            1 for p in access.data_principals() if access.rbac_data(p, objects=True)),
+            "owner": ctx.owner(vault)}   # inventory owner: the tag chain its findings use
         incomplete = self._incomplete_rbac(vault)
         unknown_ancestry = index.unknown_ancestry(vault) and (
             "the vault's subscription is not in the snapshot" if estate.subscription_of(vault) is None

@@ -7,14 +7,17 @@ while the workbook is assembled; that is the library's internal buffering, not o
 
 Sheets, in order:
   Fix first               the findings to start with (summary.fixFirst): cause, owner, reach, command
-  Summary                 run metadata, INCOMPLETE banner, counts by severity/rule/subscription,
-                          charts, and how every other sheet came out (rows, continuations)
+  Summary                 run metadata, INCOMPLETE banner, trend (summary.trend) with its chart,
+                          counts by severity/rule/owner/subscription (reports/summary_tables.py,
+                          pandas), charts, and how every other sheet came out (rows, continuations)
   Findings                one row per finding in the JSON's order, linked to the portal
   Vaults                  the inventory
   Access                  one row per vault x principal x source with data access
   Migration               one row per migration-plan entry (only when the report has a plan)
   Not evaluated & gaps    run.gaps and run.notEvaluated ("/" is not allowed in sheet names)
 A table that outgrows a sheet continues on "<name> (2)", "<name> (3)" …
+Every sheet is set up to print (landscape, one page wide, header row repeated, sheet name and
+page number in the header and footer): see ``reports/xlsx_table.py``.
 
 Text safety and Excel's size limits are explained in ``reports/xlsx_text.py``; the limits are
 constructor arguments so tests can exercise them with small numbers.
@@ -33,7 +36,8 @@ from .xlsx_rows import (
     finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
 )
 from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first_rows
-from .xlsx_summary import GAPS_SHEET, SheetFacts, write_summary
+from .summary_tables import Tally
+from .xlsx_summary import GAPS_SHEET, SUMMARY_MAX_ROWS, SheetFacts, write_summary
 from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
 from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
 
@@ -69,9 +73,14 @@ class XlsxWriter:
             pages[FIX_FIRST_SHEET] = self._table(workbook, FIX_FIRST_SHEET, FIX_FIRST_COLUMNS,
                                                  fix_first_rows(first, text, lookup), table_name="FixFirst")
         status = has_status(findings)
-        pages["Findings"] = self._table(
-            workbook, "Findings", finding_columns(status),
-            (finding_row(f, text, lookup, status) for f in findings))
+        tally = Tally()   # the summary tables' columns, gathered while the rows stream
+
+        def finding_rows():
+            for f in findings:
+                tally.add(f)
+                yield finding_row(f, text, lookup, status)
+
+        pages["Findings"] = self._table(workbook, "Findings", finding_columns(status), finding_rows())
         pages["Vaults"] = self._table(
             workbook, "Vaults", vault_columns(severities),
             (vault_row(v, text, lookup, severities) for v in vaults))
@@ -86,8 +95,12 @@ class XlsxWriter:
         pages[GAPS_SHEET] = self._table(
             workbook, GAPS_SHEET, GAP_COLUMNS, gap_rows(run, text, lookup), table_name="Gaps")
 
+        summary = report.get("summary") or {}
+        by_rule = summary.get("byRule")
+        tables = tally.tables(vaults, severities=severities, rules=list(by_rule) if isinstance(by_rule, dict) else (),
+                              severity_totals=summary.get("bySeverity"), cap=SUMMARY_MAX_ROWS)
         facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
-                           truncated=text.truncated, tool_version=_tool_version())
+                           truncated=text.truncated, tool_version=_tool_version(), tables=tables)
         write_summary(workbook, report, text, facts)   # inserted as the first tab
         if first:   # the workbook opens on where to start; the Summary (coverage first) comes next
             sheets = workbook._sheets

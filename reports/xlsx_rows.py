@@ -71,17 +71,18 @@ class Lookup:
 def finding_columns(with_status: bool) -> list[Column]:
     columns = [
         Column("Severity", 10, highlight=SEVERITY_STYLE),
-        Column("Rule", 28), Column("Title", 40), Column("Vault", 24, link=True), Column("Subject", 14),
+        Column("Rule", 28), Column("Title", 36, wrap=True), Column("Vault", 24, link=True), Column("Subject", 14),
         Column("Vaults affected", 10), Column("Owner", 26), Column("Principal name", 30),
         Column("Subscription", 26), Column("Resource group", 24), Column("Principal", 38),
         Column("Principal type", 16), Column("Role", 30), Column("Scope", 40),
-        Column("Message", 70), Column("Remediation", 60),
+        Column("Message", 60, wrap=True), Column("Remediation", 56, wrap=True),
     ]
     if with_status:
         columns += [Column("Status", 12), Column("First seen", 20), Column("Suppressed", 12),
                     Column("Suppression", 30)]
-    columns += [Column("Fingerprint", 20), Column("Assignment ID", 40), Column("Vault ID", 40),
-                Column("Evidence", 60)]
+    # ids and the evidence JSON stay on screen: the print area ends before them
+    columns += [Column("Fingerprint", 20, printed=False), Column("Assignment ID", 40, printed=False),
+                Column("Vault ID", 40, printed=False), Column("Evidence", 60, printed=False)]
     return columns
 
 
@@ -114,7 +115,7 @@ def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
 def vault_columns(severities: list[str]) -> list[Column]:
     return [
         Column("Vault", 24, link=True), Column("Subscription", 26), Column("Subscription ID", 38),
-        Column("Resource group", 24), Column("Location", 14),
+        Column("Resource group", 24), Column("Owner", 26), Column("Location", 14),
         Column("Permission model", 16, highlight={"accessPolicy": WARN}),
         Column("Public network access", 14), Column("ACL default action", 12),
         Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "perimeter": GOOD, "private": GOOD}),
@@ -123,7 +124,7 @@ def vault_columns(severities: list[str]) -> list[Column]:
         Column("Purge protection", 12, highlight={"no": BAD, "not set": BAD}),
         Column("Access policies", 10), Column("RBAC data principals", 12), Column("Findings", 10),
         *[Column(severity.capitalize(), 9) for severity in severities],
-        Column("Tags", 40), Column("Vault ID", 40), Column("Tenant ID", 38),
+        Column("Tags", 40), Column("Vault ID", 40, printed=False), Column("Tenant ID", 38, printed=False),
     ]
 
 
@@ -143,7 +144,7 @@ def vault_row(vault: dict, text, lookup: Lookup, severities: list[str]):
     tags = get("tags")
     values = [
         c(get("name")), c(get("subscriptionName")), c(get("subscriptionId")), c(get("resourceGroup")),
-        c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
+        c(get("owner")), c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
         c(get("networkDefaultAction")), c(network_exposure(vault)), c(get("ipRuleCount")),
         c(_count(get("approvedPrivateEndpoints"))), c(_flag(get("softDeleteEnabled"))),
         c(_flag(get("purgeProtectionEnabled"))), c(get("accessPolicyCount")),
@@ -163,7 +164,7 @@ ACCESS_COLUMNS = [
     Column("Source", 16), Column("Role", 30), Column("Scope", 40), Column("Scope level", 14),
     Column("Effective", 10, highlight={"no": INERT}), Column("Permissions", 50),
     Column("Object-scoped", 10), Column("Conditional", 10), Column("Data actions", 60),
-    Column("Assignment ID", 40), Column("Vault ID", 40),
+    Column("Assignment ID", 40, printed=False), Column("Vault ID", 40, printed=False),
 ]
 
 
@@ -187,8 +188,8 @@ def access_row(row: dict, text, lookup: Lookup):
 MIGRATION_COLUMNS = [
     Column("Vault", 24, link=True), Column("Readiness", 20, highlight=READINESS_STYLE),
     Column("Reasons", 40), Column("Principal", 38), Column("Principal type", 16),
-    Column("Proposed roles", 34), Column("Excess", 34), Column("Commands", 90, wrap=True),
-    Column("Vault ID", 40),
+    Column("Proposed roles", 34, wrap=True), Column("Excess", 34, wrap=True), Column("Commands", 90, wrap=True),
+    Column("Vault ID", 40, printed=False),
 ]
 
 
@@ -223,8 +224,8 @@ def _lines(items, separator: str):
 
 GAP_COLUMNS = [
     Column("Kind", 14, highlight={"gap": BAD}), Column("Scope", 40), Column("Table", 18),
-    Column("Rule", 28), Column("Vault", 24, link=True), Column("Reason", 60), Column("Details", 40),
-    Column("Vault ID", 40),
+    Column("Rule", 28), Column("Vault", 24, link=True), Column("Reason", 60, wrap=True), Column("Details", 40),
+    Column("Vault ID", 40, printed=False),
 ]
 _GAP_KEYS = {"scope", "table", "reason"}
 _NOT_EVALUATED_KEYS = {"ruleId", "vaultId", "vaultName", "reason"}
