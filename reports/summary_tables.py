@@ -161,8 +161,8 @@ def _counts(pd, frame, key: str, severity_codes: list[int]) -> dict:
 
 
 def _capped(table: Table, rows: list[list], cap: int, label) -> Table:
-    """Most findings first (then most vaults, then the name), at most ``cap`` rows."""
-    rows.sort(key=lambda row: (-row[2], -row[1], row[0] is None, str(row[0] or "")))
+    """Most findings first (then most suppressed, most vaults, the name), at most ``cap`` rows."""
+    rows.sort(key=lambda row: (-row[2], -row[-1], -row[1], row[0] is None, str(row[0] or "")))
     kept = [[label(row[0]), *row[1:]] for row in rows[:cap]]
     return Table(table.key, table.title, table.headers, kept, max(0, len(rows) - cap))
 
