@@ -76,11 +76,14 @@ def line_chart(labels: list[str], series: dict[str, list], *, title: str, chart_
         parts.append(Markup('<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>').format(
             PAD_LEFT - 6, y(tick) + 4, f"{tick:,}"))
     every = max(1, -(-len(labels) // MAX_X_LABELS))
-    for i, label in enumerate(labels):
-        if i % every == 0 or i == len(labels) - 1:
-            shown = label if len(label) <= 12 else label[:11] + "\u2026"
-            parts.append(Markup('<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>').format(
-                x(i), base + 16, shown))
+    ticks = list(range(0, len(labels), every))
+    if ticks[-1] != len(labels) - 1:   # the current run is always labelled; a too-close neighbour gives way
+        ticks[-1 if len(labels) - 1 - ticks[-1] < every else len(ticks):] = [len(labels) - 1]
+    for i in ticks:
+        label = labels[i]
+        shown = label if len(label) <= 12 else label[:11] + "\u2026"
+        parts.append(Markup('<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>').format(
+            x(i), base + 16, shown))
     for n, (name, line) in enumerate(series.items()):
         cls = css_class(name)
         segments, current = [], []

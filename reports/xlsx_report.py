@@ -12,7 +12,9 @@ Sheets, in order:
                           pandas), charts, and how every other sheet came out (rows, continuations)
   Findings                one row per finding in the JSON's order, linked to the portal
   Vaults                  the inventory
-  Access                  one row per vault x principal x source with data access
+  Access                  one row per vault x principal x source with data access, at most
+                          ``max_access_rows`` (a marker row says how many more are in the access
+                          export, kv-audit-access.jsonl.gz)
   Migration               one row per migration-plan entry (only when the report has a plan)
   Not evaluated & gaps    run.gaps and run.notEvaluated ("/" is not allowed in sheet names)
 A table that outgrows a sheet continues on "<name> (2)", "<name> (3)" …
@@ -42,6 +44,9 @@ from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
 from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
 
 BASE_SEVERITIES = ("high", "medium", "low")
+ACCESS_SHEET_CAP = 200_000   # rows on the Access sheet; the access export has them all
+ACCESS_MARKER = ("… {more:,} more access rows are not on this sheet (it stops at {cap:,}): the full list is "
+                 "the access export, kv-audit-access.jsonl.gz (kv-audit audit --format access)")
 
 
 class XlsxWriter:
@@ -49,11 +54,12 @@ class XlsxWriter:
     filename = "kv-audit-report.xlsx"
 
     def __init__(self, *, max_rows: int = EXCEL_MAX_ROWS, max_cell_chars: int = EXCEL_MAX_CELL_CHARS,
-                 max_links: int = EXCEL_MAX_LINKS):
+                 max_links: int = EXCEL_MAX_LINKS, max_access_rows: int = ACCESS_SHEET_CAP):
         """``max_rows`` counts the header row; ``max_links`` is per sheet."""
         self.max_rows = max_rows
         self.max_cell_chars = max_cell_chars
         self.max_links = max_links
+        self.max_access_rows = max_access_rows
 
     def render(self, result) -> bytes:
         report = result.report
@@ -84,9 +90,7 @@ class XlsxWriter:
         pages["Vaults"] = self._table(
             workbook, "Vaults", vault_columns(severities),
             (vault_row(v, text, lookup, severities) for v in vaults))
-        pages["Access"] = self._table(
-            workbook, "Access", ACCESS_COLUMNS,
-            (access_row(row, text, lookup) for row in result.access))
+        pages["Access"] = self._table(workbook, "Access", ACCESS_COLUMNS, self._access_rows(result.access, text, lookup))
         plans = report.get("migration") or []
         if plans:
             pages["Migration"] = self._table(
@@ -114,6 +118,19 @@ class XlsxWriter:
         buffer = BytesIO()
         workbook.save(buffer)
         return buffer.getvalue()
+
+    def _access_rows(self, access, text, lookup):
+        """The first ``max_access_rows`` rows, then one marker row counting the rest."""
+        cap = self.max_access_rows
+        rows = iter(access)
+        for n, row in enumerate(rows):
+            if n >= cap:
+                more = len(access) - cap if hasattr(access, "__len__") else 1 + sum(1 for _ in rows)
+                marker = [None] * len(ACCESS_COLUMNS)
+                marker[0] = text.clean(ACCESS_MARKER.format(more=more, cap=cap))
+                yield marker, None
+                return
+            yield access_row(row, text, lookup)
 
     def _table(self, workbook, title, columns, rows, table_name=None):
         sheet = PagedSheet(workbook, title, columns, table_name=f"{table_name or title}Table",

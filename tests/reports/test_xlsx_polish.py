@@ -12,6 +12,7 @@ import pytest
 import reports.xlsx_fastrows as fastrows
 from audit_function.result import AuditResult
 from reports.xlsx_report import XlsxWriter
+from reports.xlsx_text import CellText
 from reports.xlsx_table import LINE_POINTS, MAX_ROW_POINTS, text_lines
 from reports.xlsx_trend import FIRST_RUN_NOTE, NO_TREND_NOTE, TREND_TITLE
 from tests.reports import factory_xlsx as make
@@ -180,3 +181,42 @@ def test_tall_rows_and_wrapped_cells_write_exactly_what_openpyxl_writes(monkeypa
                 assert a.read(name) == b.read(name), name
         sheet = a.read("xl/worksheets/sheet3.xml").decode()
         assert 'customHeight="1"' in sheet
+
+
+@pytest.mark.parametrize("sized", [True, False])
+def test_access_sheet_is_capped_with_a_marker_naming_the_export(sized):
+    v = make.vault("kv")
+    rows = [make.access_row(v, f"p{n}") for n in range(7)]
+    access = tuple(rows) if sized else (row for row in rows)
+    data = XlsxWriter(max_access_rows=5).render(AuditResult(make.report([v], []), access))
+    ws = openpyxl.load_workbook(io.BytesIO(data))["Access"]
+    assert column(ws, "Principal")[:5] == [f"p{n}" for n in range(5)]
+    marker = column(ws, "Vault")[5]
+    assert ws.max_row == 7 and marker.startswith("… 2 more access rows") and "kv-audit-access.jsonl.gz" in marker
+
+
+def test_an_access_list_at_the_cap_has_no_marker():
+    v = make.vault("kv")
+    rows = tuple(make.access_row(v, f"p{n}") for n in range(5))
+    ws = openpyxl.load_workbook(io.BytesIO(XlsxWriter(max_access_rows=5).render(AuditResult(make.report([v], []), rows))))["Access"]
+    assert ws.max_row == 6 and not any("more access rows" in str(c) for c in column(ws, "Vault"))
+
+
+def test_inventory_owner_is_the_owner_its_findings_carry():
+    """vaults[].owner (report.py) comes from the same tag chain as the findings' owner."""
+    from audit_function.audit import AuditOptions, run_audit
+
+    outcome = run_audit(AuditOptions(source="demo", formats=("json", "xlsx")))
+    report = outcome.result.report
+    owners = {v["id"]: v["owner"] for v in report["vaults"]}
+    assert all("owner" in v for v in report["vaults"]) and any(owners.values())
+    checked = 0
+    for f in report["findings"]:
+        if f.get("subject") == "vault" and f["vaultId"] in owners:
+            assert f.get("owner") == owners[f["vaultId"]], f["fingerprint"]
+            checked += 1
+    assert checked > 10
+    ws = openpyxl.load_workbook(io.BytesIO(outcome.files[XlsxWriter.filename]))["Vaults"]
+    clean = CellText().clean   # "@frontend-team" is shown neutralized, as "'@frontend-team"
+    assert column(ws, "Owner") == [clean(v["owner"]) for v in report["vaults"]]
+    assert "'@frontend-team" in column(ws, "Owner")
