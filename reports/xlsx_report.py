@@ -27,9 +27,12 @@ constructor arguments so tests can exercise them with small numbers.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from io import BytesIO
+from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
 
 from audit_function.findings import fix_first_findings
 
@@ -115,9 +118,7 @@ class XlsxWriter:
             fix.sheet_view.tabSelected = True
         workbook.active = 0
 
-        buffer = BytesIO()
-        workbook.save(buffer)
-        return buffer.getvalue()
+        return _save(workbook)
 
     def _access_rows(self, access, text, lookup):
         """The first ``max_access_rows`` rows, then one marker row counting the rest."""
@@ -138,6 +139,19 @@ class XlsxWriter:
         for values, url in rows:
             sheet.append(values, url)
         return sheet.close()
+
+
+ZIP_LEVEL = 1   # deflate level: 1 is ~3x faster than zlib's default 6 for ~15 % more bytes
+
+
+def _save(workbook) -> bytes:
+    """``Workbook.save`` with a faster deflate level (compressing the sheets' XML is the largest
+    single cost of a big workbook)."""
+    buffer = BytesIO()
+    archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+    workbook.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)
+    ExcelWriter(workbook, archive).save()
+    return buffer.getvalue()
 
 
 def _severities(report: dict) -> list[str]:

@@ -24,6 +24,8 @@ GOOD = ("C6EFCE", "006100")
 INERT = ("D9D9D9", "595959")
 READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-grants": BAD,
                    "blocked": ("C00000", "FFFFFF")}
+EVIDENCE_MAX_CHARS = 2_000   # the evidence JSON shown per finding; the JSON report has all of it
+EVIDENCE_MARKER = " …[evidence cut at {cap:,} of {total:,} characters: the JSON report has it in full (fingerprint {fp})]"
 SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment",
                 "eligibleAssignment": "eligible assignment (PIM)"}
 
@@ -106,8 +108,18 @@ def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
     ]
     if with_status:
         values += [c(get("status")), c(get("firstSeen")), c(get("suppressed")), c(get("suppression"))]
-    values += [c(get("fingerprint")), c(get("assignmentId")), c(vault_id), c(as_json(get("evidence")))]
+    values += [c(get("fingerprint")), c(get("assignmentId")), c(vault_id), c(_evidence(finding))]
     return values, lookup.url(vault_id)
+
+
+def _evidence(finding: dict):
+    """The evidence as JSON, cut at EVIDENCE_MAX_CHARS: a grant reaching thousands of vaults lists
+    them all in its evidence, far more than a cell is read for (and most of the workbook's size)."""
+    text = as_json(finding.get("evidence"))
+    if text is None or len(text) <= EVIDENCE_MAX_CHARS:
+        return text
+    return text[:EVIDENCE_MAX_CHARS] + EVIDENCE_MARKER.format(cap=EVIDENCE_MAX_CHARS, total=len(text),
+                                                               fp=finding.get("fingerprint") or "?")
 
 
 # ---- Vaults ----

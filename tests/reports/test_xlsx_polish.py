@@ -220,3 +220,17 @@ def test_inventory_owner_is_the_owner_its_findings_carry():
     clean = CellText().clean   # "@frontend-team" is shown neutralized, as "'@frontend-team"
     assert column(ws, "Owner") == [clean(v["owner"]) for v in report["vaults"]]
     assert "'@frontend-team" in column(ws, "Owner")
+
+
+def test_long_evidence_is_cut_with_a_marker_and_short_evidence_is_whole():
+    from reports.xlsx_rows import EVIDENCE_MAX_CHARS
+
+    v = make.vault("kv")
+    ids = [f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-{n:05d}" for n in range(500)]
+    doc = make.report([v], [make.finding("latent-grant", v, 1, evidence={"vaultIds": ids}),
+                            make.finding("no-private-endpoint", v, 2, evidence={"vaultIds": ids[:2]})])
+    long, short = column(load(AuditResult(doc, ()))["Findings"], "Evidence")
+    assert long.startswith('{"vaultIds": ["/subscriptions/s/') and len(long) < EVIDENCE_MAX_CHARS + 200
+    assert f"of {len(str(ids)):,} characters" not in long   # the count is of the JSON text
+    assert "the JSON report has it in full (fingerprint 0000000000000001latent-g)" in long
+    assert short == '{"vaultIds": ["' + '", "'.join(ids[:2]) + '"]}'

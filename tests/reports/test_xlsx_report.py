@@ -436,10 +436,10 @@ def test_over_long_cells_are_truncated_visibly(small):
 
 def test_excel_cell_limit_counts_utf16_units(small):
     v = small[0].report["vaults"][0]
-    evidence = {"blob": "\U0001F510" * 20_000}  # 40,000+ UTF-16 units, 20,000+ code points
-    doc = make.report([v], [make.finding("no-private-endpoint", v, evidence=evidence)])
-    value = column(load(render(AuditResult(doc, ())))["Findings"], "Evidence")[0]
-    assert utf16_len(value) <= 32_767 < utf16_len(str(evidence))
+    message = "\U0001F510" * 20_000  # 40,000+ UTF-16 units, 20,000+ code points
+    doc = make.report([v], [make.finding("no-private-endpoint", v, message=message)])
+    value = column(load(render(AuditResult(doc, ())))["Findings"], "Message")[0]
+    assert utf16_len(value) <= 32_767 < utf16_len(message)
     assert value.endswith("see the JSON report]") and "\ufffd" not in value
 
 
