@@ -26,6 +26,8 @@ READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-gran
                    "blocked": ("C00000", "FFFFFF")}
 EVIDENCE_MAX_CHARS = 2_000   # the evidence JSON shown per finding; the JSON report has all of it
 EVIDENCE_MARKER = " …[evidence cut at {cap:,} of {total:,} characters: the JSON report has it in full (fingerprint {fp})]"
+COMMANDS_MAX_CHARS = 4_000   # per Migration row; `kv-audit plan` writes every command in full
+COMMANDS_MARKER = "\n…[commands cut at {cap:,} of {total:,} characters: `kv-audit plan` writes them all as scripts]"
 SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment",
                 "eligibleAssignment": "eligible assignment (PIM)"}
 
@@ -217,9 +219,20 @@ def migration_rows(plan: dict, text, lookup: Lookup):
         values = head + [
             c(entry.get("principalId")), c(entry.get("principalType")),
             c(entry.get("proposedRoles")), c(entry.get("excess")),
-            c(_lines(entry.get("commands"), "\n")), c(vault_id),
+            c(_commands(entry.get("commands"))), c(vault_id),
         ]
         yield values, url
+
+
+def _commands(commands):
+    """The entry's commands, one a line, cut at COMMANDS_MAX_CHARS (a custom-role definition with
+    its full action list runs to tens of thousands of characters: the sheet showed gigabytes)."""
+    text = _lines(commands, "\n")
+    if not isinstance(text, str) or len(text) <= COMMANDS_MAX_CHARS:
+        return text
+    cut = text.rfind("\n", 0, COMMANDS_MAX_CHARS)
+    cut = cut if cut > COMMANDS_MAX_CHARS // 2 else COMMANDS_MAX_CHARS   # end on a whole command when one fits
+    return text[:cut] + COMMANDS_MARKER.format(cap=COMMANDS_MAX_CHARS, total=len(text))
 
 
 def migration_row_count(plans: list[dict]) -> int:

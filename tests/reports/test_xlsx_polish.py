@@ -234,3 +234,20 @@ def test_long_evidence_is_cut_with_a_marker_and_short_evidence_is_whole():
     assert f"of {len(str(ids)):,} characters" not in long   # the count is of the JSON text
     assert "the JSON report has it in full (fingerprint 0000000000000001latent-g)" in long
     assert short == '{"vaultIds": ["' + '", "'.join(ids[:2]) + '"]}'
+
+
+def test_long_migration_commands_end_on_a_whole_command_with_a_marker():
+    from reports.xlsx_rows import COMMANDS_MAX_CHARS
+
+    v = make.vault("kv", model="accessPolicy")
+    commands = [f"az role assignment create --assignee-object-id {n:08d} --role 'Key Vault Secrets User' --scope /x"
+                for n in range(200)]
+    plan = [{"vaultId": v["id"], "vaultName": "kv", "readiness": "needs-assignments",
+             "entries": [{"principalId": "p", "commands": commands}]}]
+    doc = make.report([v], [], migration=plan)
+    ws = load(AuditResult(doc, ()))["Migration"]
+    cell = column(ws, "Commands")[0]
+    kept, marker = cell.rsplit("\n", 1)
+    assert len(kept) <= COMMANDS_MAX_CHARS and kept.split("\n")[-1] in commands   # a whole command last
+    assert marker.startswith("…[commands cut at 4,000 of") and "`kv-audit plan`" in marker
+    assert ws.row_dimensions[2].height == MAX_ROW_POINTS
