@@ -26,6 +26,13 @@ READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-gran
                    "blocked": ("C00000", "FFFFFF")}
 EVIDENCE_MAX_CHARS = 2_000   # the evidence JSON shown per finding; the JSON report has all of it
 EVIDENCE_MARKER = " …[evidence cut at {cap:,} of {total:,} characters: the JSON report has it in full (fingerprint {fp})]"
+# A vault with hundreds of policy entries has one row per entry, and its reasons (often a line per
+# entry) were repeated on every row: 500 MB of sheet XML on a 10,000-vault estate. The vault's first
+# row carries the reasons (up to REASONS_MAX_CHARS), the others a short head of them.
+REASONS_MAX_CHARS = 4_000
+REASONS_REPEAT_CHARS = 300
+REASONS_MARKER = " …[reasons cut at {cap:,} of {total:,} characters: the JSON report's migration section has them all]"
+REASONS_REPEAT_MARKER = " …[all reasons on this vault's first row]"
 COMMANDS_MAX_CHARS = 4_000   # per Migration row; `kv-audit plan` writes every command in full
 COMMANDS_MARKER = "\n…[commands cut at {cap:,} of {total:,} characters: `kv-audit plan` writes them all as scripts]"
 SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment",
@@ -212,11 +219,14 @@ def migration_rows(plan: dict, text, lookup: Lookup):
     c = text.clean
     vault_id = plan.get("vaultId")
     url = lookup.url(vault_id)
-    head = [c(lookup.vault_name(plan)), c(plan.get("readiness")), c(_lines(plan.get("reasons"), "; "))]
+    name, readiness = c(lookup.vault_name(plan)), c(plan.get("readiness"))
+    reasons = _lines(plan.get("reasons"), "; ")
+    first = c(_cut(reasons, REASONS_MAX_CHARS, REASONS_MARKER))
+    rest = c(_cut(reasons, REASONS_REPEAT_CHARS, REASONS_REPEAT_MARKER))
     entries = plan.get("entries") or [{}]
-    for entry in entries:
+    for n, entry in enumerate(entries):
         entry = entry if isinstance(entry, dict) else {"principalId": entry}
-        values = head + [
+        values = [name, readiness, first if n == 0 else rest] + [
             c(entry.get("principalId")), c(entry.get("principalType")),
             c(entry.get("proposedRoles")), c(entry.get("excess")),
             c(_commands(entry.get("commands"))), c(vault_id),
@@ -225,14 +235,17 @@ def migration_rows(plan: dict, text, lookup: Lookup):
 
 
 def _commands(commands):
-    """The entry's commands, one a line, cut at COMMANDS_MAX_CHARS (a custom-role definition with
-    its full action list runs to tens of thousands of characters: the sheet showed gigabytes)."""
-    text = _lines(commands, "\n")
-    if not isinstance(text, str) or len(text) <= COMMANDS_MAX_CHARS:
+    """The entry's commands, one a line, cut at COMMANDS_MAX_CHARS on a whole command."""
+    return _cut(_lines(commands, "\n"), COMMANDS_MAX_CHARS, COMMANDS_MARKER, "\n")
+
+
+def _cut(text, cap: int, marker: str, boundary: str = "; "):
+    """``text`` up to ``cap`` characters, ending on ``boundary`` when that keeps at least half."""
+    if not isinstance(text, str) or len(text) <= cap:
         return text
-    cut = text.rfind("\n", 0, COMMANDS_MAX_CHARS)
-    cut = cut if cut > COMMANDS_MAX_CHARS // 2 else COMMANDS_MAX_CHARS   # end on a whole command when one fits
-    return text[:cut] + COMMANDS_MARKER.format(cap=COMMANDS_MAX_CHARS, total=len(text))
+    cut = text.rfind(boundary, 0, cap)
+    cut = cut if cut > cap // 2 else cap
+    return text[:cut] + marker.format(cap=cap, total=len(text))
 
 
 def migration_row_count(plans: list[dict]) -> int:

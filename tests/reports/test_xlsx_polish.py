@@ -251,3 +251,17 @@ def test_long_migration_commands_end_on_a_whole_command_with_a_marker():
     assert len(kept) <= COMMANDS_MAX_CHARS and kept.split("\n")[-1] in commands   # a whole command last
     assert marker.startswith("…[commands cut at 4,000 of") and "`kv-audit plan`" in marker
     assert ws.row_dimensions[2].height == MAX_ROW_POINTS
+
+
+def test_a_vault_with_many_entries_repeats_only_the_head_of_its_reasons():
+    from reports.xlsx_rows import REASONS_REPEAT_CHARS
+
+    v = make.vault("kv", model="accessPolicy")
+    reasons = [f"entry {n} (principal {n:08d}) has no RBAC equivalent yet" for n in range(40)]
+    plan = [{"vaultId": v["id"], "vaultName": "kv", "readiness": "needs-assignments", "reasons": reasons,
+             "entries": [{"principalId": f"p{n}"} for n in range(3)]}]
+    ws = load(AuditResult(make.report([v], [], migration=plan), ()))["Migration"]
+    first, second, third = column(ws, "Reasons")
+    assert first == "; ".join(reasons)                      # whole on the vault's first row
+    assert second == third and second.endswith("…[all reasons on this vault's first row]")
+    assert len(second) < REASONS_REPEAT_CHARS + 60 and second.startswith(reasons[0])
