@@ -166,7 +166,12 @@ def write_estate_results(args, runs: list[dict]) -> None:
     info, ver = machine(), versions()
     r0 = runs[0]
     median = statistics.median(r["seconds"] for r in runs)
-    verdict = "meets" if median <= ESTATE_TARGET_SECONDS else "MISSES"
+    if r0["vaults"] >= 100_000:
+        verdict = (f"{'meets' if median <= ESTATE_TARGET_SECONDS else 'MISSES'} the "
+                   f"{ESTATE_TARGET_SECONDS:.0f} s target")
+    else:
+        verdict = (f"the {ESTATE_TARGET_SECONDS:.0f} s target is for the 100,000-vault estate; this run "
+                   "does not show it either way")
     lines = [
         "# XLSX writer on a generated estate",
         "",
@@ -183,7 +188,7 @@ def write_estate_results(args, runs: list[dict]) -> None:
         *[f"| {i} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['load']:.1f} | {r['rss_before_mib']:.0f} | "
           f"{r['rss_peak_mib']:.0f} | {r['bytes'] / 2**20:.1f} |" for i, r in enumerate(runs, 1)],
         "",
-        f"Median wall time {median:.2f} s: {verdict} the {ESTATE_TARGET_SECONDS:.0f} s target. CPU time is the "
+        f"Median wall time {median:.2f} s: {verdict}. CPU time is the "
         "writer's own cost; wall time also shows the shared machine's load.",
         "",
     ]
