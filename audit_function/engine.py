@@ -212,6 +212,7 @@ class VaultJob:
 
     def _run_other(self, resource, out: Evaluation) -> None:
         """A Managed HSM pool: the rules that judge its kind; it has no access model (local RBAC is data plane)."""
+        out.vault_stats[resource.key] = {"owner": self.ctx.owner(resource)}
         for prop, why in resource.unreadable:
             out.gaps.append(Gap(resource.id, "managed_hsms", f"properties.{prop} could not be read: {why}"))
         for rule in self.rules:

@@ -54,7 +54,7 @@ class Plans:
 
 
 class InventoryPass:
-    """Figures for the inventory row of every vault (today: principals with RBAC data access)."""
+    """Figures for the inventory row of every vault: principals with RBAC data access, and its owner."""
 
     name = "inventory"
     access_policy_vaults_only = False
@@ -64,7 +64,8 @@ class InventoryPass:
 
     def run(self, vault, access, ctx, results: MergedDict) -> None:
         results[vault.key] = {"rbacDataPrincipalCount": sum(
-            1 for p in access.data_principals() if access.rbac_data(p, objects=True))}
+            1 for p in access.data_principals() if access.rbac_data(p, objects=True)),
+            "owner": ctx.owner(vault)}   # inventory owner: the tag chain its findings use
 
 
 class AccessRowsPass:

@@ -57,6 +57,7 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
         "findingCount": sum(by_severity.values()),
         "findingsBySeverity": {s: by_severity.get(s, 0) for s in SEVERITIES},
         "templateDeployment": vault.template_deployment,
+        "owner": stats.get("owner"),   # the owner its findings carry (audit_function/owners.py chain)
         "tags": vault.tags,
     }
 

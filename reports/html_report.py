@@ -1,8 +1,10 @@
 """The HTML summary writer (``kv-audit-report.html``): one self-contained page a reviewer skims first.
 
 Run status and coverage come first (an incomplete run is a red banner at the top), then the
-fix-first list, counts by severity and rule, vaults by permission model and exposure, migration
-readiness, and a searchable, sortable findings table. Everything is in the one file: inline CSS
+fix-first list, the trend over past runs (``summary.trend``, an SVG line chart and its table),
+counts by severity and rule, summary tables by severity, rule, owner and subscription (the same
+pandas-built rows as the spreadsheet's, :mod:`reports.summary_tables`), vaults by permission model
+and exposure, migration readiness, and a searchable, sortable findings table. Everything is in the one file: inline CSS
 and script (their SHA-256 hashes are the only sources the page's Content-Security-Policy allows,
 with ``default-src 'none'``, so opening it fetches nothing), charts drawn as inline SVG by
 :mod:`reports.html_charts`. Templates are jinja2 with autoescape on: every name, tag and message
@@ -19,7 +21,8 @@ from collections import Counter
 from importlib import resources
 
 from audit_function.result import AuditResult
-from reports.html_charts import bar_chart, css_class
+from reports.html_charts import bar_chart, css_class, line_chart
+from reports.summary_tables import TREND_FIELDS, Tally, trend_label, trend_points
 
 TABLE_CAP = 5_000
 FIX_FIRST_CAP = 25
@@ -77,15 +80,16 @@ def _row(finding: dict) -> dict:
     }
 
 
-def _scan_findings(report: dict) -> tuple[list[dict], list[dict], int]:
-    """One pass: the table rows (capped), the fix-first rows, and how many findings there are."""
+def _scan_findings(report: dict, tally: Tally) -> tuple[list[dict], list[dict], int]:
+    """One pass: the table rows (capped), the fix-first rows, and how many findings there are.
+    Every finding is read once (a million-finding spool too): ``tally`` gathers the columns of
+    the summary tables on the way."""
     wanted = [fp for fp in ((report.get("summary") or {}).get("fixFirst") or []) if isinstance(fp, str)]
     wanted_set = set(wanted[:FIX_FIRST_CAP])
-    findings = report.get("findings") or ()
-    sized = hasattr(findings, "__len__")
     rows, fix, fallback, seen = [], {}, [], 0
-    for finding in findings:
+    for finding in report.get("findings") or ():
         seen += 1
+        tally.add(finding)
         if seen <= TABLE_CAP:
             rows.append(_row(finding))
         fp = finding.get("fingerprint")
@@ -93,10 +97,8 @@ def _scan_findings(report: dict) -> tuple[list[dict], list[dict], int]:
             fix[fp] = _row(finding)
         elif not wanted_set and len(fallback) < FIX_FIRST_CAP and not finding.get("suppressed"):
             fallback.append(_row(finding))
-        if sized and seen >= TABLE_CAP and len(fix) == len(wanted_set) and (wanted_set or len(fallback) >= FIX_FIRST_CAP):
-            break  # a million-finding spool: what the page shows is read, the rest stays on disk
     ordered = [fix[fp] for fp in wanted[:FIX_FIRST_CAP] if fp in fix] if wanted_set else fallback
-    return rows, ordered, len(findings) if sized else seen
+    return rows, ordered, seen
 
 
 def _vault_matrix(report: dict) -> tuple[list[str], list[dict]]:
@@ -128,7 +130,8 @@ def _migration_rows(report: dict) -> tuple[list[dict], int]:
 def build_context(report: dict) -> dict:
     run = report.get("run") or {}
     summary = report.get("summary") or {}
-    rows, fix_first, total = _scan_findings(report)
+    tally = Tally()
+    rows, fix_first, total = _scan_findings(report, tally)
     gaps = list(run.get("gaps") or ())
     not_evaluated = list(run.get("notEvaluated") or ())
     coverage = [c for c in (run.get("coverage") or ()) if isinstance(c, dict)]
@@ -149,6 +152,12 @@ def build_context(report: dict) -> dict:
         "readiness": bar_chart([(r, readiness.get(r, 0), f"ready-{r}") for r in READINESS],
                                title="Migration readiness of access-policy vaults", chart_id="chart-readiness"),
     }
+    tables = tally.tables(report.get("vaults") or (), severities=SEVERITIES, rules=list(by_rule),
+                          severity_totals=summary.get("bySeverity"), cap=LIST_CAP)
+    points = trend_points(summary)
+    labels = [trend_label(p, n) for n, p in enumerate(points, 1)]
+    charts["trend"] = line_chart(labels, {name: [p[name] for p in points] for name in TREND_FIELDS},
+                                 title="Findings per run (summary.trend)", chart_id="chart-trend")
     week = {k: summary.get(k) for k in ("new", "persisting", "resolved", "unverified", "suppressed")
             if summary.get(k) is not None}
     statuses = sorted({r["status"] for r in rows if r["status"]})
@@ -166,6 +175,9 @@ def build_context(report: dict) -> dict:
         "matrix_columns": columns, "matrix": matrix,
         "migration": migration_rows, "migration_total": migration_total, "migration_cap": MIGRATION_CAP,
         "severities": SEVERITIES,
+        "tables": [tables[key] for key in ("severity", "rule", "owner", "subscription")],
+        "trend": [{"label": label, **point} for label, point in zip(labels, points)],
+        "trend_fields": TREND_FIELDS,
     }
 
 

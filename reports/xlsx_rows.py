@@ -24,6 +24,17 @@ GOOD = ("C6EFCE", "006100")
 INERT = ("D9D9D9", "595959")
 READINESS_STYLE = {"ready": GOOD, "needs-assignments": WARN, "review-latent-grants": BAD,
                    "blocked": ("C00000", "FFFFFF")}
+EVIDENCE_MAX_CHARS = 2_000   # the evidence JSON shown per finding; the JSON report has all of it
+EVIDENCE_MARKER = " …[evidence cut at {cap:,} of {total:,} characters: the JSON report has it in full (fingerprint {fp})]"
+# A vault with hundreds of policy entries has one row per entry, and its reasons (often a line per
+# entry) were repeated on every row: 500 MB of sheet XML on a 10,000-vault estate. The vault's first
+# row carries the reasons (up to REASONS_MAX_CHARS), the others a short head of them.
+REASONS_MAX_CHARS = 4_000
+REASONS_REPEAT_CHARS = 300
+REASONS_MARKER = " …[reasons cut at {cap:,} of {total:,} characters: the JSON report's migration section has them all]"
+REASONS_REPEAT_MARKER = " …[all reasons on this vault's first row]"
+COMMANDS_MAX_CHARS = 4_000   # per Migration row; `kv-audit plan` writes every command in full
+COMMANDS_MARKER = "\n…[commands cut at {cap:,} of {total:,} characters: `kv-audit plan` writes them all as scripts]"
 SOURCE_WORDS = {"accessPolicy": "access policy", "roleAssignment": "role assignment",
                 "eligibleAssignment": "eligible assignment (PIM)"}
 
@@ -71,17 +82,18 @@ class Lookup:
 def finding_columns(with_status: bool) -> list[Column]:
     columns = [
         Column("Severity", 10, highlight=SEVERITY_STYLE),
-        Column("Rule", 28), Column("Title", 40), Column("Vault", 24, link=True), Column("Subject", 14),
+        Column("Rule", 28), Column("Title", 36, wrap=True), Column("Vault", 24, link=True), Column("Subject", 14),
         Column("Vaults affected", 10), Column("Owner", 26), Column("Principal name", 30),
         Column("Subscription", 26), Column("Resource group", 24), Column("Principal", 38),
         Column("Principal type", 16), Column("Role", 30), Column("Scope", 40),
-        Column("Message", 70), Column("Remediation", 60),
+        Column("Message", 60, wrap=True), Column("Remediation", 56, wrap=True),
     ]
     if with_status:
         columns += [Column("Status", 12), Column("First seen", 20), Column("Suppressed", 12),
                     Column("Suppression", 30)]
-    columns += [Column("Fingerprint", 20), Column("Assignment ID", 40), Column("Vault ID", 40),
-                Column("Evidence", 60)]
+    # ids and the evidence JSON stay on screen: the print area ends before them
+    columns += [Column("Fingerprint", 20, printed=False), Column("Assignment ID", 40, printed=False),
+                Column("Vault ID", 40, printed=False), Column("Evidence", 60, printed=False)]
     return columns
 
 
@@ -105,8 +117,18 @@ def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
     ]
     if with_status:
         values += [c(get("status")), c(get("firstSeen")), c(get("suppressed")), c(get("suppression"))]
-    values += [c(get("fingerprint")), c(get("assignmentId")), c(vault_id), c(as_json(get("evidence")))]
+    values += [c(get("fingerprint")), c(get("assignmentId")), c(vault_id), c(_evidence(finding))]
     return values, lookup.url(vault_id)
+
+
+def _evidence(finding: dict):
+    """The evidence as JSON, cut at EVIDENCE_MAX_CHARS: a grant reaching thousands of vaults lists
+    them all in its evidence, far more than a cell is read for (and most of the workbook's size)."""
+    text = as_json(finding.get("evidence"))
+    if text is None or len(text) <= EVIDENCE_MAX_CHARS:
+        return text
+    return text[:EVIDENCE_MAX_CHARS] + EVIDENCE_MARKER.format(cap=EVIDENCE_MAX_CHARS, total=len(text),
+                                                               fp=finding.get("fingerprint") or "?")
 
 
 # ---- Vaults ----
@@ -114,7 +136,7 @@ def finding_row(finding: dict, text, lookup: Lookup, with_status: bool):
 def vault_columns(severities: list[str]) -> list[Column]:
     return [
         Column("Vault", 24, link=True), Column("Subscription", 26), Column("Subscription ID", 38),
-        Column("Resource group", 24), Column("Location", 14),
+        Column("Resource group", 24), Column("Owner", 26), Column("Location", 14),
         Column("Permission model", 16, highlight={"accessPolicy": WARN}),
         Column("Public network access", 14), Column("ACL default action", 12),
         Column("Network exposure", 14, highlight={"public": BAD, "firewalled": WARN, "perimeter": GOOD, "private": GOOD}),
@@ -123,7 +145,7 @@ def vault_columns(severities: list[str]) -> list[Column]:
         Column("Purge protection", 12, highlight={"no": BAD, "not set": BAD}),
         Column("Access policies", 10), Column("RBAC data principals", 12), Column("Findings", 10),
         *[Column(severity.capitalize(), 9) for severity in severities],
-        Column("Tags", 40), Column("Vault ID", 40), Column("Tenant ID", 38),
+        Column("Tags", 40), Column("Vault ID", 40, printed=False), Column("Tenant ID", 38, printed=False),
     ]
 
 
@@ -143,7 +165,7 @@ def vault_row(vault: dict, text, lookup: Lookup, severities: list[str]):
     tags = get("tags")
     values = [
         c(get("name")), c(get("subscriptionName")), c(get("subscriptionId")), c(get("resourceGroup")),
-        c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
+        c(get("owner")), c(get("location")), c(get("permissionModel")), c(get("publicNetworkAccess")),
         c(get("networkDefaultAction")), c(network_exposure(vault)), c(get("ipRuleCount")),
         c(_count(get("approvedPrivateEndpoints"))), c(_flag(get("softDeleteEnabled"))),
         c(_flag(get("purgeProtectionEnabled"))), c(get("accessPolicyCount")),
@@ -163,7 +185,7 @@ ACCESS_COLUMNS = [
     Column("Source", 16), Column("Role", 30), Column("Scope", 40), Column("Scope level", 14),
     Column("Effective", 10, highlight={"no": INERT}), Column("Permissions", 50),
     Column("Object-scoped", 10), Column("Conditional", 10), Column("Data actions", 60),
-    Column("Assignment ID", 40), Column("Vault ID", 40),
+    Column("Assignment ID", 40, printed=False), Column("Vault ID", 40, printed=False),
 ]
 
 
@@ -187,8 +209,8 @@ def access_row(row: dict, text, lookup: Lookup):
 MIGRATION_COLUMNS = [
     Column("Vault", 24, link=True), Column("Readiness", 20, highlight=READINESS_STYLE),
     Column("Reasons", 40), Column("Principal", 38), Column("Principal type", 16),
-    Column("Proposed roles", 34), Column("Excess", 34), Column("Commands", 90, wrap=True),
-    Column("Vault ID", 40),
+    Column("Proposed roles", 34, wrap=True), Column("Excess", 34, wrap=True), Column("Commands", 90, wrap=True),
+    Column("Vault ID", 40, printed=False),
 ]
 
 
@@ -197,16 +219,33 @@ def migration_rows(plan: dict, text, lookup: Lookup):
     c = text.clean
     vault_id = plan.get("vaultId")
     url = lookup.url(vault_id)
-    head = [c(lookup.vault_name(plan)), c(plan.get("readiness")), c(_lines(plan.get("reasons"), "; "))]
+    name, readiness = c(lookup.vault_name(plan)), c(plan.get("readiness"))
+    reasons = _lines(plan.get("reasons"), "; ")
+    first = c(_cut(reasons, REASONS_MAX_CHARS, REASONS_MARKER))
+    rest = c(_cut(reasons, REASONS_REPEAT_CHARS, REASONS_REPEAT_MARKER))
     entries = plan.get("entries") or [{}]
-    for entry in entries:
+    for n, entry in enumerate(entries):
         entry = entry if isinstance(entry, dict) else {"principalId": entry}
-        values = head + [
+        values = [name, readiness, first if n == 0 else rest] + [
             c(entry.get("principalId")), c(entry.get("principalType")),
             c(entry.get("proposedRoles")), c(entry.get("excess")),
-            c(_lines(entry.get("commands"), "\n")), c(vault_id),
+            c(_commands(entry.get("commands"))), c(vault_id),
         ]
         yield values, url
+
+
+def _commands(commands):
+    """The entry's commands, one a line, cut at COMMANDS_MAX_CHARS on a whole command."""
+    return _cut(_lines(commands, "\n"), COMMANDS_MAX_CHARS, COMMANDS_MARKER, "\n")
+
+
+def _cut(text, cap: int, marker: str, boundary: str = "; "):
+    """``text`` up to ``cap`` characters, ending on ``boundary`` when that keeps at least half."""
+    if not isinstance(text, str) or len(text) <= cap:
+        return text
+    cut = text.rfind(boundary, 0, cap)
+    cut = cut if cut > cap // 2 else cap
+    return text[:cut] + marker.format(cap=cap, total=len(text))
 
 
 def migration_row_count(plans: list[dict]) -> int:
@@ -223,8 +262,8 @@ def _lines(items, separator: str):
 
 GAP_COLUMNS = [
     Column("Kind", 14, highlight={"gap": BAD}), Column("Scope", 40), Column("Table", 18),
-    Column("Rule", 28), Column("Vault", 24, link=True), Column("Reason", 60), Column("Details", 40),
-    Column("Vault ID", 40),
+    Column("Rule", 28), Column("Vault", 24, link=True), Column("Reason", 60, wrap=True), Column("Details", 40),
+    Column("Vault ID", 40, printed=False),
 ]
 _GAP_KEYS = {"scope", "table", "reason"}
 _NOT_EVALUATED_KEYS = {"ruleId", "vaultId", "vaultName", "reason"}

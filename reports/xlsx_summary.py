@@ -1,14 +1,16 @@
-"""The Summary sheet: run metadata, the incomplete-run banner, counts and charts.
+"""The Summary sheet: run metadata, the incomplete-run banner, trend, counts and charts.
 
 Written last (it reports how the other sheets came out) and moved to the front by the writer.
-Its length is bounded whatever the estate size: gaps and subscriptions beyond a cap are
-counted in a marker line that points to the full sheet.
+Its length is bounded whatever the estate size: gaps, owners and subscriptions beyond a cap are
+counted in a marker line that points to the full sheet. The count tables (by severity, rule,
+owner, subscription) come from ``reports/summary_tables.py``, the same rows the HTML page shows.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, PieChart, Reference
@@ -16,11 +18,12 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from .xlsx_rows import SEVERITY_STYLE
-from .xlsx_table import Page
+from .xlsx_table import Page, print_setup
 from .xlsx_text import describe, network_exposure
+from .xlsx_trend import write_trend
 
 SUMMARY_MAX_GAPS = 10
-SUMMARY_MAX_SUBSCRIPTIONS = 1_000
+SUMMARY_MAX_ROWS = 1_000   # owners and subscriptions listed (summary_tables cap)
 GAPS_SHEET = "Not evaluated & gaps"
 
 TITLE_FONT = Font(bold=True, size=16, color="1F3864")
@@ -46,6 +49,7 @@ class SheetFacts:
     neutralized: int = 0
     truncated: int = 0
     tool_version: str = ""
+    tables: dict[str, Any] = field(default_factory=dict)   # summary_tables.Table by key
 
 
 def is_incomplete(run: dict) -> bool:
@@ -64,6 +68,8 @@ class _Sheet:
             self.ws.column_dimensions[letter].width = 12
         self.ws.sheet_properties.tabColor = tab_colour
         self.ws.sheet_view.tabSelected = True  # the tab Excel opens on (views are written first)
+        print_setup(self.ws, title_rows=None)
+        self.section_font, self.head_font, self.head_fill = SECTION_FONT, HEAD_FONT, HEAD_FILL
 
     def line(self, *values, font=None, fill=None, height=None, span=False):
         """One row; ``span`` paints the fill across the whole text area (banners)."""
@@ -121,32 +127,46 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
     for label, value in _run_facts(report, run, summary, findings, vaults, facts):
         sheet.line(label, value)
 
-    by_severity = _severity_counts(summary, findings, facts.severities)
-    head, last = sheet.table("Findings by severity", ["Severity", "Findings"], by_severity)
+    tables = facts.tables
+    head, last = _count_table(sheet, tables["severity"])
     charts_at = head
-    _severity_chart(sheet.ws, head, last, [s for s, _ in by_severity], anchor=f"J{charts_at}")
+    trend_head, charted = write_trend(sheet, summary)
+    slot = 0
+    if charted:   # the trend chart sits beside its own table; the others stack below it
+        charts_at, slot = trend_head, 1
+    _severity_chart(sheet.ws, head, last, [row[0] for row in tables["severity"].rows],
+                    anchor=f"J{charts_at + 16 * slot}")
 
     models = Counter(str(v.get("permissionModel") or "unknown") for v in vaults)
     head, last = sheet.table("Vaults by permission model", ["Permission model", "Vaults"],
                              sorted(models.items()))
     _pie(sheet.ws, "Vaults by permission model", head, last, sorted(models), MODEL_COLOURS,
-         anchor=f"J{charts_at + 16}")
+         anchor=f"J{charts_at + 16 * (slot + 1)}")
 
     exposure = Counter(network_exposure(v) for v in vaults)
     order = [e for e in ("public", "firewalled", "perimeter", "private") if e in exposure]
     head, last = sheet.table("Vaults by network exposure", ["Exposure", "Vaults"],
                              [(e, exposure[e]) for e in order])
     _pie(sheet.ws, "Vaults by network exposure", head, last, order, EXPOSURE_COLOURS,
-         anchor=f"J{charts_at + 32}")
+         anchor=f"J{charts_at + 16 * (slot + 2)}")
 
-    by_rule = summary.get("byRule")
-    if not isinstance(by_rule, dict):
-        by_rule = Counter(f.get("ruleId") for f in findings)
-    sheet.table("Findings by rule", ["Rule", "Findings"], list(by_rule.items()))
+    for key in ("rule", "owner", "subscription"):
+        _count_table(sheet, tables[key])
 
     sheet.table("Sheets", ["Sheet", "Rows", "Notes"], _sheet_rows(facts.pages))
-    _subscriptions(sheet, findings, vaults, facts.severities)
     return sheet.ws
+
+
+_MORE = {"owner": "owners: filter the Findings and Vaults sheets by Owner",
+         "subscription": "subscriptions: filter the Vaults and Findings sheets"}
+
+
+def _count_table(sheet, table):
+    """A summary_tables.Table as a titled block (unsuppressed counts; suppressed in a column)."""
+    head, last = sheet.table(table.title, list(table.headers), table.rows)
+    if table.more:
+        sheet.line(f"… {table.more:,} more {_MORE.get(table.key, 'rows')}")
+    return head, last
 
 
 def _banner(sheet, run):
@@ -196,13 +216,6 @@ def _run_facts(report, run, summary, findings, vaults, facts):
                        "shown with a leading apostrophe so that it can never run as a formula.")
 
 
-def _severity_counts(summary, findings, severities):
-    counts = summary.get("bySeverity")
-    if not isinstance(counts, dict):
-        counts = Counter(str(f.get("severity")).lower() for f in findings)
-    return [(severity, counts.get(severity, 0)) for severity in severities]
-
-
 def _sheet_rows(pages: dict[str, list[Page]]):
     for name, sheet_pages in pages.items():
         titles = [page.title for page in sheet_pages]
@@ -213,33 +226,6 @@ def _sheet_rows(pages: dict[str, list[Page]]):
             if page.links_dropped:
                 notes.append(f"{page.links_dropped:,} rows past Excel's hyperlink limit have no portal link")
             yield page.title, page.rows, "; ".join(notes) or None
-
-
-def _subscriptions(sheet, findings, vaults, severities):
-    names, vault_counts = {}, Counter()
-    for vault in vaults:
-        key = str(vault.get("subscriptionId") or "").lower()
-        vault_counts[key] += 1
-        names.setdefault(key, (vault.get("subscriptionName"), vault.get("subscriptionId")))
-    totals, by_severity = Counter(), Counter()
-    for finding in findings:
-        key = str(finding.get("subscriptionId") or "").lower()
-        totals[key] += 1
-        by_severity[key, str(finding.get("severity")).lower()] += 1
-        names.setdefault(key, (None, finding.get("subscriptionId")))
-    keys = sorted(names, key=lambda k: (-totals[k], str(names[k][0] or names[k][1] or "")))
-    rows = []
-    for key in keys[:SUMMARY_MAX_SUBSCRIPTIONS]:
-        name, sub_id = names[key]
-        label = name or sub_id or "(no subscription: tenant or management-group scope)"
-        rows.append([label, sub_id, vault_counts[key], totals[key],
-                     *[by_severity[key, s] for s in severities]])
-    if len(keys) > SUMMARY_MAX_SUBSCRIPTIONS:
-        rows.append([f"… {len(keys) - SUMMARY_MAX_SUBSCRIPTIONS:,} more subscriptions: "
-                     "filter the Vaults and Findings sheets"])
-    sheet.table("Findings by subscription",
-                ["Subscription", "Subscription ID", "Vaults", "Findings",
-                 *[s.capitalize() for s in severities]], rows)
 
 
 def _severity_chart(ws, head, last, severities, anchor):

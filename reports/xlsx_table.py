@@ -5,6 +5,13 @@ writes its header on every page, fills a page up to ``max_rows`` (header include
 ``"<title> (2)"``, ``"<title> (3)"`` … with the same header; rows past ``max_links`` on a page
 keep their text but get no hyperlink. Each page is an Excel table (banded style, autofilter)
 with a frozen header, column widths, and conditional fills for highlighted values.
+
+Wrapped columns wrap their text, and a row whose wrapped text needs more than one line gets an
+explicit height from its line count (LibreOffice and Excel do not grow a row for wrapped text
+written without a height on their own: tall cells would overprint the rows below). Every page is
+set up for printing: landscape, fitted to one page wide, header row repeated on every page,
+the sheet name in the page header and "Page n of N" in the footer; the print area stops at the
+last column meant for reading (ids and evidence JSON are left to the screen).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from .xlsx_fastrows import FastSheet, Link
+from .xlsx_fastrows import FastSheet, Link, Wrapped
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530
@@ -29,6 +37,8 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", start_color="1F3864", end_color="1F3864")
 LINK_FONT = Font(color="0563C1", underline="single")
 WRAP = Alignment(wrap_text=True, vertical="top")
+LINE_POINTS = 15.0        # one line of the default 11-point font
+MAX_ROW_POINTS = 409.0    # Excel's largest row height
 
 
 @dataclass(frozen=True)
@@ -36,8 +46,43 @@ class Column:
     header: str
     width: float = 16
     link: bool = False   # the row's URL (if any) is attached to this column's cell
-    wrap: bool = False   # wrap long text (use on small sheets only: it styles every cell)
+    wrap: bool = False   # wrap long text; the row gets the height its lines need
+    printed: bool = True  # within the print area (the area ends at the last printed column)
     highlight: dict = field(default_factory=dict)  # cell value -> (fill RGB, font RGB)
+
+
+def text_lines(text, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide (rounded up:
+    a row a little too tall reads fine, one too short hides text)."""
+    if not isinstance(text, str) or not text:
+        return 1
+    per_line = max(1, int(width) - 1)
+    if "\n" not in text:
+        return -(-len(text) // per_line) if len(text) > per_line else 1
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+
+
+def row_height(lines: int) -> float | None:
+    """Points for a row of ``lines`` lines, or None for a one-line row (the default height)."""
+    if lines <= 1:
+        return None
+    return min(MAX_ROW_POINTS, LINE_POINTS * lines)
+
+
+def print_setup(ws, title_rows: str | None = "1:1") -> None:
+    """Landscape, one page wide (as many pages tall as needed), the sheet name in the page
+    header and the page number in the footer (``&A``/``&P``/``&N`` are Excel's header codes: no
+    estate text goes in)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_options.gridLines = False
+    ws.oddHeader.center.text = "&A"
+    ws.oddFooter.left.text = "kv-audit"
+    ws.oddFooter.right.text = "Page &P of &N"
+    if title_rows:
+        ws.print_title_rows = title_rows
 
 
 @dataclass
@@ -62,7 +107,8 @@ class PagedSheet:
         self.max_links = max_links
         self.pages: list[Page] = []
         self._link_col = next((i for i, c in enumerate(columns) if c.link), None)
-        self._wrap_cols = [i for i, c in enumerate(columns) if c.wrap]
+        self._wrap_cols = [(i, c.width) for i, c in enumerate(columns) if c.wrap]
+        self._printed = max((i for i, c in enumerate(columns, 1) if c.printed), default=len(columns))
         self._ws = None
         self._links = 0
         self._open_page()
@@ -79,10 +125,13 @@ class PagedSheet:
                 self._links += 1
             else:
                 page.links_dropped += 1
-        for i in self._wrap_cols:
-            if values[i] is not None:
-                values[i] = self._cell(values[i], alignment=WRAP)
-        self._ws.append(values)
+        lines = 1
+        for i, width in self._wrap_cols:
+            value = values[i]
+            if isinstance(value, str):
+                lines = max(lines, text_lines(value, width))
+                values[i] = Wrapped(value)
+        self._ws.append(values, height=row_height(lines))
         page.rows += 1
 
     def close(self) -> list[Page]:
@@ -92,11 +141,11 @@ class PagedSheet:
     def _open_page(self) -> None:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        ws = FastSheet.add_to(self.workbook, title, LINK_FONT)
+        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP)
         for i, column in enumerate(self.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = column.width
         ws.freeze_panes = "A2"
-        ws.print_title_rows = "1:1"
+        print_setup(ws)
         self._ws = ws
         ws.append([self._cell(c.header, font=HEADER_FONT, fill=HEADER_FILL) for c in self.columns])
         self._links = 0
@@ -106,6 +155,7 @@ class PagedSheet:
         page, ws = self.pages[-1], self._ws
         last_col = get_column_letter(len(self.columns))
         ref = f"A1:{last_col}{page.rows + 1}"
+        ws.print_area = f"A1:{get_column_letter(self._printed)}{page.rows + 1}"
         if page.rows:
             number = len(self.pages)
             table = Table(

@@ -167,8 +167,8 @@ def as_read_back(text: str) -> str:
 def hostile_estate() -> AuditResult:
     """Every estate-controlled text field of every sheet carries a payload."""
     p = PAYLOADS
-    v1 = vault(p[0], rg=p[1], tags={p[2]: p[3], "owner": "x"}, subscriptionName=p[4], location=p[5])
-    v2 = vault(p[1], sub=2, model="accessPolicy", tags={"k": "v"}, subscriptionName=p[3])
+    v1 = vault(p[0], rg=p[1], tags={p[2]: p[3], "owner": "x"}, subscriptionName=p[4], location=p[5], owner=p[3])
+    v2 = vault(p[1], sub=2, model="accessPolicy", tags={"k": "v"}, subscriptionName=p[3], owner=p[5])
     findings = []
     for i, payload in enumerate(p):
         v = v1 if i % 2 == 0 else v2
@@ -178,6 +178,7 @@ def hostile_estate() -> AuditResult:
             principalType=payload, resourceGroup=payload, scope=payload,
             assignmentId=payload, evidence={"displayName": payload},
             status=payload, firstSeen=payload, suppressed=False, suppression={"reason": payload},
+            owner=payload,
         ))
     access = tuple(
         access_row(v1, payload, permissions=payload, roleName=payload, principalType=payload,
@@ -197,4 +198,13 @@ def hostile_estate() -> AuditResult:
     )
     doc["run"]["id"] = p[0]
     doc["run"]["scope"] = p[2]
+    doc["summary"]["trend"] = [{"runAt": payload, "high": i, "medium": 1, "low": 0, "new": 1, "resolved": 0}
+                               for i, payload in enumerate(p)]
     return AuditResult(report=doc, access=access)
+
+
+def trend(points: int, *, start: int = 1) -> list[dict]:
+    """``points`` weekly trend points, oldest first (the last one is the current run)."""
+    return [{"runAt": f"2026-{(start + i - 1) // 4 + 1:02d}-{(start + i - 1) % 4 * 7 + 1:02d}T06:00:00Z",
+             "high": 10 + i, "medium": 20 - i, "low": 5 + i % 3, "new": i % 4, "resolved": (i * 3) % 5}
+            for i in range(points)]

@@ -139,24 +139,30 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch):
         chromium.chromium_binary()
 
 
-def test_stops_reading_a_large_finding_list_once_the_page_is_full():
+def test_a_large_finding_list_is_read_once_and_counted_in_full():
+    """The table stops at TABLE_CAP rows, but the summary tables count every finding: the
+    spool (sized and iterable, like the engine's finding store) is read exactly once."""
     v = vault("kv1")
 
-    class Spool:  # sized and iterable, like the engine's finding store
+    class Spool:
         def __init__(self, n):
-            self.n, self.read = n, 0
+            self.n, self.read, self.passes = n, 0, 0
 
         def __len__(self):
             return self.n
 
         def __iter__(self):
+            self.passes += 1
             for i in range(self.n):
                 self.read += 1
-                yield finding("no-private-endpoint", v, i)
+                yield finding("no-private-endpoint", v, i, owner=f"team-{i % 3}")
 
     spool = Spool(TABLE_CAP * 20)
     report = report_of([], [v])
     report["findings"] = spool
     html = render(report)
-    assert spool.read == TABLE_CAP
+    assert spool.passes == 1 and spool.read == TABLE_CAP * 20
     assert f"of {TABLE_CAP * 20:,} findings" in html
+    assert html.count("<tr data-severity=") == TABLE_CAP
+    by_owner = html.split('id="by-owner-table"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>team-0</td><td class=\"n\">0</td><td class=\"n\">{TABLE_CAP * 20 // 3 + 1:,}</td>" in by_owner

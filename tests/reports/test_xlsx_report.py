@@ -220,15 +220,16 @@ def test_summary_run_metadata_and_counts(small):
     assert facts["Source"] == "snapshot"
     assert facts["Scope"] == "managementGroups: mg-root"
     assert facts["Tool version"].startswith("kv-audit ")
-    assert summary_block(wb, "Findings by severity") == [["high", 2], ["medium", 2], ["low", 2]]
-    by_rule = summary_block(wb, "Findings by rule")
-    assert [r[0] for r in by_rule] == make.ALL_RULES  # every rule, zeros included
-    assert dict(by_rule)["dead-access-policy"] == 0 and dict(by_rule)["no-private-endpoint"] == 2
+    assert summary_block(wb, "Findings by severity") == [["high", 2, 0], ["medium", 2, 0], ["low", 2, 0]]
+    by_rule = {r[0]: r[1:] for r in summary_block(wb, "Findings by rule")}
+    assert sorted(by_rule) == sorted(make.ALL_RULES)  # every rule, zeros included
+    # findings, high, medium, low, suppressed
+    assert by_rule["dead-access-policy"] == [0, 0, 0, 0, 0] and by_rule["no-private-endpoint"][0] == 2
     assert summary_block(wb, "Vaults by permission model") == [["accessPolicy", 1], ["rbac", 2]]
     assert summary_block(wb, "Vaults by network exposure") == [["public", 1], ["firewalled", 1], ["private", 1]]
     subs = summary_block(wb, "Findings by subscription")
-    assert subs[0] == ["sub-1", make.subscription_id(1), 2, 4, 2, 1, 1]
-    assert subs[1] == ["sub-2", make.subscription_id(2), 1, 2, 0, 1, 1]
+    assert subs[0] == ["sub-1", make.subscription_id(1), 2, 4, 2, 1, 1, 0]
+    assert subs[1] == ["sub-2", make.subscription_id(2), 1, 2, 0, 1, 1, 0]
 
 
 def test_summary_has_three_charts(small):
@@ -317,14 +318,15 @@ def test_payloads_are_kept_but_neutralized_on_every_sheet(hostile):
         expected = make.as_read_back(payload)
         for sheet in ("Findings", "Access", "Migration", GAPS_SHEET):
             assert (sheet, expected) in found, (sheet, payload)
-    # Summary: run id, scope, and the subscription names of the by-subscription table
-    for payload in (make.PAYLOADS[0], make.PAYLOADS[2], make.PAYLOADS[3], make.PAYLOADS[4]):
+    # Summary: run id, scope, subscription names, owners (by-owner table) and trend run dates
+    for payload in make.PAYLOADS:
         assert ("Summary", make.as_read_back(payload)) in found, payload
     vaults = hostile["Vaults"]
     assert vaults["A2"].value == make.as_read_back(make.PAYLOADS[0])   # vault name
     assert vaults["D2"].value == make.as_read_back(make.PAYLOADS[1])   # resource group
     assert vaults["B2"].value == make.as_read_back(make.PAYLOADS[4])   # subscription name (tab)
-    assert vaults["E2"].value == make.as_read_back(make.PAYLOADS[5])   # location (CR)
+    assert vaults["E2"].value == make.as_read_back(make.PAYLOADS[3])   # owner
+    assert vaults["F2"].value == make.as_read_back(make.PAYLOADS[5])   # location (CR)
     tags = column(vaults, "Tags")[0]
     assert tags.startswith("'-2+3") and "@SUM" in tags
 
@@ -434,10 +436,10 @@ def test_over_long_cells_are_truncated_visibly(small):
 
 def test_excel_cell_limit_counts_utf16_units(small):
     v = small[0].report["vaults"][0]
-    evidence = {"blob": "\U0001F510" * 20_000}  # 40,000+ UTF-16 units, 20,000+ code points
-    doc = make.report([v], [make.finding("no-private-endpoint", v, evidence=evidence)])
-    value = column(load(render(AuditResult(doc, ())))["Findings"], "Evidence")[0]
-    assert utf16_len(value) <= 32_767 < utf16_len(str(evidence))
+    message = "\U0001F510" * 20_000  # 40,000+ UTF-16 units, 20,000+ code points
+    doc = make.report([v], [make.finding("no-private-endpoint", v, message=message)])
+    value = column(load(render(AuditResult(doc, ())))["Findings"], "Message")[0]
+    assert utf16_len(value) <= 32_767 < utf16_len(message)
     assert value.endswith("see the JSON report]") and "\ufffd" not in value
 
 
@@ -458,7 +460,7 @@ def test_empty_estate_renders_headers_only():
     wb = load(render(AuditResult(make.report([], []), ())))
     assert wb["Findings"].max_row == 1 and not wb["Findings"].tables
     assert wb["Findings"].auto_filter.ref == "A1:T1"
-    assert summary_block(wb, "Findings by severity") == [["high", 0], ["medium", 0], ["low", 0]]
+    assert summary_block(wb, "Findings by severity") == [["high", 0], ["medium", 0], ["low", 0]]  # suppressed: unknown
 
 
 def test_minimal_report_with_missing_optional_keys():
@@ -473,7 +475,7 @@ def test_minimal_report_with_missing_optional_keys():
     wb = load(render(AuditResult(doc, ({"vaultId": "x", "effective": False},))))
     assert column(wb["Findings"], "Severity") == ["critical"]
     assert "Critical" in header(wb["Vaults"])
-    assert summary_block(wb, "Findings by severity")[0] == ["critical", 1]
+    assert summary_block(wb, "Findings by severity")[0] == ["critical", 1, 0]
     assert column(wb["Migration"], "Readiness") == ["ready"]
 
 
