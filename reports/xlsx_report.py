@@ -70,7 +70,7 @@ class XlsxWriter:
         vaults = report.get("vaults") or []
         run = report.get("run") or {}
         text = CellText(self.max_cell_chars)
-        lookup = Lookup(vaults)
+        lookup = Lookup(vaults, report.get("roles"))
         severities = _severities(report)
         workbook = Workbook(write_only=True)
         workbook.properties.creator = "kv-audit"

@@ -47,7 +47,8 @@ def severity_rank(severity: str) -> tuple:
 class Lookup:
     """Vault and subscription names by id (case-insensitive), portal URLs cached per vault."""
 
-    def __init__(self, vaults: list[dict]):
+    def __init__(self, vaults: list[dict], roles: dict | None = None):
+        self.roles = {str(k).lower(): v for k, v in (roles or {}).items() if isinstance(v, dict)}
         self.vaults = {}
         self.subscriptions = {}
         for vault in vaults:
@@ -62,6 +63,11 @@ class Lookup:
 
     def vault_name(self, row: dict, id_key: str = "vaultId"):
         return row.get("vaultName") or self.vault(row.get(id_key)).get("name")
+
+    def role_name(self, role_id) -> str:
+        """A role's name from the report's ``roles`` (keyed by lower-case GUID), else the id itself."""
+        key = str(role_id).rsplit("/", 1)[-1].lower()
+        return (self.roles.get(key) or {}).get("roleName") or str(role_id)
 
     def subscription(self, subscription_id):
         if not subscription_id:
@@ -227,11 +233,26 @@ def migration_rows(plan: dict, text, lookup: Lookup):
     for n, entry in enumerate(entries):
         entry = entry if isinstance(entry, dict) else {"principalId": entry}
         values = [name, readiness, first if n == 0 else rest] + [
-            c(entry.get("principalId")), c(entry.get("principalType")),
-            c(entry.get("proposedRoles")), c(entry.get("excess")),
+            c(_named(entry)), c(entry.get("principalType")),
+            c(_role_names(entry, lookup)), c(entry.get("excess")),
             c(_commands(entry.get("commands"))), c(vault_id),
         ]
         yield values, url
+
+
+def _named(entry: dict):
+    """``name (object id)`` when the directory names the principal, else the id."""
+    pid, name = entry.get("principalId"), entry.get("principalName")
+    return f"{name} ({pid})" if name and pid else pid
+
+
+def _role_names(entry: dict, lookup: Lookup):
+    """Proposed roles by name (the report lists them by id; a custom role carries its own name)."""
+    roles = entry.get("proposedRoles")
+    if not isinstance(roles, list):
+        return roles
+    custom = entry.get("customRole") or {}
+    return [custom.get("name") or r if custom and r == custom.get("id") else lookup.role_name(r) for r in roles]
 
 
 def _commands(commands):

@@ -63,6 +63,8 @@ def plan_vault(vault, access, roles, ctx, *, principals: dict | None = None) -> 
     types = _principal_types(access, principals)
     entries = [_entry(vault, access, catalog, e, types) for e in vault.access_policies]
     gainers = _gainers(access)
+    for item in entries + gainers:   # names, not only GUIDs (report 2), where directory data has them
+        item["principalName"] = ctx.who(item["principalId"])["principalName"]
     losers = _losers(vault, access, entries)
     blocked, review, needs = [], [], []
     if vault.tenant_id and vault.row_tenant_id and vault.tenant_id.lower() != vault.row_tenant_id.lower():

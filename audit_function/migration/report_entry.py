@@ -23,6 +23,7 @@ def _entry(entry: dict) -> dict:
     return {
         "index": entry["index"],
         "principalId": entry["principalId"],
+        "principalName": entry.get("principalName"),
         "principalType": entry["principalType"],
         "coveredByExistingRbac": entry["coveredByExistingRbac"],
         "missingInWords": entry["missingInWords"],
@@ -40,6 +41,7 @@ def _gainer(gainer: dict) -> dict:
     grants = gainer["assignments"]
     return {
         "principalId": gainer["principalId"],
+        "principalName": gainer.get("principalName"),
         "principalType": gainer["principalType"],
         "widenedCount": gainer["widenedCount"],
         "roleIds": sorted({trailing_guid(g["roleDefinitionId"]) for g in grants if g.get("roleDefinitionId")}),
