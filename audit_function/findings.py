@@ -7,8 +7,9 @@ temporary file when large. The engine adds findings vault by vault in vault orde
 spool is already in report order (severity, rule, vault, subject) and reading the spools one
 after the other gives the sorted report without a global sort.
 
-Decorators (suppressions, week-over-week status) run on each finding as it is added, so what is
-stored is final. Reports small enough to hold (``materialize_limit``) become a plain list.
+Markers (suppressions, week-over-week status) are asked about each finding as it is added and
+return the fields it gains (``suppressed``, ``status``, ``firstSeen``…); the store adds them, so
+what is stored is final. Reports small enough to hold (``materialize_limit``) become a plain list.
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ class _Segments:
 class FindingStore:
     """Findings in report order; iterate for dicts, :meth:`lines` for the encoded JSON.
 
-    ``decorators``: objects with ``decorate(finding)`` (and, for parallel runs, ``state()`` and
-    ``merge(state)``), applied to each finding as it is added.
+    ``decorators``: objects with ``mark(finding) -> fields`` (and, for parallel runs, ``state()``
+    and ``merge(state)``), asked about each finding as it is added, in order.
     """
 
     def __init__(self, decorators: tuple = (), directory: str | None = None, tag: str = "") -> None:
@@ -174,7 +175,7 @@ class FindingStore:
 
     def _add(self, f: dict) -> None:
         for decorator in self.decorators:
-            decorator.decorate(f)
+            f.update(decorator.mark(f))
         key = (_RANK.get(f["severity"], 9), f["ruleId"])
         spool = self._spools.get(key)
         if spool is None:

@@ -12,6 +12,7 @@ class AuditResult:
 
     report: dict
     access: Iterable[dict] = field(default=())   # a tuple, or the engine's spool (iterable, sized)
+    progress: Callable[..., None] | None = field(default=None, compare=False)   # writers report rows written
 
 
 class StreamedFile:
