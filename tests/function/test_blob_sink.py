@@ -332,3 +332,29 @@ def test_previous_report_is_read_once_even_when_latest_is_replaced_between_the_p
     details = previous.details(gone)
     assert set(details) == gone                          # read from the report the first pass saw
     assert sorted(d["evidence"]["n"] for d in details.values()) == [0, 1, 2]
+
+
+def test_the_state_file_is_published_dated_and_latest_and_read_first(azurite, container, container_name):
+    from datetime import datetime, timezone
+
+    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.state import STATE_FILE, load_previous
+
+    sink = make_sink(azurite, container_name)
+    weeks = iter([datetime(2026, 11, 2, 6, tzinfo=timezone.utc)] * 2 + [datetime(2026, 11, 9, 6, tzinfo=timezone.utc)] * 2)
+    first = run_audit(AuditOptions(source="demo", formats=("json",), run_id="week-1"), sink, clock=lambda: next(weeks))
+    stored = blobs(container)
+    prefix = dated_prefix(first.result.report)
+    assert stored[f"{prefix}/{STATE_FILE}"] == stored[f"latest/{STATE_FILE}"]
+    container.delete_blob(f"latest/{JSON}")       # the state alone is enough for week over week
+    index, note = load_previous(sink)
+    assert note is None and index.source == "state" and index.run["id"] == "week-1"
+    second = run_audit(AuditOptions(source="demo", formats=("json",), run_id="week-2"), sink,
+                       clock=lambda: next(weeks)).result.report
+    assert {f["status"] for f in second["findings"]} == {"persisting"} and len(second["summary"]["trend"]) == 2
+    container.upload_blob(f"latest/{STATE_FILE}", b"\x1f\x8bcut", overwrite=True)
+    index, note = load_previous(sink)              # a cut state: the report beside it is read, and it says so
+    assert index.run["id"] == "week-2" and note["used"] is True and "state file" in note["reason"]
+    container.delete_blob(f"latest/{JSON}")
+    with pytest.raises(SinkError, match="state file"):   # and with nothing to fall back on: never silently new
+        load_previous(sink)
