@@ -175,7 +175,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     result = AuditResult(report=report, access=access_rows, progress=progress)
     files = {}
     for name in (*options.formats, "state"):
-        writer = writer_for(name) if name != "state" else StateWriter()
+        writer = writer_for(name) if name != "state" else StateWriter(history.records)
         stream = getattr(writer, "stream", None)
         files[writer.filename] = stream(result) if stream else writer.render(result)
     published = sink.publish(files, report) if sink is not None else []

@@ -261,8 +261,9 @@ class Spool:
         self._segments.write(_entry(item))
         self._count += 1
 
-    def export(self, directory: str, tag: str) -> dict:
-        path = self._segments.path or f"{directory}/{tag}-spool.jsonl"
+    def export(self, directory: str, tag: str | None = None) -> dict:
+        """``directory``/``tag``: where to put the elements (``tag`` None: ``directory`` is the file)."""
+        path = self._segments.path or (directory if tag is None else f"{directory}/{tag}-spool.jsonl")
         self._segments.dump(path)
         return {"path": path, "count": self._count}
 

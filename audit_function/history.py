@@ -12,13 +12,16 @@ Which findings a gap covers is decided in :mod:`audit_function.gaps`.
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 
 from audit_function.gaps import GapCoverage, gap_covers, is_unread  # noqa: F401 - re-exported
 from audit_function.previous import PreviousIndex
 from audit_function.report import SCHEMA_VERSION
-from audit_function.state import trend_entry, trend_with
+from audit_function.findings import Spool
+from audit_function.state import record, trend_entry, trend_with
 
 #: reports of another major schema version key their findings by other subjects (catalog 1: 1.x)
 SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
@@ -52,6 +55,8 @@ class History:
         self.new = 0
         self.new_open = 0                           # new and not suppressed (the trend counts these)
         self.persisting = 0
+        self.records = Spool()                      # this run's state record per finding (state.py)
+        self._pid = os.getpid()
 
     def mark(self, finding: dict) -> dict:
         """``status`` and ``firstSeen`` of ``finding`` (suppressions are marked before)."""
@@ -59,16 +64,27 @@ class History:
         if position is None:
             self.new += 1
             self.new_open += not finding.get("suppressed")
-            return {"status": "new", "firstSeen": self.started}
-        self.seen[position] = 1
-        self.persisting += 1
-        return {"status": "persisting", "firstSeen": self.firsts[position] or self.started}
+            fields = {"status": "new", "firstSeen": self.started}
+        else:
+            self.seen[position] = 1
+            self.persisting += 1
+            fields = {"status": "persisting", "firstSeen": self.firsts[position] or self.started}
+        if self._pid != os.getpid():   # a forked worker: its own records only, handed over by state()
+            self.records, self._pid = Spool(), os.getpid()
+        self.records.append(record({**finding, **fields}))
+        return fields
 
     def state(self) -> dict:
         """What :meth:`mark` counted (a worker process hands it to the parent)."""
-        return {"seen": bytes(self.seen), "new": self.new, "new_open": self.new_open, "persisting": self.persisting}
+        fd, path = tempfile.mkstemp(prefix="kv-audit-state-records-")
+        os.close(fd)
+        return {"seen": bytes(self.seen), "new": self.new, "new_open": self.new_open, "persisting": self.persisting,
+                "records": self.records.export(path)}
 
     def merge(self, state: dict) -> None:
+        if state.get("records"):
+            self.records.absorb(state["records"])
+            os.unlink(state["records"]["path"])   # still open for reading
         seen = state["seen"]
         if any(seen):
             self.seen = bytearray(a | b for a, b in zip(self.seen, seen))

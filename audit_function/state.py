@@ -69,8 +69,10 @@ def record(finding: dict) -> dict:
     return out
 
 
-def state_chunks(report: dict, level: int = 6) -> Iterator[bytes]:
-    """The state of ``report`` (findings list or store, unverified list) as gzip byte chunks."""
+def state_chunks(report: dict, level: int = 6, records=None) -> Iterator[bytes]:
+    """The state of ``report`` as gzip byte chunks: ``records`` (encoded state records of the
+    findings, made as they were stored: see ``History.records``) or else the report's findings,
+    then the report's unverified list."""
     run = report.get("run") or {}
     findings = report.get("findings") or ()
     unverified = report.get("unverified") or ()
@@ -82,8 +84,9 @@ def state_chunks(report: dict, level: int = 6) -> Iterator[bytes]:
     packer = zlib.compressobj(level, zlib.DEFLATED, 31)   # wbits 31: a gzip member
     buffer = [b'{"header": ' + orjson.dumps(header) + b",\n" + _OPEN]
     size, first = 0, True
-    for finding, extra in _records(findings, unverified):
-        line = orjson.dumps(dict(record(finding), **extra) if extra else record(finding))
+    if records is not None and len(records) != len(findings):
+        raise ValueError(f"{len(records)} state records for {len(findings)} findings")
+    for line in _lines(findings, unverified, records):
         buffer.append(line if first else b",\n" + line)
         first = False
         size += len(line)
@@ -94,21 +97,30 @@ def state_chunks(report: dict, level: int = 6) -> Iterator[bytes]:
     yield packer.compress(b"".join(buffer)) + packer.flush()
 
 
-def _records(findings, unverified):
-    for finding in findings:
-        yield finding, None
+def _lines(findings, unverified, records) -> Iterator[bytes]:
+    if records is not None:
+        yield from records.lines()
+    else:
+        for finding in findings:
+            yield orjson.dumps(record(finding))
     for finding in unverified:
-        yield finding, {"status": "unverified", "lastSeen": finding.get("lastSeen")}
+        yield orjson.dumps(dict(record(finding), status="unverified", lastSeen=finding.get("lastSeen")))
 
 
 class StateWriter(StreamingWriter):
-    """Writes the state file; like the other writers it produces bytes and does no I/O."""
+    """Writes the state file; like the other writers it produces bytes and does no I/O.
+
+    ``records``: the encoded state records of the run's findings (``History.records``), so the
+    findings are not decoded again; without them the report's findings are read."""
 
     name = "state"
     filename = STATE_FILE
 
+    def __init__(self, records=None) -> None:
+        self.records = records
+
     def chunks(self, report: dict) -> Iterator[bytes]:
-        return state_chunks(report)
+        return state_chunks(report, records=self.records)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -39,12 +39,25 @@ def test_the_state_holds_every_finding_with_the_contract_fields(first):
     doc = json.loads(gzip.decompress((out / STATE_FILE).read_bytes()))
     findings = outcome.result.report["findings"]
     assert doc["header"]["kind"] == "kv-audit-state" and doc["header"]["run"]["id"] == "w0"
-    assert [r["fingerprint"] for r in doc["findings"]] == [f["fingerprint"] for f in findings]
-    for record, finding in zip(doc["findings"], findings):
-        for key in ("firstSeen", "severity", "ruleId", "vaultId", "subject"):
+    records = {r["fingerprint"]: r for r in doc["findings"]}
+    assert len(records) == len(doc["findings"]) == len(findings)
+    for finding in findings:
+        record = records[finding["fingerprint"]]
+        for key in ("firstSeen", "severity", "ruleId", "vaultId", "subject", "title", "suppressed"):
             assert record[key] == finding[key], key
     assert (out / STATE_FILE).stat().st_size * 10 < (out / REPORT).stat().st_size   # small beside the report
     assert doc["header"]["trend"] == outcome.result.report["summary"]["trend"]
+
+
+def test_parallel_workers_hand_their_records_over(first, tmp_path):
+    def records(folder):
+        doc = json.loads(gzip.decompress((folder / STATE_FILE).read_bytes()))
+        return {r["fingerprint"]: r for r in doc["findings"]}, len(doc["findings"])
+
+    out = tmp_path / "reports"
+    report = week(out, 0, workers=2).result.report
+    forked, count = records(out)
+    assert count == len(report["findings"]) and forked == records(first[0])[0]
 
 
 def test_the_next_run_reads_the_state_not_the_report(first, tmp_path):
@@ -87,8 +100,8 @@ def test_an_interrupted_run_leaves_the_previous_state_intact(first, tmp_path, mo
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     real = state.state_chunks
 
-    def cut(report, level=6):   # the state writer dies half-way
-        chunks = real(report, level)
+    def cut(report, level=6, records=None):   # the state writer dies half-way
+        chunks = real(report, level, records)
         yield next(chunks)
         raise KeyboardInterrupt
 
@@ -96,7 +109,7 @@ def test_an_interrupted_run_leaves_the_previous_state_intact(first, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         week(out, 1)
 
-    def broken(report, level=6):
+    def broken(report, level=6, records=None):
         yield b"\x1f\x8b"
         raise OSError(28, "No space left on device")
 
