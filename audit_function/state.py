@@ -129,13 +129,15 @@ class StateWriter(StreamingWriter):
 def read_state_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
     """The :class:`~audit_function.previous.PreviousIndex` of a state file given as gzip chunks."""
     header: dict = {}
-    for _ in _state_records(reopen(), header):
-        pass   # the first pass checks the whole file and reads the header
+    first = _state_records(reopen(), header)   # one pass builds the index and checks the whole file
+    head = next(first, None)                    # reads (and checks) the header
     if header.get("reportSchema") is not None and not isinstance(header.get("reportSchema"), str):
         raise PreviousReportError("the state file's reportSchema is not a string")
+    pending = [first]
 
     def records() -> Iterator[tuple[str, dict]]:
-        for item in _state_records(reopen(), {}):
+        items = _chain_head(head, pending.pop()) if pending else _state_records(reopen(), {})
+        for item in items:
             yield ("unverified" if item.get("status") == "unverified" else "findings"), item
 
     subscriptions = header.get("subscriptions") or []
@@ -144,6 +146,12 @@ def read_state_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
         raise PreviousReportError("the state file's header is not kv-audit's (subscriptions, trend)")
     return index_of(records, header["run"], header.get("reportSchema"), subscriptions=set(subscriptions),
                     trend=[t for t in trend if isinstance(t, dict)], source="state")
+
+
+def _chain_head(head, rest):
+    if head is not None:
+        yield head
+    yield from rest
 
 
 def _state_records(chunks: Iterable[bytes], header: dict) -> Iterator[dict]:
