@@ -261,6 +261,11 @@ class Spool:
         self._segments.write(_entry(item))
         self._count += 1
 
+    def append_encoded(self, encoded: bytes) -> None:
+        """An element already encoded as JSON (flat, so no depth check is needed)."""
+        self._segments.write(b"  " + encoded + b",\n")
+        self._count += 1
+
     def export(self, directory: str, tag: str | None = None) -> dict:
         """``directory``/``tag``: where to put the elements (``tag`` None: ``directory`` is the file)."""
         path = self._segments.path or (directory if tag is None else f"{directory}/{tag}-spool.jsonl")

@@ -21,7 +21,7 @@ from audit_function.gaps import GapCoverage, gap_covers, is_unread  # noqa: F401
 from audit_function.previous import PreviousIndex
 from audit_function.report import SCHEMA_VERSION
 from audit_function.findings import Spool
-from audit_function.state import record, trend_entry, trend_with
+from audit_function.state import encode_record, trend_entry, trend_with
 
 #: reports of another major schema version key their findings by other subjects (catalog 1: 1.x)
 SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
@@ -71,7 +71,7 @@ class History:
             fields = {"status": "persisting", "firstSeen": self.firsts[position] or self.started}
         if self._pid != os.getpid():   # a forked worker: its own records only, handed over by state()
             self.records, self._pid = Spool(), os.getpid()
-        self.records.append(record({**finding, **fields}))
+        self.records.append_encoded(encode_record(finding, fields["firstSeen"]))
         return fields
 
     def state(self) -> dict:

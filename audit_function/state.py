@@ -69,7 +69,19 @@ def record(finding: dict) -> dict:
     return out
 
 
-def state_chunks(report: dict, level: int = 6, records=None) -> Iterator[bytes]:
+def encode_record(finding: dict, first_seen: str | None) -> bytes:
+    """:func:`record` of ``finding`` with its ``firstSeen`` of this run, encoded (as it is stored)."""
+    get = finding.get
+    out = {"fingerprint": get("fingerprint"), "firstSeen": first_seen, "severity": get("severity"),
+           "ruleId": get("ruleId"), "vaultId": get("vaultId"), "subject": get("subject")}
+    for key in BRIEF:
+        value = get(key)
+        if value is not None:
+            out[key] = value
+    return orjson.dumps(out)
+
+
+def state_chunks(report: dict, level: int = 1, records=None) -> Iterator[bytes]:
     """The state of ``report`` as gzip byte chunks: ``records`` (encoded state records of the
     findings, made as they were stored: see ``History.records``) or else the report's findings,
     then the report's unverified list."""

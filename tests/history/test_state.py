@@ -100,7 +100,7 @@ def test_an_interrupted_run_leaves_the_previous_state_intact(first, tmp_path, mo
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     real = state.state_chunks
 
-    def cut(report, level=6, records=None):   # the state writer dies half-way
+    def cut(report, level=1, records=None):   # the state writer dies half-way
         chunks = real(report, level, records)
         yield next(chunks)
         raise KeyboardInterrupt
@@ -109,7 +109,7 @@ def test_an_interrupted_run_leaves_the_previous_state_intact(first, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         week(out, 1)
 
-    def broken(report, level=6, records=None):
+    def broken(report, level=1, records=None):
         yield b"\x1f\x8b"
         raise OSError(28, "No space left on device")
 
