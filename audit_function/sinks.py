@@ -19,6 +19,7 @@ from typing import Any, Mapping, Protocol
 from audit_function.errors import SinkError
 from audit_function.blob_blocks import BLOCK_SIZE, pinned_reader, upload_chunks
 from audit_function.result import StreamedFile, as_chunks
+from audit_function.sink_files import PinnedFile, checked as _checked, file_chunks  # noqa: F401 - file_chunks re-exported
 
 REPORT_JSON = "kv-audit-report.json"
 LATEST_PREFIX = "latest"
@@ -36,7 +37,7 @@ _CONTENT_TYPES = {
 }
 
 
-Reopen = Callable[[], Iterable[bytes]]
+Reopen = Callable[[], Iterable[bytes]]   # a previous run's file as chunks, readable more than once
 
 
 class ReportSink(Protocol):
@@ -62,36 +63,6 @@ def _check_names(files: Mapping[str, bytes]) -> list[str]:
     # The JSON report goes last: whoever sees it (the next run, a consumer polling for it) can rely
     # on the other files of the same run being complete already (the state file included).
     return sorted(files, key=lambda n: (n == REPORT_JSON, n))
-
-
-def file_chunks(path: Path):
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            yield chunk
-
-
-class PinnedFile:
-    """The chunks of one file as it was when opened, as often as asked: the descriptor stays open,
-    so a concurrent run replacing the file (a rename) between the previous report's two reading
-    passes does not mix two reports. Raises FileNotFoundError like ``open``."""
-
-    def __init__(self, path: Path) -> None:
-        self._handle = open(path, "rb")  # noqa: SIM115 - kept open for the second pass
-
-    def __call__(self):
-        offset = 0
-        while chunk := os.pread(self._handle.fileno(), 1 << 20, offset):
-            offset += len(chunk)
-            yield chunk
-
-    def __del__(self) -> None:
-        getattr(self, "_handle", None) and self._handle.close()
-
-
-def _checked(path: Path) -> Reopen:
-    """Without pread: the file read anew on each pass (FileNotFoundError now if it is absent)."""
-    path.stat()
-    return lambda: file_chunks(path)
 
 
 def _umask() -> int:
