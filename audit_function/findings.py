@@ -143,8 +143,9 @@ class _Segments:
 class FindingStore:
     """Findings in report order; iterate for dicts, :meth:`lines` for the encoded JSON.
 
-    ``decorators``: objects with ``mark(finding) -> fields`` (and, for parallel runs, ``state()``
-    and ``merge(state)``), asked about each finding as it is added, in order.
+    ``decorators``: objects with ``mark(finding) -> fields`` (and, for parallel runs,
+    ``state(path)``, a file it may write its spool to, and ``merge(state)``), asked about each
+    finding as it is added, in order.
     """
 
     def __init__(self, decorators: tuple = (), directory: str | None = None, tag: str = "") -> None:
@@ -209,7 +210,7 @@ class FindingStore:
         return {"files": files, "count": self._count, "by_severity": self.by_severity, "by_rule": self.by_rule,
                 "by_subscription": self.by_subscription, "per_vault": self.per_vault,
                 "fix_first": _top(self._fix_first),
-                "decorators": [d.state() for d in self.decorators]}
+                "decorators": [d.state(f"{directory}/{tag}-marker-{n}") for n, d in enumerate(self.decorators)]}
 
     def absorb(self, part: dict) -> None:
         for key, path in part["files"].items():

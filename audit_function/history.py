@@ -74,10 +74,12 @@ class History:
         self.records.append_encoded(encode_record(finding, fields["firstSeen"]))
         return fields
 
-    def state(self) -> dict:
-        """What :meth:`mark` counted (a worker process hands it to the parent)."""
-        fd, path = tempfile.mkstemp(prefix="kv-audit-state-records-")
-        os.close(fd)
+    def state(self, path: str | None = None) -> dict:
+        """What :meth:`mark` counted (a worker process hands it to the parent); the state records
+        go to the file ``path`` (the workers' private folder), else to a new temporary file."""
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="kv-audit-state-records-")
+            os.close(fd)
         return {"seen": bytes(self.seen), "new": self.new, "new_open": self.new_open, "persisting": self.persisting,
                 "records": self.records.export(path)}
 

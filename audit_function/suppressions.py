@@ -144,8 +144,8 @@ class Suppressor:
         self.suppressed += 1
         return {"suppressed": True, "suppression": hit.describe()}
 
-    def state(self) -> dict:
-        """What :meth:`mark` counted (a worker process hands it to the parent)."""
+    def state(self, path: str | None = None) -> dict:
+        """What :meth:`mark` counted (a worker process hands it to the parent; ``path`` unused)."""
         return {"used": self.used, "would_match": self.would_match, "suppressed": self.suppressed,
                 "open_by_severity": self.open_by_severity, "first_open": self.first_open}
 
