@@ -18,12 +18,14 @@ from audit_function.engine import evaluate
 from audit_function.config import AuditConfig, load_config
 from audit_function.errors import ConfigError, PreviousReportUnusable
 from audit_function.findings import FindingStore
+from audit_function.gaps import GapCoverage, groups_of
 from audit_function.history import History
 from audit_function.migration import plan_vault
 from audit_function.migration.report_entry import report_entry
 from audit_function.owners import Owners
 from audit_function.parallel import default_workers
-from audit_function.report import build_report
+from audit_function.report import build_report, run_gaps
+from audit_function.state import StateWriter, load_previous
 from audit_function.result import AuditResult
 from audit_function.snapshot import RawSnapshot, load_estate
 from audit_function.suppressions import Suppressor
@@ -59,11 +61,22 @@ class AuditOptions:
 
 
 @dataclass(frozen=True)
+class FailingFindings:
+    """Why ``--fail-on`` exits 1: how many unsuppressed findings are at or above it, the first few."""
+
+    fail_on: str
+    count: int
+    first: list[dict]
+
+
+@dataclass(frozen=True)
 class AuditOutcome:
     result: AuditResult
     files: dict[str, bytes]
     published: list[str]
     exit_code: int
+    failing: FailingFindings | None = None
+    suppressions: dict | None = None
 
 
 def demo_snapshot() -> Path:
@@ -79,14 +92,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def exit_code_for(report: dict, fail_on: str | None) -> int:
-    """1 when an unsuppressed finding is at or above ``fail_on``; else 3 when incomplete; else 0."""
-    if fail_on is not None:
-        limit = SEVERITIES.index(fail_on)
-        for f in report["findings"]:
-            if not f.get("suppressed") and SEVERITIES.index(f["severity"]) <= limit:
-                return 1
-    return 0 if report["run"]["complete"] else 3
+def exit_code(suppressor, complete: bool, fail_on: str | None) -> int:
+    """1 when an unsuppressed finding is at or above ``fail_on``; else 3 when incomplete; else 0.
+
+    From the counts the run already has (``suppressor.open_by_severity``), not from the report."""
+    if fail_on is not None and suppressor.open_at_or_above(fail_on)[0]:
+        return 1
+    return 0 if complete else 3
 
 
 def _source(options: AuditOptions, progress):
@@ -108,19 +120,21 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
               logs=None) -> AuditOutcome:
     """Audit, render every requested format, publish through ``sink`` (if any).
 
-    ``previous`` is the last report to diff against; by default the sink's own latest report.
+    ``previous`` is the previous run to compare with (a :class:`~audit_function.previous.PreviousIndex`
+    or a report dict); by default the sink's own state file (or, without one, its latest report).
+    The state file of this run is published with the reports, in the same atomic set.
     ``logs`` (an :class:`~audit_function.logs_sink.SentinelSink`) also sends the rows to Log
     Analytics before the files are rendered: a failed upload is a gap in the report they contain.
     """
     options.validate()
     started = clock()
     config = _load_config(options.config_path)
-    without_history = None   # why week-over-week is off, when a previous report exists but is unusable
+    note = None   # run.weekOverWeek: why week over week is off, or read from a fallback
     if previous is None and sink is not None:
         try:
-            previous = sink.load_previous()
+            previous, note = load_previous(sink)
         except PreviousReportUnusable as err:
-            without_history = f"{err}; this run has no week-over-week status (every finding is new)"
+            note = {"used": False, "reason": f"{err}; this run has no week-over-week status (every finding is new)"}
     source, scope = _source(options, progress)
     # The estate is millions of long-lived, acyclic objects: the cyclic garbage collector would
     # rescan them on every collection, while loading and while the rules allocate findings.
@@ -135,10 +149,10 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
                       owner_tags=config.owner_tags, owners=Owners(estate, config.owner_tags))
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
-    if previous is not None and without_history is None:
-        without_history = _other_estate(previous, estate)
-        if without_history:
-            previous = None
+    if previous is not None and (note is None or note.get("used")):
+        other = _other_estate(previous, estate)
+        if other:
+            previous, note = None, {"used": False, "reason": other}
     history = History(previous, _iso(started))
     store = FindingStore(decorators=(suppressor, history))
 
@@ -149,26 +163,27 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     evaluation = evaluate(estate, ALL_RULES, ctx, index=index, with_access=bool({"xlsx", "access"} & set(options.formats)),
                           planner=plan, store=store, workers=workers, progress=progress)
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
-    run = {"id": run_id, "startedAt": _iso(started), "finishedAt": None, "asOf": _iso(started),
+    gaps, not_evaluated = run_gaps(estate, evaluation)
+    coverage = GapCoverage(gaps, not_evaluated, feeds=table_feeds(ALL_RULES), under_group=groups_of(estate.subscriptions))
+    week = history.result(coverage, suppressor.open_by_severity)
+    run = {"id": run_id, "startedAt": _iso(started), "finishedAt": _iso(clock()), "asOf": _iso(started),
            "source": options.source, "scope": scope}
-    report = build_report(estate, evaluation, RULE_IDS, run=run)
+    report = build_report(estate, evaluation, RULE_IDS, run=run, suppressions=suppressor, week=week, note=note)
     access_rows = evaluation.access   # a spool: iterable, read back in vault order
     del estate, index, evaluation  # the report holds what is needed from here on
-    suppressor.finish(report)
-    history.finish(report)
-    if without_history:
-        report["run"]["weekOverWeek"] = {"used": False, "reason": without_history}
-    report["run"]["finishedAt"] = _iso(clock())
     if logs is not None:
         _forward_logs(report, logs)
-    result = AuditResult(report=report, access=access_rows)
+    result = AuditResult(report=report, access=access_rows, progress=progress)
     files = {}
-    for name in options.formats:
-        writer = writer_for(name)
+    for name in (*options.formats, "state"):
+        writer = writer_for(name) if name != "state" else StateWriter(history.records)
         stream = getattr(writer, "stream", None)
         files[writer.filename] = stream(result) if stream else writer.render(result)
     published = sink.publish(files, report) if sink is not None else []
-    return AuditOutcome(result, files, published, exit_code_for(report, options.fail_on))
+    fail_count, failing = suppressor.open_at_or_above(options.fail_on) if options.fail_on else (0, [])
+    return AuditOutcome(result, files, published, exit_code(suppressor, report["run"]["complete"], options.fail_on),
+                        failing=FailingFindings(options.fail_on, fail_count, failing) if fail_count else None,
+                        suppressions=report["suppressions"])
 
 
 def _forward_logs(report: dict, logs) -> None:
@@ -208,4 +223,27 @@ def _load_config(path: Path | None) -> AuditConfig:
     return load_config(path, set(RULE_IDS)) if path is not None else AuditConfig.default()
 
 
-__all__ = ["AuditOptions", "AuditOutcome", "run_audit", "exit_code_for", "demo_snapshot"]
+def table_feeds(rules):
+    """``feeds(table, rule_id)`` for :class:`~audit_function.gaps.GapCoverage`, from the rules' metadata:
+    grant and role tables feed the rules that read RBAC (and grant / role-definition findings),
+    a rule's optional tables feed it, the inventory tables (vaults, subscriptions…) feed every rule,
+    and a table the metadata does not place feeds every rule (conservative)."""
+    metas = {r.META.id: r.META for r in rules}
+    rbac = {"role_assignments", "role_definitions", "role_eligibilities", "deny_assignments", "lighthouse_delegations",
+            "management_groups", "principals"}
+    optional = {t for m in metas.values() for t in m.tables}
+
+    def feeds(table: str, rule_id: str) -> bool:
+        meta = metas.get(rule_id)
+        if meta is None:
+            return True
+        if table in rbac:
+            return meta.uses_rbac or meta.subject in ("grant", "roleDefinition") or table in meta.tables
+        if table in optional:
+            return table in meta.tables
+        return True
+
+    return feeds
+
+
+__all__ = ["AuditOptions", "AuditOutcome", "FailingFindings", "run_audit", "exit_code", "demo_snapshot"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from itertools import islice
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,14 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self._last = 0.0
+        self._open = False      # a progress line is on screen without its newline
+
+    def end(self) -> None:
+        """End the progress line on screen, if any (before anything else is printed)."""
+        if self.enabled and self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._open = False
 
     def __call__(self, event: str, **fields) -> None:
         if not self.enabled:
@@ -45,6 +52,7 @@ class Progress:
         self.stream.write(f"\r\x1b[K[{now - self.started:6.1f}s] {line}")
         if final:
             self.stream.write("\n")
+        self._open = not final
         self.stream.flush()
 
 
@@ -90,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 1 when an unsuppressed finding at or above SEVERITY exists")
     audit.add_argument("--config", type=Path, metavar="FILE", help="configuration file (suppressions, thresholds)")
     audit.add_argument("--previous", type=Path, metavar="FILE",
-                       help="previous JSON report to diff against (default: the one already in --out)")
+                       help="the previous run to compare with: its kv-audit-state.json.gz or its JSON report "
+                            "(default: the state file already in --out, else the report there)")
     logs = audit.add_argument_group("Microsoft Sentinel / Log Analytics (the report in --out is written as well)")
     logs.add_argument("--sink", choices=("sentinel",), help="also send findings, vaults and the run summary "
                       "through the Logs Ingestion API (settings: AUDIT_LOGS_ENDPOINT, AUDIT_LOGS_RULE_ID, "
@@ -134,12 +143,13 @@ def _live_scope(args):
 
 
 def _previous_report(path: Path):
+    """``--previous FILE``: a state file (kv-audit-state.json.gz) or a JSON report."""
     from audit_function.errors import InputError
     from audit_function.previous import PreviousReportError, read_previous_chunks
     from audit_function.sinks import file_chunks
 
     if not path.is_file():
-        raise InputError(str(path), "previous report does not exist")
+        raise InputError(str(path), "previous report or state file does not exist")
     try:
         return read_previous_chunks(lambda: file_chunks(path))
     except PreviousReportError as exc:
@@ -173,9 +183,13 @@ def cmd_audit(args) -> int:
     previous = _previous_report(args.previous) if args.previous else None
     logs = _logs_sink(args)
     sink = LocalFolderSink(args.out)
-    outcome = run_audit(options, sink, progress=Progress(), previous=previous, logs=logs)
+    progress = Progress()
+    outcome = run_audit(options, sink, progress=progress, previous=previous, logs=logs)
+    progress.end()   # the summary starts on a line of its own
     try:
-        _print_summary(outcome)
+        from audit_function.summary_lines import print_summary
+
+        print_summary(outcome)
         sys.stdout.flush()
     except BrokenPipeError:  # `kv-audit audit … | head`: the reports are written; the exit code still counts
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -199,46 +213,6 @@ def _logs_sink(args):
     from azure.identity import DefaultAzureCredential
 
     return settings.sink(DefaultAzureCredential())
-
-
-def _print_summary(outcome) -> None:
-    from audit_function.summary_lines import coverage_lines, fix_first_lines
-
-    report = outcome.result.report
-    summary, run = report["summary"], report["run"]
-    sev = ", ".join(f"{k} {v}" for k, v in summary["bySeverity"].items())
-    hsms = f" and {summary['managedHsms']} Managed HSM pools" if summary.get("managedHsms") else ""
-    print(f"kv-audit: {summary['vaults']} vaults{hsms}, {summary['findings']} findings ({sev})")
-    if summary.get("suppressed"):
-        print(f"  {summary['suppressed']} suppressed")
-    for line in (*coverage_lines(report), *fix_first_lines(report)):
-        print(terminal(line))
-    if run.get("weekOverWeek"):
-        print(terminal(f"  warning: {run['weekOverWeek']['reason']}"), file=sys.stderr)
-    not_done = len(run.get("notEvaluated") or ())
-    if run["complete"]:
-        print("  complete: every scope read and every rule evaluated" if not not_done else
-              f"  complete: every scope read; {not_done} rule evaluation(s) not done (listed under run.notEvaluated)")
-    else:
-        print(f"  INCOMPLETE: {len(run['gaps'])} gap(s), {not_done} rule evaluation(s) not done; the report lists "
-              "them under run.gaps and run.notEvaluated", file=sys.stderr)
-        for gap in run["gaps"][:5]:
-            line = f":{gap['line']}" if gap.get("line") is not None else ""
-            where = f" ({gap['file']}{line})" if gap.get("file") else ""
-            print(terminal(f"    - {gap['scope']}: {gap['reason']}{where}"), file=sys.stderr)
-    readiness = {k: v for k, v in summary.get("migrationReadiness", {}).items() if v}
-    if readiness:
-        from audit_function.migration import summarize
-
-        counts = ", ".join(f"{k} {v}" for k, v in readiness.items())
-        print(f"  migration readiness of {sum(readiness.values())} access-policy vault(s): {counts}")
-        shown = list(islice(report["migration"], 10))
-        for line in summarize(shown):
-            print(f"    {terminal(line)}")
-        if sum(readiness.values()) > len(shown):
-            print("    … the rest in the report's migration section (kv-audit plan writes the commands)")
-    for location in outcome.published:
-        print(f"  wrote {terminal(location)}")
 
 
 def cmd_collect(args) -> int:

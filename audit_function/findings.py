@@ -7,8 +7,9 @@ temporary file when large. The engine adds findings vault by vault in vault orde
 spool is already in report order (severity, rule, vault, subject) and reading the spools one
 after the other gives the sorted report without a global sort.
 
-Decorators (suppressions, week-over-week status) run on each finding as it is added, so what is
-stored is final. Reports small enough to hold (``materialize_limit``) become a plain list.
+Markers (suppressions, week-over-week status) are asked about each finding as it is added and
+return the fields it gains (``suppressed``, ``status``, ``firstSeen``…); the store adds them, so
+what is stored is final. Reports small enough to hold (``materialize_limit``) become a plain list.
 """
 
 from __future__ import annotations
@@ -142,8 +143,9 @@ class _Segments:
 class FindingStore:
     """Findings in report order; iterate for dicts, :meth:`lines` for the encoded JSON.
 
-    ``decorators``: objects with ``decorate(finding)`` (and, for parallel runs, ``state()`` and
-    ``merge(state)``), applied to each finding as it is added.
+    ``decorators``: objects with ``mark(finding) -> fields`` (and, for parallel runs,
+    ``state(path)``, a file it may write its spool to, and ``merge(state)``), asked about each
+    finding as it is added, in order.
     """
 
     def __init__(self, decorators: tuple = (), directory: str | None = None, tag: str = "") -> None:
@@ -174,7 +176,7 @@ class FindingStore:
 
     def _add(self, f: dict) -> None:
         for decorator in self.decorators:
-            decorator.decorate(f)
+            f.update(decorator.mark(f))
         key = (_RANK.get(f["severity"], 9), f["ruleId"])
         spool = self._spools.get(key)
         if spool is None:
@@ -208,7 +210,7 @@ class FindingStore:
         return {"files": files, "count": self._count, "by_severity": self.by_severity, "by_rule": self.by_rule,
                 "by_subscription": self.by_subscription, "per_vault": self.per_vault,
                 "fix_first": _top(self._fix_first),
-                "decorators": [d.state() for d in self.decorators]}
+                "decorators": [d.state(f"{directory}/{tag}-marker-{n}") for n, d in enumerate(self.decorators)]}
 
     def absorb(self, part: dict) -> None:
         for key, path in part["files"].items():
@@ -260,8 +262,14 @@ class Spool:
         self._segments.write(_entry(item))
         self._count += 1
 
-    def export(self, directory: str, tag: str) -> dict:
-        path = self._segments.path or f"{directory}/{tag}-spool.jsonl"
+    def append_encoded(self, encoded: bytes) -> None:
+        """An element already encoded as JSON (flat, so no depth check is needed)."""
+        self._segments.write(b"  " + encoded + b",\n")
+        self._count += 1
+
+    def export(self, directory: str, tag: str | None = None) -> dict:
+        """``directory``/``tag``: where to put the elements (``tag`` None: ``directory`` is the file)."""
+        path = self._segments.path or (directory if tag is None else f"{directory}/{tag}-spool.jsonl")
         self._segments.dump(path)
         return {"path": path, "count": self._count}
 

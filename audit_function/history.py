@@ -6,31 +6,26 @@ a scope the current run could not read (a gap in ``run.gaps``) or for a rule the
 evaluate on that vault (``run.notEvaluated``) is carried forward as *unverified*. An incomplete
 run never makes a finding look fixed.
 
-Gap coverage is conservative:
-- a gap whose scope is ``/``, empty, or not under ``/subscriptions/`` (a management group, the
-  tenant) covers every finding;
-- a gap in a table that is not read per subscription (``role_definitions``,
-  ``management_groups``, or any table not listed in ``PER_SUBSCRIPTION_TABLES``) covers every
-  finding, because those rows decide findings in every subscription;
-- otherwise a gap covers a finding whose vault id, assignment id or ``/subscriptions/<id>`` equals
-  the gap scope or lies under it (case-insensitive, prefix ending at ``/``).
+Which findings a gap covers is decided in :mod:`audit_function.gaps`.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 import unicodedata
+from dataclasses import dataclass, field
 
+from audit_function.gaps import GapCoverage, gap_covers, is_unread  # noqa: F401 - re-exported
 from audit_function.previous import PreviousIndex
 from audit_function.report import SCHEMA_VERSION
+from audit_function.findings import Spool
+from audit_function.state import encode_record, trend_entry, trend_with
 
 #: reports of another major schema version key their findings by other subjects (catalog 1: 1.x)
 SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
 
-PER_SUBSCRIPTION_TABLES = frozenset({"vaults", "role_assignments", "subscriptions",
-                                     # listed per subscription too (collect/arm_authorization.py, ARG)
-                                     "role_eligibilities", "deny_assignments", "lighthouse_delegations",
-                                     "resource_groups"})
 BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultName",
                 "subscriptionId", "resourceGroup", "principalId", "assignmentId", "principalName", "owner")
 
@@ -38,7 +33,8 @@ BRIEF_FIELDS = ("fingerprint", "ruleId", "severity", "title", "vaultId", "vaultN
 class History:
     """Week-over-week status, one finding at a time (as the engine produces them), then resolved.
 
-    ``started``: this run's start (``firstSeen`` of new findings).
+    ``started``: this run's start (``firstSeen`` of new findings). :meth:`mark` returns the fields
+    a finding gains (the store keeps them); :meth:`result` returns the report's sections.
     """
 
     def __init__(self, previous, started: str | None) -> None:
@@ -57,35 +53,51 @@ class History:
         self.positions, self.firsts = previous.positions, previous.firsts
         self.seen = bytearray(len(self.firsts))     # seen[position] = 1: the finding is still there
         self.new = 0
+        self.new_open = 0                           # new and not suppressed (the trend counts these)
         self.persisting = 0
+        self.records = Spool()                      # this run's state record per finding (state.py)
+        self._pid = os.getpid()
 
-    def decorate(self, finding: dict) -> None:
+    def mark(self, finding: dict) -> dict:
+        """``status`` and ``firstSeen`` of ``finding`` (suppressions are marked before)."""
         position = self.positions.get(finding.get("fingerprint")) if self.positions else None
         if position is None:
-            finding["status"] = "new"
-            finding["firstSeen"] = self.started
             self.new += 1
+            self.new_open += not finding.get("suppressed")
+            fields = {"status": "new", "firstSeen": self.started}
         else:
             self.seen[position] = 1
-            finding["status"] = "persisting"
-            finding["firstSeen"] = self.firsts[position] or self.started
             self.persisting += 1
+            fields = {"status": "persisting", "firstSeen": self.firsts[position] or self.started}
+        if self._pid != os.getpid():   # a forked worker: its own records only, handed over by state()
+            self.records, self._pid = Spool(), os.getpid()
+        self.records.append_encoded(encode_record(finding, fields["firstSeen"]))
+        return fields
 
-    def state(self) -> dict:
-        """What :meth:`decorate` counted (a worker process hands it to the parent)."""
-        return {"seen": bytes(self.seen), "new": self.new, "persisting": self.persisting}
+    def state(self, path: str | None = None) -> dict:
+        """What :meth:`mark` counted (a worker process hands it to the parent); the state records
+        go to the file ``path`` (the workers' private folder), else to a new temporary file."""
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="kv-audit-state-records-")
+            os.close(fd)
+        return {"seen": bytes(self.seen), "new": self.new, "new_open": self.new_open, "persisting": self.persisting,
+                "records": self.records.export(path)}
 
     def merge(self, state: dict) -> None:
+        if state.get("records"):
+            self.records.absorb(state["records"])
+            os.unlink(state["records"]["path"])   # still open for reading
         seen = state["seen"]
         if any(seen):
             self.seen = bytearray(a | b for a, b in zip(self.seen, seen))
         self.new += state["new"]
+        self.new_open += state["new_open"]
         self.persisting += state["persisting"]
 
-    def finish(self, report: dict) -> None:
-        run = report.get("run") or {}
-        gaps = run.get("gaps") or []
-        not_evaluated = run.get("notEvaluated") or []
+    def result(self, coverage: GapCoverage, open_by_severity: dict | None = None) -> WeekOverWeek:
+        """``resolved`` and ``unverified`` (what ``coverage``, the run's gaps, hides stays
+        unverified), the counts, and the trend with this run appended (``open_by_severity``:
+        unsuppressed findings by severity)."""
         gone = {fp for fp, n in self.positions.items() if not self.seen[n]}
         details = self.previous.details(gone)
         resolved, unverified = [], []
@@ -93,7 +105,7 @@ class History:
             old = details.get(fingerprint) or {"fingerprint": fingerprint}
             last_seen = self.previous.last_seen.get(fingerprint, self.previous.started)
             first_seen = old.get("firstSeen") or last_seen
-            if is_unread(old, gaps, not_evaluated):
+            if coverage.hides(old):
                 carried = {k: v for k, v in old.items() if k not in ("status", "firstSeen", "lastSeen")}
                 carried.update(status="unverified", firstSeen=first_seen, lastSeen=last_seen)
                 unverified.append(carried)
@@ -107,19 +119,32 @@ class History:
                 })
         resolved.sort(key=_order)
         unverified.sort(key=_order)
-        report["resolved"] = resolved
-        report["unverified"] = unverified
-        if self.ignored:
-            report.setdefault("run", {})["weekOverWeek"] = {"used": False, "reason": self.ignored}
-        summary = report.setdefault("summary", {})
-        summary["new"] = self.new
-        summary["persisting"] = self.persisting
-        summary["resolved"] = len(resolved)
-        summary["unverified"] = len(unverified)
+        entry = trend_entry(self.started, open_by_severity or {}, self.new_open,
+                            sum(1 for r in resolved if not r["suppressed"]))
+        return WeekOverWeek(resolved=resolved, unverified=unverified, new=self.new, persisting=self.persisting,
+                            note={"used": False, "reason": self.ignored} if self.ignored else None,
+                            trend=trend_with(self.previous.trend, entry))
+
+
+@dataclass
+class WeekOverWeek:
+    """The report's week-over-week sections, as :meth:`History.result` returns them."""
+
+    resolved: list[dict]
+    unverified: list[dict]
+    new: int
+    persisting: int
+    note: dict | None = None       # run.weekOverWeek, when the previous run could not be used
+    trend: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"new": self.new, "persisting": self.persisting, "resolved": len(self.resolved),
+                "unverified": len(self.unverified)}
 
 
 def apply_previous(report: dict, previous: dict | None) -> None:
-    """Compare ``report`` with the previous report and record the result in ``report``.
+    """Compare an in-memory ``report`` with the previous one and record the result in it (``diff``,
+    tests; a run's own report gets these sections from :func:`audit_function.report.build_report`).
 
     Each finding gets ``status`` (``new`` | ``persisting``) and ``firstSeen``;
     ``report["resolved"]`` and ``report["unverified"]`` are set; the summary gains ``new``,
@@ -127,8 +152,15 @@ def apply_previous(report: dict, previous: dict | None) -> None:
     """
     history = History(previous, _started(report))
     for finding in report.get("findings", []):
-        history.decorate(finding)
-    history.finish(report)
+        finding.update(history.mark(finding))
+    run = report.get("run") or {}
+    week = history.result(GapCoverage(run.get("gaps") or [], run.get("notEvaluated") or []),
+                          (report.get("summary") or {}).get("bySeverityUnsuppressed"))
+    report["resolved"] = week.resolved
+    report["unverified"] = week.unverified
+    if week.note:
+        report.setdefault("run", {})["weekOverWeek"] = week.note
+    report.setdefault("summary", {}).update(week.summary())
 
 
 def _started(report: dict | None) -> str | None:
@@ -138,36 +170,6 @@ def _started(report: dict | None) -> str | None:
 def _order(finding: dict) -> tuple:
     return (str(finding.get("ruleId") or ""), str(finding.get("vaultId") or "").lower(),
             str(finding.get("fingerprint") or ""))
-
-
-def is_unread(finding: dict, gaps: list[dict], not_evaluated: list[dict]) -> bool:
-    """True when the run's gaps or not-evaluated list mean ``finding`` may exist unseen."""
-    if any(gap_covers(gap, finding) for gap in gaps):
-        return True
-    rule, vault = finding.get("ruleId"), str(finding.get("vaultId") or "").lower()
-    for entry in not_evaluated:
-        rule_ok = entry.get("ruleId") in (None, "", "*", rule)
-        vault_ok = not entry.get("vaultId") or str(entry["vaultId"]).lower() == vault
-        if rule_ok and vault_ok:
-            return True
-    return False
-
-
-def gap_covers(gap: dict, finding: dict) -> bool:
-    """True when a gap (``{scope, table, reason}``) may hide ``finding``. Conservative."""
-    table = gap.get("table")
-    if table and table not in PER_SUBSCRIPTION_TABLES:
-        return True
-    scope = str(gap.get("scope") or "").strip().lower().rstrip("/")
-    if not scope.startswith("/subscriptions/"):
-        return True
-    places = [finding.get("vaultId"), finding.get("assignmentId")]
-    if finding.get("subscriptionId"):
-        places.append(f"/subscriptions/{finding['subscriptionId']}")
-    places = [str(p).lower() for p in places if p]
-    if not places:
-        return True
-    return any(p == scope or p.startswith(scope + "/") for p in places)
 
 
 def diff_reports(old: dict, new: dict) -> dict:

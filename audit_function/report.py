@@ -62,24 +62,36 @@ def vault_dict(vault: Vault, estate: Estate, stats: dict, by_severity: Counter) 
     }
 
 
-def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
-                 materialize_limit: int = 50_000) -> dict:
-    """The report document. ``run`` holds id, startedAt, finishedAt, source and scope.
-
-    ``findings`` is a plain list of dicts up to ``materialize_limit`` findings, and the streaming
-    :class:`~audit_function.findings.FindingStore` (iterable, sized) beyond.
-    """
-    store = evaluation.findings
-    per_vault = store.per_vault
-    vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)   # Managed HSM pools listed with their type
+def run_gaps(estate: Estate, evaluation: Evaluation) -> tuple[list[dict], list[dict]]:
+    """``run.gaps`` and ``run.notEvaluated`` as the report lists them."""
     gaps = [g.as_dict() for g in estate.gaps + evaluation.gaps]
     not_evaluated = sorted(
         ({"ruleId": n.rule_id, "vaultId": n.vault_id, "reason": n.reason, **({"scope": n.scope} if n.scope else {})}
          for n in evaluation.not_evaluated),
         key=lambda n: (n["ruleId"], (n["vaultId"] or "").lower(), n["reason"]))
+    return gaps, not_evaluated
+
+
+def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
+                 materialize_limit: int = 50_000, suppressions=None, week=None, note: dict | None = None) -> dict:
+    """The report document, whole: this is the one place that lays it out (the JSON writer only
+    encodes it). ``run`` holds id, startedAt, finishedAt, source and scope.
+
+    ``suppressions`` (a :class:`~audit_function.suppressions.Suppressor`) and ``week`` (a
+    :class:`~audit_function.history.WeekOverWeek`) supply their sections; without them the
+    document has none (engine tests). ``note``: ``run.weekOverWeek`` when the previous run could not
+    be used as it is (``week.note`` otherwise). ``findings`` is a plain list of dicts up to
+    ``materialize_limit`` findings, and the streaming :class:`~audit_function.findings.FindingStore`
+    (iterable, sized) beyond.
+    """
+    store = evaluation.findings
+    per_vault = store.per_vault
+    vaults = sorted(estate.vaults + estate.hsms, key=lambda v: v.key)   # Managed HSM pools listed with their type
+    gaps, not_evaluated = run_gaps(estate, evaluation)
     by_rule, by_sub, by_severity = store.by_rule, store.by_subscription, store.by_severity
     findings = _materialize(store, materialize_limit)
-    return {
+    note = note or (week.note if week is not None else None)
+    report = {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "kv-audit", "version": __version__},
         "run": {
@@ -90,6 +102,7 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
             "directoryData": estate.directory_data,
             "coverage": coverage(estate, evaluation.unknown_ancestry),
             "tables": estate.counts,
+            **({"weekOverWeek": note} if note else {}),
         },
         "summary": {
             "vaults": len(estate.vaults),          # Key Vault vaults; the inventory below lists HSM pools too
@@ -104,6 +117,9 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
                                   for e in ("public", "firewalled", "perimeter", "private")},
             "migrationReadiness": {r: evaluation.readiness.get(r, 0)
                                    for r in ("ready", "needs-assignments", "review-latent-grants", "blocked")},
+            **(suppressions.summary() if suppressions is not None else {}),
+            **(week.summary() if week is not None else {}),
+            **({"trend": week.trend} if week is not None else {}),
         },
         "vaults": [vault_dict(v, estate, evaluation.vault_stats.get(v.key, {}), per_vault.get(v.key, Counter()))
                    for v in vaults],
@@ -111,6 +127,11 @@ def build_report(estate: Estate, evaluation: Evaluation, rule_ids, *, run: dict,
         "findings": findings,
         "migration": _materialize(evaluation.migration, materialize_limit),
     }
+    if suppressions is not None:
+        report["suppressions"] = suppressions.section()
+    if week is not None:
+        report["resolved"], report["unverified"] = week.resolved, week.unverified
+    return report
 
 
 def roles_section(estate: Estate) -> dict:

@@ -12,6 +12,7 @@ class AuditResult:
 
     report: dict
     access: Iterable[dict] = field(default=())   # a tuple, or the engine's spool (iterable, sized)
+    progress: Callable[..., None] | None = field(default=None, compare=False)   # writers report rows written
 
 
 class StreamedFile:
@@ -44,8 +45,37 @@ class StreamingWriter:
         return b"".join(self.chunks(result.report))
 
     def stream(self, result) -> StreamedFile:
-        """The same bytes as :meth:`render`, produced on demand in chunks."""
-        return StreamedFile(lambda: self.chunks(result.report))
+        """The same bytes as :meth:`render`, produced on demand in chunks (reported to
+        ``result.progress`` as they are produced: writing a large report is not silence)."""
+        progress = getattr(result, "progress", None)
+        if progress is None:
+            return StreamedFile(lambda: self.chunks(result.report))
+        return StreamedFile(lambda: reporting_bytes(self.chunks(result.report), progress, self.name))
+
+
+def reporting_bytes(chunks: Iterable[bytes], progress: Callable[..., None], name: str) -> Iterator[bytes]:
+    """``chunks`` unchanged, with a ``write`` progress event (``writing NAME: N MB``) per chunk."""
+    written = 0
+    for chunk in chunks:
+        written += len(chunk)
+        progress("write", text=f"writing {name}: {written / 1e6:.1f} MB")
+        yield chunk
+    progress("write", text=f"writing {name}: {written / 1e6:.1f} MB, done", done=True)
+
+
+def reporting_rows(rows: Iterable, progress: Callable[..., None] | None, label: str, total: int | None = None,
+                   every: int = 1000) -> Iterator:
+    """``rows`` unchanged, with a ``write`` progress event (``LABEL rows N of M``) every ``every`` rows."""
+    if progress is None:
+        yield from rows
+        return
+    of = f" of {total}" if total is not None else ""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if n % every == 0:
+            progress("write", text=f"{label} rows {n}{of}")
+        yield row
+    progress("write", text=f"{label} rows {n}{of}", done=True)
 
 
 def as_bytes(payload: bytes | StreamedFile) -> bytes:

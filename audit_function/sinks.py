@@ -13,12 +13,13 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any, Mapping, Protocol
 
-from audit_function.errors import PreviousReportUnusable, SinkError
-from audit_function.previous import PreviousIndex, PreviousReportError, read_previous_chunks
+from audit_function.errors import SinkError
 from audit_function.blob_blocks import BLOCK_SIZE, pinned_reader, upload_chunks
 from audit_function.result import StreamedFile, as_chunks
+from audit_function.sink_files import PinnedFile, checked as _checked, file_chunks  # noqa: F401 - file_chunks re-exported
 
 REPORT_JSON = "kv-audit-report.json"
 LATEST_PREFIX = "latest"
@@ -36,10 +37,18 @@ _CONTENT_TYPES = {
 }
 
 
+Reopen = Callable[[], Iterable[bytes]]   # a previous run's file as chunks, readable more than once
+
+
 class ReportSink(Protocol):
     def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]: ...
 
-    def load_previous(self) -> PreviousIndex | None: ...
+    def open_previous(self, name: str) -> Reopen | None:
+        """The previous run's file ``name`` as chunks, readable twice, as it was when opened
+        (None: no such file). Raises SinkError when it exists but cannot be read."""
+
+    def where(self, name: str) -> str:
+        """How messages name the file ``name`` of this sink."""
 
 
 def _check_names(files: Mapping[str, bytes]) -> list[str]:
@@ -51,33 +60,9 @@ def _check_names(files: Mapping[str, bytes]) -> list[str]:
             raise SinkError(f"refusing to publish {name!r}: report file names must be plain names")
         if not isinstance(data, (bytes, bytearray, StreamedFile)):
             raise SinkError(f"refusing to publish {name!r}: expected bytes, got {type(data).__name__}")
-    # The JSON report goes last: whoever sees it (load_previous, a consumer polling for it) can rely
-    # on the other files of the same run being complete already.
+    # The JSON report goes last: whoever sees it (the next run, a consumer polling for it) can rely
+    # on the other files of the same run being complete already (the state file included).
     return sorted(files, key=lambda n: (n == REPORT_JSON, n))
-
-
-def file_chunks(path: Path):
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            yield chunk
-
-
-class PinnedFile:
-    """The chunks of one file as it was when opened, as often as asked: the descriptor stays open,
-    so a concurrent run replacing the file (a rename) between the previous report's two reading
-    passes does not mix two reports. Raises FileNotFoundError like ``open``."""
-
-    def __init__(self, path: Path) -> None:
-        self._handle = open(path, "rb")  # noqa: SIM115 - kept open for the second pass
-
-    def __call__(self):
-        offset = 0
-        while chunk := os.pread(self._handle.fileno(), 1 << 20, offset):
-            offset += len(chunk)
-            yield chunk
-
-    def __del__(self) -> None:
-        getattr(self, "_handle", None) and self._handle.close()
 
 
 def _umask() -> int:
@@ -102,16 +87,17 @@ class LocalFolderSink:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.out_dir = Path(out_dir)
 
-    def load_previous(self) -> PreviousIndex | None:
-        path = self.out_dir / REPORT_JSON
+    def open_previous(self, name: str) -> Reopen | None:
+        path = self.out_dir / name
         try:
-            return read_previous_chunks(PinnedFile(path) if hasattr(os, "pread") else lambda: file_chunks(path))
+            return PinnedFile(path) if hasattr(os, "pread") else _checked(path)
         except FileNotFoundError:
             return None  # first run
-        except PreviousReportError as err:
-            raise PreviousReportUnusable(f"{path}: {err}") from err
         except OSError as err:
-            raise SinkError(f"{path}: cannot read the previous report: {err}") from err
+            raise SinkError(f"{path}: cannot read the previous run's file: {err}") from err
+
+    def where(self, name: str) -> str:
+        return str(self.out_dir / name)
 
     def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]:
         order = _check_names(files)
@@ -262,7 +248,7 @@ class BlobSink:
        blob is never replaced. If any upload fails, the blobs this run created are deleted and
        ``latest/`` is not touched.
     2. ``latest/`` copy: only after the dated copy is complete; the JSON last, so
-       :meth:`load_previous` never reads a report whose sibling files are still old. A failure
+       the next run never reads a report whose sibling files (the state file) are still old. A failure
        here leaves the complete dated copy in place and raises.
 
     Each blob upload is atomic (a single Put Blob, or staged blocks that become visible only on
@@ -299,18 +285,27 @@ class BlobSink:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def load_previous(self) -> PreviousIndex | None:
+    def open_previous(self, name: str) -> Reopen | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-        name = f"{LATEST_PREFIX}/{REPORT_JSON}"
+        blob = f"{LATEST_PREFIX}/{name}"
         try:
-            return read_previous_chunks(pinned_reader(lambda: self.container.download_blob(name).chunks()))
+            first = self.container.download_blob(blob)
         except ResourceNotFoundError:
             return None  # first run, or the container does not exist yet
-        except PreviousReportError as err:
-            raise PreviousReportUnusable(f"{self._url(name)}: {err}") from err
         except AzureError as err:
-            raise SinkError(f"{self._url(name)}: cannot read the previous report: {_reason(err)}") from err
+            raise SinkError(f"{self._url(blob)}: cannot read the previous run's file: {_reason(err)}") from err
+
+        def chunks():
+            try:
+                yield from first.chunks()
+            except AzureError as err:
+                raise SinkError(f"{self._url(blob)}: cannot read the previous run's file: {_reason(err)}") from err
+
+        return pinned_reader(chunks)
+
+    def where(self, name: str) -> str:
+        return self._url(f"{LATEST_PREFIX}/{name}")
 
     # -- writing ------------------------------------------------------------------------------
 

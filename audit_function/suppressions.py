@@ -121,31 +121,33 @@ class Suppressor:
         self.would_match: Counter[int] = Counter()
         self.suppressed = 0
         self.open_by_severity = {severity: 0 for severity in SEVERITIES}
+        self.first_open: dict[str, list[dict]] = {}   # severity -> the first few unsuppressed
 
-    def decorate(self, finding: dict) -> None:
+    def mark(self, finding: dict) -> dict:
+        """``suppressed`` and ``suppression`` of ``finding`` (the store keeps them)."""
         if self.active or self.expired:
             vault = self.vaults.get(str(finding.get("vaultId") or "").lower())
             hit = next((s for s in self.active if s.matches(finding, vault)), None)
         else:
             vault = hit = None
-        if hit is None:
-            finding["suppressed"] = False
-            finding["suppression"] = None
-            severity = finding.get("severity")
-            self.open_by_severity[severity] = self.open_by_severity.get(severity, 0) + 1
-        else:
-            finding["suppressed"] = True
-            finding["suppression"] = hit.describe()
-            self.used[hit.index] += 1
-            self.suppressed += 1
         for s in self.expired:
             if s.matches(finding, vault):
                 self.would_match[s.index] += 1
+        if hit is None:
+            severity = finding.get("severity")
+            self.open_by_severity[severity] = self.open_by_severity.get(severity, 0) + 1
+            first = self.first_open.setdefault(severity, [])
+            if len(first) < FIRST_OPEN:
+                first.append(_brief(finding))
+            return {"suppressed": False, "suppression": None}
+        self.used[hit.index] += 1
+        self.suppressed += 1
+        return {"suppressed": True, "suppression": hit.describe()}
 
-    def state(self) -> dict:
-        """What :meth:`decorate` counted (a worker process hands it to the parent)."""
+    def state(self, path: str | None = None) -> dict:
+        """What :meth:`mark` counted (a worker process hands it to the parent; ``path`` unused)."""
         return {"used": self.used, "would_match": self.would_match, "suppressed": self.suppressed,
-                "open_by_severity": self.open_by_severity}
+                "open_by_severity": self.open_by_severity, "first_open": self.first_open}
 
     def merge(self, state: dict) -> None:
         self.used.update(state["used"])
@@ -153,28 +155,53 @@ class Suppressor:
         self.suppressed += state["suppressed"]
         for severity, n in state["open_by_severity"].items():
             self.open_by_severity[severity] = self.open_by_severity.get(severity, 0) + n
+        for severity, briefs in (state.get("first_open") or {}).items():
+            mine = self.first_open.setdefault(severity, [])
+            mine.extend(briefs[:max(0, FIRST_OPEN - len(mine))])
 
-    def finish(self, report: dict) -> None:
-        report["suppressions"] = {
+    def section(self) -> dict:
+        """The report's ``suppressions`` section."""
+        return {
             "asOf": self.as_of.isoformat(),
             "active": [dict(s.describe(), matched=self.used[s.index]) for s in self.active],
             "expired": [dict(s.describe(), wouldMatch=self.would_match[s.index]) for s in self.expired],
             "unused": [s.describe() for s in self.active if self.used[s.index] == 0],
         }
-        summary = report.setdefault("summary", {})
-        summary["suppressed"] = self.suppressed
-        summary["bySeverityUnsuppressed"] = dict(self.open_by_severity)
+
+    def summary(self) -> dict:
+        """The summary's ``suppressed`` and ``bySeverityUnsuppressed`` counts."""
+        return {"suppressed": self.suppressed, "bySeverityUnsuppressed": dict(self.open_by_severity)}
+
+    def open_at_or_above(self, severity: str) -> tuple[int, list[dict]]:
+        """How many unsuppressed findings are at or above ``severity``, and the first few of them
+        (in the order the engine produced them; brief fields)."""
+        limit = SEVERITIES.index(severity)
+        wanted = set(SEVERITIES[:limit + 1])
+        count = sum(n for s, n in self.open_by_severity.items() if s in wanted)
+        return count, [f for s in SEVERITIES[:limit + 1] for f in self.first_open.get(s, ())]
+
+
+#: unsuppressed findings remembered per severity for the terminal (``--fail-on`` names the first few)
+FIRST_OPEN = 5
+_BRIEF = ("fingerprint", "ruleId", "severity", "subject", "vaultId", "vaultName", "principalId", "principalName",
+          "roleName", "assignmentId", "subscriptionId", "scope")
+
+
+def _brief(finding: dict) -> dict:
+    return {k: finding.get(k) for k in _BRIEF if finding.get(k) is not None}
 
 
 def apply_suppressions(report: dict, config_suppressions, as_of: date) -> None:
     """Mark each finding suppressed or not, and record expired and unused suppressions.
 
-    Mutates ``report``: every finding gets ``suppressed`` and ``suppression`` (``None`` when not
+    For an in-memory document (tests, other tools); a run's report gets these sections from
+    :func:`audit_function.report.build_report`. Mutates ``report``: every finding gets ``suppressed`` and ``suppression`` (``None`` when not
     suppressed); ``report["suppressions"]`` gets ``asOf``, ``active``, ``expired`` and ``unused``;
     the summary gains ``suppressed`` and ``bySeverityUnsuppressed``.
     """
     vaults = {str(v["id"]).lower(): v for v in report.get("vaults", []) if v.get("id")}
     suppressor = Suppressor(config_suppressions, vaults, as_of)
     for finding in report.get("findings", []):
-        suppressor.decorate(finding)
-    suppressor.finish(report)
+        finding.update(suppressor.mark(finding))
+    report["suppressions"] = suppressor.section()
+    report.setdefault("summary", {}).update(suppressor.summary())

@@ -35,6 +35,7 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from audit_function.findings import fix_first_findings
+from audit_function.result import reporting_rows
 
 from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
@@ -73,6 +74,8 @@ class XlsxWriter:
         lookup = Lookup(vaults, report.get("roles"))
         severities = _severities(report)
         workbook = Workbook(write_only=True)
+        self._progress = getattr(result, "progress", None)   # "writing xlsx: Findings rows N of M"
+        self._totals = {"Findings": len(findings), "Vaults": len(vaults), "Access": _size(result.access)}
         workbook.properties.creator = "kv-audit"
         workbook.properties.title = "kv-audit report"
         pages = {}
@@ -136,7 +139,8 @@ class XlsxWriter:
     def _table(self, workbook, title, columns, rows, table_name=None):
         sheet = PagedSheet(workbook, title, columns, table_name=f"{table_name or title}Table",
                            max_rows=self.max_rows, max_links=self.max_links)
-        for values, url in rows:
+        progress, total = getattr(self, "_progress", None), getattr(self, "_totals", {}).get(title)
+        for values, url in reporting_rows(rows, progress, f"writing xlsx: {title}", total):
             sheet.append(values, url)
         return sheet.close()
 
@@ -152,6 +156,13 @@ def _save(workbook) -> bytes:
     workbook.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)
     ExcelWriter(workbook, archive).save()
     return buffer.getvalue()
+
+
+def _size(rows) -> int | None:
+    try:
+        return len(rows)
+    except TypeError:
+        return None
 
 
 def _severities(report: dict) -> list[str]:

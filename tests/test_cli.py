@@ -60,11 +60,11 @@ def test_skipped_rows_exit_3_with_gaps_listed(tmp_path, capsys):
 def test_failed_run_keeps_the_previous_report(tmp_path):
     out = tmp_path / "out"
     assert main(["audit", "--demo", "--out", str(out), "--format", "json"]) == 0
-    before = (out / "kv-audit-report.json").read_bytes()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     snap = write_snapshot(tmp_path / "snap", basic_tables(vaults=["{broken"]))
     assert main(["audit", "--snapshot", str(snap), "--out", str(out), "--format", "json"]) == 2
-    assert (out / "kv-audit-report.json").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["kv-audit-report.json"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(before) == ["kv-audit-report.json", "kv-audit-state.json.gz"]
 
 
 def test_unknown_format_is_a_usage_error(tmp_path, capsys):

@@ -85,3 +85,10 @@ def sample_files(report: dict) -> dict[str, bytes]:
         "kv-audit-report.json": json.dumps(report, sort_keys=True).encode(),
         "kv-audit-report.xlsx": b"PK\x03\x04 not really a workbook " + report["run"]["id"].encode(),
     }
+
+
+def previous_of(sink):
+    """What the next run reads from ``sink``: its state file, else its report (None: nothing yet)."""
+    from audit_function.state import load_previous
+
+    return load_previous(sink)[0]

@@ -11,7 +11,7 @@ from audit_function.errors import SinkError
 from audit_function.sinks import BlobSink, dated_prefix
 
 from .conftest import connection_string, free_port
-from .helpers import FailingTransport, fail_put_of, fast_retry, sample_files, sample_report
+from .helpers import FailingTransport, fail_put_of, fast_retry, previous_of, sample_files, sample_report
 
 JSON, XLSX = "kv-audit-report.json", "kv-audit-report.xlsx"
 
@@ -70,7 +70,7 @@ def test_second_run_replaces_latest_and_keeps_first_dated_copy(azurite, containe
     sink = make_sink(azurite, container_name)
     first, second = sample_report("run-1", "2025-03-03T06:00:00Z"), sample_report("run-2", "2025-03-10T06:00:00Z", high=4)
     sink.publish(sample_files(first), first)
-    assert sink.load_previous().run["id"] == "run-1"
+    assert previous_of(sink).run["id"] == "run-1"
 
     sink.publish(sample_files(second), second)
 
@@ -78,7 +78,7 @@ def test_second_run_replaces_latest_and_keeps_first_dated_copy(azurite, containe
     assert stored[f"2025/03/03/run-1/{JSON}"] == sample_files(first)[JSON]
     assert stored[f"2025/03/10/run-2/{JSON}"] == sample_files(second)[JSON]
     assert stored[f"latest/{XLSX}"] == sample_files(second)[XLSX]
-    previous, doc = sink.load_previous(), json.loads(sample_files(second)[JSON])
+    previous, doc = previous_of(sink), json.loads(sample_files(second)[JSON])
     assert previous.run == doc["run"] and set(previous.first_seen) == {f["fingerprint"] for f in doc["findings"]}
 
 
@@ -111,7 +111,7 @@ def test_failed_dated_upload_leaves_no_blob_and_latest_untouched(azurite, contai
     assert "latest/ left untouched" in str(caught.value)
     assert len(transport.failed) == 3  # first attempt + 2 retries, all for the same blob
     assert blobs(container) == before  # the XLSX this run wrote was removed; latest/ is the old run
-    assert sink.load_previous().run["id"] == "run-old"
+    assert previous_of(sink).run["id"] == "run-old"
 
 
 def test_failed_latest_update_keeps_complete_dated_copy(azurite, container, container_name):
@@ -164,13 +164,13 @@ def test_unreachable_storage_fails_with_sink_error(container_name):
 
 
 def test_load_previous_when_nothing_published(azurite, container_name):
-    assert make_sink(azurite, container_name).load_previous() is None  # container does not exist yet
+    assert previous_of(make_sink(azurite, container_name)) is None  # container does not exist yet
 
 
 def test_load_previous_rejects_a_corrupt_report(azurite, container, container_name):
     container.upload_blob(f"latest/{JSON}", b"{not json")
     with pytest.raises(SinkError, match="not valid JSON"):
-        make_sink(azurite, container_name).load_previous()
+        previous_of(make_sink(azurite, container_name))
 
 
 def test_missing_container_is_an_error_when_not_allowed_to_create(azurite, container_name):
@@ -326,9 +326,35 @@ def test_previous_report_is_read_once_even_when_latest_is_replaced_between_the_p
         return {JSON: writer_for("json").render(AuditResult(report=report, access=()))}
 
     sink.publish(own_layout(first), first)
-    previous = sink.load_previous()
+    previous = previous_of(sink)
     sink.publish(own_layout(second), second)          # a concurrent run replaces latest/
     gone = {f["fingerprint"] for f in first["findings"]}
     details = previous.details(gone)
     assert set(details) == gone                          # read from the report the first pass saw
     assert sorted(d["evidence"]["n"] for d in details.values()) == [0, 1, 2]
+
+
+def test_the_state_file_is_published_dated_and_latest_and_read_first(azurite, container, container_name):
+    from datetime import datetime, timezone
+
+    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.state import STATE_FILE, load_previous
+
+    sink = make_sink(azurite, container_name)
+    weeks = iter([datetime(2026, 11, 2, 6, tzinfo=timezone.utc)] * 2 + [datetime(2026, 11, 9, 6, tzinfo=timezone.utc)] * 2)
+    first = run_audit(AuditOptions(source="demo", formats=("json",), run_id="week-1"), sink, clock=lambda: next(weeks))
+    stored = blobs(container)
+    prefix = dated_prefix(first.result.report)
+    assert stored[f"{prefix}/{STATE_FILE}"] == stored[f"latest/{STATE_FILE}"]
+    container.delete_blob(f"latest/{JSON}")       # the state alone is enough for week over week
+    index, note = load_previous(sink)
+    assert note is None and index.source == "state" and index.run["id"] == "week-1"
+    second = run_audit(AuditOptions(source="demo", formats=("json",), run_id="week-2"), sink,
+                       clock=lambda: next(weeks)).result.report
+    assert {f["status"] for f in second["findings"]} == {"persisting"} and len(second["summary"]["trend"]) == 2
+    container.upload_blob(f"latest/{STATE_FILE}", b"\x1f\x8bcut", overwrite=True)
+    index, note = load_previous(sink)              # a cut state: the report beside it is read, and it says so
+    assert index.run["id"] == "week-2" and note["used"] is True and "state file" in note["reason"]
+    container.delete_blob(f"latest/{JSON}")
+    with pytest.raises(SinkError, match="state file"):   # and with nothing to fall back on: never silently new
+        load_previous(sink)

@@ -23,8 +23,8 @@ from audit_function.sinks import BlobSink
 from .conftest import REPO, connection_string, free_port
 from .helpers import FailingTransport, fail_put_of, fast_retry
 
-JSON, XLSX = "kv-audit-report.json", "kv-audit-report.xlsx"
-DATED = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/([^/]+)/(kv-audit-report\.(?:json|xlsx))$")
+JSON, XLSX, STATE = "kv-audit-report.json", "kv-audit-report.xlsx", "kv-audit-state.json.gz"
+DATED = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/([^/]+)/(kv-audit-report\.(?:json|xlsx)|kv-audit-state\.json\.gz)$")
 
 
 @pytest.fixture(scope="module")
@@ -128,16 +128,17 @@ def test_demo_run_publishes_dated_and_latest_reports(demo_env, reports, caplog):
 
     blobs = stored(reports)
     dated = {name: DATED.match(name) for name in blobs if not name.startswith("latest/")}
-    assert len(dated) == 2 and all(dated.values()), sorted(blobs)
+    assert len(dated) == 3 and all(dated.values()), sorted(blobs)
     report = json.loads(next(blobs[n] for n in dated if n.endswith(JSON)))
     run = report["run"]
     day = datetime.fromisoformat(run["startedAt"].replace("Z", "+00:00")).astimezone(timezone.utc)
     assert {m.group(1, 2, 3, 4) for m in dated.values()} == {(f"{day:%Y}", f"{day:%m}", f"{day:%d}", run["id"])}
-    assert {m.group(5) for m in dated.values()} == {JSON, XLSX}
+    assert {m.group(5) for m in dated.values()} == {JSON, XLSX, STATE}
     prefix = f"{day:%Y/%m/%d}/{run['id']}"
     assert blobs[f"latest/{JSON}"] == blobs[f"{prefix}/{JSON}"]
     assert blobs[f"latest/{XLSX}"] == blobs[f"{prefix}/{XLSX}"]
-    assert set(blobs) == {f"{prefix}/{JSON}", f"{prefix}/{XLSX}", f"latest/{JSON}", f"latest/{XLSX}"}
+    assert blobs[f"latest/{STATE}"] == blobs[f"{prefix}/{STATE}"]   # the state file travels with the report
+    assert set(blobs) == {f"{prefix}/{n}" for n in (JSON, XLSX, STATE)} | {f"latest/{n}" for n in (JSON, XLSX, STATE)}
 
     assert run["source"] == "demo" and run["complete"] is True
     assert report["summary"]["vaults"] > 0 and report["summary"]["findings"] > 0

@@ -12,7 +12,7 @@ from audit_function import sinks
 from audit_function.errors import SinkError
 from audit_function.sinks import LocalFolderSink
 
-from .helpers import sample_files, sample_report
+from .helpers import previous_of, sample_files, sample_report
 
 JSON, XLSX = "kv-audit-report.json", "kv-audit-report.xlsx"
 
@@ -30,15 +30,15 @@ def test_publish_writes_every_file_and_nothing_else(tmp_path: Path):
 
     assert listing(out) == files
     assert published == [str(out / XLSX), str(out / JSON)]  # JSON last
-    previous, doc = LocalFolderSink(out).load_previous(), json.loads(files[JSON])
+    previous, doc = previous_of(LocalFolderSink(out)), json.loads(files[JSON])
     assert previous.run == doc["run"] and set(previous.first_seen) == {f["fingerprint"] for f in doc["findings"]}
 
 
 def test_load_previous_without_a_report(tmp_path: Path):
-    assert LocalFolderSink(tmp_path).load_previous() is None
+    assert previous_of(LocalFolderSink(tmp_path)) is None
     (tmp_path / JSON).write_text("[1, 2]")
     with pytest.raises(SinkError, match="not a JSON object"):
-        LocalFolderSink(tmp_path).load_previous()
+        previous_of(LocalFolderSink(tmp_path))
 
 
 def test_failure_while_writing_keeps_previous_report(tmp_path: Path, monkeypatch):
@@ -84,7 +84,7 @@ def test_failure_between_renames_rolls_back(tmp_path: Path, monkeypatch):
         sink.publish(sample_files(new), new)
 
     assert listing(tmp_path) == before  # XLSX restored from its backup
-    assert sink.load_previous().run["id"] == "run-old"
+    assert previous_of(sink).run["id"] == "run-old"
 
 
 def test_first_publish_failing_leaves_an_empty_folder(tmp_path: Path, monkeypatch):
