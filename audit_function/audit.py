@@ -25,13 +25,14 @@ from audit_function.migration.report_entry import report_entry
 from audit_function.owners import Owners
 from audit_function.parallel import default_workers
 from audit_function.report import build_report, run_gaps
-from audit_function.state import StateWriter, load_previous
-from audit_function.result import AuditResult
+from audit_function.state import load_previous
+from audit_function.vocabulary import AuditResult
 from audit_function.snapshot import RawSnapshot, load_estate
 from audit_function.suppressions import Suppressor
 from reports import FORMATS, writer_for
+from reports.state_writer import StateWriter
 from rules import ALL_RULES, RULE_IDS
-from rules.base import SEVERITIES, RuleContext
+from audit_function.vocabulary import SEVERITIES, RuleContext
 
 SOURCES = ("demo", "snapshot", "live")
 

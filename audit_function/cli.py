@@ -17,6 +17,7 @@ from pathlib import Path
 from audit_function import __version__
 from audit_function.errors import KvAuditError
 from audit_function.quoting import terminal
+from audit_function.vocabulary import SEVERITIES
 
 DEFAULT_OUT = Path("reports")
 
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", type=_formats, default=("json", "xlsx"), metavar="FORMATS",
                        help="comma-separated report formats: json, xlsx, ocsf, html, access "
                             "(kv-audit-access.jsonl.gz: who has data access to which vault) (default: json,xlsx)")
-    audit.add_argument("--fail-on", choices=("high", "medium", "low"), metavar="SEVERITY",
+    audit.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
                        help="exit 1 when an unsuppressed finding at or above SEVERITY exists")
     audit.add_argument("--config", type=Path, metavar="FILE", help="configuration file (suppressions, thresholds)")
     audit.add_argument("--previous", type=Path, metavar="FILE",

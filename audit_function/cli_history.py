@@ -17,6 +17,7 @@ from audit_function.quoting import terminal, terminal_lines
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.model import GROUP_BY
 from audit_function.tickets.step import SINKS, write_atomically
+from audit_function.vocabulary import SEVERITIES
 
 
 def register(subparsers) -> None:
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
                               "(the owner tag of the vault, its resource group or its subscription)")
     tickets.add_argument("--close-resolved", action="store_const", const=True, default=None,
                          help="comment on and close tickets whose finding is resolved")
-    tickets.add_argument("--min-severity", choices=("high", "medium", "low"),
+    tickets.add_argument("--min-severity", choices=SEVERITIES,
                          help="only findings at or above this severity get tickets")
     tickets.add_argument("--dry-run", action="store_true", help="print what would happen")
     tickets.add_argument("--out", metavar="FILE",

@@ -25,8 +25,8 @@ import yaml
 from audit_function.errors import ConfigError
 from audit_function.yaml_loader import NoAliasLoader, read_config_text
 from audit_function.owners import DEFAULT_OWNER_TAGS, check_owner_tags
-from audit_function.suppressions import SEVERITIES, Suppression
-from rules.base import Thresholds
+from audit_function.suppressions import Suppression
+from audit_function.vocabulary import SEVERITIES, Thresholds
 
 
 @dataclass(frozen=True)

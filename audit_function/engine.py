@@ -15,7 +15,7 @@ from audit_function.access import AccessIndex
 from audit_function.estate import MG_PREFIX, Estate, Gap, scope_key
 from audit_function.findings import FindingStore, Spool
 from audit_function.passes import GAP_NAMES, AccessRowsPass, InventoryPass, MigrationPass
-from rules.base import Finding, NotEvaluated, RuleContext
+from audit_function.vocabulary import Finding, NotEvaluated, RuleContext
 
 
 @dataclass

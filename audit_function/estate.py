@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from audit_function import permissions as perms
+from audit_function.vocabulary import Gap  # noqa: F401  (the estate's gaps)
 
 AUTHORIZATION_MARKER = "/providers/microsoft.authorization/"
 MG_PREFIX = "/providers/microsoft.management/managementgroups/"
@@ -754,23 +755,6 @@ def principal_from_row(row: dict) -> Principal:
 
 # ---------------------------------------------------------------------------------------------
 # The estate
-
-
-@dataclass
-class Gap:
-    scope: str
-    table: str | None
-    reason: str
-    file: str | None = None
-    line: int | None = None
-
-    def as_dict(self) -> dict:
-        out = {"scope": self.scope, "table": self.table, "reason": self.reason}
-        if self.file:
-            out["file"] = self.file
-        if self.line is not None:
-            out["line"] = self.line
-        return out
 
 
 @dataclass

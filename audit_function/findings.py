@@ -21,10 +21,9 @@ from collections.abc import Iterator
 import orjson
 
 from audit_function import depth
-from rules.base import SEVERITIES
+from audit_function.vocabulary import SEVERITY_RANK as _RANK
 
 SPOOL_BYTES = 16 << 20
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 #: summary.fixFirst: at most this many fingerprints (report 2)
 FIX_FIRST = 25
 

@@ -19,7 +19,7 @@ PROGRESS = "KVAUDIT_PROGRESS"
 TICKETS = "KVAUDIT_TICKETS"
 
 #: Severities always present in the summary line (0 when absent), in this order.
-SUMMARY_SEVERITIES = ("high", "medium", "low")
+from audit_function.vocabulary import SEVERITIES as SUMMARY_SEVERITIES  # noqa: E402
 
 _BARE = re.compile(r"^[A-Za-z0-9_.,/:@+-]*$")
 

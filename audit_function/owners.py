@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit_function.vocabulary import OWNER_TAGS, tag_owner  # noqa: F401
 from audit_function.estate import AUTHORIZATION_MARKER, VAULT_SEGMENT, RowError, scope_key
 
 #: the default owner tag names, in order (report 2)
-DEFAULT_OWNER_TAGS = ("owner", "Owner", "technicalContact")
+DEFAULT_OWNER_TAGS = OWNER_TAGS
 _SUB = "/subscriptions/"
 
 
@@ -52,17 +53,6 @@ def resource_group_from_row(row: dict) -> ResourceGroup:
         raise RowError("id is missing (and subscriptionId/name cannot stand in for it)")
     tags = row.get("tags")   # like a vault's: anything but an object is no tags
     return ResourceGroup(key, rid, tags if isinstance(tags, dict) else {})
-
-
-def tag_owner(tags, names: tuple[str, ...]) -> str | None:
-    """The value of the first of ``names`` that is a non-blank string in ``tags``."""
-    if not isinstance(tags, dict) or not tags:
-        return None
-    for name in names:
-        value = tags.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 class Owners:

@@ -66,7 +66,6 @@ def _wait(children: list[int]) -> list[int]:
 
 
 def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> None:
-    from audit_function.engine import Evaluation
     from audit_function.findings import FindingStore
 
     size = -(-len(vaults) // workers)
@@ -81,8 +80,8 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
             if pid == 0:  # worker
                 code = 1
                 try:
-                    part = Evaluation(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
-                                      results={p.name: p.results(folder, f"{n}-{p.name}") for p in job.passes})
+                    part = type(out)(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
+                                     results={p.name: p.results(folder, f"{n}-{p.name}") for p in job.passes})
                     job.run(run, part)
                     payload = {"findings": part.findings.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,

@@ -3,8 +3,8 @@
 Every string that comes from an estate (vault names, resource groups, role names, tags, ids, error
 text that quotes them) and reaches a shell command, a generated script line, a Bicep file or the
 terminal goes through exactly one function of this module. Spreadsheet cells have their own
-neutraliser, :class:`reports.xlsx_text.CellText` (re-exported here as :data:`SpreadsheetText`),
-which is not duplicated.
+neutraliser, :class:`reports.xlsx_text.CellText`, owned by the spreadsheet writer and not
+duplicated (it is not re-exported here: this module sits below every stage, the writers above).
 
 ``shell_arg`` (bash, one argument)
     :func:`shlex.quote` for printable text. Text with a control character (newline, CR, ESC, C1,
@@ -51,9 +51,8 @@ import shlex
 import string
 from functools import lru_cache
 
-from reports.xlsx_text import CellText as SpreadsheetText  # noqa: F401  (the spreadsheet neutraliser)
 
-__all__ = ["shell_arg", "shell_option", "shell_comment", "bicep_string", "hcl_string", "terminal", "SpreadsheetText"]
+__all__ = ["shell_arg", "shell_option", "shell_comment", "bicep_string", "hcl_string", "terminal"]
 
 # characters that must never reach a shell word, a comment or a terminal raw
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f`\u2028\u2029]")

@@ -15,7 +15,7 @@ from audit_function.coverage import coverage
 from audit_function.engine import Evaluation
 from audit_function.estate import Estate, Vault
 from audit_function.deep import RESOURCE_TYPES
-from rules.base import SEVERITIES
+from audit_function.vocabulary import SEVERITIES
 
 SCHEMA_VERSION = "2.0"
 

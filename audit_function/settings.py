@@ -20,7 +20,7 @@ DEFAULT_FORMATS = ("json", "xlsx")
 #: Live collection stops after this long and reports what it could not read as gaps, well before
 #: host.json's functionTimeout (01:00:00) would kill the run and leave no report at all.
 DEFAULT_COLLECT_BUDGET_MINUTES = 40
-SEVERITIES = ("high", "medium", "low")
+from audit_function.vocabulary import SEVERITIES  # noqa: E402
 SOURCES = ("live", "demo", "snapshot")
 
 #: App setting names (the infra and local.settings.example.json use exactly these).

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Protocol
 
 from audit_function.errors import SinkError
 from audit_function.blob_blocks import BLOCK_SIZE, pinned_reader, upload_chunks
-from audit_function.result import StreamedFile, as_chunks
+from audit_function.vocabulary import StreamedFile, as_chunks
 from audit_function.sink_files import PinnedFile, checked as _checked, file_chunks  # noqa: F401 - file_chunks re-exported
 
 REPORT_JSON = "kv-audit-report.json"

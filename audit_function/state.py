@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 
+from audit_function.vocabulary import SEVERITIES
 from audit_function.previous import PreviousIndex, PreviousReportError, index_of, lines_of_chunks, subscriptions_of
-from audit_function.result import StreamingWriter
 
 STATE_FILE = "kv-audit-state.json.gz"
 KIND = "kv-audit-state"
@@ -44,13 +44,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 CORE = ("fingerprint", "firstSeen", "severity", "ruleId", "vaultId", "subject")
 BRIEF = ("title", "vaultName", "subscriptionId", "resourceGroup", "principalId", "assignmentId",
          "principalName", "owner", "suppressed")
-_SEVERITIES = ("high", "medium", "low")
 _OPEN, _CLOSE = b'"findings": [\n', b"]}\n"
 
 
 def trend_entry(run_at: str | None, open_by_severity: dict, new: int, resolved: int) -> dict:
     """One run's line of the trend: counts of unsuppressed findings."""
-    return {"runAt": run_at, **{s: int(open_by_severity.get(s, 0)) for s in _SEVERITIES},
+    return {"runAt": run_at, **{s: int(open_by_severity.get(s, 0)) for s in SEVERITIES},
             "new": int(new), "resolved": int(resolved)}
 
 
@@ -117,22 +116,6 @@ def _lines(findings, unverified, records) -> Iterator[bytes]:
             yield orjson.dumps(record(finding))
     for finding in unverified:
         yield orjson.dumps(dict(record(finding), status="unverified", lastSeen=finding.get("lastSeen")))
-
-
-class StateWriter(StreamingWriter):
-    """Writes the state file; like the other writers it produces bytes and does no I/O.
-
-    ``records``: the encoded state records of the run's findings (``History.records``), so the
-    findings are not decoded again; without them the report's findings are read."""
-
-    name = "state"
-    filename = STATE_FILE
-
-    def __init__(self, records=None) -> None:
-        self.records = records
-
-    def chunks(self, report: dict) -> Iterator[bytes]:
-        return state_chunks(report, records=self.records)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
 
-SEVERITIES = ("high", "medium", "low")
+from audit_function.vocabulary import SEVERITIES  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def synthetic(findings: int, vaults: int, access: int) -> tuple[dict, tuple]:
 
 def child(findings: int, vaults: int, access: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from audit_function.result import AuditResult
+    from audit_function.vocabulary import AuditResult
     from reports.xlsx_report import XlsxWriter
 
     report, access_rows = synthetic(findings, vaults, access)

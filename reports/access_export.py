@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 from audit_function import depth
-from audit_function.result import StreamedFile
+from audit_function.vocabulary import StreamedFile
 
 FILENAME = "kv-audit-access.jsonl.gz"
 _CHUNK = 1 << 20

@@ -20,7 +20,7 @@ import hashlib
 from collections import Counter
 from importlib import resources
 
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports.html_charts import bar_chart, css_class, line_chart
 from reports.summary_tables import TREND_FIELDS, Tally, trend_label, trend_points
 
@@ -29,9 +29,8 @@ FIX_FIRST_CAP = 25
 LIST_CAP = 200
 MIGRATION_CAP = 1_000
 PAGE_SIZE = 250          # table rows laid out at a time (the rest are hidden until paged to)
-SEVERITIES = ("high", "medium", "low")
+from audit_function.vocabulary import SEVERITIES, SEVERITY_RANK as _RANK  # noqa: E402
 READINESS = ("ready", "needs-assignments", "review-latent-grants", "blocked")
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def _asset(name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audit_function import depth
-from audit_function.result import StreamingWriter
+from reports.streaming import StreamingWriter
 
 _LISTS_ONE_PER_LINE = ("vaults", "findings", "migration", "resolved", "unverified")
 _CHUNK = 1 << 20

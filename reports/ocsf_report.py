@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from audit_function.result import StreamingWriter
+from reports.streaming import StreamingWriter
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2004

@@ -35,7 +35,8 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from audit_function.findings import fix_first_findings
-from audit_function.result import reporting_rows
+from audit_function.vocabulary import SEVERITIES as BASE_SEVERITIES
+from reports.streaming import reporting_rows
 
 from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
@@ -47,7 +48,6 @@ from .xlsx_summary import GAPS_SHEET, SUMMARY_MAX_ROWS, SheetFacts, write_summar
 from .xlsx_table import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, PagedSheet
 from .xlsx_text import EXCEL_MAX_CELL_CHARS, CellText
 
-BASE_SEVERITIES = ("high", "medium", "low")
 ACCESS_SHEET_CAP = 200_000   # rows on the Access sheet; the access export has them all
 ACCESS_MARKER = ("… {more:,} more access rows are not on this sheet (it stops at {cap:,}): the full list is "
                  "the access export, kv-audit-access.jsonl.gz (kv-audit audit --format access)")

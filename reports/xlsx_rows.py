@@ -10,7 +10,9 @@ from __future__ import annotations
 from .xlsx_table import Column
 from .xlsx_text import as_json, describe, network_exposure, portal_url
 
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+from audit_function.vocabulary import SEVERITIES  # noqa: E402
+
+SEVERITY_ORDER = ("critical", *SEVERITIES, "info")
 SEVERITY_STYLE = {
     "critical": ("7B0000", "FFFFFF"),
     "high": ("C00000", "FFFFFF"),

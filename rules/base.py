@@ -13,107 +13,14 @@ A rule is one module with ``META`` (a :class:`RuleMeta`) and a pure ``evaluate``
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from audit_function import quoting
-from audit_function.owners import tag_owner
+from audit_function.vocabulary import (  # noqa: F401  (what a rule module is made of)
+    MODELS, OWNER_TAGS, SEVERITIES, SUBJECTS, Finding, NotEvaluated, RuleContext, RuleMeta, Thresholds,
+)
 
-SEVERITIES = ("high", "medium", "low")
-MODELS = ("rbac", "accessPolicy")
-
-
-#: what one finding is keyed by (catalog 2: the cause a person fixes)
-SUBJECTS = ("vault", "grant", "roleDefinition", "subscription")
 #: evidence lists are capped at this many items, with the full count beside them
 EVIDENCE_CAP = 100
-#: owner tag names looked up on the vault, its resource group, its subscription, in order (report 2)
-OWNER_TAGS = ("owner", "Owner", "technicalContact")   # = audit_function.owners.DEFAULT_OWNER_TAGS
-
-
-@dataclass(frozen=True)
-class RuleMeta:
-    id: str
-    title: str
-    severity: str
-    applies_to: str                      # "vault" | "estate"
-    subject: str                         # one of SUBJECTS: what one finding is keyed by
-    rationale: str
-    remediation: str                     # a command or step; {placeholders} filled per finding: inside
-                                         # `commands` (or a remediation starting "az ") shell-quoted,
-                                         # see audit_function.quoting.remediation; pass lists for
-                                         # several arguments
-    references: tuple[str, ...] = ()
-    models: tuple[str, ...] = MODELS     # vault rules: the permission models the rule applies to
-    uses_rbac: bool = False              # needs every grant and role definition that reaches the vault
-    reads: tuple[str, ...] = ()          # vault properties it reads (an unreadable one: not evaluated)
-    requires: tuple[str, ...] = ()       # vault attributes that must be true for the rule to apply at all
-    resource_types: tuple[str, ...] = ("vault",)   # vault rules: "vault" and/or "managedHsm" (Managed HSM pools)
-    tables: tuple[str, ...] = ()         # optional snapshot tables it needs (not collected: not evaluated)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    firewall_min_prefix_v4: int = 8
-    firewall_min_prefix_v6: int = 32
-
-
-@dataclass(frozen=True)
-class RuleContext:
-    as_of: datetime
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    severity_overrides: dict = field(default_factory=dict)
-    groups_expanded: bool = False
-    principals: dict | None = None       # lower-cased object id -> Principal (directory data), None without
-    owner_tags: tuple[str, ...] = OWNER_TAGS
-    owners: object | None = None         # audit_function.owners.Owners for the estate (vault -> RG -> subscription)
-
-    def who(self, object_id: str | None) -> dict:
-        """Name, type and user type of a principal (``None`` each without directory data)."""
-        p = self.principals.get(object_id.lower()) if object_id and self.principals else None
-        if p is None:
-            return {"principalName": None, "principalType": None, "userType": None}
-        return {"principalName": p.display_name, "principalType": p.type, "userType": p.user_type}
-
-    def named(self, object_id: str | None, fallback: str | None = None) -> str:
-        """``name (object id)`` for messages when the directory (or a Lighthouse delegation) names it."""
-        name = self.who(object_id)["principalName"] or fallback
-        return f"{name} ({object_id})" if name else str(object_id)
-
-    def owner(self, vault) -> str | None:
-        """The vault's owner tag, else its resource group's, else its subscription's (``owners``);
-        without a resolver only the vault's own tags are read."""
-        if vault is None:
-            return None
-        if self.owners is not None:
-            return self.owners.of_vault(vault)
-        return tag_owner(getattr(vault, "tags", None), self.owner_tags)
-
-    def owner_of_scope(self, scope: str | None) -> str | None:
-        """Owner of a grant's scope when it is a vault, resource group or subscription of the estate."""
-        return self.owners.of_scope(scope) if self.owners is not None and scope else None
-
-    def owner_of_role(self, role, grant_scopes=()) -> str | None:
-        """Owner of a role definition: of the scope it is defined at, else the one its grants share."""
-        return self.owners.of_role(role, grant_scopes) if self.owners is not None and role is not None else None
-
-
-class Finding(dict):
-    """One finding, already in its report form (fields: reports/schema/report.schema.json).
-
-    Built by :func:`finding`; a plain dict so a million of them cost one object each.
-    """
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NotEvaluated:
-    rule_id: str
-    vault_id: str | None
-    reason: str
-    gap: bool = False           # True when bad input caused it: the run is then incomplete
-    scope: str | None = None
 
 
 class _Blank(dict):

@@ -98,9 +98,10 @@ def test_terminal_text_has_no_control_character_and_keeps_printable_text(value):
 
 
 def test_spreadsheet_neutraliser_is_the_one_the_workbook_uses():
+    from reports import xlsx_report
     from reports.xlsx_text import CellText
 
-    assert quoting.SpreadsheetText is CellText
+    assert xlsx_report.CellText is CellText
     assert CellText().clean("=HYPERLINK(1)") == "'=HYPERLINK(1)"
 
 

@@ -103,7 +103,7 @@ def test_demo_fingerprints_follow_the_definition_and_are_unique():
 
 def test_streamed_json_equals_rendered_and_parses():
     report = demo_report("r")
-    from audit_function.result import AuditResult
+    from audit_function.vocabulary import AuditResult
 
     result = AuditResult(report)
     writer = JsonWriter()
@@ -129,7 +129,7 @@ def test_streamed_findings_store_gives_the_same_report_as_the_list():
     from audit_function.engine import evaluate
     from audit_function.findings import FindingStore
     from audit_function.report import build_report
-    from audit_function.result import AuditResult
+    from audit_function.vocabulary import AuditResult
     from audit_function.snapshot import load_estate
     from rules import ALL_RULES, RULE_IDS
     from rules.base import RuleContext

@@ -42,7 +42,7 @@ def run_plan(source, out: Path | None, *, formats=FORMATS, vaults=(), label: str
     from audit_function.migration import custom_roles, plan_vault
     from audit_function.migration.files import write_plan_files
     from audit_function.snapshot import load_estate
-    from rules.base import RuleContext
+    from audit_function.vocabulary import RuleContext
 
     estate = load_estate(source, progress=progress)
     selected = select_vaults(estate, vaults)

@@ -14,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+from audit_function.vocabulary import SEVERITY_RANK  # noqa: E402
 GROUP_BY = ("finding", "vault", "rule", "owner")
 #: key prefix of each grouping's tickets (finding keys have none)
 PREFIXES = {"vault": "vault-", "rule": "rule-", "owner": "owner-"}

@@ -108,7 +108,7 @@ def test_complete_demo_banner_counts_what_was_not_evaluated(tmp_path, capsys):
 def test_banner_says_every_rule_evaluated_only_when_nothing_was_skipped():
     from tests.reports.test_xlsx_report import load, render
     from tests.reports import factory_xlsx as make
-    from audit_function.result import AuditResult
+    from audit_function.vocabulary import AuditResult
 
     small = make.small_estate()
     doc = make.report(small.report["vaults"], small.report["findings"])

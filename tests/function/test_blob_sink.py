@@ -238,14 +238,14 @@ def test_account_url_sink_uses_a_bearer_token_and_no_key():
 # -- streamed reports: staged in blocks, never joined ---------------------------------------------
 
 def _streamed(data: bytes, chunk: int = 1000):
-    from audit_function.result import StreamedFile
+    from audit_function.vocabulary import StreamedFile
 
     return StreamedFile(lambda: (data[i:i + chunk] for i in range(0, len(data), chunk)))
 
 
 def _no_join(monkeypatch):
     """A streamed file must never be read whole (read_all / as_bytes) by the Blob sink."""
-    from audit_function.result import StreamedFile
+    from audit_function.vocabulary import StreamedFile
 
     def refuse(self):
         raise AssertionError("the Blob sink joined a streamed file into one bytes object")
@@ -320,7 +320,7 @@ def test_previous_report_is_read_once_even_when_latest_is_replaced_between_the_p
     second["findings"] = [{"fingerprint": f"{n:032x}", "ruleId": "public-network-open", "severity": "high",
                            "title": "t", "vaultId": f"/subscriptions/s/v{n}", "evidence": {"n": n}} for n in range(7, 9)]
     def own_layout(report):   # kv-audit's streamed layout is the one read in two passes
-        from audit_function.result import AuditResult
+        from audit_function.vocabulary import AuditResult
         from reports import writer_for
 
         return {JSON: writer_for("json").render(AuditResult(report=report, access=()))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 SEVERITY_OF = {

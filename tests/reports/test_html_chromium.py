@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from audit_function.audit import AuditOptions, run_audit
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports.html_report import PAGE_SIZE, TABLE_CAP, HtmlWriter
 from tests.reports.chromium import open_page
 from tests.reports.factory_xlsx import finding, vault

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports import writer_for
 from reports.html_report import PAGE_SIZE, TABLE_CAP, HtmlWriter
 from tests.reports.factory_xlsx import finding, vault

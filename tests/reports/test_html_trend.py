@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports.html_report import HtmlWriter
 from reports.summary_tables import TREND_FIELDS
 from tests.reports.chromium import open_page

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 import reports.xlsx_fastrows as fastrows
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports.xlsx_report import XlsxWriter
 from reports.xlsx_text import CellText
 from reports.xlsx_table import LINE_POINTS, MAX_ROW_POINTS, text_lines

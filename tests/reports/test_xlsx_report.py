@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import reports.xlsx_fastrows as fastrows
-from audit_function.result import AuditResult
+from audit_function.vocabulary import AuditResult
 from reports.xlsx_report import XlsxWriter
 from reports.xlsx_summary import GAPS_SHEET
 from reports.xlsx_text import TRUNCATION_MARKER, utf16_len

@@ -1,35 +1,11 @@
-"""What the audit hands to the writers, and what the writers hand to the sinks."""
+"""The writers' streaming base: a writer says how its chunks are made; rendering and streaming follow
+(with progress events while a large file is produced)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class AuditResult:
-    """The report document plus the per-vault access rows (which are not part of the JSON)."""
-
-    report: dict
-    access: Iterable[dict] = field(default=())   # a tuple, or the engine's spool (iterable, sized)
-    progress: Callable[..., None] | None = field(default=None, compare=False)   # writers report rows written
-
-
-class StreamedFile:
-    """A rendered file produced chunk by chunk, on demand and as often as asked.
-
-    A report of a million findings is gigabytes of JSON: streamed, it goes from the writer to the
-    sink's temporary file without ever being held in memory whole.
-    """
-
-    def __init__(self, produce: Callable[[], Iterator[bytes]]) -> None:
-        self._produce = produce
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._produce())
-
-    def read_all(self) -> bytes:
-        return b"".join(self)
+from audit_function.vocabulary import StreamedFile
 
 
 class StreamingWriter:
@@ -76,14 +52,3 @@ def reporting_rows(rows: Iterable, progress: Callable[..., None] | None, label: 
             progress("write", text=f"{label} rows {n}{of}")
         yield row
     progress("write", text=f"{label} rows {n}{of}", done=True)
-
-
-def as_bytes(payload: bytes | StreamedFile) -> bytes:
-    return payload.read_all() if isinstance(payload, StreamedFile) else bytes(payload)
-
-
-def as_chunks(payload: bytes | StreamedFile) -> Iterator[bytes]:
-    if isinstance(payload, StreamedFile):
-        yield from payload
-    else:
-        yield bytes(payload)
