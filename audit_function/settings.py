@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+import audit_function
 from audit_function.errors import ConfigError
 
 DEFAULT_SCHEDULE = "0 0 6 * * Mon"  # NCRONTAB, six fields, UTC: Mondays 06:00
@@ -50,7 +51,7 @@ DEFAULT_LOGS_STREAMS = {"findings": "Custom-KvAuditFindings_CL", "vaults": "Cust
                         "runs": "Custom-KvAuditRuns_CL"}
 
 #: Relative paths in settings are taken from the app root (where function_app.py lives).
-APP_ROOT = Path(__file__).resolve().parent.parent
+APP_ROOT = Path(audit_function.__file__).resolve().parent.parent
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MG_ID = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")

@@ -28,13 +28,15 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
+from audit_function.demo import DEMO_DIR
 from audit_function.demo.owner_tags import SUBSCRIPTION_TAGS, resource_group_rows
 from audit_function.demo import deep_demo
 
-HERE = Path(__file__).resolve().parent
-BUILTIN_ROLES = HERE.parent / "data" / "builtin_roles.json"
+HERE = DEMO_DIR   # where the generated snapshot is written (embedded in the package as data)
+BUILTIN_ROLES = Path(str(resources.files("audit_function.data").joinpath("builtin_roles.json")))
 
 FORMAT = "kv-audit-snapshot/1"
 COLLECTED_AT = "2025-06-02T06:00:00Z"
