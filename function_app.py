@@ -1,7 +1,7 @@
 """Azure Function (Python v2 programming model): the scheduled kv-audit run.
 
 The timer calls the same ``run_audit`` the CLI uses, with settings from app settings
-(audit_function/settings.py) and reports going to Blob Storage (audit_function/sinks.py).
+(audit_function/function/settings.py) and reports going to Blob Storage (audit_function/sinks/publish.py).
 Deployment, settings and alerts: infra/README.md.
 """
 
@@ -16,8 +16,8 @@ import azure.functions as func
 
 from audit_function import observability as obs
 from audit_function.errors import ConfigError
-from audit_function.settings import FunctionSettings
-from audit_function.sinks import BlobSink
+from audit_function.function.settings import FunctionSettings
+from audit_function.sinks.publish import BlobSink
 
 app = func.FunctionApp()
 log = logging.getLogger("kv_audit")
@@ -68,7 +68,7 @@ def run_once(environ: Mapping[str, str], *, past_due: bool = False,
 
 
 def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
-    from audit_function.audit import run_audit  # heavy imports stay out of host indexing
+    from audit_function.pipeline.run import run_audit  # heavy imports stay out of host indexing
 
     credential = make_credential() if settings.needs_credential else None
     live = {}
@@ -87,7 +87,7 @@ def ticket_settings(settings: FunctionSettings) -> dict | None:
     """The config file's ``tickets`` section when AUDIT_TICKETS is on (None when off)."""
     if not settings.tickets:
         return None
-    from audit_function.config import load_config
+    from audit_function.pipeline.config import load_config
 
     section = load_config(settings.config_path, None).tickets
     if not section:

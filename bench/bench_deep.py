@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from azure.core.credentials import AccessToken  # noqa: E402
 
 from audit_function.collect import LiveScope, arm_deep, clouds, collect_snapshot  # noqa: E402
-from audit_function.snapshot import RawSnapshot  # noqa: E402
+from audit_function.snapshot.load import RawSnapshot  # noqa: E402
 from tests.fakes.arg_server import FakeArg, Faults  # noqa: E402
 from tests.fakes.arm_server import DeepFaults  # noqa: E402
 from tests.fakes.estate import add_deep_tables, synthetic_estate  # noqa: E402

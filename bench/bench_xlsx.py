@@ -138,7 +138,7 @@ def child(findings: int, vaults: int, access: int) -> dict:
 
 def child_snapshot(directory: str) -> dict:
     sys.path.insert(0, str(ROOT))
-    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.pipeline.run import AuditOptions, run_audit
     from reports.xlsx_report import XlsxWriter
 
     from unittest import mock

@@ -9,7 +9,7 @@ Writes the snapshot format of ``docs/contracts/snapshot.md`` (``vaults``, ``subs
 ``management_groups``, ``role_assignments``, ``role_definitions`` and optionally ``principals``
 as ``.jsonl`` or ``.jsonl.gz``, plus ``manifest.json``), every row shaped like an Azure Resource
 Graph ``objectArray`` row (``type`` lower-cased, ids in ARM casing), the same shapes as the demo
-estate (``audit_function/demo``).
+estate (``audit_function/data/demo``).
 
 What it looks like
 - a management-group tree six levels deep: tenant root -> contoso -> platform / landing-zones /

@@ -2,7 +2,7 @@
 
 One JSON object per line, one line per vault x principal x source with Key Vault data access in
 either permission model: the same rows as the spreadsheet's Access sheet (built once, by
-``audit_function.access_rows.access_rows``, during the vault pass). Report 2 keeps per-(vault,
+``audit_function.access.rows.access_rows``, during the vault pass). Report 2 keeps per-(vault,
 principal) access out of the findings; this file is where it lives. Findings refer to it by vault
 id and principal id (``evidence.accessExport``).
 

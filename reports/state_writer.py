@@ -1,6 +1,6 @@
 """The state file's writer (``kv-audit-state.json.gz``): its bytes, as the other writers make theirs.
 
-The layout and the records belong to :mod:`audit_function.state` (the next run reads them back
+The layout and the records belong to :mod:`audit_function.history.state` (the next run reads them back
 there); this writer only hands them to the sinks as a stream, beside the report's own files.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from audit_function.state import STATE_FILE, state_chunks
+from audit_function.history.state import STATE_FILE, state_chunks
 from reports.streaming import StreamingWriter
 
 

@@ -34,7 +34,7 @@ from zipfile import ZIP_DEFLATED, ZipFile
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
-from audit_function.findings import fix_first_findings
+from audit_function.engine.findings import fix_first_findings
 from audit_function.vocabulary import SEVERITIES as BASE_SEVERITIES
 from reports.streaming import reporting_rows
 

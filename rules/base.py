@@ -3,7 +3,7 @@
 A rule is one module with ``META`` (a :class:`RuleMeta`) and a pure ``evaluate`` function:
 
 - ``applies_to="vault"``: ``evaluate(vault, access, ctx)`` runs once per vault whose permission
-  model is in ``META.models``; ``access`` is the vault's :class:`~audit_function.access.VaultAccess`;
+  model is in ``META.models``; ``access`` is the vault's :class:`~audit_function.access.engine.VaultAccess`;
 - ``applies_to="estate"``: ``evaluate(estate, index, ctx)`` runs once (assignment-level rules).
 
 ``evaluate`` yields :class:`Finding` and :class:`NotEvaluated` objects. It never reads the clock

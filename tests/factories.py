@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from audit_function import permissions as perms
-from audit_function.access import AccessIndex
-from audit_function.engine import evaluate
-from audit_function.owners import DEFAULT_OWNER_TAGS, Owners
-from audit_function.report import build_report
-from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.access.engine import AccessIndex
+from audit_function.engine.evaluate import evaluate
+from audit_function.estate.owners import DEFAULT_OWNER_TAGS, Owners
+from audit_function.report.document import build_report
+from audit_function.snapshot.load import RawSnapshot, load_estate
 from rules.base import RuleContext, Thresholds
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -237,7 +237,7 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
     return RuleRun(report["findings"], report["run"]["notEvaluated"], report["run"]["gaps"], report)
 
 
-# -- deeper tables (audit_function/deep.py) ---------------------------------------------------------
+# -- deeper tables (audit_function/estate/deep.py) ---------------------------------------------------------
 
 
 def hsm_id(name: str = "hsm1", sub: str = SUB, rg: str = "rg-hsm") -> str:
@@ -298,7 +298,7 @@ def defender_row(sub: str = SUB, tier: str = "Standard", name: str = "KeyVaults"
             "properties": {"pricingTier": tier, "subPlan": sub_plan}}
 
 
-# -- network security perimeters (audit_function/perimeters.py) --------------------------------------
+# -- network security perimeters (audit_function/estate/perimeters.py) --------------------------------------
 
 NSP_SUB = "00000000-0000-0000-0000-00000000000c"   # perimeters live in their own (platform) subscription
 

@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from audit_function.demo import __file__ as _demo_init
+from audit_function.data.demo import __file__ as _demo_init
 
 DEMO = Path(_demo_init).parent
 TABLES = ("subscriptions", "management_groups", "role_definitions", "principals", "vaults", "role_assignments")
@@ -93,7 +93,7 @@ def write(tables: dict[str, list[str]], directory: Path, manifest: dict | None =
 
 def audit(snapshot: Path, out: Path) -> tuple[int, str, dict | None]:
     """Run the CLI in-process; (exit status, stderr, the JSON report if one was written)."""
-    from audit_function.cli import main
+    from audit_function.cli.main import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):

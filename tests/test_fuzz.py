@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import fuzz
-from tests.test_cli import validate
+from tests.cli.test_cli import validate
 
 TABLES = fuzz.demo_tables()
 MANIFEST = json.loads((fuzz.DEMO / "manifest.json").read_text())
@@ -39,7 +39,7 @@ def test_mutated_snapshots_never_crash_and_reports_stay_valid(seed, mutations):
 
 
 def _demo_report() -> bytes:
-    from audit_function.cli import main
+    from audit_function.cli.main import main
 
     with tempfile.TemporaryDirectory() as work:
         assert main(["audit", "--demo", "--out", work, "--format", "json"]) == 0
@@ -71,7 +71,7 @@ def test_mutated_previous_reports_never_crash(seed):
     import contextlib
     import io
 
-    from audit_function.cli import main
+    from audit_function.cli.main import main
 
     data = _mutate_report(REPORT, random.Random(seed))
     with tempfile.TemporaryDirectory() as work:
@@ -104,7 +104,7 @@ _TREES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size
 def test_any_config_tree_is_accepted_or_a_config_error(tree, suffix):
     import yaml
 
-    from audit_function.config import load_config
+    from audit_function.pipeline.config import load_config
     from audit_function.errors import ConfigError
     from rules import RULE_IDS
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rules
-from audit_function.cli_plan import run_plan
+from audit_function.cli.plan import run_plan
 from tests import fake_az
 from tests.factories import (KV_SECRETS_OFFICER, KV_SECRETS_USER, SUB, SUB2, assignment_row, nsp_association_row,
                              nsp_profile_row, nsp_rule_row, perimeter_id, policy, principal_row, role_definition_row,
@@ -171,14 +171,14 @@ def test_terminal_output_of_an_audit_carries_no_escape_sequence(tmp_path):
     rows = hostile_rows()
     snapshot = write_snapshot(tmp_path / "snap", vaults=rows["vaults"], assignments=rows["assignments"],
                               definitions=rows["definitions"], principals=rows["principals"])
-    done = subprocess.run([sys.executable, "-m", "audit_function.cli", "audit", "--snapshot", str(snapshot),
+    done = subprocess.run([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(snapshot),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode in (0, 1, 3), done.stderr
     for stream in (done.stdout, done.stderr):
         assert "\x1b" not in stream and "\x9b" not in stream and "\r" not in stream
     assert "Traceback" not in done.stderr
-    plan = subprocess.run([sys.executable, "-m", "audit_function.cli", "plan", "--snapshot", str(snapshot),
+    plan = subprocess.run([sys.executable, "-m", "audit_function.cli.main", "plan", "--snapshot", str(snapshot),
                            "--out", str(tmp_path / "plan")], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert plan.returncode in (0, 3), plan.stderr

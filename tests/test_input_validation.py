@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from audit_function.cli import main
+from audit_function.cli.main import main
 from audit_function.errors import InputError
-from audit_function.snapshot import RawSnapshot, load_estate
-from tests.engine.test_snapshot import basic_tables, write_snapshot
+from audit_function.snapshot.load import RawSnapshot, load_estate
+from tests.snapshot.test_snapshot import basic_tables, write_snapshot
 from tests.factories import vault_row
-from tests.test_cli import validate
+from tests.cli.test_cli import validate
 
 MANIFEST = {"format": "kv-audit-snapshot/1", "complete": True, "gaps": []}
 
@@ -146,7 +146,7 @@ def test_diff_and_tickets_on_a_corrupt_report_exit_2_naming_the_file(tmp_path, r
 
 
 def test_a_previous_report_replaced_between_the_two_passes_is_read_as_it_was(reports):
-    from audit_function.sinks import LocalFolderSink
+    from audit_function.sinks.publish import LocalFolderSink
 
     path = reports / "kv-audit-report.json"
     original = json.loads(path.read_text())

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from audit_function import cli
-from audit_function.cli import main
+from audit_function.cli import main as cli
+from audit_function.cli.main import main
 from audit_function.depth import DEEP_MARKER, MAX_DEPTH
-from audit_function.snapshot import RawSnapshot, load_estate
-from tests.engine.test_snapshot import basic_tables, write_snapshot
+from audit_function.snapshot.load import RawSnapshot, load_estate
+from tests.snapshot.test_snapshot import basic_tables, write_snapshot
 from tests.factories import vault_row
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def kv_audit(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "audit_function.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "audit_function.cli.main", *args], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, **(env or {})}, timeout=120, **kw)
 
 
@@ -55,7 +55,7 @@ def test_keyboard_interrupt_is_130_and_quiet(monkeypatch, capsys):
 
 
 def test_broken_pipe_on_stdout_exits_quietly():
-    done = subprocess.run(f"{sys.executable} -m audit_function.cli rules --format json | head -c 10",
+    done = subprocess.run(f"{sys.executable} -m audit_function.cli.main rules --format json | head -c 10",
                           shell=True, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout == "[\n  {\n    \"i"[:10]
     assert done.stderr == ""

@@ -11,7 +11,7 @@ from audit_function.collect.arg import API_VERSION, SUBSCRIPTION_LIMIT_HEADER, A
 from audit_function.collect.pacing import BudgetExhausted, Pacer
 from audit_function.collect.scope import TENANT, LiveScope, Unit, units_of
 from audit_function.errors import CollectionError
-from audit_function.snapshot import FORMAT, RawSnapshot
+from audit_function.snapshot.load import FORMAT, RawSnapshot
 
 #: ARG's throttling guidance: group subscriptions, fewer than 300 per query.
 SUBSCRIPTION_BATCH = 250

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from audit_function.errors import CollectionError
-from audit_function.snapshot import RawSnapshot
+from audit_function.snapshot.load import RawSnapshot
 
 
 def _is_snapshot_dir(path: Path) -> bool:

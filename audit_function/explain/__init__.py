@@ -7,5 +7,5 @@
 - :mod:`~audit_function.explain.fix`: the least-privilege grant in the model in force, as commands;
 - :mod:`~audit_function.explain.render`: JSON document and text;
 - :mod:`~audit_function.explain.live`: targeted Resource Graph reads for ``--live``;
-- :mod:`~audit_function.explain.command`: the ``kv-audit explain`` subcommand.
+- :mod:`~audit_function.cli.explain`: the ``kv-audit explain`` subcommand.
 """

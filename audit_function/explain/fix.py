@@ -13,7 +13,7 @@ import shlex
 import uuid
 
 from audit_function import permissions as perms
-from audit_function.estate import Estate
+from audit_function.estate.model import Estate
 from audit_function.explain.verdict import PROPAGATION, Decision
 from audit_function.migration.commands import principal_type
 from audit_function.migration.roles import RoleCatalog

@@ -23,9 +23,9 @@ from audit_function.collect.graph_client import GraphClient
 from audit_function.collect.pacing import Pacer
 from audit_function.collect.scope import Unit
 from audit_function.errors import CollectionError
-from audit_function.estate import trailing_guid
+from audit_function.estate.model import trailing_guid
 from audit_function.explain.parse import GUID, ExplainInputError, Request
-from audit_function.snapshot import FORMAT, RawSnapshot, builtin_role_definitions
+from audit_function.snapshot.load import FORMAT, RawSnapshot, builtin_role_definitions
 
 _VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{3,24}$")
 _VAULT_ID = re.compile(rf"^/subscriptions/({GUID})/resourceGroups/[-\w._()]+/providers/Microsoft\.KeyVault/vaults/"

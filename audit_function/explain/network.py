@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from audit_function.estate import Vault
+from audit_function.estate.model import Vault
 
 
 #: addresses only a virtual network can use (a private endpoint's clients come from these)

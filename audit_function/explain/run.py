@@ -1,6 +1,6 @@
 """``explain``: one request, one answer. Source -> estate -> the caller's grants -> decision -> fix.
 
-Sources are resolved as ``run_audit`` resolves them (:func:`audit_function.audit._source`) for
+Sources are resolved as ``run_audit`` resolves them (:func:`audit_function.pipeline.run._source`) for
 ``--demo`` and ``--snapshot``; ``--live`` reads only what one answer needs
 (:mod:`audit_function.explain.live`).
 """
@@ -11,15 +11,15 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audit_function.access import AccessIndex
-from audit_function.audit import AuditOptions, _source
-from audit_function.estate import RowError, assignment_from_row, eligibility_from_row, get_ci
+from audit_function.access.engine import AccessIndex
+from audit_function.pipeline.run import AuditOptions, _source
+from audit_function.estate.model import RowError, assignment_from_row, eligibility_from_row, get_ci
 from audit_function.explain.fix import build_fix
 from audit_function.explain.network import network_verdict
 from audit_function.explain.parse import Request
 from audit_function.explain.verdict import PROPAGATION, PROPAGATION_SOURCE, judge
 from audit_function.explain.who import find_vault, resolve_caller
-from audit_function.snapshot import RawSnapshot, iter_rows, load_estate, table_path
+from audit_function.snapshot.load import RawSnapshot, iter_rows, load_estate, table_path
 
 EXIT = {"allowed": 0, "denied": 1, "unknown": 3}
 

@@ -4,7 +4,7 @@ Every grant the caller holds (directly or through its groups) in both permission
 against the action, in the order Key Vault decides: the model in force first (a grant in the
 other model has no effect), then scope (vault, above it, or one object inside it), the role's data
 actions (``notDataActions`` already removed per block), eligibility, deny assignments. Catalog-2
-semantics come from :mod:`audit_function.access` (tenant-bound ``/`` and management-group scopes,
+semantics come from :mod:`audit_function.access.engine` (tenant-bound ``/`` and management-group scopes,
 unknown ancestry, deny matching).
 """
 
@@ -15,8 +15,8 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from audit_function import permissions as perms
-from audit_function.access import AccessIndex, _tenant_ok
-from audit_function.estate import MG_PREFIX, Estate, RoleAssignment, Vault, prefixes, scope_level
+from audit_function.access.engine import AccessIndex, _tenant_ok
+from audit_function.estate.model import MG_PREFIX, Estate, RoleAssignment, Vault, prefixes, scope_level
 from audit_function.explain.parse import Action
 from audit_function.explain.who import Caller
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from audit_function.errors import KvAuditError
-from audit_function.estate import VAULT_SEGMENT, Estate, Principal, Vault, scope_key
+from audit_function.estate.model import VAULT_SEGMENT, Estate, Principal, Vault, scope_key
 from audit_function.explain.parse import GUID, ExplainInputError, Request
 
 

@@ -38,10 +38,10 @@ def run_plan(source, out: Path | None, *, formats=FORMATS, vaults=(), label: str
 
     ``out=None`` renders without writing (``PlanResult.files``).
     """
-    from audit_function.access import AccessIndex
+    from audit_function.access.engine import AccessIndex
     from audit_function.migration import custom_roles, plan_vault
     from audit_function.migration.files import write_plan_files
-    from audit_function.snapshot import load_estate
+    from audit_function.snapshot.load import load_estate
     from audit_function.vocabulary import RuleContext
 
     estate = load_estate(source, progress=progress)

@@ -1,7 +1,7 @@
 """Per-vault pre-migration plan: who loses, who gains, which roles to assign, and a verdict.
 
 :func:`plan_vault` is pure: it reads one access-policy vault and its
-:class:`~audit_function.access.VaultAccess` and returns one ``report["migration"]`` element.
+:class:`~audit_function.access.engine.VaultAccess` and returns one ``report["migration"]`` element.
 
 Verdicts, in precedence order (the first that applies wins; every reason is listed either way):
 

@@ -56,7 +56,7 @@ from functools import cached_property, lru_cache
 from itertools import combinations
 
 from audit_function import permissions as perms
-from audit_function.estate import RoleDefinition
+from audit_function.estate.model import RoleDefinition
 
 #: largest role set considered (one role per object kind is the most any entry needs)
 MAX_ROLES = 4

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from audit_function.cli import main
+from audit_function.cli.main import main
 from audit_function.collect import LiveScope
 from audit_function.collect.arm_authorization import CONTRACT_KEYS, MAX_THROTTLED, MAX_TRANSIENT
-from audit_function.snapshot import iter_rows, load_estate
+from audit_function.snapshot.load import iter_rows, load_estate
 from tests.fakes.arm_server import ArmFaults
 from tests.fakes.estate import TENANT, synthetic_estate
 from tests.fakes.identity_server import FakeIdentity

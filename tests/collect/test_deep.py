@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from audit_function.cli import main
+from audit_function.cli.main import main
 from audit_function.collect.arm_authorization import MAX_TRANSIENT
-from audit_function.snapshot import RawSnapshot, iter_rows, load_estate
+from audit_function.snapshot.load import RawSnapshot, iter_rows, load_estate
 from tests.fakes.arm_server import KEYVAULT_API, MONITOR_API, DeepFaults
 from tests.fakes.estate import add_deep_tables, synthetic_estate
 from tests.fakes.identity_server import FakeIdentity
@@ -135,9 +135,9 @@ def test_deep_findings_from_the_live_collection(serve, collect, estate):
 def _audit(snap: RawSnapshot) -> dict:
     from datetime import datetime, timezone
 
-    from audit_function.access import AccessIndex
-    from audit_function.engine import evaluate
-    from audit_function.report import build_report
+    from audit_function.access.engine import AccessIndex
+    from audit_function.engine.evaluate import evaluate
+    from audit_function.report.document import build_report
     from rules import ALL_RULES, RULE_IDS
     from rules.base import RuleContext
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from audit_function.audit import demo_snapshot
-from audit_function.demo import make_demo as demo_estate
+from audit_function.pipeline.run import demo_snapshot
+from tools.demo import make_demo as demo_estate
 from audit_function.explain.live import kusto, query_text
 from audit_function.explain.parse import ExplainInputError, from_arguments
 from audit_function.explain.run import explain
-from audit_function.snapshot import iter_rows
+from audit_function.snapshot.load import iter_rows
 from tests.collect.conftest import StaticCredential
 from tests.collect.test_graph_live import graph_objects
 from tests.fakes.graph_server import FakeGraph
@@ -74,7 +74,7 @@ def test_values_are_validated_and_quoted_as_kusto_literals(fakes, clock):
 def test_cli_live_with_the_managed_identity_and_endpoint_overrides(fakes, demo, monkeypatch, capsys):
     import json
 
-    from audit_function.cli import main
+    from audit_function.cli.main import main
     from tests.fakes.identity_server import FakeIdentity
 
     arg, graph = fakes

@@ -14,7 +14,7 @@ from audit_function.collect import clouds
 from audit_function.collect.graph import BATCH_LIMIT, MEMBERSHIP_WORKERS, SELECT, add_directory, principal_ids, resolve
 from audit_function.collect.graph_client import MAX_TRANSIENT, GraphClient
 from audit_function.collect.pacing import Pacer
-from audit_function.snapshot import RawSnapshot
+from audit_function.snapshot.load import RawSnapshot
 from tests.collect.conftest import StaticCredential
 from tests.fakes.graph_server import FakeGraph, GraphFaults, group, service_principal, user
 

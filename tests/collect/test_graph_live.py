@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from audit_function.audit import AuditOptions, demo_snapshot, run_audit
-from audit_function.cli import main
+from audit_function.pipeline.run import AuditOptions, demo_snapshot, run_audit
+from audit_function.cli.main import main
 from audit_function.collect import write_snapshot
 from audit_function.collect.graph import principal_ids
-from audit_function.snapshot import RawSnapshot, iter_rows
+from audit_function.snapshot.load import RawSnapshot, iter_rows
 from tests.fakes.graph_server import FakeGraph, GraphFaults
 from tests.fakes.identity_server import FakeIdentity
 
@@ -151,7 +151,7 @@ def test_no_directory_goes_with_live_only(tmp_path, capsys):
 def test_terminal_progress_shows_principals_resolved_n_of_m():
     import io
 
-    from audit_function.cli import Progress
+    from audit_function.cli.main import Progress
 
     out = io.StringIO()
     Progress(out, enabled=True)("principals", text="principals resolved 40 of 43 (done)", resolved=40, of=43,

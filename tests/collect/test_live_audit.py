@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from audit_function.audit import AuditOptions, demo_snapshot, run_audit
-from audit_function.cli import main
+from audit_function.pipeline.run import AuditOptions, demo_snapshot, run_audit
+from audit_function.cli.main import main
 from audit_function.collect import LiveScope
-from audit_function.snapshot import RawSnapshot, iter_rows
+from audit_function.snapshot.load import RawSnapshot, iter_rows
 from tests.collect.conftest import StaticCredential
 from tests.fakes.identity_server import FakeIdentity
 

@@ -9,7 +9,7 @@ import pytest
 
 from audit_function.collect import write_snapshot
 from audit_function.errors import CollectionError
-from audit_function.snapshot import RawSnapshot
+from audit_function.snapshot.load import RawSnapshot
 
 MANIFEST = {"format": "kv-audit-snapshot/1", "source": "live", "complete": True, "gaps": [],
             "tables": {"vaults": 2, "role_assignments": 0}}
@@ -51,7 +51,7 @@ def test_gzip_tables(tmp_path):
 
 
 def test_the_reader_accepts_what_the_writer_wrote(tmp_path):
-    from audit_function.snapshot import iter_rows, table_path
+    from audit_function.snapshot.load import iter_rows, table_path
 
     write_snapshot(raw(), tmp_path / "snap", gzip=True)
     assert [row for _, row in iter_rows(table_path(tmp_path / "snap", "vaults"))] == VAULTS

@@ -4,10 +4,10 @@ authorizationresources never lists them."""
 
 from __future__ import annotations
 
-from audit_function.access import AccessIndex
-from audit_function.engine import evaluate
-from audit_function.report import build_report
-from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.access.engine import AccessIndex
+from audit_function.engine.evaluate import evaluate
+from audit_function.report.document import build_report
+from audit_function.snapshot.load import RawSnapshot, load_estate
 from rules.base import RuleContext
 from rules import self_grant_path, template_deployment_path
 from tests.factories import (AS_OF, CONTRIBUTOR, KV_SECRETS_USER, OTHER_TENANT, SUB, policy, run_rules, subscription_row,

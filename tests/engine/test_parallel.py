@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 
 import orjson
 
-from audit_function import parallel
-from audit_function.audit import AuditOptions, run_audit
+from audit_function.engine import parallel
+from audit_function.pipeline.run import AuditOptions, run_audit
 from tests.factories import subscription_row, vault_row
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
@@ -61,7 +61,7 @@ def test_default_workers(monkeypatch):
 
 
 def test_many_workers_on_a_tiny_estate():
-    from audit_function.snapshot import RawSnapshot
+    from audit_function.snapshot.load import RawSnapshot
 
     snapshot = RawSnapshot(tables={"subscriptions": [subscription_row()], "role_definitions": [],
                                    "vaults": [vault_row("a", publicNetworkAccess="Enabled"), vault_row("b")],
@@ -83,11 +83,11 @@ def test_access_rows_are_the_same_with_workers():
 
 def test_a_new_pass_travels_through_workers_without_engine_changes():
     """Issue 10: per-vault passes are generic; the engine and workers know nothing of their results."""
-    from audit_function.access import AccessIndex
-    from audit_function.engine import evaluate
-    from audit_function.passes import MergedDict
-    from audit_function.snapshot import load_estate
-    from audit_function.audit import demo_snapshot
+    from audit_function.access.engine import AccessIndex
+    from audit_function.engine.evaluate import evaluate
+    from audit_function.engine.passes import MergedDict
+    from audit_function.snapshot.load import load_estate
+    from audit_function.pipeline.run import demo_snapshot
     from rules import ALL_RULES
     from rules.base import RuleContext
 

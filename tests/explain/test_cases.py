@@ -12,7 +12,7 @@ import pytest
 
 from audit_function.explain.parse import from_arguments, parse_error, with_ip
 from audit_function.explain.run import explain
-from audit_function.snapshot import RawSnapshot
+from audit_function.snapshot.load import RawSnapshot
 from tests.factories import (CONTRIBUTOR, KV_SECRETS_USER, OTHER_TENANT, READER, SUB, TENANT, assignment_row,
                              deny_row, eligibility_row, policy, principal_row, private_endpoint, rg_scope,
                              role_definition_row, subscription_row, vault_id, vault_row)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from audit_function.cli import main
-from audit_function.demo import make_demo as demo
+from audit_function.cli.main import main
+from tools.demo import make_demo as demo
 
 GRAFANA = demo.VAULTS_BY_NAME["kv-grafana-mgmt"].id
 
@@ -21,7 +21,7 @@ def run(capsys, monkeypatch, *argv, stdin=None):
     return code, out.out, out.err
 
 
-# three demo vaults, three different root causes (audit_function/demo/README.md tells their stories)
+# three demo vaults, three different root causes (audit_function/data/demo/README.md tells their stories)
 DEMO = [
     (["--vault", "kv-crm-dev", "--principal", "crm-build-pipeline (retired)", "--action", "keys get"], "wrong-model",
      "az role assignment create"),

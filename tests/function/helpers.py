@@ -89,6 +89,6 @@ def sample_files(report: dict) -> dict[str, bytes]:
 
 def previous_of(sink):
     """What the next run reads from ``sink``: its state file, else its report (None: nothing yet)."""
-    from audit_function.state import load_previous
+    from audit_function.history.state import load_previous
 
     return load_previous(sink)[0]

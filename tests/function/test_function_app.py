@@ -15,10 +15,10 @@ from azure.storage.blob import ContainerClient
 from croniter import croniter
 
 import function_app
-from audit_function import sinks
+from audit_function.sinks import publish as sinks
 from audit_function.errors import ConfigError, SinkError
-from audit_function.settings import DEFAULT_SCHEDULE
-from audit_function.sinks import BlobSink
+from audit_function.function.settings import DEFAULT_SCHEDULE
+from audit_function.sinks.publish import BlobSink
 
 from .conftest import REPO, connection_string, free_port
 from .helpers import FailingTransport, fail_put_of, fast_retry
@@ -235,7 +235,7 @@ def test_fail_on_threshold_publishes_then_fails(demo_env, reports, monkeypatch, 
 
 
 def test_incomplete_run_fails_unless_allowed(demo_env, reports, monkeypatch):
-    from audit_function import audit
+    from audit_function.pipeline import run as audit
 
     real = audit.run_audit
 
@@ -265,7 +265,8 @@ def test_ticket_step_needs_a_tracker_in_the_config(demo_env, reports, monkeypatc
 
 
 def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, reports, monkeypatch):
-    from audit_function import audit, collect
+    from audit_function import collect
+    from audit_function.pipeline import run as audit
 
     credential, calls = object(), []
 
@@ -294,8 +295,8 @@ def test_funcignore_ships_the_app_and_nothing_else(tmp_path: Path):
 
     (tmp_path / ".gitignore").write_text((REPO / ".funcignore").read_text())
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    shipped = ["function_app.py", "host.json", "requirements.txt", "audit_function/audit.py",
-               "audit_function/data/builtin_roles.json", "audit_function/demo/vaults.jsonl",
+    shipped = ["function_app.py", "host.json", "requirements.txt", "audit_function/pipeline/run.py",
+               "audit_function/data/builtin_roles.json", "audit_function/data/demo/vaults.jsonl",
                "audit_function/collect/queries/vaults.kql", "rules/__init__.py", "reports/json_report.py",
                "reports/schema/report.schema.json"]
     left_out = ["tests/function/test_function_app.py", "infra/main.bicep", ".venv/bin/python",

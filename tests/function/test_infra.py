@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pycep import BicepParser
 
-from audit_function import settings as function_settings
+from audit_function.function import settings as function_settings
 
 from .conftest import REPO
 

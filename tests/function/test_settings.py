@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from audit_function.errors import ConfigError
-from audit_function.settings import DEFAULT_SCHEDULE, FunctionSettings
+from audit_function.function.settings import DEFAULT_SCHEDULE, FunctionSettings
 
 BASE = {"AUDIT_STORAGE_ACCOUNT_URL": "https://stkvaudit.blob.core.windows.net/"}
 SUB_A = "00000000-0000-0000-0000-00000000000a"
@@ -128,7 +128,7 @@ def test_all_problems_reported_at_once():
 
 
 def test_audit_options_follow_the_settings(tmp_path: Path):
-    from audit_function.audit import AuditOptions
+    from audit_function.pipeline.run import AuditOptions
 
     s = settings(AUDIT_MANAGEMENT_GROUPS="mg-corp", AUDIT_SUBSCRIPTIONS=SUB_A, AUDIT_FAIL_ON="medium")
     marker = object()

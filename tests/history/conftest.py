@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.history.fake_trackers import FakeAzureDevOps, FakeGitHub
+from tests.tickets.fake_trackers import FakeAzureDevOps, FakeGitHub
 
 
 @pytest.fixture

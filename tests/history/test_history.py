@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from audit_function.history import apply_previous, diff_reports, gap_covers, render_diff_text
+from audit_function.history.diff import apply_previous, diff_reports, gap_covers, render_diff_text
 from tests.history.factory import SUB_A, SUB_B, finding, report, vault
 
 A = vault("kv-a", SUB_A, "rg-1")

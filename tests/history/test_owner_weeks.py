@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from audit_function.audit import AuditOptions, run_audit
-from audit_function.sinks import LocalFolderSink
-from audit_function.snapshot import RawSnapshot
+from audit_function.pipeline.run import AuditOptions, run_audit
+from audit_function.sinks.publish import LocalFolderSink
+from audit_function.snapshot.load import RawSnapshot
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.model import owner_key
 from tests.factories import SUB, resource_group_row, subscription_row, vault_row
-from tests.history.fake_trackers import FakeGitHub
+from tests.tickets.fake_trackers import FakeGitHub
 
 OPEN = {"publicNetworkAccess": "Enabled", "networkAcls": {"defaultAction": "Allow"}}
 

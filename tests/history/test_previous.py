@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from audit_function import previous
-from audit_function.audit import AuditOptions, run_audit
-from audit_function.previous import PreviousIndex, PreviousReportError, read_previous, read_previous_chunks
+from audit_function.history import previous
+from audit_function.pipeline.run import AuditOptions, run_audit
+from audit_function.history.previous import PreviousIndex, PreviousReportError, read_previous, read_previous_chunks
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_function import state
-from audit_function.audit import AuditOptions, run_audit
-from audit_function.cli import main
+from audit_function.history import state
+from audit_function.pipeline.run import AuditOptions, run_audit
+from audit_function.cli.main import main
 from audit_function.errors import SinkError
-from audit_function.previous import PreviousReportError, read_previous
-from audit_function.sinks import LocalFolderSink
-from audit_function.state import STATE_FILE, TREND_RUNS, load_previous, trend_entry, trend_with
+from audit_function.history.previous import PreviousReportError, read_previous
+from audit_function.sinks.publish import LocalFolderSink
+from audit_function.history.state import STATE_FILE, TREND_RUNS, load_previous, trend_entry, trend_with
 
 REPORT = "kv-audit-report.json"
 MONDAY = datetime(2026, 11, 2, 6, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from audit_function.suppressions import Suppression, apply_suppressions
+from audit_function.history.suppressions import Suppression, apply_suppressions
 from tests.history.factory import SUB_A, SUB_B, finding, report, vault
 
 PAY = vault("kv-pay-prod", SUB_A, "rg-pay", {"env": "prod", "Owner": "payments"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from audit_function.config import load_config
-from audit_function.suppressions import apply_suppressions
+from audit_function.pipeline.config import load_config
+from audit_function.history.suppressions import apply_suppressions
 from rules import RULE_IDS, full_access_policy, self_grant_path
 from rules.base import fingerprint
 from tests.factories import OWNER, SUB, assignment_row, policy, run_rules, vault_row

@@ -16,14 +16,14 @@ from datetime import date
 
 import pytest
 
-from audit_function.config import load_config
-from audit_function.history import apply_previous
-from audit_function.suppressions import apply_suppressions
+from audit_function.pipeline.config import load_config
+from audit_function.history.diff import apply_previous
+from audit_function.history.suppressions import apply_suppressions
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.model import finding_key
 from audit_function.tickets.render import MARKER_RE
 from tests.history.factory import KNOWN_RULES, SUB_A, SUB_B, finding, report, vault
-from tests.history.fake_trackers import FakeAzureDevOps, FakeGitHub
+from tests.tickets.fake_trackers import FakeAzureDevOps, FakeGitHub
 
 PAY = vault("kv-pay", SUB_A, "rg-pay", {"env": "prod"})
 WEB = vault("kv-web", SUB_A, "rg-web", {"env": "dev"})

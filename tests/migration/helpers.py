@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from audit_function import permissions as perms
-from audit_function.access import AccessIndex
+from audit_function.access.engine import AccessIndex
 from audit_function.migration import plan_vault
-from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.snapshot.load import RawSnapshot, load_estate
 from rules.base import RuleContext
 from tests.factories import AS_OF, SUB, SUB2, subscription_row
 

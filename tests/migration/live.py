@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from audit_function.snapshot import load_estate
+from audit_function.snapshot.load import load_estate
 from tests import fake_az
 
 FAST = {"KV_AUDIT_VISIBILITY_TIMEOUT": "30", "KV_AUDIT_POLL_SECONDS": "0", "KV_AUDIT_PROPAGATION_WAIT": "0",

@@ -12,12 +12,12 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 from azure.core.credentials import AccessToken
 
-from audit_function.audit import demo_snapshot
-from audit_function.cli import build_parser, main
+from audit_function.pipeline.run import demo_snapshot
+from audit_function.cli.main import build_parser, main
 from audit_function.migration.drift import assignment_name
-from audit_function.migration.migrate_command import cmd_migrate
+from audit_function.cli.migrate import cmd_migrate
 from audit_function.migration.resume_log import read as read_log
-from audit_function.snapshot import iter_rows, table_path
+from audit_function.snapshot.load import iter_rows, table_path
 from tests.fakes.arm_vaults import FakeArmVaults, VaultFaults
 from tests.fakes.clock import VirtualClock
 from tests.fakes.identity_server import FakeIdentity

@@ -12,9 +12,9 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 from azure.core.credentials import AccessToken
 
-from audit_function.cli import build_parser
-from audit_function.migration.migrate_command import cmd_migrate
-from audit_function.snapshot import iter_rows, table_path
+from audit_function.cli.main import build_parser
+from audit_function.cli.migrate import cmd_migrate
+from audit_function.snapshot.load import iter_rows, table_path
 from tests.factories import KV_SECRETS_USER, assignment_row, policy, principal_row, vault_id, vault_row
 from tests.fakes.arm_vaults import FakeArmVaults
 from tests.fakes.clock import VirtualClock

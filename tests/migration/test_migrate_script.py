@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from audit_function.audit import demo_snapshot
+from audit_function.pipeline.run import demo_snapshot
 from audit_function.migration.planner import run_plan
 from tests.migration.live import Azure, log_lines, state_of, touching
 

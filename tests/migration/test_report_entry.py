@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import orjson
 
-from audit_function.access import AccessIndex
-from audit_function.audit import AuditOptions, demo_snapshot, run_audit
+from audit_function.access.engine import AccessIndex
+from audit_function.pipeline.run import AuditOptions, demo_snapshot, run_audit
 from audit_function.migration import plan_vault
 from audit_function.migration.report_entry import PLAN_HINT, report_entry
-from audit_function.snapshot import load_estate
+from audit_function.snapshot.load import load_estate
 from rules.base import RuleContext
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)

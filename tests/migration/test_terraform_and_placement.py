@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hcl2
 
-from audit_function.audit import demo_snapshot
+from audit_function.pipeline.run import demo_snapshot
 from audit_function.migration import placement
 from audit_function.migration.planner import run_plan
 from audit_function.migration.terraform import TERRAFORM_FILE
 from tests.factories import SUB, SUB2, subscription_row, vault_row, policy
 from tests.migration.helpers import ALICE, BOB, write_snapshot
-from tests.migration.test_plan_command import HOSTILE_VAULT, estate_rows
+from tests.cli.test_plan_command import HOSTILE_VAULT, estate_rows
 from tests.test_quoting import hcl_decode
 
 BACKUP = dict(keys=["get", "list", "backup"], secrets=["get", "list", "backup"])

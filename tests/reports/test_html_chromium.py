@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_function.audit import AuditOptions, run_audit
+from audit_function.pipeline.run import AuditOptions, run_audit
 from audit_function.vocabulary import AuditResult
 from reports.html_report import PAGE_SIZE, TABLE_CAP, HtmlWriter
 from tests.reports.chromium import open_page

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from audit_function.audit import AuditOptions, run_audit
+from audit_function.pipeline.run import AuditOptions, run_audit
 from audit_function.vocabulary import AuditResult
 from reports import writer_for
 from reports.ocsf_report import OCSF_VERSION, OcsfWriter, arm_type, compliance_of

@@ -6,8 +6,8 @@ import io
 
 from openpyxl import load_workbook
 
-from audit_function import audit
-from audit_function.coverage import SOURCES
+from audit_function.pipeline import run as audit
+from audit_function.report.coverage import SOURCES
 
 
 def test_summary_lists_every_data_source_near_the_top():

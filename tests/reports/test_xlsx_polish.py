@@ -204,7 +204,7 @@ def test_an_access_list_at_the_cap_has_no_marker():
 
 def test_inventory_owner_is_the_owner_its_findings_carry():
     """vaults[].owner (report.py) comes from the same tag chain as the findings' owner."""
-    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.pipeline.run import AuditOptions, run_audit
 
     outcome = run_audit(AuditOptions(source="demo", formats=("json", "xlsx")))
     report = outcome.result.report

@@ -505,7 +505,7 @@ def test_fast_rows_write_exactly_what_openpyxl_writes(monkeypatch):
 
 def test_demo_audit_workbook_matches_its_report():
     """End to end: the pipeline's real report shape, rendered through the registered writer."""
-    from audit_function.audit import AuditOptions, run_audit
+    from audit_function.pipeline.run import AuditOptions, run_audit
 
     outcome = run_audit(AuditOptions(source="demo", formats=("json", "xlsx")))
     report, access = outcome.result.report, outcome.result.access

@@ -58,9 +58,9 @@ def test_hsm_remediation_uses_the_hsm_commands():
 
 
 def test_hsms_evaluate_the_same_in_forked_workers():
-    from audit_function.access import AccessIndex
-    from audit_function.engine import evaluate
-    from audit_function.snapshot import RawSnapshot, load_estate
+    from audit_function.access.engine import AccessIndex
+    from audit_function.engine.evaluate import evaluate
+    from audit_function.snapshot.load import RawSnapshot, load_estate
     from rules.base import RuleContext
     from tests.factories import AS_OF, SUB2, diagnostic_row, key_row, subscription_row
 

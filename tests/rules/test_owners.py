@@ -4,8 +4,8 @@ take the owner of their scope when it is a vault, resource group or subscription
 
 from __future__ import annotations
 
-from audit_function.owners import Owners, resource_group_from_row
-from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.estate.owners import Owners, resource_group_from_row
+from audit_function.snapshot.load import RawSnapshot, load_estate
 from rules import broad_data_role, soft_delete_disabled, wildcard_custom_role
 from tests.factories import (
     KV_SECRETS_USER,
@@ -177,8 +177,8 @@ def test_scopes_inside_and_outside_the_estate():
 
 
 def test_unread_resource_groups_leave_every_rule_evaluated_and_the_owner_falls_back():
-    from audit_function.access import AccessIndex
-    from audit_function.engine import evaluate
+    from audit_function.access.engine import AccessIndex
+    from audit_function.engine.evaluate import evaluate
     from rules.base import RuleContext
     from tests.factories import AS_OF
 

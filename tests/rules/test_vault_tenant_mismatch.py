@@ -1,6 +1,6 @@
 """vault-tenant-mismatch: passing, failing and edge rows; the loader's subscription-tenant fallback."""
 
-from audit_function.snapshot import RawSnapshot, load_estate
+from audit_function.snapshot.load import RawSnapshot, load_estate
 from rules import vault_tenant_mismatch
 from tests.factories import OTHER_TENANT, SUB, SUB2, TENANT, run_rules, subscription_row, vault_id, vault_row
 

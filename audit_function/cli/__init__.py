@@ -1,0 +1,1 @@
+"""The kv-audit command line: one module per command."""

@@ -1,0 +1,1 @@
+"""Running the rules over the estate: per-vault passes, forked workers, the findings store."""

@@ -1,0 +1,1 @@
+"""Across runs: suppressions, last week's report, what changed week over week."""

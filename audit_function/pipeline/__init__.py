@@ -1,0 +1,1 @@
+"""One audit run end to end: config -> snapshot -> estate -> access -> rules -> report -> writers."""

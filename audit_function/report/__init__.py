@@ -1,0 +1,1 @@
+"""The report document: its sections (run, coverage, inventory, findings) built from the evaluation."""

@@ -1,0 +1,1 @@
+"""Reading a snapshot directory (tables of JSON lines and a manifest) into the estate model."""
