@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from audit_function.cli.source import kind as source_kind
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -47,8 +49,7 @@ def cmd_explain(args) -> int:
             request = replace(request, action=parse.resolve_action(args.action))
     else:
         request = parse.from_arguments(args.vault, args.principal, args.action, args.from_ip)
-    kind = "demo" if args.demo else "snapshot" if args.snapshot is not None else "live"
-    doc = explain(request, kind, args.snapshot, live={"cloud": args.cloud})
+    doc = explain(request, source_kind(args), args.snapshot, live={"cloud": args.cloud})
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:

@@ -107,22 +107,13 @@ def _seconds(value, env: str, default: float) -> float:
 
 
 def _plan(args):
+    from audit_function.cli.source import kind, live_scope
     from audit_function.migration.planner import run_plan
+    from audit_function.pipeline.source import label, open_source
     from audit_function.snapshot.load import load_estate
 
-    if args.demo:
-        from audit_function.pipeline.run import demo_snapshot
-
-        source, label = demo_snapshot(), "the demo estate"
-    elif args.snapshot is not None:
-        source, label = args.snapshot, f"snapshot {args.snapshot}"
-    else:
-        from audit_function.collect import LiveScope, collect_snapshot
-
-        source = collect_snapshot(LiveScope(management_groups=tuple(args.management_group),
-                                            subscriptions=tuple(args.subscription)), cloud=args.cloud)
-        label = "a live collection"
-    result = run_plan(source, None, formats=("json",), vaults=args.vault, label=label)
+    source, described = open_source(kind(args), args.snapshot, scope=live_scope(args), live={"cloud": args.cloud})
+    result = run_plan(source, None, formats=("json",), vaults=args.vault, label=label(described))
     return result.plans, load_estate(source), result.gaps
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from audit_function.errors import ConfigError
 from audit_function.migration.planner import FORMATS, JSON_NAME, PlanResult, run_plan, select_vaults  # noqa: F401
+from audit_function.cli.progress import Progress
+from audit_function.cli.source import kind, live_scope
+from audit_function.pipeline.source import label as source_label, open_source
 from audit_function.quoting import terminal
 
 DEFAULT_OUT = Path("plans")
@@ -62,21 +65,11 @@ def cmd_plan(args) -> int:
     if not args.live and (args.management_group or args.subscription):
         raise ConfigError("--management-group and --subscription go with --live")
     formats = parse_formats(args.format)
-    progress = _progress()
-    if args.demo:
-        from audit_function.pipeline.run import demo_snapshot
-
-        source, label = demo_snapshot(), "the demo estate"
-    elif args.snapshot is not None:
-        source, label = args.snapshot, f"snapshot {args.snapshot}"
-    else:
-        from audit_function.collect import LiveScope, collect_snapshot
-
-        scope = LiveScope(management_groups=tuple(args.management_group), subscriptions=tuple(args.subscription))
-        source = collect_snapshot(scope, cloud=args.cloud, progress=progress)
-        label = "a live collection"
-    result = run_plan(source, args.out, formats=formats, vaults=args.vault, label=label, progress=progress,
-                      cloud=args.cloud)
+    progress = Progress()
+    source, described = open_source(kind(args), args.snapshot, scope=live_scope(args), live={"cloud": args.cloud},
+                                    progress=progress)
+    result = run_plan(source, args.out, formats=formats, vaults=args.vault, label=source_label(described),
+                      progress=progress, cloud=args.cloud)
     from audit_function.migration import summarize
 
     print(f"kv-audit plan: {len(result.plans)} access-policy vault(s) planned, "
@@ -96,9 +89,3 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def _progress():
-    try:
-        from audit_function.cli.main import Progress
-    except ImportError:  # pragma: no cover - cli is always there in the package
-        return None
-    return Progress()

@@ -1,6 +1,6 @@
 """``explain``: one request, one answer. Source -> estate -> the caller's grants -> decision -> fix.
 
-Sources are resolved as ``run_audit`` resolves them (:func:`audit_function.pipeline.run._source`) for
+Sources are resolved as ``run_audit`` resolves them (:func:`audit_function.pipeline.source.open_source`) for
 ``--demo`` and ``--snapshot``; ``--live`` reads only what one answer needs
 (:mod:`audit_function.explain.live`).
 """
@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from audit_function.access.engine import AccessIndex
-from audit_function.pipeline.run import AuditOptions, _source
+from audit_function.pipeline.source import open_source
 from audit_function.estate.model import RowError, assignment_from_row, eligibility_from_row, get_ci
 from audit_function.explain.fix import build_fix
 from audit_function.explain.network import network_verdict
@@ -72,7 +72,7 @@ def explain(request: Request, source_kind: str, snapshot=None, *, live: dict | N
 
         source = collect_for(request, **(live or {}))
     else:
-        source, _ = _source(AuditOptions(source=source_kind, snapshot=snapshot), None)
+        source, _ = open_source(source_kind, snapshot)
     estate = load_estate(source)
     vault, object_key = find_vault(estate, request.vault)
     caller = resolve_caller(estate, request)

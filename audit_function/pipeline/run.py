@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 
 from audit_function.access.engine import AccessIndex
@@ -27,6 +26,7 @@ from audit_function.engine.parallel import default_workers
 from audit_function.report.document import build_report, run_gaps
 from audit_function.history.state import load_previous
 from audit_function.vocabulary import AuditResult
+from audit_function.pipeline.source import SOURCES, demo_snapshot, open_source  # noqa: F401  (demo_snapshot: callers)
 from audit_function.snapshot.load import RawSnapshot, load_estate
 from audit_function.history.suppressions import Suppressor
 from reports import FORMATS, writer_for
@@ -34,7 +34,6 @@ from reports.state_writer import StateWriter
 from rules import ALL_RULES, RULE_IDS
 from audit_function.vocabulary import SEVERITIES, RuleContext
 
-SOURCES = ("demo", "snapshot", "live")
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,6 @@ class AuditOutcome:
     suppressions: dict | None = None
 
 
-def demo_snapshot() -> Path:
-    """The demo estate shipped inside the package."""
-    return Path(str(resources.files("audit_function.data").joinpath("demo")))
-
-
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -100,20 +94,6 @@ def exit_code(suppressor, complete: bool, fail_on: str | None) -> int:
     if fail_on is not None and suppressor.open_at_or_above(fail_on)[0]:
         return 1
     return 0 if complete else 3
-
-
-def _source(options: AuditOptions, progress):
-    if options.source == "demo":
-        return demo_snapshot(), {"type": "demo"}
-    if options.source == "snapshot":
-        snap = options.snapshot
-        return snap, {"type": "snapshot", "path": str(snap) if not isinstance(snap, RawSnapshot) else None}
-    from audit_function.collect import LiveScope, collect_snapshot
-
-    scope = options.scope or LiveScope()
-    raw = collect_snapshot(scope, progress=progress, **options.live)
-    return raw, {"type": "live", "managementGroups": list(scope.management_groups),
-                 "subscriptions": list(scope.subscriptions)}
 
 
 def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime] = _utcnow,
@@ -136,7 +116,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
             previous, note = load_previous(sink)
         except PreviousReportUnusable as err:
             note = {"used": False, "reason": f"{err}; this run has no week-over-week status (every finding is new)"}
-    source, scope = _source(options, progress)
+    source, scope = open_source(options.source, options.snapshot, scope=options.scope, live=options.live,
+                                progress=progress)
     # The estate is millions of long-lived, acyclic objects: the cyclic garbage collector would
     # rescan them on every collection, while loading and while the rules allocate findings.
     gc.disable()

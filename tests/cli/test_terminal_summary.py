@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import json
 
-from audit_function.cli import main as cli
+from audit_function.cli import audit as cli_audit
 from audit_function.pipeline.run import AuditOptions, run_audit
-from audit_function.cli.main import Progress, main
+from audit_function.cli.main import main
+from audit_function.cli.progress import Progress
 
 CONFIG = """\
 suppressions:
@@ -41,7 +42,7 @@ class TtyProgress(Progress):
 def test_counts_suppressions_and_fail_on_are_told(tmp_path, capsys, monkeypatch):
     config = tmp_path / "kv-audit.yaml"
     config.write_text(CONFIG)
-    monkeypatch.setattr(cli, "Progress", TtyProgress)
+    monkeypatch.setattr(cli_audit, "Progress", TtyProgress)   # the audit command makes its Progress
     code = main(["audit", "--demo", "--out", str(tmp_path / "out"), "--config", str(config), "--fail-on", "high"])
     captured = capsys.readouterr()
     report = json.loads((tmp_path / "out" / "kv-audit-report.json").read_text())

@@ -151,7 +151,7 @@ def test_no_directory_goes_with_live_only(tmp_path, capsys):
 def test_terminal_progress_shows_principals_resolved_n_of_m():
     import io
 
-    from audit_function.cli.main import Progress
+    from audit_function.cli.progress import Progress
 
     out = io.StringIO()
     Progress(out, enabled=True)("principals", text="principals resolved 40 of 43 (done)", resolved=40, of=43,
