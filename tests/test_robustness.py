@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_function.cli import main as cli
+from audit_function.cli import rules as rules_command
 from audit_function.cli.main import main
 from audit_function.depth import DEEP_MARKER, MAX_DEPTH
 from audit_function.snapshot.load import RawSnapshot, load_estate
@@ -37,7 +37,7 @@ def test_an_unexpected_exception_is_exit_4_with_a_paragraph_not_a_traceback(monk
     def boom(args):
         raise AttributeError("'NoneType' object has no attribute 'name'")
 
-    monkeypatch.setattr(cli, "cmd_rules", boom)
+    monkeypatch.setattr(rules_command, "cmd_rules", boom)
     assert main(["rules"]) == 4
     err = capsys.readouterr().err
     assert "internal error" in err and "report it" in err and "Traceback" not in err
@@ -48,7 +48,7 @@ def test_keyboard_interrupt_is_130_and_quiet(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_rules", interrupted)
+    monkeypatch.setattr(rules_command, "cmd_rules", interrupted)
     assert main(["rules"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
