@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_function.estate.model import scope_level
+from audit_function.estate.scopes import scope_level
 from rules.base import NotEvaluated, RuleMeta, capped, finding
 
 BROAD = {"root": "high", "managementGroup": "high", "subscription": "high", "resourceGroup": "medium"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit_function import permissions as perms
-from audit_function.estate.model import VAULT_SEGMENT, scope_level
+from audit_function.estate.scopes import VAULT_SEGMENT, scope_level
 from rules.base import NotEvaluated, RuleMeta, capped, finding
 
 LEVELS = ("root", "managementGroup", "subscription", "resourceGroup", "vault", "object")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from audit_function.estate.model import MG_PREFIX, VAULT_SEGMENT, Estate, PolicyEntry, RoleAssignment, RoleDefinition, Vault, prefixes, scope_level
+from audit_function.estate.model import Estate, PolicyEntry, RoleAssignment, RoleDefinition, Vault
+from audit_function.estate.scopes import MG_PREFIX, VAULT_SEGMENT, prefixes, scope_level
 
 
 class Grant:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from audit_function.estate.model import RESOURCE_SCOPE, VAULT_SCOPE  # the loader applies the same test
+from audit_function.estate.scopes import RESOURCE_SCOPE, VAULT_SCOPE# the loader applies the same test
 
 #: The clause as it appears in role_assignments.kql (after ``extend scopeKey = tolower(tostring(properties.scope))``).
 KQL_WHERE = (f"| where not(scopeKey matches regex @'{RESOURCE_SCOPE}') "

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from audit_function.access.engine import AccessIndex
-from audit_function.estate.model import MG_PREFIX, Estate, Gap, scope_key
+from audit_function.estate.model import Estate
+from audit_function.estate.scopes import MG_PREFIX, scope_key
 from audit_function.engine.findings import FindingStore, Spool
 from audit_function.engine.passes import GAP_NAMES, AccessRowsPass, InventoryPass, MigrationPass
-from audit_function.vocabulary import Finding, NotEvaluated, RuleContext
+from audit_function.vocabulary import Finding, Gap, NotEvaluated, RuleContext
 
 
 @dataclass

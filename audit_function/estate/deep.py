@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from audit_function.estate.model import RowError, Vault, _bool, _list, _str, get_ci, prefixes, scope_key, vault_from_row
+from audit_function.estate.model import Vault
+from audit_function.estate.rows import RowError, _bool, _list, _str, get_ci
+from audit_function.estate.scopes import prefixes, scope_key
+from audit_function.estate.vault_rows import vault_from_row
 
 HSM_KIND = "managedHsm"
 HSM_MODEL = "managedHsmLocalRbac"   # the HSM's permission model: local RBAC (data plane, not read)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit_function.vocabulary import OWNER_TAGS, tag_owner  # noqa: F401
-from audit_function.estate.model import AUTHORIZATION_MARKER, VAULT_SEGMENT, RowError, scope_key
+from audit_function.estate.rows import RowError
+from audit_function.estate.scopes import AUTHORIZATION_MARKER, VAULT_SEGMENT, scope_key
 
 #: the default owner tag names, in order (report 2)
 DEFAULT_OWNER_TAGS = OWNER_TAGS

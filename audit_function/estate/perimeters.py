@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from audit_function.estate.model import RowError, _list, _str, get_ci, scope_key
+from audit_function.estate.rows import RowError, _list, _str, get_ci
+from audit_function.estate.scopes import scope_key
 
 ASSOCIATION = "microsoft.network/networksecurityperimeters/resourceassociations"
 PROFILE = "microsoft.network/networksecurityperimeters/profiles"

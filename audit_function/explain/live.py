@@ -23,7 +23,7 @@ from audit_function.collect.graph_client import GraphClient
 from audit_function.collect.pacing import Pacer
 from audit_function.collect.scope import Unit
 from audit_function.errors import CollectionError
-from audit_function.estate.model import trailing_guid
+from audit_function.estate.scopes import trailing_guid
 from audit_function.explain.parse import GUID, ExplainInputError, Request
 from audit_function.snapshot.load import FORMAT, RawSnapshot, builtin_role_definitions
 

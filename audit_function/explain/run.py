@@ -13,7 +13,8 @@ from pathlib import Path
 
 from audit_function.access.engine import AccessIndex
 from audit_function.pipeline.source import open_source
-from audit_function.estate.model import RowError, assignment_from_row, eligibility_from_row, get_ci
+from audit_function.estate.grant_rows import assignment_from_row, eligibility_from_row
+from audit_function.estate.rows import RowError, get_ci
 from audit_function.explain.fix import build_fix
 from audit_function.explain.network import network_verdict
 from audit_function.explain.parse import Request

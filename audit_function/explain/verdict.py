@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 
 from audit_function import permissions as perms
 from audit_function.access.engine import AccessIndex, _tenant_ok
-from audit_function.estate.model import MG_PREFIX, Estate, RoleAssignment, Vault, prefixes, scope_level
+from audit_function.estate.model import Estate, RoleAssignment, Vault
+from audit_function.estate.scopes import MG_PREFIX, prefixes, scope_level
 from audit_function.explain.parse import Action
 from audit_function.explain.who import Caller
 

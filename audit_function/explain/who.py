@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from audit_function.errors import KvAuditError
-from audit_function.estate.model import VAULT_SEGMENT, Estate, Principal, Vault, scope_key
+from audit_function.estate.model import Estate, Principal, Vault
+from audit_function.estate.scopes import VAULT_SEGMENT, scope_key
 from audit_function.explain.parse import GUID, ExplainInputError, Request
 
 

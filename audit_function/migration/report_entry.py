@@ -12,7 +12,7 @@ scripts are in the plan files.
 
 from __future__ import annotations
 
-from audit_function.estate.model import trailing_guid
+from audit_function.estate.scopes import trailing_guid
 
 #: the plan files, named in every compact plan's reasons when there is something to run
 PLAN_HINT = "kv-audit plan writes the migration script and files (assignments, custom roles, flip, verify, rollback)"

@@ -15,7 +15,12 @@ import orjson
 
 from audit_function.estate import deep
 from audit_function.estate import perimeters
+from audit_function.estate import grant_rows
 from audit_function.estate import model
+from audit_function.estate import rows as estate_rows
+from audit_function.estate import scopes
+from audit_function.estate import vault_rows
+from audit_function import vocabulary
 from audit_function.depth import MAX_DEPTH, bounded
 from audit_function.errors import InputError
 from audit_function.estate.owners import resource_group_from_row
@@ -114,7 +119,7 @@ def builtin_role_definitions() -> dict[str, model.RoleDefinition]:
     text = resources.files("audit_function.data").joinpath("builtin_roles.json").read_text(encoding="utf-8")
     out = {}
     for row in json.loads(text)["roles"]:
-        role = model.role_definition_from_row(row, builtin_fallback=True)
+        role = grant_rows.role_definition_from_row(row, builtin_fallback=True)
         out[role.guid] = role
     return out
 
@@ -137,11 +142,11 @@ def _assignment_can_matter(row: dict, definitions: dict[str, model.RoleDefinitio
         return True
     role_id = props.get("roleDefinitionId")
     if isinstance(role_id, str):
-        role = definitions.get(model.trailing_guid(role_id))
+        role = definitions.get(scopes.trailing_guid(role_id))
         if role is not None and not role.relevant:
             return False
     scope = props.get("scope")
-    if isinstance(scope, str) and model.below_non_vault_resource(scope):
+    if isinstance(scope, str) and scopes.below_non_vault_resource(scope):
         return False   # anything unusual (a malformed scope included) is kept and judged by the row parser
     return True
 
@@ -179,7 +184,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             path = table_path(directory, table)
             return (None if path is None else iter_rows(path)), (str(path) if path else table)
 
-    gaps: list[model.Gap] = []
+    gaps: list[vocabulary.Gap] = []
     counts: dict[str, dict[str, int]] = {}
     present: set[str] = set()
     names: dict[str, str] = {}    # table -> the file (or in-memory name) it was read from
@@ -197,32 +202,32 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             stats["rows"] += 1
             if isinstance(row, TooDeep):
                 stats["skipped"] += 1
-                gaps.append(model.Gap("(row without id)", table, row.reason, file=name, line=line))
+                gaps.append(vocabulary.Gap("(row without id)", table, row.reason, file=name, line=line))
                 continue
             if keep is not None and not keep(row):
                 continue
             try:
                 out.append(convert(row))
-            except model.RowError as exc:
+            except estate_rows.RowError as exc:
                 stats["skipped"] += 1
-                gaps.append(model.Gap(_row_scope(row), table, f"row skipped: {exc}", file=name, line=line))
+                gaps.append(vocabulary.Gap(_row_scope(row), table, f"row skipped: {exc}", file=name, line=line))
             if stats["rows"] % 100_000 == 0:
                 report("rows", table=table, rows=stats["rows"])
         stats["kept"] = len(out)
         report("table", table=table, rows=stats["rows"], kept=len(out))
         return out
 
-    subscriptions = _by_key(read("subscriptions", model.subscription_from_row) or [], lambda s: s.key,
+    subscriptions = _by_key(read("subscriptions", estate_rows.subscription_from_row) or [], lambda s: s.key,
                             "subscriptions", gaps, names)
-    mgs = {m.name: m for m in read("management_groups", model.management_group_from_row) or []}
+    mgs = {m.name: m for m in read("management_groups", estate_rows.management_group_from_row) or []}
     groups = _by_key(read("resource_groups", resource_group_from_row) or [], lambda g: g.key,
                      "resource_groups", gaps, names)
     definitions = dict(builtin_role_definitions())
-    snapshot_defs = read("role_definitions", model.role_definition_from_row) or []
+    snapshot_defs = read("role_definitions", grant_rows.role_definition_from_row) or []
     definitions.update(_by_key(snapshot_defs, lambda d: d.guid, "role_definitions", gaps, names))
-    principal_rows = read("principals", model.principal_from_row)
+    principal_rows = read("principals", estate_rows.principal_from_row)
     principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps, names)
-    vaults = read("vaults", model.vault_from_row) or []
+    vaults = read("vaults", vault_rows.vault_from_row) or []
     mg_scoped = [False]   # any grant at management-group scope, kept or not: empty chains are then unknown
 
     def keep(row) -> bool:
@@ -230,15 +235,15 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             mg_scoped[0] = True
         return _assignment_can_matter(row, definitions)
 
-    assignments = _unique(read("role_assignments", model.assignment_from_row, keep=keep) or [],
+    assignments = _unique(read("role_assignments", grant_rows.assignment_from_row, keep=keep) or [],
                           "role_assignments", "duplicate role assignment row ignored", gaps, names)
-    eligible_rows = read("role_eligibilities", model.eligibility_from_row, keep=keep)
+    eligible_rows = read("role_eligibilities", grant_rows.eligibility_from_row, keep=keep)
     # eligibility instances are de-duplicated by id (the list API may return one per schedule window)
     eligibilities = list({e.key: e for e in eligible_rows or []}.values())
-    delegated = [g for grants in read("lighthouse_delegations", model.lighthouse_grants_from_row) or []
+    delegated = [g for grants in read("lighthouse_delegations", grant_rows.lighthouse_grants_from_row) or []
                  for g in grants]
     delegated = _unique(delegated, "lighthouse_delegations", "duplicate Lighthouse authorization ignored", gaps, names)
-    deny_rows = read("deny_assignments", model.deny_from_row)
+    deny_rows = read("deny_assignments", grant_rows.deny_from_row)
     denies = _unique(deny_rows or [], "deny_assignments", "duplicate deny assignment row ignored", gaps, names)
 
     hsm_rows = read("managed_hsms", deep.hsm_from_row)
@@ -251,7 +256,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     unique = []
     for vault in vaults:
         if vault.key in seen:
-            gaps.append(model.Gap(vault.id, "vaults", "duplicate vault row ignored", file=names.get("vaults", "vaults")))
+            gaps.append(vocabulary.Gap(vault.id, "vaults", "duplicate vault row ignored", file=names.get("vaults", "vaults")))
             continue
         seen.add(vault.key)
         # a row without tenantId stays without: vault-tenant-mismatch is then not evaluated, and / and
@@ -265,7 +270,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     hsms = []
     for hsm in hsm_rows or []:
         if hsm.key in seen:
-            gaps.append(model.Gap(hsm.id, "managed_hsms", "duplicate Managed HSM row ignored",
+            gaps.append(vocabulary.Gap(hsm.id, "managed_hsms", "duplicate Managed HSM row ignored",
                                   file=names.get("managed_hsms", "managed_hsms")))
             continue
         seen.add(hsm.key)
@@ -288,7 +293,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
         assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
         denies=denies, resource_groups={k: g.tags for k, g in groups.items()}, grants_at_management_groups=mg_scoped[0] or any(
-            a.scope_key.startswith(model.MG_PREFIX) for a in delegated), collected={t: t in present for t, required in TABLES.items() if not required},
+            a.scope_key.startswith(scopes.MG_PREFIX) for a in delegated), collected={t: t in present for t, required in TABLES.items() if not required},
     )
 
 
@@ -297,10 +302,10 @@ def _at_management_group(row) -> bool:
     scope = props.get("scope") if isinstance(props, dict) else None
     if not isinstance(scope, str) and isinstance(row, dict) and isinstance(row.get("id"), str):
         scope = row["id"]
-    return isinstance(scope, str) and scope.lower().startswith(model.MG_PREFIX)
+    return isinstance(scope, str) and scope.lower().startswith(scopes.MG_PREFIX)
 
 
-def _by_key(items: list, key, table: str, gaps: list[model.Gap], names: dict) -> dict:
+def _by_key(items: list, key, table: str, gaps: list[vocabulary.Gap], names: dict) -> dict:
     """Rows by key; a repeated key keeps the first row and is reported (never merged silently).
 
     The gap names the file: it is bad input, not a scope that could not be read."""
@@ -308,67 +313,67 @@ def _by_key(items: list, key, table: str, gaps: list[model.Gap], names: dict) ->
     for item in items:
         k = key(item)
         if k in out:
-            gaps.append(model.Gap(getattr(item, "id", k), table, f"duplicate {table} row for {k} ignored",
+            gaps.append(vocabulary.Gap(getattr(item, "id", k), table, f"duplicate {table} row for {k} ignored",
                                   file=names.get(table, table)))
             continue
         out[k] = item
     return out
 
 
-def _unique(items: list, table: str, reason: str, gaps: list[model.Gap], names: dict) -> list:
+def _unique(items: list, table: str, reason: str, gaps: list[vocabulary.Gap], names: dict) -> list:
     """Rows de-duplicated by their lower-cased id: one finding per cause, the duplicate a gap (bad input)."""
     seen: set[str] = set()
     out = []
     for item in items:
         if item.key in seen:
-            gaps.append(model.Gap(item.id, table, reason, file=names.get(table, table)))
+            gaps.append(vocabulary.Gap(item.id, table, reason, file=names.get(table, table)))
             continue
         seen.add(item.key)
         out.append(item)
     return out
 
 
-def manifest_gaps(manifest: dict, counts: dict[str, dict[str, int]], where: str) -> list[model.Gap]:
+def manifest_gaps(manifest: dict, counts: dict[str, dict[str, int]], where: str) -> list[vocabulary.Gap]:
     """What the manifest says is missing, and where it disagrees with what was read.
 
     Gaps: the manifest's own (each must be an object), ``complete: false`` (even with no or a
     malformed ``gaps``), and every table whose ``tables`` row count differs from the rows read
     (a cut or edited file): the gap names the table and both counts.
     """
-    out: list[model.Gap] = []
+    out: list[vocabulary.Gap] = []
     listed = manifest.get("gaps")
     if listed is not None and not isinstance(listed, list):
-        out.append(model.Gap("/", None, f"{where}: 'gaps' is not a list ({type(listed).__name__}); "
+        out.append(vocabulary.Gap("/", None, f"{where}: 'gaps' is not a list ({type(listed).__name__}); "
                                         "the collection's gaps cannot be read"))
         listed = []
     for n, gap in enumerate(listed or [], 1):
         if isinstance(gap, dict):
             table = gap.get("table") if isinstance(gap.get("table"), str) else None
-            out.append(model.Gap(str(gap.get("scope", "")), table, str(gap.get("reason", ""))))
+            out.append(vocabulary.Gap(str(gap.get("scope", "")), table, str(gap.get("reason", ""))))
         else:
-            out.append(model.Gap("/", None, f"{where}: gap {n} is not an object; a collection gap went unread"))
+            out.append(vocabulary.Gap("/", None, f"{where}: gap {n} is not an object; a collection gap went unread"))
     complete = manifest.get("complete")
     if complete is not None and not isinstance(complete, bool):
-        out.append(model.Gap("/", None, f"{where}: 'complete' is not true or false ({complete!r})"))
+        out.append(vocabulary.Gap("/", None, f"{where}: 'complete' is not true or false ({complete!r})"))
     elif complete is False and not out:
-        out.append(model.Gap("/", None, "the snapshot's manifest says collection was incomplete"))
+        out.append(vocabulary.Gap("/", None, "the snapshot's manifest says collection was incomplete"))
     tables = manifest.get("tables")
     if tables is None:
         return out
     if not isinstance(tables, dict):
-        out.append(model.Gap("/", None, f"{where}: 'tables' is not an object of row counts"))
+        out.append(vocabulary.Gap("/", None, f"{where}: 'tables' is not an object of row counts"))
         return out
     for table, expected in tables.items():
         read = counts.get(table, {}).get("rows") if table in counts else None
         if not isinstance(expected, int) or isinstance(expected, bool) or expected < 0:
-            out.append(model.Gap("/", str(table), f"{where}: row count of table {table!r} is not a number "
+            out.append(vocabulary.Gap("/", str(table), f"{where}: row count of table {table!r} is not a number "
                                                   f"({expected!r})"))
         elif read is None:
             if expected and table in TABLES:
-                out.append(model.Gap("/", table, f"table {table}: the manifest says {expected} rows, "
+                out.append(vocabulary.Gap("/", table, f"table {table}: the manifest says {expected} rows, "
                                                  "the snapshot has no such table"))
         elif read != expected:
-            out.append(model.Gap("/", table, f"table {table}: the manifest says {expected} rows, {read} were read "
+            out.append(vocabulary.Gap("/", table, f"table {table}: the manifest says {expected} rows, {read} were read "
                                              "(the file was cut or changed after collection)"))
     return out
 

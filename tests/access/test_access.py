@@ -1,6 +1,7 @@
 """Engine fixes made while writing the privilege and migration rules."""
 
-from audit_function.estate.model import role_definition_from_row, scope_key, scope_level
+from audit_function.estate.grant_rows import role_definition_from_row
+from audit_function.estate.scopes import scope_key, scope_level
 from tests.factories import role_definition_row, vault_id
 
 CUSTOM_GUID = "cccccccc-0000-0000-0000-000000000001"

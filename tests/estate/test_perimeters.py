@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_function.estate.model import RowError
+from audit_function.estate.rows import RowError
 from audit_function.estate.perimeters import (ACCESS_RULE, ASSOCIATION, PROFILE, AccessRule, Association, Profile,
                                        perimeter_from_row, resolve)
 from audit_function.snapshot.load import load_estate

@@ -118,7 +118,7 @@ def test_solve_with_a_smaller_need_counts_excess_against_the_grant(catalog):
 
 def test_ties_break_by_role_names_deterministically():
     # Two custom "built-ins" with identical data actions: the alphabetically first name wins.
-    from audit_function.estate.model import role_definition_from_row
+    from audit_function.estate.grant_rows import role_definition_from_row
 
     rows = [{"id": f"/providers/Microsoft.Authorization/roleDefinitions/{g}",
              "properties": {"roleName": n, "type": "BuiltInRole",
@@ -131,7 +131,7 @@ def test_ties_break_by_role_names_deterministically():
 
 
 def test_custom_roles_are_never_candidates():
-    from audit_function.estate.model import role_definition_from_row
+    from audit_function.estate.grant_rows import role_definition_from_row
 
     row = {"id": "/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/00000000-0000-0000-0000-0000000000c1",
            "properties": {"roleName": "Exact custom", "type": "CustomRole",

@@ -181,7 +181,7 @@ def test_json_list_body_drops_only_the_last_separator_whatever_the_chunking():
 
 def test_roles_are_named_once_per_report_and_findings_refer_to_them():
     from audit_function.pipeline import run as audit
-    from audit_function.estate.model import trailing_guid
+    from audit_function.estate.scopes import trailing_guid
 
     report = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",))).result.report
     roles = report["roles"]

@@ -1,0 +1,169 @@
+"""Authorization rows -> grants: role definitions (with the actions they grant, as bitmasks), role
+assignments, PIM eligibilities, deny assignments and Azure Lighthouse delegations.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from audit_function import permissions as perms
+from audit_function.estate.model import DenyAssignment, PermissionBlock, RoleAssignment, RoleDefinition
+from audit_function.estate.rows import RowError, _bool, _list, _str, get_ci
+from audit_function.estate.scopes import LIGHTHOUSE_MARKER, scope_from_id, scope_key, trailing_guid
+
+
+def _strings(value, what: str) -> tuple[str, ...]:
+    items = _list(value, what)
+    for i, v in enumerate(items):
+        if not isinstance(v, str):
+            raise RowError(f"{what}[{i}] must be a string, got {type(v).__name__}")
+    return tuple(items)
+
+
+def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleDefinition:
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    role_id = _str(row.get("id"), "id") or _str(row.get("name"), "name", required=True)
+    props = row.get("properties")
+    if props is None and "properties" not in row and get_ci(row, "permissions") is not None:
+        props = row  # `az role definition list` shape: properties flattened
+    if not isinstance(props, dict):
+        raise RowError("properties is missing" if props is None else "properties must be an object")
+    if get_ci(props, "permissions") is None:
+        raise RowError("properties.permissions is missing: the role's grants are unknown")
+    blocks = []
+    for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
+        if not isinstance(raw, dict):
+            raise RowError(f"properties.permissions[{i}] must be an object")
+        blocks.append(PermissionBlock(
+            _strings(get_ci(raw, "actions"), "actions"),
+            _strings(get_ci(raw, "notActions"), "notActions"),
+            _strings(get_ci(raw, "dataActions"), "dataActions"),
+            _strings(get_ci(raw, "notDataActions"), "notDataActions"),
+        ))
+    data = control = 0
+    wildcards: list[str] = []
+    for block in blocks:
+        data |= perms.patterns_mask(block.data_actions) & ~perms.patterns_mask(block.not_data_actions)
+        control |= perms.control_mask(block.actions, block.not_actions)
+        wildcards.extend(p for p in block.data_actions if "*" in p and perms.pattern_mask(p))
+        wildcards.extend(p for p in block.actions if "*" in p
+                         and any(perms.matches(p, a) for a in perms.SELF_GRANT_ACTIONS))
+    # ARG rows carry the role type in properties.type; the flattened `az role definition list` shape
+    # has it in roleType, and its `type` is the resource type (Microsoft.Authorization/roleDefinitions).
+    role_type = str(get_ci(props, "roleType") or get_ci(props, "type") or "")
+    return RoleDefinition(
+        id=role_id,
+        guid=trailing_guid(role_id),
+        name=str(get_ci(props, "roleName") or role_id),
+        custom=role_type.lower() == "customrole",
+        blocks=tuple(blocks),
+        data=data,
+        control=control,
+        wildcards=tuple(dict.fromkeys(wildcards)),
+        builtin_fallback=builtin_fallback,
+    )
+
+
+def lighthouse_grants_from_row(row: dict) -> list[RoleAssignment]:
+    """An Azure Lighthouse registration assignment as grants: one per authorization of its definition,
+    held by a principal of the managing tenant at the assignment's scope (eligible authorizations
+    are eligible grants). Delegated access is not a role assignment of the customer tenant."""
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    reg_id = _str(row.get("id"), "id", required=True)
+    cut = reg_id.lower().rfind(LIGHTHOUSE_MARKER)
+    if cut <= 0:
+        raise RowError("id is not a .../providers/Microsoft.ManagedServices/registrationAssignments/... id")
+    scope = reg_id[:cut]
+    props = row.get("properties")
+    definition = get_ci(get_ci(props, "registrationDefinition"), "properties") if isinstance(props, dict) else None
+    if not isinstance(definition, dict):
+        raise RowError("properties.registrationDefinition.properties is missing")
+    tenant = _str(get_ci(definition, "managedByTenantId"), "managedByTenantId")
+    out = []
+    for kind, eligible in (("authorizations", False), ("eligibleAuthorizations", True)):
+        for i, auth in enumerate(_list(get_ci(definition, kind), kind)):
+            where = f"properties.registrationDefinition.properties.{kind}[{i}]"
+            principal = _str(get_ci(auth, "principalId"), f"{where}.principalId", required=True)
+            role_id = _str(get_ci(auth, "roleDefinitionId"), f"{where}.roleDefinitionId", required=True)
+            grant_id = f"{reg_id}#{kind}/{principal}/{role_id}"
+            out.append(RoleAssignment(
+                id=grant_id, scope=scope, scope_key=sys.intern(scope_key(scope)),
+                role_definition_id=role_id, role_guid=sys.intern(trailing_guid(role_id)),
+                principal_id=principal, principal_key=sys.intern(principal.lower()),
+                principal_type="ManagedServices", conditional=False,
+                description=_str(get_ci(auth, "principalIdDisplayName"), f"{where}.principalIdDisplayName"),
+                key=grant_id.lower(), tenant_id=tenant, eligible=eligible, managed_by_tenant=tenant))
+    return out
+
+
+def eligibility_from_row(row: dict) -> RoleAssignment:
+    """A PIM-eligible assignment (roleEligibilityScheduleInstances row): a grant with ``eligible``."""
+    return replace(assignment_from_row(row), eligible=True)
+
+
+def _id_and_properties(row) -> tuple[str, dict]:
+    """The ``id`` and ``properties`` object every authorization row needs (RowError without them)."""
+    if not isinstance(row, dict):
+        raise RowError("row is not a JSON object")
+    row_id = _str(row.get("id"), "id", required=True)
+    props = row.get("properties")
+    if not isinstance(props, dict):
+        raise RowError("properties is missing")
+    return row_id, props
+
+
+def assignment_from_row(row: dict) -> RoleAssignment:
+    assignment_id, props = _id_and_properties(row)
+    role_id = _str(get_ci(props, "roleDefinitionId"), "properties.roleDefinitionId", required=True)
+    principal = _str(get_ci(props, "principalId"), "properties.principalId", required=True)
+    scope = scope_from_id(assignment_id, _str(get_ci(props, "scope"), "properties.scope"))
+    condition = _str(get_ci(props, "condition"), "properties.condition")
+    return RoleAssignment(
+        id=assignment_id,
+        scope=scope,
+        scope_key=sys.intern(scope_key(scope)),
+        role_definition_id=role_id,
+        role_guid=sys.intern(trailing_guid(role_id)),
+        principal_id=principal,
+        principal_key=sys.intern(principal.lower()),
+        principal_type=_str(get_ci(props, "principalType"), "properties.principalType"),
+        conditional=bool(condition),
+        description=_str(get_ci(props, "description"), "properties.description"),
+        key=assignment_id.lower(),
+        tenant_id=_str(row.get("tenantId"), "tenantId"),
+    )
+
+
+def _principal_ids(value, what: str) -> frozenset[str]:
+    out = set()
+    for i, item in enumerate(_list(value, what)):
+        pid = get_ci(item, "id") if isinstance(item, dict) else None
+        if not isinstance(pid, str) or not pid:
+            raise RowError(f"{what}[{i}].id is missing")
+        out.add(pid.lower())
+    return frozenset(out)
+
+
+def deny_from_row(row: dict) -> DenyAssignment:
+    deny_id, props = _id_and_properties(row)
+    scope = scope_from_id(deny_id, _str(get_ci(props, "scope"), "properties.scope"))
+    data = control = 0
+    for i, raw in enumerate(_list(get_ci(props, "permissions"), "properties.permissions")):
+        if not isinstance(raw, dict):
+            raise RowError(f"properties.permissions[{i}] must be an object")
+        data |= (perms.patterns_mask(_strings(get_ci(raw, "dataActions"), "dataActions"))
+                 & ~perms.patterns_mask(_strings(get_ci(raw, "notDataActions"), "notDataActions")))
+        control |= perms.control_mask(_strings(get_ci(raw, "actions"), "actions"),
+                                      _strings(get_ci(raw, "notActions"), "notActions"))
+    no_children = _bool(get_ci(props, "doNotApplyToChildScopes"), "properties.doNotApplyToChildScopes")
+    return DenyAssignment(
+        id=deny_id, key=deny_id.lower(), name=_str(get_ci(props, "denyAssignmentName"), "properties.denyAssignmentName"),
+        scope=scope, scope_key=sys.intern(scope_key(scope)), tenant_id=_str(row.get("tenantId"), "tenantId"),
+        data=data, control=control,
+        principals=_principal_ids(get_ci(props, "principals"), "properties.principals"),
+        excluded=_principal_ids(get_ci(props, "excludePrincipals"), "properties.excludePrincipals"),
+        children=no_children is not True,
+    )
