@@ -1,4 +1,10 @@
-"""Key Vault data actions, RBAC pattern matching and the access-policy permission mapping.
+"""The bitmask access model: Key Vault data actions, RBAC pattern matching, the access-policy
+permission mapping, and the compilation of what a role definition or an access-policy entry grants
+into masks (:func:`role_masks`, :func:`policy_permission_set`).
+
+It sits below every stage: the estate's row parsers compile each distinct permission set once
+(the model carries the masks, so nothing recompiles them), and the access engine, the rules,
+migration and explain combine them.
 
 Access is compared as *data actions*, never as permission names. A set of data actions is an
 ``int`` bitmask over :data:`DATA_ACTIONS` (the universe: every data action under
@@ -232,3 +238,61 @@ def from_words(text: str) -> int:
             except KeyError:
                 raise ValueError(f"not a Key Vault data action in words: {kind.strip()}: {verb}") from None
     return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling what the estate grants into masks (called once per distinct row by the estate's row parsers)
+
+
+_POLICY_SETS: dict[tuple, tuple] = {}
+
+
+def policy_permission_set(key: tuple) -> tuple[dict, int, tuple[str, ...], tuple[str, ...]]:
+    """(permissions by category, data mask, broad grants, unknown names) of one access-policy entry's
+    permissions object, given as ``((category, (name, ...)), ...)``.
+
+    Estates repeat a handful of permission sets across thousands of entries: each distinct set
+    is mapped once and shared (treat the returned dict as read-only).
+    """
+    hit = _POLICY_SETS.get(key)
+    if hit is not None:
+        return hit
+    data = 0
+    permissions: dict[str, tuple[str, ...]] = {}
+    broad: list[str] = []
+    unknown: list[str] = []
+    for category, names in key:
+        cat = category.lower()
+        if cat not in CATEGORIES:
+            unknown.extend(f"{category}: {n}" for n in names)
+            continue
+        permissions[cat] = permissions.get(cat, ()) + names
+        for name in names:
+            mask = permission_mask(cat, name)
+            if mask is None:
+                unknown.append(f"{cat}: {name}")
+                continue
+            data |= mask
+            if name.lower() in ("all", "purge"):
+                broad.append(f"{cat}: {name.lower()}")
+    hit = (permissions, data, tuple(dict.fromkeys(broad)), tuple(unknown))
+    if len(_POLICY_SETS) < 100_000:
+        _POLICY_SETS[key] = hit
+    return hit
+
+
+def role_masks(blocks) -> tuple[int, int, tuple[str, ...]]:
+    """(data mask, control mask, wildcard patterns) a role definition's permission blocks grant.
+
+    Per block: Key Vault data actions of ``dataActions`` minus ``notDataActions``; the catalog's
+    control actions of ``actions`` minus ``notActions``; and the ``*`` patterns that match a Key
+    Vault data action or a self-grant action (what the wildcard rule names).
+    """
+    data = control = 0
+    wildcards: list[str] = []
+    for block in blocks:
+        data |= patterns_mask(block.data_actions) & ~patterns_mask(block.not_data_actions)
+        control |= control_mask(block.actions, block.not_actions)
+        wildcards.extend(p for p in block.data_actions if "*" in p and pattern_mask(p))
+        wildcards.extend(p for p in block.actions if "*" in p and any(matches(p, a) for a in SELF_GRANT_ACTIONS))
+    return data, control, tuple(dict.fromkeys(wildcards))

@@ -42,14 +42,7 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
             _strings(get_ci(raw, "dataActions"), "dataActions"),
             _strings(get_ci(raw, "notDataActions"), "notDataActions"),
         ))
-    data = control = 0
-    wildcards: list[str] = []
-    for block in blocks:
-        data |= perms.patterns_mask(block.data_actions) & ~perms.patterns_mask(block.not_data_actions)
-        control |= perms.control_mask(block.actions, block.not_actions)
-        wildcards.extend(p for p in block.data_actions if "*" in p and perms.pattern_mask(p))
-        wildcards.extend(p for p in block.actions if "*" in p
-                         and any(perms.matches(p, a) for a in perms.SELF_GRANT_ACTIONS))
+    data, control, wildcards = perms.role_masks(blocks)
     # ARG rows carry the role type in properties.type; the flattened `az role definition list` shape
     # has it in roleType, and its `type` is the resource type (Microsoft.Authorization/roleDefinitions).
     role_type = str(get_ci(props, "roleType") or get_ci(props, "type") or "")
@@ -61,7 +54,7 @@ def role_definition_from_row(row: dict, builtin_fallback: bool = False) -> RoleD
         blocks=tuple(blocks),
         data=data,
         control=control,
-        wildcards=tuple(dict.fromkeys(wildcards)),
+        wildcards=wildcards,
         builtin_fallback=builtin_fallback,
     )
 

@@ -29,47 +29,11 @@ def _policy_entry(index: int, raw, vault_tenant: str | None) -> PolicyEntry:
     for category, value in raw_perms.items():
         names = _list(value, f"{where}.permissions.{category}")
         key.append((category, tuple(str(n) for n in names)))
-    permissions, data, broad, unknown = _permission_set(tuple(key))
+    permissions, data, broad, unknown = perms.policy_permission_set(tuple(key))
     object_id = sys.intern(object_id)   # principals recur across vaults: one string each
     lower = object_id.lower()
     return PolicyEntry(index, sys.intern(tenant), object_id, app, permissions, data, broad, unknown,
                        object_id if lower == object_id else sys.intern(lower))
-
-
-_PERMISSION_SETS: dict[tuple, tuple] = {}
-
-
-def _permission_set(key: tuple) -> tuple[dict, int, tuple[str, ...], tuple[str, ...]]:
-    """(permissions by category, data mask, broad grants, unknown names) of one permissions object.
-
-    Estates repeat a handful of permission sets across thousands of entries: each distinct set
-    is mapped once and shared (treat the returned dict as read-only).
-    """
-    hit = _PERMISSION_SETS.get(key)
-    if hit is not None:
-        return hit
-    data = 0
-    permissions: dict[str, tuple[str, ...]] = {}
-    broad: list[str] = []
-    unknown: list[str] = []
-    for category, names in key:
-        cat = category.lower()
-        if cat not in perms.CATEGORIES:
-            unknown.extend(f"{category}: {n}" for n in names)
-            continue
-        permissions[cat] = permissions.get(cat, ()) + names
-        for name in names:
-            mask = perms.permission_mask(cat, name)
-            if mask is None:
-                unknown.append(f"{cat}: {name}")
-                continue
-            data |= mask
-            if name.lower() in ("all", "purge"):
-                broad.append(f"{cat}: {name.lower()}")
-    hit = (permissions, data, tuple(dict.fromkeys(broad)), tuple(unknown))
-    if len(_PERMISSION_SETS) < 100_000:
-        _PERMISSION_SETS[key] = hit
-    return hit
 
 
 @lru_cache(maxsize=65536)
