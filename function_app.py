@@ -1,132 +1,26 @@
 """Azure Function (Python v2 programming model): the scheduled kv-audit run.
 
-The timer calls the same ``run_audit`` the CLI uses, with settings from app settings
-(audit_function/function/settings.py) and reports going to Blob Storage (audit_function/sinks/publish.py).
-Deployment, settings and alerts: infra/README.md.
+The timer calls :func:`audit_function.function.run.run_once`: app settings
+(audit_function/function/settings.py) and the config file read once, the same ``run_audit`` the CLI
+uses, reports to Blob Storage (audit_function/sinks/publish.py). Deployment, settings and alerts:
+infra/README.md.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from typing import Any, Callable, Mapping
 
 import azure.functions as func
 
-from audit_function import observability as obs
-from audit_function.errors import ConfigError
-from audit_function.function.settings import FunctionSettings
-from audit_function.sinks.publish import BlobSink
+from audit_function.function.run import RunFailed, run_once  # noqa: F401  (RunFailed: what a failed run raises)
 
 app = func.FunctionApp()
-log = logging.getLogger("kv_audit")
 # azure-core logs every HTTP request at INFO; in Application Insights that buries the run's own lines.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-
-
-TRACKERS = ("azure-devops", "github")
-
-
-class RunFailed(RuntimeError):
-    """The report was published, but the run must show as a failed execution."""
 
 
 @app.function_name(name="kv_audit")
 @app.timer_trigger(schedule="%AUDIT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def kv_audit(timer: func.TimerRequest) -> None:
     run_once(os.environ, past_due=bool(timer.past_due))
-
-
-def run_once(environ: Mapping[str, str], *, past_due: bool = False,
-             clock: Callable[[], float] = time.monotonic) -> Any:
-    """One audit run: settings -> run_audit -> Blob Storage, logged; raises when the run failed."""
-    started = clock()
-    if past_due:
-        obs.log_event(log, logging.WARNING, obs.TIMER_PAST_DUE, {"note": "this run starts later than scheduled"})
-    run_id = None
-    try:
-        settings = FunctionSettings.from_env(environ)
-        obs.log_event(log, logging.INFO, obs.RUN_START, {"past_due": past_due, **settings.describe()})
-        tickets = ticket_settings(settings)  # checked before the audit, not after it
-        outcome = _audit(settings, clock)
-        report = outcome.result.report
-        run_id = report["run"]["id"]
-        fields = obs.summary_fields(report, exit_code=outcome.exit_code, duration_s=clock() - started,
-                                    published=outcome.published)
-        obs.log_event(log, logging.INFO if outcome.exit_code == 0 else logging.WARNING, obs.RUN_COMPLETE, fields)
-        if tickets is not None:
-            _sync_tickets(report, tickets)
-    except Exception as err:
-        obs.log_event(log, logging.ERROR, obs.RUN_FAILED, {
-            "run_id": run_id, "error": type(err).__name__, "duration_s": clock() - started, "message": str(err)})
-        raise
-    reason = failure_reason(settings, outcome)
-    if reason:
-        raise RunFailed(f"run {fields['run_id']}: {reason}; report at {fields['report']}")
-    return outcome
-
-
-def _audit(settings: FunctionSettings, clock: Callable[[], float]) -> Any:
-    from audit_function.pipeline.run import run_audit  # heavy imports stay out of host indexing
-
-    credential = make_credential() if settings.needs_credential else None
-    live = {}
-    if settings.source == "live":
-        live = {"credential": credential, "time_budget_s": settings.collect_budget_minutes * 60}
-    logs = settings.logs.sink(credential) if settings.logs is not None else None  # Sentinel (AUDIT_LOGS_*)
-    try:
-        return run_audit(settings.audit_options(live=live), make_sink(settings, credential),
-                         progress=obs.ProgressLogger(log, clock), logs=logs)
-    finally:
-        if logs is not None:
-            logs.close()
-
-
-def ticket_settings(settings: FunctionSettings) -> dict | None:
-    """The config file's ``tickets`` section when AUDIT_TICKETS is on (None when off)."""
-    if not settings.tickets:
-        return None
-    from audit_function.pipeline.config import load_config
-
-    section = load_config(settings.config_path, None).tickets
-    if not section:
-        raise ConfigError(f"AUDIT_TICKETS: true, but {settings.config_path} (AUDIT_CONFIG_PATH) has no tickets section")
-    if section.get("sink") not in TRACKERS:
-        raise ConfigError(f"AUDIT_TICKETS: the Function syncs tickets to {' or '.join(TRACKERS)}; "
-                          f"tickets.sink {section.get('sink')!r} in {settings.config_path} writes a local export "
-                          "file, which a Function cannot keep (use kv-audit tickets on the published report)")
-    return section
-
-
-def _sync_tickets(report: dict, section: dict) -> None:
-    from audit_function.tickets import run_ticket_step
-
-    summary = run_ticket_step(report, section)
-    obs.log_event(log, logging.INFO, obs.TICKETS, {
-        "run_id": report["run"]["id"], "sink": summary.sink, "group_by": summary.group_by,
-        **{kind.replace("-", "_"): n for kind, n in sorted(summary.counts.items())},
-        "requests": summary.requests, "waited_s": summary.waited})
-
-
-def make_credential() -> Any:
-    """The Function's managed identity in Azure (az login etc. when run on a laptop)."""
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
-
-
-def make_sink(settings: FunctionSettings, credential: Any = None) -> BlobSink:
-    if settings.storage_connection_string:
-        return BlobSink.from_connection_string(settings.storage_connection_string, settings.container)
-    return BlobSink.from_account_url(settings.storage_account_url, settings.container, credential=credential)
-
-
-def failure_reason(settings: FunctionSettings, outcome: Any) -> str | None:
-    """Why a published run should still fail the execution (None: it should not)."""
-    run = outcome.result.report.get("run") or {}
-    if outcome.exit_code == 1:
-        return f"findings at or above severity {settings.fail_on} (AUDIT_FAIL_ON)"
-    if not run.get("complete", False) and settings.fail_on_incomplete:
-        return f"audit incomplete: {len(run.get('gaps') or ())} gap(s), see run.gaps (AUDIT_FAIL_ON_INCOMPLETE)"
-    return None

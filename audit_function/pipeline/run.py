@@ -98,7 +98,7 @@ def exit_code(suppressor, complete: bool, fail_on: str | None) -> int:
 
 def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime] = _utcnow,
               progress: Callable[..., None] | None = None, previous: dict | None = None,
-              logs=None) -> AuditOutcome:
+              logs=None, config: AuditConfig | None = None) -> AuditOutcome:
     """Audit, render every requested format, publish through ``sink`` (if any).
 
     ``previous`` is the previous run to compare with (a :class:`~audit_function.history.previous.PreviousIndex`
@@ -109,7 +109,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     """
     options.validate()
     started = clock()
-    config = _load_config(options.config_path)
+    config = config if config is not None else load_run_config(options.config_path)
     note = None   # run.weekOverWeek: why week over week is off, or read from a fallback
     if previous is None and sink is not None:
         try:
@@ -201,7 +201,8 @@ def _vault_fields(estate) -> dict[str, dict]:
     return out
 
 
-def _load_config(path: Path | None) -> AuditConfig:
+def load_run_config(path: Path | None) -> AuditConfig:
+    """The configuration file as a run reads it (rule ids checked), or the defaults without one."""
     return load_config(path, set(RULE_IDS)) if path is not None else AuditConfig.default()
 
 

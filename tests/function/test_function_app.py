@@ -15,6 +15,7 @@ from azure.storage.blob import ContainerClient
 from croniter import croniter
 
 import function_app
+from audit_function.function import run as function_run
 from audit_function.sinks import publish as sinks
 from audit_function.errors import ConfigError, SinkError
 from audit_function.function.settings import DEFAULT_SCHEDULE
@@ -50,7 +51,7 @@ def demo_env(monkeypatch, azurite, container_name):
     def no_credential():  # nothing in these tests may reach for a token (no IMDS probing)
         raise AssertionError("a credential was requested for a demo run against a connection string")
 
-    monkeypatch.setattr(function_app, "make_credential", no_credential)
+    monkeypatch.setattr(function_run, "make_credential", no_credential)
     return env
 
 
@@ -193,7 +194,7 @@ def test_failed_upload_fails_the_run_and_leaves_no_partial_report(demo_env, repo
         return BlobSink.from_connection_string(settings.storage_connection_string, settings.container,
                                                retry=fast_retry(1), transport=transport)
 
-    monkeypatch.setattr(function_app, "make_sink", failing_sink)
+    monkeypatch.setattr(function_run, "make_sink", failing_sink)
     caplog.set_level(logging.INFO, logger="kv_audit")
     with pytest.raises(SinkError, match="upload failed"):
         fire()
@@ -264,6 +265,30 @@ def test_ticket_step_needs_a_tracker_in_the_config(demo_env, reports, monkeypatc
     assert stored(reports) == {}  # refused before the audit ran
 
 
+def test_the_config_file_is_read_once_per_run(demo_env, reports, monkeypatch, tmp_path: Path):
+    """The audit and the ticket step get the same parsed config: the file is read once, not twice."""
+    from audit_function.pipeline import config as pipeline_config, run as pipeline_run
+
+    config = tmp_path / "kv-audit.yaml"
+    config.write_text("tickets:\n  sink: github\n  github:\n    repository: contoso/security\n")
+    monkeypatch.setenv("AUDIT_TICKETS", "true")
+    monkeypatch.setenv("AUDIT_CONFIG_PATH", str(config))
+    reads, synced = [], []
+    real = pipeline_run.load_config
+
+    def counting(path, rule_ids):
+        reads.append(path)
+        return real(path, rule_ids)
+
+    monkeypatch.setattr(pipeline_run, "load_config", counting)       # every way a run can read it
+    monkeypatch.setattr(pipeline_config, "load_config", counting)
+    monkeypatch.setattr(function_run, "_sync_tickets", lambda report, section: synced.append(section))
+    fire()
+    assert reads == [config]
+    assert synced and synced[0]["sink"] == "github" and synced[0]["github"]["repository"] == "contoso/security"
+    assert "latest/kv-audit-report.json" in stored(reports)
+
+
 def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, reports, monkeypatch):
     from audit_function import collect
     from audit_function.pipeline import run as audit
@@ -275,7 +300,7 @@ def test_live_run_passes_scope_identity_and_time_budget_to_collection(demo_env, 
         return audit.demo_snapshot()  # stands in for what Resource Graph would return
 
     monkeypatch.setattr(collect, "collect_snapshot", fake_collect)
-    monkeypatch.setattr(function_app, "make_credential", lambda: credential)
+    monkeypatch.setattr(function_run, "make_credential", lambda: credential)
     monkeypatch.setenv("AUDIT_SOURCE", "live")
     monkeypatch.setenv("AUDIT_MANAGEMENT_GROUPS", "mg-corp")
     monkeypatch.setenv("AUDIT_COLLECT_BUDGET_MINUTES", "30")

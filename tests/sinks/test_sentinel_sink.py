@@ -169,6 +169,7 @@ def test_function_run_sends_to_log_analytics_and_a_lost_batch_fails_the_executio
     from azure.storage.blob import ContainerClient
 
     import function_app
+    from audit_function.function import run as function_run
 
     for name in [n for n in list(os.environ) if n.startswith("AUDIT_")]:
         monkeypatch.delenv(name)
@@ -177,7 +178,7 @@ def test_function_run_sends_to_log_analytics_and_a_lost_batch_fails_the_executio
            "AUDIT_LOGS_RULE_ID": ingestion.rule_id, "REQUESTS_CA_BUNDLE": str(ingestion.cert)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(function_app, "make_credential", lambda: __import__("azure.identity").identity.ManagedIdentityCredential())
+    monkeypatch.setattr(function_run, "make_credential", lambda: __import__("azure.identity").identity.ManagedIdentityCredential())
     ingestion.fail_streams = {FINDINGS}
     with pytest.raises(function_app.RunFailed, match="audit incomplete"):
         function_app.kv_audit(TimerRequest(past_due=False))
