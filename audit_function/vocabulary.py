@@ -31,11 +31,6 @@ SUBJECTS = ("vault", "grant", "roleDefinition", "subscription")
 OWNER_TAGS = ("owner", "Owner", "technicalContact")
 
 
-def severity_rank(severity: str | None, unknown: int = 9) -> int:
-    """Sort key of a severity: 0 for the most severe; ``unknown`` for a value that is none of them."""
-    return SEVERITY_RANK.get(severity, unknown)  # type: ignore[arg-type]
-
-
 def tag_owner(tags, names: tuple[str, ...]) -> str | None:
     """The value of the first of ``names`` that is a non-blank string in ``tags``."""
     if not isinstance(tags, dict) or not tags:
