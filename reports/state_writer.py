@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from audit_function.history.state import STATE_FILE, state_chunks
+from audit_function.history import state
 from reports.streaming import StreamingWriter
 
 
@@ -19,10 +19,10 @@ class StateWriter(StreamingWriter):
     findings are not decoded again; without them the report's findings are read."""
 
     name = "state"
-    filename = STATE_FILE
+    filename = state.STATE_FILE
 
     def __init__(self, records=None) -> None:
         self.records = records
 
     def chunks(self, report: dict) -> Iterator[bytes]:
-        return state_chunks(report, records=self.records)
+        return state.state_chunks(report, records=self.records)   # looked up when called (tests cut it)
