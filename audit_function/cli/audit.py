@@ -45,7 +45,8 @@ def register(sub) -> None:
 def _previous_report(path: Path):
     """``--previous FILE``: a state file (kv-audit-state.json.gz) or a JSON report."""
     from audit_function.errors import InputError
-    from audit_function.history.previous import PreviousReportError, read_previous_chunks
+    from audit_function.history.previous import PreviousReportError
+    from audit_function.history.state import read_previous_chunks
     from audit_function.sinks.publish import file_chunks
 
     if not path.is_file():

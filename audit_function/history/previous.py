@@ -110,7 +110,7 @@ def read_report_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
     header: dict = {}
     subscriptions: set[str] = set()
     counted = {"findings": 0}
-    for section, item in _report_lines(_chain(first, second, lines), header, counted, subscriptions):
+    for section, item in _report_lines(chain_chunks(first, second, lines), header, counted, subscriptions):
         pass   # the first pass checks the whole file and collects the header
     run = header.get("run")
     if not isinstance(run, dict):
@@ -215,7 +215,7 @@ def _whole(data: bytes) -> dict:
     return doc
 
 
-def _chain(*parts):
+def chain_chunks(*parts):
     *heads, tail = parts
     yield from heads
     yield from tail
@@ -235,30 +235,3 @@ def lines_of_chunks(chunks) -> Iterator[bytes]:
         rest = data[start:]
     if rest:
         yield rest
-
-
-# -- either --------------------------------------------------------------------------------------
-
-
-def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
-    """A state file (gzip) or a JSON report, told apart by their first bytes."""
-    from audit_function.history.state import GZIP_MAGIC, read_state_chunks
-
-    chunks = iter(reopen())
-    consumed: list[bytes] = []
-    for chunk in chunks:
-        consumed.append(chunk)
-        if sum(map(len, consumed)) >= 2:
-            break
-    pending = [_chain(*consumed, chunks)]
-
-    def again() -> Iterable[bytes]:   # the first pass goes on with the chunks already opened
-        return pending.pop() if pending else reopen()
-
-    if b"".join(consumed)[:2] == GZIP_MAGIC:
-        return read_state_chunks(again)
-    return read_report_chunks(again)
-
-
-def read_previous(data: bytes) -> PreviousIndex:
-    return read_previous_chunks(lambda: (data,))

@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 import orjson
 
 from audit_function.vocabulary import SEVERITIES
-from audit_function.history.previous import PreviousIndex, PreviousReportError, index_of, lines_of_chunks, subscriptions_of
+from audit_function.history.previous import (PreviousIndex, PreviousReportError, chain_chunks, index_of,
+                                             lines_of_chunks, read_report_chunks, subscriptions_of)
 
 STATE_FILE = "kv-audit-state.json.gz"
 KIND = "kv-audit-state"
@@ -244,6 +245,30 @@ def load_previous(sink, report_name: str = "kv-audit-report.json") -> tuple[Prev
 
 
 def _read(source) -> PreviousIndex:
-    from audit_function.history.previous import read_previous_chunks
-
     return read_previous_chunks(source)
+
+
+# -- either --------------------------------------------------------------------------------------
+
+
+def read_previous_chunks(reopen: Callable[[], Iterable[bytes]]) -> PreviousIndex:
+    """A state file (gzip) or a JSON report, told apart by their first bytes (here, beside the state
+    reader, so that the report reader in :mod:`~audit_function.history.previous` needs nothing of this module)."""
+    chunks = iter(reopen())
+    consumed: list[bytes] = []
+    for chunk in chunks:
+        consumed.append(chunk)
+        if sum(map(len, consumed)) >= 2:
+            break
+    pending = [chain_chunks(*consumed, chunks)]
+
+    def again() -> Iterable[bytes]:   # the first pass goes on with the chunks already opened
+        return pending.pop() if pending else reopen()
+
+    if b"".join(consumed)[:2] == GZIP_MAGIC:
+        return read_state_chunks(again)
+    return read_report_chunks(again)
+
+
+def read_previous(data: bytes) -> PreviousIndex:
+    return read_previous_chunks(lambda: (data,))

@@ -27,7 +27,7 @@ def test_a_catalog_2_previous_report_is_compared():
 
 
 def test_the_schema_version_is_read_from_a_report_in_kv_audits_own_layout():
-    from audit_function.history.previous import read_previous
+    from audit_function.history.state import read_previous
 
     outcome = audit.run_audit(audit.AuditOptions(source="demo", formats=("json",)))
     data = outcome.files["kv-audit-report.json"]

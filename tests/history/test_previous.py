@@ -6,7 +6,8 @@ import pytest
 
 from audit_function.history import previous
 from audit_function.pipeline.run import AuditOptions, run_audit
-from audit_function.history.previous import PreviousIndex, PreviousReportError, read_previous, read_previous_chunks
+from audit_function.history.previous import PreviousIndex, PreviousReportError
+from audit_function.history.state import read_previous, read_previous_chunks
 
 
 @pytest.fixture(scope="module")

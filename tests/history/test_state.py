@@ -14,7 +14,8 @@ from audit_function.history import state
 from audit_function.pipeline.run import AuditOptions, run_audit
 from audit_function.cli.main import main
 from audit_function.errors import SinkError
-from audit_function.history.previous import PreviousReportError, read_previous
+from audit_function.history.previous import PreviousReportError
+from audit_function.history.state import read_previous
 from audit_function.sinks.publish import LocalFolderSink
 from audit_function.history.state import STATE_FILE, TREND_RUNS, load_previous, trend_entry, trend_with
 
