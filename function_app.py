@@ -2,7 +2,7 @@
 
 The timer calls :func:`audit_function.function.run.run_once`: app settings
 (audit_function/function/settings.py) and the config file read once, the same ``run_audit`` the CLI
-uses, reports to Blob Storage (audit_function/sinks/publish.py). Deployment, settings and alerts:
+uses, reports to Blob Storage (audit_function/sinks/blob.py). Deployment, settings and alerts:
 infra/README.md.
 """
 

@@ -32,7 +32,7 @@ from machine import cpu_model  # noqa: E402
 
 from audit_function.sinks.blob_blocks import BLOCK_SIZE  # noqa: E402
 from audit_function.vocabulary import StreamedFile  # noqa: E402
-from audit_function.sinks.publish import BlobSink  # noqa: E402
+from audit_function.sinks.blob import BlobSink  # noqa: E402
 from tests.function.conftest import AZURITE, _stop, _wait_for_port, connection_string, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "blob.md"

@@ -146,7 +146,7 @@ def test_diff_and_tickets_on_a_corrupt_report_exit_2_naming_the_file(tmp_path, r
 
 
 def test_a_previous_report_replaced_between_the_two_passes_is_read_as_it_was(reports):
-    from audit_function.sinks.publish import LocalFolderSink
+    from audit_function.sinks.local import LocalFolderSink
 
     path = reports / "kv-audit-report.json"
     original = json.loads(path.read_text())

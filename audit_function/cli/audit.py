@@ -47,7 +47,7 @@ def _previous_report(path: Path):
     from audit_function.errors import InputError
     from audit_function.history.previous import PreviousReportError
     from audit_function.history.state import read_previous_chunks
-    from audit_function.sinks.publish import file_chunks
+    from audit_function.sinks.local import file_chunks
 
     if not path.is_file():
         raise InputError(str(path), "previous report or state file does not exist")
@@ -59,7 +59,7 @@ def _previous_report(path: Path):
 
 def cmd_audit(args) -> int:
     from audit_function.pipeline.run import AuditOptions, run_audit
-    from audit_function.sinks.publish import LocalFolderSink
+    from audit_function.sinks.local import LocalFolderSink
 
     common = {"formats": args.format, "fail_on": args.fail_on, "config_path": args.config, "workers": None}
     source = kind(args)

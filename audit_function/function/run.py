@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from audit_function import observability as obs
 from audit_function.errors import ConfigError
 from audit_function.function.settings import FunctionSettings
-from audit_function.sinks.publish import BlobSink
+from audit_function.sinks.blob import BlobSink
 
 log = logging.getLogger("kv_audit")
 

@@ -1,32 +1,27 @@
-"""Where rendered reports go: a local folder (CLI) or a Blob Storage container (Function).
+"""What every report sink shares: the sink protocol, the names of the files, the publish order.
 
-Sinks do I/O only: they receive finished bytes and never format anything. Both keep the same
-promise: a failure raises :class:`~audit_function.errors.SinkError` and never leaves a partial
-file under a final name, nor replaces the previous report with part of a new one.
+Where rendered reports go: a local folder (:mod:`~audit_function.sinks.local`, the CLI) or a
+Blob Storage container (:mod:`~audit_function.sinks.blob`, the Function). Sinks do I/O only:
+they receive finished bytes and never format anything. Both keep the same promise: a failure
+raises :class:`~audit_function.errors.SinkError` and never leaves a partial file under a final
+name, nor replaces the previous report with part of a new one.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Callable, Iterable
-from typing import Any, Mapping, Protocol
+from typing import Mapping, Protocol
 
 from audit_function.errors import SinkError
-from audit_function.sinks.blob_blocks import BLOCK_SIZE, pinned_reader, upload_chunks
-from audit_function.vocabulary import StreamedFile, as_chunks
-from audit_function.sinks.files import PinnedFile, checked as _checked, file_chunks  # noqa: F401 - file_chunks re-exported
+from audit_function.vocabulary import StreamedFile
 
 REPORT_JSON = "kv-audit-report.json"
 LATEST_PREFIX = "latest"
 
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
-_CONTENT_TYPES = {
+CONTENT_TYPES = {
     ".json": "application/json",
     ".jsonl": "application/x-ndjson",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -51,344 +46,15 @@ class ReportSink(Protocol):
         """How messages name the file ``name`` of this sink."""
 
 
-def _check_names(files: Mapping[str, bytes]) -> list[str]:
+def check_names(files: Mapping[str, bytes]) -> list[str]:
     """File names in publish order: plain names only, the JSON report last."""
     if not files:
         raise SinkError("nothing to publish: no rendered files")
     for name, data in files.items():
-        if not _PLAIN_NAME.match(name) or ".." in name:
+        if not PLAIN_NAME.match(name) or ".." in name:
             raise SinkError(f"refusing to publish {name!r}: report file names must be plain names")
         if not isinstance(data, (bytes, bytearray, StreamedFile)):
             raise SinkError(f"refusing to publish {name!r}: expected bytes, got {type(data).__name__}")
     # The JSON report goes last: whoever sees it (the next run, a consumer polling for it) can rely
     # on the other files of the same run being complete already (the state file included).
     return sorted(files, key=lambda n: (n == REPORT_JSON, n))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# --------------------------------------------------------------------------------------------
-# Local folder
-
-
-class LocalFolderSink:
-    """Writes every file of a run into ``out_dir`` atomically, as a set.
-
-    Each file is written to a temporary name in the same folder and fsynced; only when all are
-    written are they renamed over the final names (the JSON last). If a rename fails part-way,
-    the files already replaced are rolled back from hard-link backups, so the folder holds
-    either the previous report set or the new one.
-    """
-
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
-        self.out_dir = Path(out_dir)
-
-    def open_previous(self, name: str) -> Reopen | None:
-        path = self.out_dir / name
-        try:
-            return PinnedFile(path) if hasattr(os, "pread") else _checked(path)
-        except FileNotFoundError:
-            return None  # first run
-        except OSError as err:
-            raise SinkError(f"{path}: cannot read the previous run's file: {err}") from err
-
-    def where(self, name: str) -> str:
-        return str(self.out_dir / name)
-
-    def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]:
-        order = _check_names(files)
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise SinkError(f"{self.out_dir}: cannot create the output folder: {err}") from err
-        temps: dict[str, Path] = {}
-        try:
-            for name in order:
-                temps[name] = self._write_temp(name, files[name])
-            self._swap_in(order, temps)
-        except OSError as err:
-            raise SinkError(f"{self.out_dir}: report not written ({err}); previous report left as it was") from err
-        finally:
-            for tmp in temps.values():
-                _remove_quietly(tmp)
-        _fsync_dir(self.out_dir)
-        return [str(self.out_dir / name) for name in order]
-
-    def _write_temp(self, name: str, data: bytes | StreamedFile) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out_dir)
-        try:
-            os.fchmod(fd, 0o666 & ~_umask())   # a report is an ordinary file, not a 0600 temp file
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in as_chunks(data):
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            _remove_quietly(Path(tmp))
-            raise
-        return Path(tmp)
-
-    def _swap_in(self, order: list[str], temps: dict[str, Path]) -> None:
-        backups: dict[str, Path | None] = {}
-        try:
-            for name in order:
-                final = self.out_dir / name
-                backups[name] = self._backup(final)
-                os.replace(temps[name], final)
-        except OSError:
-            self._roll_back(backups)
-            raise
-        finally:
-            for backup in backups.values():
-                if backup is not None:
-                    _remove_quietly(backup)
-
-    def _backup(self, final: Path) -> Path | None:
-        if not final.exists():
-            return None
-        backup = final.with_name(f".{final.name}.{os.getpid()}.bak.tmp")
-        _remove_quietly(backup)
-        try:
-            os.link(final, backup)
-        except OSError:  # a file system without hard links: fall back to a copy
-            shutil.copy2(final, backup)
-        return backup
-
-    def _roll_back(self, backups: dict[str, Path | None]) -> None:
-        """Undo the renames done so far (best effort; the original error is what gets raised)."""
-        for name, backup in backups.items():
-            final = self.out_dir / name
-            try:
-                if backup is None:
-                    _remove_quietly(final)
-                else:
-                    os.replace(backup, final)
-            except OSError:
-                pass
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError:
-        pass
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------------------------
-# Blob Storage
-
-
-def default_retry() -> Any:
-    """The retry policy BlobSink uses unless told otherwise (explicit, not the SDK default).
-
-    Exponential: 5 retries, waiting about 4, 6, 10, 18 and 34 s (backoff 2 + 2**n, plus or minus
-    1 s jitter; about 72 s in all), on connection errors, timeouts, 408, 429 and 5xx. A weekly
-    run can afford a minute of patience; more would only delay the failure signal.
-    """
-    from azure.storage.blob import ExponentialRetry
-
-    return ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=5, random_jitter_range=1)
-
-
-#: Transport settings passed to every client BlobSink creates.
-CLIENT_SETTINGS = {
-    "connection_timeout": 20,
-    "read_timeout": 120,
-    # Below this size an upload is one Put Blob request: the blob appears whole or not at all.
-    # Above it the SDK stages blocks and commits them with Put Block List; staged blocks are not
-    # part of any readable blob until that commit. Either way no partial blob becomes visible.
-    "max_single_put_size": 64 * 1024 * 1024,
-}
-
-
-def dated_prefix(report: Mapping[str, Any]) -> str:
-    """``YYYY/MM/DD/<run-id>`` from ``report["run"]["startedAt"]`` (in UTC) and ``report["run"]["id"]``."""
-    run = report.get("run") if isinstance(report, Mapping) else None
-    if not isinstance(run, Mapping):
-        raise SinkError("report has no 'run' section: cannot name the report blobs")
-    run_id = run.get("id")
-    if not isinstance(run_id, str) or not _PLAIN_NAME.match(run_id) or ".." in run_id:
-        raise SinkError(f"report run id {run_id!r} cannot be used in a blob name (letters, digits, '.', '_', '-')")
-    started = run.get("startedAt")
-    try:
-        when = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-    except ValueError as err:
-        raise SinkError(f"report run.startedAt {started!r} is not an ISO 8601 timestamp") from err
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    day = when.astimezone(timezone.utc)
-    return f"{day:%Y/%m/%d}/{run_id}"
-
-
-class BlobSink:
-    """Publishes each run to ``<container>/YYYY/MM/DD/<run-id>/<file>`` and then ``latest/<file>``.
-
-    Order and guarantees:
-
-    1. Dated copy: every file is uploaded with ``overwrite=False`` (the JSON last). An existing
-       blob is never replaced. If any upload fails, the blobs this run created are deleted and
-       ``latest/`` is not touched.
-    2. ``latest/`` copy: only after the dated copy is complete; the JSON last, so
-       the next run never reads a report whose sibling files (the state file) are still old. A failure
-       here leaves the complete dated copy in place and raises.
-
-    Each blob upload is atomic (a single Put Blob, or staged blocks that become visible only on
-    Put Block List), so a reader never sees a truncated blob under a final name. A streamed
-    report is staged one block at a time (blob_blocks.py): memory stays at about one block.
-    """
-
-    def __init__(self, container: Any, *, create_container: bool = False, block_size: int = BLOCK_SIZE) -> None:
-        self.container = container
-        self.create_container = create_container
-        self.block_size = block_size  # streamed reports: bytes per staged block (blob_blocks.py)
-
-    @classmethod
-    def from_connection_string(
-        cls, connection_string: str, container_name: str, *, retry: Any = None, create_container: bool = True, **client_kwargs: Any
-    ) -> "BlobSink":
-        """Local development and tests (``UseDevelopmentStorage=true`` is Azurite on 127.0.0.1:10000)."""
-        from azure.storage.blob import ContainerClient
-
-        kwargs = {**CLIENT_SETTINGS, "retry_policy": retry or default_retry(), **client_kwargs}
-        client = ContainerClient.from_connection_string(connection_string, container_name, **kwargs)
-        return cls(client, create_container=create_container)
-
-    @classmethod
-    def from_account_url(
-        cls, account_url: str, container_name: str, *, credential: Any, retry: Any = None, create_container: bool = False, **client_kwargs: Any
-    ) -> "BlobSink":
-        """Azure: the blob endpoint plus a token credential (the Function's managed identity)."""
-        from azure.storage.blob import ContainerClient
-
-        kwargs = {**CLIENT_SETTINGS, "retry_policy": retry or default_retry(), **client_kwargs}
-        client = ContainerClient(account_url, container_name, credential=credential, **kwargs)
-        return cls(client, create_container=create_container)
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def open_previous(self, name: str) -> Reopen | None:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        blob = f"{LATEST_PREFIX}/{name}"
-        try:
-            first = self.container.download_blob(blob)
-        except ResourceNotFoundError:
-            return None  # first run, or the container does not exist yet
-        except AzureError as err:
-            raise SinkError(f"{self._url(blob)}: cannot read the previous run's file: {_reason(err)}") from err
-
-        def chunks():
-            try:
-                yield from first.chunks()
-            except AzureError as err:
-                raise SinkError(f"{self._url(blob)}: cannot read the previous run's file: {_reason(err)}") from err
-
-        return pinned_reader(chunks)
-
-    def where(self, name: str) -> str:
-        return self._url(f"{LATEST_PREFIX}/{name}")
-
-    # -- writing ------------------------------------------------------------------------------
-
-    def publish(self, files: Mapping[str, bytes], report: dict) -> list[str]:
-        order = _check_names(files)
-        prefix = dated_prefix(report)
-        metadata = _metadata(report)
-        self._ensure_container()
-
-        dated: list[str] = []
-        for name in order:
-            blob = f"{prefix}/{name}"
-            try:
-                self._upload(blob, files[name], metadata, overwrite=False)
-            except Exception as err:
-                removed, left = self._delete_quietly(dated)
-                detail = f"removed {len(removed)} blob(s) this run had written" if not left else f"could not remove {', '.join(left)}"
-                raise SinkError(
-                    f"{self._url(blob)}: upload failed ({_reason(err)}); {detail}; {LATEST_PREFIX}/ left untouched"
-                ) from err
-            dated.append(blob)
-
-        latest: list[str] = []
-        for name in order:
-            blob = f"{LATEST_PREFIX}/{name}"
-            try:
-                self._upload(blob, files[name], metadata, overwrite=True)
-            except Exception as err:
-                raise SinkError(
-                    f"{self._url(blob)}: upload failed ({_reason(err)}); the dated report at "
-                    f"{self._url(prefix + '/')} is complete, {LATEST_PREFIX}/ may still show the previous run"
-                ) from err
-            latest.append(blob)
-        return [self._url(b) for b in dated + latest]
-
-    def _ensure_container(self) -> None:
-        if not self.create_container:
-            return
-        from azure.core.exceptions import AzureError, ResourceExistsError
-
-        try:
-            self.container.create_container()
-        except ResourceExistsError:
-            pass
-        except AzureError as err:
-            raise SinkError(f"{self._url('')}: cannot create the report container: {_reason(err)}") from err
-
-    def _upload(self, blob: str, data: bytes | StreamedFile, metadata: dict[str, str], *, overwrite: bool) -> None:
-        from azure.storage.blob import ContentSettings
-
-        suffix = os.path.splitext(blob)[1].lower()
-        settings = ContentSettings(content_type=_CONTENT_TYPES.get(suffix, "application/octet-stream"))
-        if isinstance(data, StreamedFile):  # staged block by block: never joined into one bytes object
-            upload_chunks(self.container, blob, data, overwrite=overwrite, metadata=metadata,
-                          content_settings=settings, block_size=self.block_size)
-            return
-        self.container.upload_blob(blob, bytes(data), overwrite=overwrite, metadata=metadata, content_settings=settings)
-
-    def _delete_quietly(self, blobs: list[str]) -> tuple[list[str], list[str]]:
-        removed, left = [], []
-        for blob in blobs:
-            try:
-                self.container.delete_blob(blob)
-                removed.append(blob)
-            except Exception:  # noqa: BLE001 - cleanup must not hide the upload error
-                left.append(blob)
-        return removed, left
-
-    def _url(self, blob: str) -> str:
-        base = getattr(self.container, "url", "") or ""
-        return f"{base.rstrip('/')}/{blob}" if blob else base
-
-
-def _metadata(report: Mapping[str, Any]) -> dict[str, str]:
-    run = report.get("run") or {}
-    return {
-        "kvauditrunid": str(run.get("id", "")),
-        "kvauditstartedat": str(run.get("startedAt", "")),
-        "kvauditcomplete": str(bool(run.get("complete"))).lower(),
-    }
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__

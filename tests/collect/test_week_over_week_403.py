@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from audit_function.pipeline.run import AuditOptions, run_audit
 from audit_function.collect import LiveScope
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 from tests.fakes.estate import synthetic_estate
 
 WEEK1 = datetime(2026, 11, 2, 6, tzinfo=timezone.utc)

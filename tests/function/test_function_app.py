@@ -16,10 +16,10 @@ from croniter import croniter
 
 import function_app
 from audit_function.function import run as function_run
-from audit_function.sinks import publish as sinks
+from audit_function.sinks import blob as sinks
 from audit_function.errors import ConfigError, SinkError
 from audit_function.function.settings import DEFAULT_SCHEDULE
-from audit_function.sinks.publish import BlobSink
+from audit_function.sinks.blob import BlobSink
 
 from .conftest import REPO, connection_string, free_port
 from .helpers import FailingTransport, fail_put_of, fast_retry

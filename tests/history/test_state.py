@@ -16,7 +16,7 @@ from audit_function.cli.main import main
 from audit_function.errors import SinkError
 from audit_function.history.previous import PreviousReportError
 from audit_function.history.state import read_previous
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 from audit_function.history.state import STATE_FILE, TREND_RUNS, load_previous, trend_entry, trend_with
 
 REPORT = "kv-audit-report.json"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from audit_function.pipeline.run import AuditOptions, run_audit
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 from audit_function.snapshot.load import RawSnapshot
 from audit_function.tickets import run_ticket_step
 from audit_function.tickets.model import finding_key

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import orjson
 
 from audit_function.pipeline.run import AuditOptions, run_audit
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 from reports import writer_for
 from reports.access_export import FILENAME, gzip_lines
 

@@ -8,7 +8,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from audit_function.errors import SinkError
-from audit_function.sinks.publish import BlobSink, dated_prefix
+from audit_function.sinks.blob import BlobSink, dated_prefix
 
 from tests.function.conftest import connection_string, free_port
 from tests.function.helpers import FailingTransport, fail_put_of, fast_retry, previous_of, sample_files, sample_report

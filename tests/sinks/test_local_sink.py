@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from audit_function.sinks import publish as sinks
+from audit_function.sinks import local as sinks
 from audit_function.errors import SinkError
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 
 from tests.function.helpers import previous_of, sample_files, sample_report
 

@@ -9,7 +9,7 @@ import pytest
 
 from audit_function.pipeline.run import AuditOptions, run_audit
 from audit_function.sinks.logs import SentinelSink
-from audit_function.sinks.publish import LocalFolderSink
+from audit_function.sinks.local import LocalFolderSink
 from reports.sentinel_rows import TABLES
 from tests.fakes.identity_server import FakeIdentity
 from tests.fakes.ingestion_server import FakeIngestion
