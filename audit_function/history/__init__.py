@@ -1,1 +1,1 @@
-"""Across runs: suppressions, last week's report, what changed week over week."""
+"""Across runs: suppressions, the state file (and a previous report), which findings a gap leaves unverified, what changed week over week."""
