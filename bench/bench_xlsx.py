@@ -120,13 +120,10 @@ def synthetic(findings: int, vaults: int, access: int) -> tuple[dict, tuple]:
     return report, access_rows
 
 
-def child(findings: int, vaults: int, access: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from audit_function.vocabulary import AuditResult
+def _timed_render(result) -> dict:
+    """Render ``result`` once with the spreadsheet writer: wall and CPU seconds, peak RSS, bytes."""
     from reports.xlsx_report import XlsxWriter
 
-    report, access_rows = synthetic(findings, vaults, access)
-    result = AuditResult(report=report, access=access_rows)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
     data = XlsxWriter().render(result)
@@ -134,6 +131,15 @@ def child(findings: int, vaults: int, access: int) -> dict:
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": seconds, "cpu_seconds": cpu, "rss_before_mib": before / 1024,
             "rss_peak_mib": after / 1024, "bytes": len(data), "load": os.getloadavg()[0]}
+
+
+def child(findings: int, vaults: int, access: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from audit_function.vocabulary import AuditResult
+
+    report, access_rows = synthetic(findings, vaults, access)
+    result = AuditResult(report=report, access=access_rows)
+    return _timed_render(result)
 
 
 def child_snapshot(directory: str) -> dict:
@@ -151,13 +157,7 @@ def child_snapshot(directory: str) -> dict:
     audit_seconds = time.perf_counter() - started
     result = outcome.result
     report = result.report
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start, cpu = time.perf_counter(), time.process_time()
-    data = XlsxWriter().render(result)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "cpu_seconds": cpu, "rss_before_mib": before / 1024,
-            "rss_peak_mib": after / 1024, "bytes": len(data), "load": os.getloadavg()[0],
+    return {**_timed_render(result),
             "audit_seconds": audit_seconds, "findings": len(report["findings"]), "vaults": len(report["vaults"]),
             "access": len(result.access), "migration": len(report.get("migration") or ())}
 

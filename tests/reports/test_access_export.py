@@ -63,5 +63,5 @@ def test_large_input_streams_in_chunks():
 def test_published_atomically_with_the_report(tmp_path):
     out = tmp_path / "out"
     outcome = _audit(("json", "access"), sink=LocalFolderSink(out))
-    assert sorted(p.name for p in out.iterdir()) == sorted([FILENAME, "kv-audit-report.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([FILENAME, "kv-audit-report.json", "kv-audit-state.json.gz"])
     assert _rows((out / FILENAME).read_bytes()) == list(outcome.result.access)
