@@ -110,11 +110,10 @@ def _plan(args):
     from audit_function.cli.source import kind, live_scope
     from audit_function.migration.planner import run_plan
     from audit_function.pipeline.source import label, open_source
-    from audit_function.snapshot.load import load_estate
 
     source, described = open_source(kind(args), args.snapshot, scope=live_scope(args), live={"cloud": args.cloud})
     result = run_plan(source, None, formats=("json",), vaults=args.vault, label=label(described))
-    return result.plans, load_estate(source), result.gaps
+    return result.plans, result.estate, result.gaps   # one load (one live collection) for the plan and the checks
 
 
 def _arm(args, credential, sleep, clock):

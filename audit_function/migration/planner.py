@@ -30,6 +30,7 @@ class PlanResult:
     written: list[Path] = field(default_factory=list)
     complete: bool = True
     gaps: list[dict] = field(default_factory=list)
+    estate: object = field(default=None, repr=False)   # the estate the plans were made from (kv-audit migrate reuses it)
 
 
 def run_plan(source, out: Path | None, *, formats=FORMATS, vaults=(), label: str = "", progress=None,
@@ -61,7 +62,7 @@ def run_plan(source, out: Path | None, *, formats=FORMATS, vaults=(), label: str
               + (f" (collected {collected})" if collected else "") + "."]
     files = render_files(plans, placed, units, formats, header, warnings)
     gaps = [g.as_dict() for g in estate.gaps]
-    result = PlanResult(plans, placed, files, units, warnings, complete=not gaps, gaps=gaps)
+    result = PlanResult(plans, placed, files, units, warnings, complete=not gaps, gaps=gaps, estate=estate)
     if out is not None:
         result.written = write_plan_files(Path(out), files)
     return result
