@@ -78,6 +78,7 @@ class RuleContext:
     principals: dict | None = None       # lower-cased object id -> Principal (directory data), None without
     owner_tags: tuple[str, ...] = OWNER_TAGS
     owners: object | None = None         # estate.owners.Owners for the estate (vault -> RG -> subscription)
+    deleted: frozenset = frozenset()     # lower-cased object ids the directory no longer holds (estate.directory)
 
     def who(self, object_id: str | None) -> dict:
         """Name, type and user type of a principal (``None`` each without directory data)."""
@@ -86,10 +87,16 @@ class RuleContext:
             return {"principalName": None, "principalType": None, "userType": None}
         return {"principalName": p.display_name, "principalType": p.type, "userType": p.user_type}
 
+    def deleted_flag(self, object_id: str | None) -> dict:
+        """``{"deletedIdentity": True}`` for an object id the directory no longer holds, else ``{}``."""
+        return {"deletedIdentity": True} if object_id and self.deleted and object_id.lower() in self.deleted else {}
+
     def named(self, object_id: str | None, fallback: str | None = None) -> str:
         """``name (object id)`` for messages when the directory (or a Lighthouse delegation) names it."""
         name = self.who(object_id)["principalName"] or fallback
-        return f"{name} ({object_id})" if name else str(object_id)
+        if name:
+            return f"{name} ({object_id})"
+        return f"{object_id} (a deleted identity)" if self.deleted_flag(object_id) else str(object_id)
 
     def owner(self, vault) -> str | None:
         """The vault's owner tag, else its resource group's, else its subscription's (``owners``);

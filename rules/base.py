@@ -112,7 +112,8 @@ def finding(meta: RuleMeta, ctx: RuleContext, *, message: str, vault=None, assig
         scope=scope,
         owner=owner,
         affected=affected(affected_vaults) if affected_vaults is not None else None,
-        evidence=_unrepeated(evidence, principal_id, assignment, role, scope, kind, names),
+        evidence={**_unrepeated(evidence, principal_id, assignment, role, scope, kind, names),
+                  **ctx.deleted_flag(principal_id)},   # a grant left behind by a deleted identity says so
         remediation=quoting.remediation(remediation or meta.remediation, fields),   # a rule may word it per kind
     )
 
@@ -148,7 +149,7 @@ def entry_item(entry, ctx: RuleContext, **extra) -> dict:
     """A policy entry as an evidence item: the entry as it stands, with the principal's name."""
     who = ctx.who(entry.object_id)
     return {**entry.evidence(), "principalName": who["principalName"], "principalType": who["principalType"],
-            "userType": who["userType"], **extra}
+            "userType": who["userType"], **ctx.deleted_flag(entry.object_id), **extra}
 
 
 def coverage_item(entry, access, missing: int, ctx: RuleContext) -> dict:

@@ -41,6 +41,7 @@ def evaluate(vault, access, ctx):
         items.append({
             "principalId": gainer.assignment.principal_id, "principalName": who["principalName"],
             "principalType": gainer.assignment.principal_type or who["principalType"], "userType": who["userType"],
+            **ctx.deleted_flag(gainer.assignment.principal_id),
             # actions in words (report 2: evidence stays compact); the grants name their roles (``roles``)
             "widenedDataActionsInWords": perms.describe(gainer.widened),
             "widenedDataActionsCount": gainer.widened.bit_count(),

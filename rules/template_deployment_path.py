@@ -43,6 +43,7 @@ def evaluate(vault, access, ctx):
         who = ctx.who(first.principal_id)
         items.append({"principalId": first.principal_id, "principalName": who["principalName"],
                       "principalType": first.principal_type or who["principalType"], "userType": who["userType"],
+                      **ctx.deleted_flag(first.principal_id),
                       "eligible": all(g.eligible for g in grants), **capped([g.ref(first.principal_id) for g in grants], "grants")})
     yield finding(
         META, ctx, vault=vault, principal_id=items[0]["principalId"],

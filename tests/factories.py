@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from audit_function import permissions as perms
 from audit_function.access.engine import AccessIndex
 from audit_function.engine.evaluate import evaluate
+from audit_function.estate.directory import deleted_identities
 from audit_function.estate.owners import DEFAULT_OWNER_TAGS, Owners
 from audit_function.report.document import build_report
 from audit_function.snapshot.load import RawSnapshot, load_estate
@@ -204,10 +205,11 @@ class RuleRun:
 
 def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions=None, principals=None,
               thresholds: Thresholds | None = None, severity_overrides=None, eligibilities=None,
-              denies=None, resource_groups=None, owner_tags=None, tables=None, gaps=None) -> RuleRun:
+              denies=None, resource_groups=None, owner_tags=None, tables=None, gaps=None, manifest=None) -> RuleRun:
     """Load rows through the real snapshot loader and run ``rules`` (modules); return the report parts.
 
-    ``tables``: more snapshot tables (the deeper ones: managed_hsms, vault_objects, ...); ``gaps``: manifest gaps."""
+    ``tables``: more snapshot tables (the deeper ones: managed_hsms, vault_objects, ...); ``gaps``: manifest gaps;
+    ``manifest``: more manifest fields (``directory``, ``scope``)."""
     extra = tables
     tables = {
         "subscriptions": list(subscriptions if subscriptions is not None else [subscription_row(), subscription_row(SUB2)]),
@@ -225,12 +227,15 @@ def run_rules(rules, *, vaults=(), assignments=(), definitions=(), subscriptions
     if resource_groups is not None:
         tables["resource_groups"] = list(resource_groups)
     tables.update({k: list(v) for k, v in (extra or {}).items()})
-    manifest = {"format": "kv-audit-snapshot/1", "complete": not gaps, "gaps": list(gaps)} if gaps else None
+    extra_manifest = manifest
+    manifest = {"format": "kv-audit-snapshot/1", "complete": not gaps, "gaps": list(gaps or ())} if gaps or extra_manifest else None
+    if extra_manifest:
+        manifest.update(extra_manifest)
     estate = load_estate(RawSnapshot(tables=tables, manifest=manifest))
     tag_names = tuple(owner_tags) if owner_tags is not None else DEFAULT_OWNER_TAGS
     ctx = RuleContext(as_of=AS_OF, thresholds=thresholds or Thresholds(), severity_overrides=severity_overrides or {},
                       groups_expanded=estate.directory_data, principals=estate.principals,
-                      owner_tags=tag_names, owners=Owners(estate, tag_names))
+                      owner_tags=tag_names, owners=Owners(estate, tag_names), deleted=deleted_identities(estate))
     rules = tuple(rules)
     evaluation = evaluate(estate, rules, ctx, index=AccessIndex(estate))
     report = build_report(estate, evaluation, [r.META.id for r in rules], run={"id": "test"})

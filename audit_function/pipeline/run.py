@@ -22,6 +22,7 @@ from audit_function.history.diff import History
 from audit_function.migration import plan_vault
 from audit_function.migration.report_entry import report_entry
 from audit_function.estate.owners import Owners
+from audit_function.estate.directory import deleted_identities
 from audit_function.engine.parallel import default_workers
 from audit_function.report.document import build_report, run_gaps
 from audit_function.history.state import load_previous
@@ -128,7 +129,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     gc.freeze()
     ctx = RuleContext(as_of=started, thresholds=config.thresholds, severity_overrides=dict(config.severity_overrides),
                       groups_expanded=estate.directory_data, principals=estate.principals,
-                      owner_tags=config.owner_tags, owners=Owners(estate, config.owner_tags))
+                      owner_tags=config.owner_tags, owners=Owners(estate, config.owner_tags),
+                      deleted=deleted_identities(estate))
     index = AccessIndex(estate)
     suppressor = Suppressor(config.suppressions, _vault_fields(estate), started.date())
     if previous is not None and (note is None or note.get("used")):
