@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 
 from audit_function import depth
 from audit_function.vocabulary import StreamedFile
+from reports.streaming import batched
 
 FILENAME = "kv-audit-access.jsonl.gz"
-_CHUNK = 1 << 20
 
 
 def _lines(rows) -> Iterator[bytes]:
@@ -34,18 +34,11 @@ def _lines(rows) -> Iterator[bytes]:
 def gzip_lines(rows: Iterable) -> Iterator[bytes]:
     """The rows as gzip-compressed JSON lines, in chunks of about a megabyte of input."""
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)   # wbits 31: gzip container, header mtime 0
-    held: list[bytes] = []
-    size = 0
-    for line in _lines(rows):
-        held.append(line)
-        held.append(b"\n")
-        size += len(line) + 1
-        if size >= _CHUNK:
-            out = packer.compress(b"".join(held))
-            held, size = [], 0
-            if out:
-                yield out
-    yield packer.compress(b"".join(held)) + packer.flush()
+    for chunk in batched(line + b"\n" for line in _lines(rows)):
+        out = packer.compress(chunk)
+        if out:
+            yield out
+    yield packer.flush()
 
 
 class AccessWriter:

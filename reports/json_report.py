@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audit_function import depth
-from reports.streaming import StreamingWriter
+from reports.streaming import StreamingWriter, batched
 
 _LISTS_ONE_PER_LINE = ("vaults", "findings", "migration", "resolved", "unverified")
-_CHUNK = 1 << 20
 
 
 def _dump(value) -> bytes:
@@ -24,28 +23,21 @@ def _dump(value) -> bytes:
 def iter_document(report: dict) -> Iterator[bytes]:
     """The document as byte chunks of about a megabyte."""
     buffer: list[bytes] = [b"{\n"]
-    size = 0
     first_key = True
     for key, value in report.items():
         buffer.append((b" " if first_key else b",\n ") + _dump(key) + b": ")
         first_key = False
-        if key in _LISTS_ONE_PER_LINE and value and hasattr(value, "json_body"):
-            # spooled elements are stored in their final form: copy them in large chunks
+        one_per_line = key in _LISTS_ONE_PER_LINE and value
+        if one_per_line and (hasattr(value, "json_body") or isinstance(value, list)):
             buffer.append(b"[\n")
             yield b"".join(buffer)
-            buffer, size = [], 0
-            yield from value.json_body()
-            buffer.append(b" ]")
-        elif key in _LISTS_ONE_PER_LINE and value and isinstance(value, list):
-            buffer.append(b"[\n")
-            last = len(value) - 1
-            for i, item in enumerate(value):
-                encoded = b"  " + _dump(item) + (b",\n" if i < last else b"\n")
-                buffer.append(encoded)
-                size += len(encoded)
-                if size >= _CHUNK:
-                    yield b"".join(buffer)
-                    buffer, size = [], 0
+            buffer = []
+            if hasattr(value, "json_body"):   # spooled elements are stored in their final form: copy them
+                yield from value.json_body()
+            else:
+                last = len(value) - 1
+                yield from batched(b"  " + _dump(item) + (b",\n" if i < last else b"\n")
+                                   for i, item in enumerate(value))
             buffer.append(b" ]")
         else:
             buffer.append(_dump(value))

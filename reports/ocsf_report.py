@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from reports.streaming import StreamingWriter
+from reports.streaming import StreamingWriter, batched
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2004
@@ -42,7 +42,6 @@ _STATUS = {
     "unverified": (2, 99, "Unverified"),
     "resolved": (3, 4, "Resolved"),
 }
-_CHUNK = 1 << 20
 _CIS = re.compile(r"^(CIS\b.*?)\s+(\d+(?:\.\d+)+)\s*$")
 
 
@@ -243,15 +242,7 @@ def iter_events(report: dict) -> Iterator[dict]:
 
 
 def iter_lines(report: dict) -> Iterator[bytes]:
-    buffer, size = [], 0
-    for event in iter_events(report):
-        line = orjson.dumps(event) + b"\n"
-        buffer.append(line)
-        size += len(line)
-        if size >= _CHUNK:
-            yield b"".join(buffer)
-            buffer, size = [], 0
-    yield b"".join(buffer)
+    return batched(orjson.dumps(event) + b"\n" for event in iter_events(report))
 
 
 class OcsfWriter(StreamingWriter):

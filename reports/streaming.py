@@ -29,6 +29,22 @@ class StreamingWriter:
         return StreamedFile(lambda: reporting_bytes(self.chunks(result.report), progress, self.name))
 
 
+CHUNK = 1 << 20   # bytes a writer hands over at a time
+
+
+def batched(pieces: Iterable[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    """``pieces`` joined into chunks of about ``size`` bytes (the last may be shorter or empty)."""
+    buffer: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(buffer)
+            buffer, held = [], 0
+    yield b"".join(buffer)
+
+
 def reporting_bytes(chunks: Iterable[bytes], progress: Callable[..., None], name: str) -> Iterator[bytes]:
     """``chunks`` unchanged, with a ``write`` progress event (``writing NAME: N MB``) per chunk."""
     written = 0
