@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from audit_function.collect.graph_client import MAX_THROTTLED, MAX_TRANSIENT, GraphClient, GraphError, classify
+from audit_function.collect.graph_client import MAX_THROTTLED, MAX_TRANSIENT, GraphClient, GraphError, classify, token_tenant
 from audit_function.collect.pacing import BudgetExhausted
 
 GET_BY_IDS_LIMIT = 1000
@@ -334,7 +334,8 @@ def add_directory(raw, *, enabled: bool, credential, target, verify, endpoint: s
         client.close()
     stats = {"endpoint": graph_target.endpoint, "requests": client.requests,
              "durationSeconds": round(clock() - started, 3), "throttleWaits": pacer.throttle_waits,
-             "throttleWaitSeconds": round(pacer.throttle_wait_s, 3), "retries": pacer.retry_waits}
+             "throttleWaitSeconds": round(pacer.throttle_wait_s, 3), "retries": pacer.retry_waits,
+             "tenantId": token_tenant(credential, graph_target.token_scope)}   # whose directory answered
     if res.denied:
         return _record(raw, "not collected", f"Microsoft Graph refused the directory read ({res.denied}); give "
                        "the identity Directory.Read.All (application permission) to resolve names. " + _ABSENT,

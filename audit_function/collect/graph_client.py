@@ -208,3 +208,21 @@ class GraphClient:
 def _first_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else text
+
+
+def token_tenant(credential, token_scope: str) -> str | None:
+    """The tenant the directory answered for: the ``tid`` claim of the Graph access token (a JWT).
+
+    ``None`` when the token is not a readable JWT: then no identity is ever called deleted
+    (``estate/directory.py``). Only the claim is read; the signature is the service's business."""
+    import base64
+    import json
+
+    try:
+        token = credential.get_token(token_scope).token
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        tid = claims.get("tid") if isinstance(claims, dict) else None
+    except Exception:  # noqa: BLE001 - any unreadable token: the tenant is unknown, which is safe
+        return None
+    return tid.lower() if isinstance(tid, str) and tid else None

@@ -14,7 +14,7 @@ from tests.factories import (CONTRIBUTOR, KV_ADMIN, OTHER_TENANT, TENANT, assign
 GONE = "dddddddd-0000-0000-0000-000000000001"
 HERE = "aaaaaaaa-0000-0000-0000-000000000001"
 FOREIGN = "ffffffff-0000-0000-0000-000000000001"
-SCOPE = {"scope": {"tenantId": TENANT}}
+SCOPE = {"scope": {"tenantId": TENANT}, "directory": {"notFound": [GONE]}}
 
 
 def _estate(*, principals=(), assignments=(), policies=(), manifest=None):
@@ -31,6 +31,13 @@ def test_a_grant_or_entry_whose_id_the_directory_lacks_is_deleted():
     assert deleted_identities(estate) == {GONE}
 
 
+def test_without_graphs_answer_or_the_directory_tenant_nothing_is_called_deleted():
+    grant = assignment_row(rg_scope(), CONTRIBUTOR, GONE)
+    assert deleted_identities(_estate(principals=[HERE], assignments=[grant], manifest={"scope": {"tenantId": TENANT}})) == frozenset()
+    assert deleted_identities(_estate(principals=[HERE], assignments=[grant],
+                                      manifest={"directory": {"notFound": [GONE]}})) == frozenset()
+
+
 def test_without_directory_data_nothing_is_called_deleted():
     estate = _estate(principals=None, assignments=[assignment_row(rg_scope(), CONTRIBUTOR, GONE)])
     assert deleted_identities(estate) == frozenset()
@@ -39,7 +46,7 @@ def test_without_directory_data_nothing_is_called_deleted():
 def test_other_tenants_ids_are_never_deleted():
     estate = _estate(principals=[], policies=[policy(FOREIGN, tenant=OTHER_TENANT, secrets=["get"])],
                      assignments=[assignment_row(rg_scope(), CONTRIBUTOR, FOREIGN, tenant=OTHER_TENANT)],
-                     manifest=SCOPE)
+                     manifest={**SCOPE, "directory": {"notFound": [FOREIGN]}})
     assert deleted_identities(estate) == frozenset()
 
 
@@ -82,3 +89,28 @@ def test_without_directory_data_evidence_says_nothing_of_deletion():
                     assignments=[assignment_row(rg_scope(), CONTRIBUTOR, GONE)], manifest=SCOPE)
     (f,) = run.of("self-grant-path")
     assert "deletedIdentity" not in f["evidence"] and "deleted" not in f["message"]
+
+
+def test_the_directory_tenant_comes_from_the_graph_tokens_tid():
+    import base64
+    import json
+
+    from audit_function.collect.graph_client import token_tenant
+
+    class Token:
+        def __init__(self, token):
+            self.token = token
+
+    class Credential:
+        def __init__(self, token):
+            self.value = token
+
+        def get_token(self, *scopes):
+            return Token(self.value)
+
+    claims = base64.urlsafe_b64encode(json.dumps({"tid": TENANT.upper()}).encode()).rstrip(b"=").decode()
+    assert token_tenant(Credential(f"e30.{claims}.sig"), "https://graph.microsoft.com/.default") == TENANT
+    assert token_tenant(Credential("opaque-token"), "scope") is None
+    estate = _estate(principals=[HERE], assignments=[assignment_row(rg_scope(), CONTRIBUTOR, GONE)],
+                     manifest={"directory": {"notFound": [GONE], "tenantId": TENANT}})
+    assert deleted_identities(estate) == {GONE}
