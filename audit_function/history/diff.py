@@ -14,9 +14,9 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 
+from audit_function import quoting
 from audit_function.history.gaps import GapCoverage, gap_covers, is_unread  # noqa: F401 - re-exported
 from audit_function.history.previous import PreviousIndex
 from audit_function.report.document import SCHEMA_VERSION
@@ -274,6 +274,6 @@ def _line(entry: dict, key: str) -> str:
 
 
 def _safe(value: object) -> str:
-    """Estate text is data: drop control characters so it cannot drive the terminal."""
-    text = "" if value is None else str(value)
-    return "".join("?" if unicodedata.category(c) == "Cc" else c for c in text)
+    """Estate text is data: shown escaped (the terminal rule: no control character, escape sequence
+    or bidi override raw), so it cannot drive the terminal."""
+    return quoting.terminal("" if value is None else str(value))

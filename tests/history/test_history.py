@@ -153,11 +153,14 @@ def test_diff_reports_compares_without_changing_either_report():
 
 def test_text_rendering_lists_sections_and_neutralizes_control_characters():
     hostile = vault("kv-\x1b[31mred", SUB_A, "rg-1")
-    old = week("w1", "2025-03-03T06:00:00Z", [A_PUBLIC, finding("soft-delete-disabled", hostile)])
+    bidi = vault("kv-\u202eevil", SUB_A, "rg-2")
+    old = week("w1", "2025-03-03T06:00:00Z", [A_PUBLIC, finding("soft-delete-disabled", hostile),
+                                               finding("soft-delete-disabled", bidi)])
     new = week("w2", "2025-03-10T06:00:00Z", [A_PURGE],
                gaps=[{"scope": f"/subscriptions/{SUB_B}", "table": "vaults", "reason": "403"}])
     text = render_diff_text(diff_reports(old, new))
-    assert "new 1, persisting 0, resolved 2, unverified 0" in text
+    assert "new 1, persisting 0, resolved 3, unverified 0" in text
     assert "the newer run is incomplete (1 gap(s))" in text
-    assert "\nNew (1)\n" in text and "\nResolved (2)\n" in text
-    assert "\x1b" not in text and "kv-?[31mred" in text
+    assert "\nNew (1)\n" in text and "\nResolved (3)\n" in text
+    assert "\u202e" not in text and "kv-\\u202eevil" in text        # a bidi override too
+    assert "\x1b" not in text and "kv-\\x1b[31mred" in text   # shown escaped (the terminal rule)
