@@ -78,6 +78,9 @@ def index_of(records: Callable[[], Iterator[tuple[str, dict]]], run: dict, schem
     last_seen: dict[str, str] = {}
     for section, item in records():
         fp = item["fingerprint"]
+        for key in ("firstSeen", "lastSeen"):
+            if not isinstance(item.get(key), (str, type(None))):
+                raise PreviousReportError(f"{section} entry {fp[:32]!r}: {key} is not a date-time string")
         if section == "unverified":   # not observed last time: it keeps its own lastSeen
             last_seen[fp] = item.get("lastSeen")
             first_seen[fp] = sys.intern(item.get("firstSeen") or item.get("lastSeen") or "")

@@ -184,6 +184,9 @@ def _state_records(chunks: Iterable[bytes], header: dict) -> Iterator[dict]:
         seen += 1
         yield item
     counts = found["counts"]
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(k) or 0, int) and not isinstance(counts.get(k), bool)
+                                               for k in ("findings", "unverified")):
+        raise PreviousReportError("the state file's header counts are not whole numbers")
     expected = (counts.get("findings") or 0) + (counts.get("unverified") or 0)
     if not closed or seen != expected:
         raise PreviousReportError(f"the state file is truncated ({seen} of {expected} records, "

@@ -165,3 +165,27 @@ def test_a_state_cut_or_flipped_anywhere_is_refused_or_read_whole(first, data):
     except PreviousReportError:
         return
     assert index.first_seen == whole.first_seen   # what is read at all is read whole
+
+
+def _edited(good: bytes, edit) -> bytes:
+    lines = gzip.decompress(good).split(b"\n")
+    return gzip.compress(b"\n".join(edit(lines)))
+
+
+def test_a_state_with_wrongly_typed_fields_is_refused_not_a_crash(first):
+    good = (first[0] / STATE_FILE).read_bytes()
+
+    def record_first_seen_a_number(lines):
+        at = next(i for i, line in enumerate(lines) if b'"firstSeen":"' in line and b'"fingerprint"' in line)
+        lines[at] = lines[at].replace(b'"firstSeen":"', b'"firstSeen":5,"was":"', 1)
+        return lines
+
+    def header_count_a_string(lines):
+        head = lines[0]
+        assert b'"findings":' in head
+        lines[0] = head.replace(b'"findings":', b'"findings":"', 1).replace(b',"unverified"', b'","unverified"', 1)
+        return lines
+
+    for edit in (record_first_seen_a_number, header_count_a_string):
+        with pytest.raises(PreviousReportError):
+            read_previous(_edited(good, edit))
