@@ -94,10 +94,13 @@ class History:
         self.new_open += state["new_open"]
         self.persisting += state["persisting"]
 
-    def result(self, coverage: GapCoverage, open_by_severity: dict | None = None) -> WeekOverWeek:
+    def result(self, coverage: GapCoverage, open_by_severity: dict | None = None,
+               audited_subscriptions: frozenset | None = None) -> WeekOverWeek:
         """``resolved`` and ``unverified`` (what ``coverage``, the run's gaps, hides stays
-        unverified), the counts, and the trend with this run appended (``open_by_severity``:
-        unsuppressed findings by severity)."""
+        unverified; so does a finding of a subscription this run did not audit at all —
+        ``audited_subscriptions``, lower-cased ids: a narrower scope or a subscription the identity no
+        longer sees proves nothing fixed), the counts, and the trend with this run appended
+        (``open_by_severity``: unsuppressed findings by severity)."""
         gone = {fp for fp, n in self.positions.items() if not self.seen[n]}
         details = self.previous.details(gone)
         resolved, unverified = [], []
@@ -105,9 +108,12 @@ class History:
             old = details.get(fingerprint) or {"fingerprint": fingerprint}
             last_seen = self.previous.last_seen.get(fingerprint, self.previous.started)
             first_seen = old.get("firstSeen") or last_seen
-            if coverage.hides(old):
+            outside = _outside(old, audited_subscriptions)
+            if outside or coverage.hides(old):
                 carried = {k: v for k, v in old.items() if k not in ("status", "firstSeen", "lastSeen")}
                 carried.update(status="unverified", firstSeen=first_seen, lastSeen=last_seen)
+                if outside:
+                    carried["unverifiedBecause"] = "its subscription was not audited by this run"
                 unverified.append(carried)
             else:
                 resolved.append({
@@ -124,6 +130,12 @@ class History:
         return WeekOverWeek(resolved=resolved, unverified=unverified, new=self.new, persisting=self.persisting,
                             note={"used": False, "reason": self.ignored} if self.ignored else None,
                             trend=trend_with(self.previous.trend, entry))
+
+
+def _outside(finding: dict, audited: frozenset | None) -> bool:
+    """True when ``finding`` belongs to a subscription that is not among ``audited``."""
+    sub = finding.get("subscriptionId")
+    return audited is not None and isinstance(sub, str) and bool(sub) and sub.lower() not in audited
 
 
 @dataclass

@@ -149,7 +149,7 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     run_id = options.run_id or f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
     gaps, not_evaluated = run_gaps(estate, evaluation)
     coverage = GapCoverage(gaps, not_evaluated, feeds=table_feeds(ALL_RULES), under_group=groups_of(estate.subscriptions))
-    week = history.result(coverage, suppressor.open_by_severity)
+    week = history.result(coverage, suppressor.open_by_severity, audited_subscriptions=frozenset(estate.subscriptions))
     run = {"id": run_id, "startedAt": _iso(started), "finishedAt": _iso(clock()), "asOf": _iso(started),
            "source": options.source, "scope": scope}
     report = build_report(estate, evaluation, RULE_IDS, run=run, suppressions=suppressor, week=week, note=note)

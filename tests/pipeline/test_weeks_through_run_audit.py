@@ -104,3 +104,31 @@ def test_three_weeks_through_run_audit_and_a_ticket_sink(tmp_path, session, slee
         first_seen = {label(f): f["firstSeen"] for f in doc["findings"]}
         assert first_seen["kv-web/purge-protection-disabled"] == "2026-11-02T06:00:00Z"
         assert first_seen["kv-ops/purge-protection-disabled"] == "2026-11-09T06:00:00Z"
+
+
+def test_a_subscription_this_run_did_not_audit_leaves_its_findings_unverified(tmp_path):
+    """Last week A and B were audited; this week only A is (a narrower scope, or Reader lost on B
+    without an error): B's findings are unverified, not resolved, and keep their firstSeen."""
+    from tests.factories import SUB2
+
+    out = tmp_path / "reports"
+    weeks = [
+        ([subscription_row(), subscription_row(SUB2)],
+         [vault("kv-a", enableSoftDelete=False, enablePurgeProtection=False),
+          vault_row("kv-b", sub=SUB2, enableSoftDelete=False)]),
+        ([subscription_row()], [vault("kv-a", enableSoftDelete=False)]),
+    ]
+    docs = []
+    for n, (subscriptions, vaults) in enumerate(weeks):
+        snapshot = RawSnapshot(tables={"subscriptions": subscriptions, "role_definitions": [],
+                                       "vaults": vaults, "role_assignments": []})
+        when = datetime(2026, 11, 2 + 7 * n, 6, tzinfo=timezone.utc)
+        docs.append(run_audit(AuditOptions(source="snapshot", snapshot=snapshot, formats=("json",)),
+                              LocalFolderSink(out), clock=lambda when=when: when).result.report)
+    resolved = {f"{r['vaultName']}/{r['ruleId']}" for r in docs[1]["resolved"]}
+    unverified = {f"{r['vaultName']}/{r['ruleId']}": r for r in docs[1]["unverified"]}
+    assert resolved == {"kv-a/purge-protection-disabled"}          # fixed in the audited subscription
+    assert "kv-b/soft-delete-disabled" in unverified and not any(r.startswith("kv-b/") for r in resolved)
+    kept = unverified["kv-b/soft-delete-disabled"]
+    assert kept["unverifiedBecause"] == "its subscription was not audited by this run"
+    assert kept["firstSeen"].startswith("2026-11-02")
