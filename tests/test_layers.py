@@ -241,3 +241,16 @@ def test_function_level_and_relative_imports_are_read():
     assert imports_of("pkg.mid", source, known) == {"pkg.high", "pkg.sub.leaf", "pkg.low"}
     assert imports_of("pkg.sub", "from ..low import x\nimport pkg.sub.leaf.deeper\n", known, is_package=True) \
         == {"pkg.low", "pkg.sub.leaf"}
+
+
+def test_the_runtime_packages_never_import_tools_benchmarks_tests_or_the_function_app():
+    """``tools/`` (the demo generator), ``bench/``, ``tests/`` and ``function_app.py`` sit above every
+    stage: the packages that ship may not depend on them (function-level imports included)."""
+    outside = ("tools", "bench", "tests", "function_app")
+    wrong = []
+    for name, path in modules(ROOT).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                       [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            wrong += [f"{name} imports {t}" for t in targets if t.split(".")[0] in outside]
+    assert wrong == []
