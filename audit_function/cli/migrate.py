@@ -136,6 +136,7 @@ def relied_on(estate, plans: list[dict]) -> dict[str, list[dict]]:
     """Per vault (lower-cased id): the snapshot's assignments at or above the vault that give an entry's
     principal (directly or through a group) data actions the entry has: the flip relies on them."""
     from audit_function.access.engine import AccessIndex
+    from audit_function.migration import relied
 
     index = AccessIndex(estate)
     by_key = {v.key: v for v in estate.vaults}
@@ -144,15 +145,10 @@ def relied_on(estate, plans: list[dict]) -> dict[str, list[dict]]:
         vault = by_key.get(plan["vaultId"].lower().rstrip("/"))
         if vault is None:
             continue
-        access = index.vault_access(vault)
-        seen: dict[str, dict] = {}
-        for entry in vault.access_policies:
-            for grant in access.rbac_grants(entry.object_key):
-                a = grant.assignment
-                if grant.data & entry.data and not a.eligible and a.key not in seen:
-                    seen[a.key] = {"id": a.id, "roleName": grant.role.name, "principalId": a.principal_id,
-                                   "scope": a.scope}
-        out[plan["vaultId"].lower()] = list(seen.values())
+        pairs = relied.relied_on(vault, index.vault_access(vault))
+        out[plan["vaultId"].lower()] = [{"id": g.assignment.id, "roleName": g.role.name,
+                                         "principalId": g.assignment.principal_id, "scope": g.assignment.scope}
+                                        for _e, g in pairs]
     return out
 
 

@@ -128,7 +128,13 @@ def main(cmd, args):
         props = vault.get("properties") or {}
         drift = []
         if props.get("enableRbacAuthorization") is True:
-            drift.append("enableRbacAuthorization is already true (changed since the plan)")
+            # Already Azure RBAC: an earlier run's flip took effect but its log line was never written (or
+            # someone flipped it). The policies no longer matter; the planned assignments must be there.
+            gone = missing(spec, load(args[2], []) or [], load(args[3], {}) or {})
+            for role, principal in gone:
+                print(f"enableRbacAuthorization is already true and a planned role assignment is missing: "
+                      f"{role} for {principal}")
+            return 1 if gone else 3
         planned = grouped(spec["policies"])
         live = grouped([policy(p) for p in props.get("accessPolicies") or []])
         for key in sorted(set(planned) | set(live)):
@@ -169,6 +175,9 @@ LOG_FILE="${KV_AUDIT_MIGRATE_LOG:-$PLAN_DIR/kv-audit-migrate.log}"   # JSON Line
 VISIBILITY_TIMEOUT="${KV_AUDIT_VISIBILITY_TIMEOUT:-600}"   # seconds to wait until new assignments are listed
 PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"       # seconds after the last new assignment before the flip
 POLL_SECONDS="${KV_AUDIT_POLL_SECONDS:-10}"
+ARM="${KV_AUDIT_ARM:-https://management.azure.com}"        # Azure Resource Manager (another cloud: its endpoint)
+ARM="${ARM%/}"
+VAULT_API=2023-07-01
 AZ_TRIES="${KV_AUDIT_AZ_TRIES:-4}"                          # tries of an az call that failed transiently
 RETRY_SECONDS="${KV_AUDIT_RETRY_SECONDS:-15}"
 TRANSIENT='InternalServerError|ServiceUnavailable|GatewayTimeout|BadGateway|TooManyRequests|RetryableError|(^|[^0-9])(429|500|502|503|504)([^0-9]|$)|timed out|Connection reset'
@@ -218,7 +227,7 @@ unit_begin() {         # per-vault scratch folder and the vault's state in the r
   printf '{}' >"$WORK/roles.json"
   CREATED=0
   LAST_CREATED=$SECONDS
-  V_STATE=new V_AT=
+  V_STATE=new V_AT= V_ALREADY_RBAC=no
   IFS=$'\t' read -r V_STATE V_AT < <(py state "$LOG_FILE" "$V_ID")
 }
 
@@ -302,16 +311,28 @@ preflight() {          # live vault and assignments against the plan; any drift 
   az_call "$WORK/vault" keyvault show --name="$V_NAME" --resource-group="$V_RG" --subscription="$V_SUB" --output=json \
     || { fail preflight failed "cannot read the vault: $AZ_ERROR"; return 1; }
   list_assignments "$WORK/assignments" || { fail preflight failed "cannot list role assignments: $AZ_ERROR"; return 1; }
-  if ! drift="$(py preflight "$V_SPEC" "$WORK/vault" "$WORK/assignments" "$WORK/roles.json")"; then
+  local rc=0
+  drift="$(py preflight "$V_SPEC" "$WORK/vault" "$WORK/assignments" "$WORK/roles.json")" || rc=$?
+  if [ "$rc" -eq 3 ]; then    # already Azure RBAC with every planned assignment listed: verify it
+    V_ALREADY_RBAC=yes
+    record preflight ok "already Azure RBAC (an earlier flip took effect) and every planned assignment is listed"
+    return 0
+  elif [ "$rc" -ne 0 ]; then
     fail preflight drift "${drift//$'\n'/; }"
     return 1
   fi
   record preflight ok "access policies and role assignments as planned"
 }
 
+# flip: a PATCH of enableRbacAuthorization alone. Not `az keyvault update`, which reads the whole vault and
+# PUTs it back: an access policy added between its read and its write would be lost.
 flip() {
-  az_call "$WORK/out" keyvault update --name="$V_NAME" --resource-group="$V_RG" --subscription="$V_SUB" \
-    --enable-rbac-authorization=true --output=none || { fail flip failed "$AZ_ERROR"; return 1; }
+  if [ "$V_ALREADY_RBAC" = yes ]; then
+    record flip ok "enableRbacAuthorization was already true (an earlier run's flip took effect)"
+    return 0
+  fi
+  az_call "$WORK/out" rest --method=patch --url="${ARM}${V_ID}?api-version=$VAULT_API" \
+    --body='{"properties":{"enableRbacAuthorization":true}}' --output=none || { fail flip failed "$AZ_ERROR"; return 1; }
   record flip ok "enableRbacAuthorization set to true"
 }
 

@@ -9,7 +9,15 @@ import pytest
 
 from audit_function.pipeline.run import demo_snapshot
 from audit_function.migration.planner import run_plan
+from tests import fake_az
 from tests.migration.live import Azure, log_lines, state_of, touching
+
+
+def touching_flip(calls, vault) -> str:
+    """The --url word of the vault's flip (a PATCH of its ARM URL)."""
+    (url,) = [c[2] for c in calls if c[:2] == ["rest", "--method=patch"] and vault["id"].lower() in c[2].lower()
+              and "true" in c[3]]
+    return url
 
 READY, NEEDS = "kv-corp-shared", "kv-legacy-2016"
 REVIEW = {"kv-lab-scratch", "kv-backup-mgmt", "kv-identity-shared", "kv-web-certs"}
@@ -43,14 +51,14 @@ def summary(done) -> dict[str, dict[str, str]]:
 
 
 def mutating(calls):
-    return [c for c in calls if c[:2] == ["keyvault", "update"] or c[1:3] in (["assignment", "create"],
+    return [c for c in calls if c[:2] == ["keyvault", "update"] or c[:1] == ["rest"] or c[1:3] in (["assignment", "create"],
                                                                              ["definition", "create"])]
 
 
 def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned, demo, tmp_path):
     result, script = planned
     assert [u["readiness"] for u in result.units][:2] == ["ready", "needs-assignments"]   # ready vaults first
-    azure = Azure(tmp_path, state_of(demo, listDelay=2, transient=["keyvault update"]))
+    azure = Azure(tmp_path, state_of(demo, listDelay=2, transient=["rest --method=patch"]))
     done = azure.run(script, "run")
     assert done.returncode == 0, done.stderr
     got = summary(done)
@@ -70,7 +78,9 @@ def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned,
     assert len(created) == len(needs["create"]) == 3
     # the flip came after the new assignments were listed: the fake lists them only from the 2nd list call
     order = [tuple(c[:3]) for c in touching(calls, azure.vault(NEEDS))]
-    assert order.index(("keyvault", "update", f"--name={NEEDS}")) > order.index(("role", "assignment", "list"))
+    assert order.index(("rest", "--method=patch", touching_flip(calls, azure.vault(NEEDS)))) \
+        > order.index(("role", "assignment", "list"))
+    assert not [c for c in calls if c[:2] == ["keyvault", "update"]]     # never a read-then-PUT of the vault
     lines = log_lines(script.parent)
     assert lines and all(set(x) == {"vaultId", "step", "result", "detail", "at"} and x["step"] in STEPS
                          for x in lines)
@@ -108,7 +118,7 @@ def test_a_policy_added_since_the_plan_stops_exactly_that_vault(planned, demo, t
     assert f"preflight drift: new access policy entry for {newcomer}" in got["failed"][NEEDS]
     assert set(got["flipped and verified"]) == {READY}
     assert azure.vault(NEEDS)["properties"]["enableRbacAuthorization"] is False
-    assert not [c for c in azure.calls() if c[:2] == ["keyvault", "update"] and f"--name={NEEDS}" in c]
+    assert not [v for v, _ in fake_az.patches(azure.calls()) if v == azure.vault(NEEDS)["id"].lower()]
     drift = [x for x in log_lines(script.parent) if x["result"] == "drift"]
     assert len(drift) == 1 and drift[0]["step"] == "preflight" and newcomer in drift[0]["detail"]
 
