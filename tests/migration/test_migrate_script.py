@@ -228,3 +228,37 @@ def test_a_flip_whose_verification_failed_is_verified_on_the_rerun_without_a_sec
     assert mutating(azure.calls()) == []                          # resumed at verify: no second flip
     steps = [x["step"] for x in log_lines(script.parent)]
     assert steps.count("flip") == 1 and steps[-1] == "verify"
+
+
+def test_a_flip_that_took_effect_without_its_log_line_is_verified_on_resume(planned, demo, tmp_path):
+    result, script = planned
+    azure = Azure(tmp_path, state_of(demo))
+    ready = next(u for u in result.units if u["vaultName"] == READY)
+
+    def flipped_unlogged(state):          # the PATCH went through, the run died before `record flip ok`
+        next(v for v in state["vaults"].values() if v["name"] == READY)["properties"]["enableRbacAuthorization"] = True
+    azure.edit(flipped_unlogged)
+    done = azure.run(script, "run", READY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(summary(done)["flipped and verified"]) == {READY}
+    assert not fake_az.patches(azure.calls())                      # not flipped a second time
+    steps = [(x["step"], x["result"]) for x in log_lines(script.parent) if x["vaultId"] == ready["vaultId"]]
+    assert ("preflight", "ok") in steps and steps[-2:] == [("flip", "ok"), ("verify", "ok")]
+    assert (script.parent / "rollback" / f"{ready['file']}.sh").exists()
+    again = azure.run(script, "run", READY)                         # and now it is finished
+    assert "already flipped and verified" in summary(again)["skipped"][READY]
+
+
+def test_already_rbac_but_a_relied_on_assignment_gone_is_still_drift(planned, demo, tmp_path):
+    result, script = planned
+    azure = Azure(tmp_path, state_of(demo))
+    ready = next(u for u in result.units if u["vaultName"] == READY)
+    kept = ready["expected"]["keep"][0]
+
+    def change(state):
+        next(v for v in state["vaults"].values() if v["name"] == READY)["properties"]["enableRbacAuthorization"] = True
+        state["assignments"] = [a for a in state["assignments"] if a["id"].lower() != kept["assignmentId"].lower()]
+    azure.edit(change)
+    done = azure.run(script, "run", READY)
+    why = summary(done)["failed"][READY]
+    assert "already true and a planned role assignment is missing" in why and kept["principalId"] in why
