@@ -88,7 +88,7 @@ def cmd_migrate(args, *, credential=None, sleep=time.sleep, clock=time.monotonic
     try:
         ctx = steps.Context(arm, log, args.out, bool(args.apply), waits, sleep, clock, relied_on(estate, plans),
                             names(estate))
-        outcomes = run_vaults(plans, ctx, log.state.finished(), explicit=bool(args.vault))
+        outcomes = run_vaults(plans, ctx, log.state.states(), explicit=bool(args.vault))
     finally:
         arm.close()
     return report(outcomes, apply=bool(args.apply), log=log.path)
@@ -156,7 +156,7 @@ def names(estate) -> dict[str, str]:
     return {k: p.display_name for k, p in (estate.principals or {}).items() if p.display_name}
 
 
-def run_vaults(plans: list[dict], ctx, finished: set[str], *, explicit: bool) -> list:
+def run_vaults(plans: list[dict], ctx, states: dict[str, tuple[str, str]], *, explicit: bool) -> list:
     from audit_function.migration import apply as steps
 
     order = sorted(plans, key=lambda p: ORDER.get(p["readiness"], 2))
@@ -168,11 +168,13 @@ def run_vaults(plans: list[dict], ctx, finished: set[str], *, explicit: bool) ->
             outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "stopped" if explicit else "not-acted",
                                                f"{plan['readiness']}, never acted on: {why}"))
             continue
-        if vid.lower() in finished:
+        state, at = states.get(vid.lower(), ("", ""))
+        if state in ("finished", "rolled-back"):     # as the generated script: both are left alone
+            why = ("already migrated and verified (resume log)" if state == "finished" else
+                   f"rolled back ({at}); delete its lines from the resume log to migrate it again")
             if ctx.apply:
-                ctx.log.append(vid, "preflight", "skipped", "already migrated and verified (resume log)")
-            outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "skipped",
-                                               "already migrated and verified (resume log)"))
+                ctx.log.append(vid, "preflight", "skipped", why)
+            outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "skipped", why))
             continue
         outcomes.append(steps.migrate_vault(plan, ctx))
     return outcomes

@@ -239,6 +239,13 @@ def test_rollback_restores_the_access_policy_model(make_arm, migrate, tmp_path):
     # unknown vault: usage error naming it
     with pytest.raises(Exception, match="no rollback file"):
         migrate("--rollback", "--vault", READY)
+    # a rolled-back vault is left alone by the next run, as the generated script does with the same log
+    writes = len(fake.writes())
+    rc, out, _ = migrate("--demo", "--apply", "--vault", NEEDS)
+    assert rc == 0 and f"{NEEDS} [needs-assignments]: skipped - rolled back (" in out
+    assert "delete its lines from the resume log to migrate it again" in out
+    assert len(fake.writes()) == writes and fake.rbac(VAULT_IDS[NEEDS]) is False
+    assert VAULT_IDS[NEEDS].lower() in read_log(tmp_path / "out" / "kv-audit-migrate.log").rolled_back()
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(make_arm, migrate, tmp_path, clock):
