@@ -56,8 +56,9 @@ def register(subparsers) -> None:
     p.add_argument("--log", type=Path, metavar="FILE", help=f"resume log (default: --out/{DEFAULT_NAME})")
     p.add_argument("--visible-timeout", type=float, metavar="SECONDS",
                    help=f"longest wait for new assignments to be listed (default 600, or ${VISIBLE_ENV})")
-    p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
-                   help="extra pause after new assignments are listed, before the flip (default 0)")
+    p.add_argument("--settle", type=float, default=600.0, metavar="SECONDS",
+                   help="wait this long after the vault's last logged new assignment before the flip (default 600: "
+                        "Microsoft documents up to 10 minutes for role assignments to apply)")
     p.set_defaults(handler=cmd_migrate)
 
 

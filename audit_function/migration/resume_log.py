@@ -52,6 +52,29 @@ class LogState:
 _STATE = {"flip": "flipped", "verify": "finished", "rollback": "rolled-back"}
 
 
+def last_assigned(records: list[dict], vault_id: str) -> float | None:
+    """Epoch seconds of the vault's last ``assign``/``ok`` line (its newest role assignment), or None.
+
+    ``at`` has whole seconds, truncated: the assignment happened within the second after it."""
+    last = None
+    for r in records:
+        if (r.get("step"), r.get("result")) == ("assign", "ok") and str(r.get("vaultId", "")).lower() == vault_id.lower():
+            try:
+                last = datetime.strptime(str(r.get("at")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                continue
+    return last
+
+
+def settle_left(records: list[dict], vault_id: str, settle_s: float, wall: float) -> float:
+    """Seconds still to wait before the flip: ``settle_s`` after the vault's last logged ``assign ok``
+    (this run's or an interrupted earlier run's), rounded against us for the whole-second ``at``."""
+    last = last_assigned(records, vault_id)
+    if last is None or settle_s <= 0:
+        return 0.0
+    return max(0.0, settle_s - max(0.0, wall - (last + 1.0)))
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -124,7 +124,7 @@ def _unit(unit: dict) -> list[str]:
         args += [q(""), q(item["roleFile"]), q(item["roleScope"])] if item["custom"] else [q(item["roleGuid"])]
         out.append("    assign_role " + " ".join(args) + " || return 1")
     if not unit["create"]:
-        out.append("    record assign ok 'no new role assignment needed'")
+        out.append("    record assign skipped 'no new role assignment needed'")
     out += ["    await_visible || return 1", "    preflight || return 1", "    flip || return 1", "  fi",
             f"  write_rollback {q(rollback(unit))} || return 1", "  verify_flip", "}", ""]
     return out
@@ -150,7 +150,7 @@ def rollback(unit: dict) -> str:
         f'    {vid} "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"',
         "}",
         "# A PATCH of enableRbacAuthorization alone (az keyvault update would PUT the whole vault back).",
-        'ARM="${KV_AUDIT_ARM:-https://management.azure.com}"',
+        'ARM="${KV_AUDIT_ARM_ENDPOINT:-https://management.azure.com}"',
         'ARM="${ARM%/}"',
         f"V_ID={q(unit['vaultId'])}",
         'if ! az rest --method=patch --url="${ARM}${V_ID}?api-version=2023-07-01" \\',

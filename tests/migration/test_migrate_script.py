@@ -88,7 +88,9 @@ def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned,
         vid = azure.vault(name)["id"]
         steps = [(x["step"], x["result"]) for x in lines if x["vaultId"] == vid]
         assert [s for s, _ in steps if s != "assign"] == ["visible", "preflight", "flip", "verify"]
-        assert all(r == "ok" for _, r in steps)
+        assert all(r == "ok" for s, r in steps if s != "assign")
+        # "assign ok" is a change (the settle counts from it); nothing to create is "skipped"
+        assert [r for s, r in steps if s == "assign"] == (["skipped"] if name == READY else ["ok"] * 3)
     rollbacks = sorted(p.name for p in (script.parent / "rollback").iterdir())
     assert rollbacks == ["001-kv-corp-shared.sh", "002-kv-legacy-2016.sh"]
 
@@ -262,3 +264,30 @@ def test_already_rbac_but_a_relied_on_assignment_gone_is_still_drift(planned, de
     done = azure.run(script, "run", READY)
     why = summary(done)["failed"][READY]
     assert "already true and a planned role assignment is missing" in why and kept["principalId"] in why
+
+
+def test_a_resumed_run_waits_what_remains_after_the_last_logged_assignment(planned, demo, tmp_path):
+    import time
+
+    result, script = planned
+    needs = next(u for u in result.units if u["vaultName"] == NEEDS)
+    azure = Azure(tmp_path, state_of(demo))
+
+    def created_earlier(state):          # an interrupted run created them (and logged it) 597 s ago
+        sub = needs["subscriptionId"]
+        for n, c in enumerate(needs["create"]):
+            state["assignments"].append({
+                "id": f"{c['scope']}/providers/Microsoft.Authorization/roleAssignments/0000000{n}-0000-4000-8000-000000000000",
+                "principalId": c["principalId"], "scope": c["scope"], "principalType": c["principalType"],
+                "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{c['roleGuid']}"})
+    azure.edit(created_earlier)
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 597))
+    (script.parent / "kv-audit-migrate.log").write_text("".join(
+        json.dumps({"vaultId": needs["vaultId"], "step": "assign", "result": "ok", "detail": c["roleName"], "at": at})
+        + "\n" for c in needs["create"]))
+    started = time.monotonic()
+    done = azure.run(script, "run", NEEDS, KV_AUDIT_PROPAGATION_WAIT="600")
+    assert set(summary(done)["flipped and verified"]) == {NEEDS}, done.stdout + done.stderr
+    waited = [line for line in done.stderr.splitlines() if "waiting" in line]
+    assert len(waited) == 1 and int(waited[0].split("waiting ")[1].split("s")[0]) <= 5, waited
+    assert time.monotonic() - started >= 2
