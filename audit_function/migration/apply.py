@@ -17,6 +17,7 @@ only what remains).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -107,6 +108,12 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
             log("preflight", "skipped", "the vault already enforces Azure RBAC")
             step = "verify"
             return _verify(plan, ctx, out, log)
+        planned, absent = _resolve_custom(planned, ctx)
+        if absent:
+            reason = "; ".join(absent)
+            log("assign", "failed", reason)
+            out.state, out.reason = "failed", f"assign: {reason}"
+            return out
         missing = drift.missing_planned(planned, live.assignments)
         out.lines.append(f"pre-flight: no drift ({len(live.policies)} access-policy entries as planned, "
                          f"{len(relied)} existing assignment(s) relied on still there)")
@@ -171,6 +178,28 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
         log(step, "failed", reason)
         out.state, out.reason = "failed", f"{step}: {reason}"
         return out
+
+
+def _resolve_custom(planned, ctx: Context):
+    """Planned assignments with each custom role's GUID as ARM has it, found by name at its assignable scope
+    (``az role definition create`` picks its own GUID); and a message per custom role that does not exist."""
+    resolved, absent, cache = [], [], {}
+    for p in planned:
+        if p.custom_scope is None:
+            resolved.append(p)
+            continue
+        key = (p.custom_scope.lower(), p.role_name)
+        if key not in cache:
+            cache[key] = ctx.arm.custom_role_guid(p.custom_scope, p.role_name)
+        guid = cache[key]
+        if guid is None:
+            msg = (f"custom role '{p.role_name}' does not exist at {p.custom_scope}: create it from the plan's "
+                   "files first (custom-roles/*.json with az role definition create, or custom-roles-*.bicep)")
+            if msg not in absent:
+                absent.append(msg)
+            continue
+        resolved.append(dataclasses.replace(p, role_guid=guid))
+    return resolved, absent
 
 
 def _stop(out: VaultOutcome, log, problems: list[str]) -> VaultOutcome:
