@@ -16,7 +16,11 @@ the group's value). State (``FAKE_AZ_STATE``, JSON, see :func:`new_state`) holds
   Azure does for a principal its tenant does not know;
 - ``strict``: set by :func:`new_state`; without it (an unseeded fake, for pasted remediation
   commands) every vault exists and unknown commands succeed silently;
-- ``transient``: argv prefixes (``"keyvault update"``) whose next call fails once with a 500
+- ``az rest``: only ``--method patch`` of a vault URL (``<ARM>/subscriptions/.../vaults/<name>?api-version=...``,
+  ``ARM`` = ``armEndpoint``, default ``https://management.azure.com``) with a JSON ``--body`` of
+  ``{"properties": {...}}``: the given properties are merged into the vault (ARM's PATCH semantics,
+  nothing else of the vault is rewritten); any other method, URL or body fails loudly, seeded or not;
+- ``transient``: argv prefixes (``"keyvault update"``, ``"rest"``) whose next call fails once with a 500
   (``ERROR: (InternalServerError) ...``, exit 1), as a real transient error does.
 """
 
@@ -107,6 +111,31 @@ elif args[:2] == ["keyvault", "update"]:
     if flag is not None:
         v["properties"]["enableRbacAuthorization"] = flag.lower() == "true"
     emit(v)
+elif args[:1] == ["rest"]:
+    method, url, body = (opt("--method") or opt("-m") or "get").lower(), opt("--url") or opt("--uri") or "", opt("--body")
+    base = state.get("armEndpoint", "https://management.azure.com").rstrip("/")
+    where, _, query = url.partition("?")
+    if method != "patch" or not where.lower().startswith(base.lower() + "/subscriptions/") \
+            or "api-version=" not in query or body is None:
+        fail("UnknownCommand", f"fake az rest knows only --method patch of {{base}}/<vault id>?api-version=... "
+             f"with --body, not {{method}} {{url}}", 2)
+    try:
+        change = json.loads(body)
+    except ValueError:
+        fail("BadRequest", "the body is not JSON", 1)
+    if set(change) != {{"properties"}} or not isinstance(change["properties"], dict):
+        fail("BadRequest", "a vault PATCH body is {{\"properties\": {{...}}}}", 1)
+    vid = where[len(base):].lower().rstrip("/")
+    v = state["vaults"].get(vid)
+    if v is None and not state.get("strict"):
+        parts = where[len(base):].split("/")
+        v = state["vaults"][vid] = {{"id": where[len(base):], "name": parts[-1], "resourceGroup": parts[4] if len(parts) > 4
+                                   else "", "subscriptionId": parts[2] if len(parts) > 2 else "",
+                                   "properties": {{"enableRbacAuthorization": False, "accessPolicies": []}}}}
+    if v is None:
+        fail("ResourceNotFound", f"The Resource '{{where[len(base):]}}' was not found.", 3)
+    v["properties"].update(change["properties"])
+    emit(v)
 elif args[:3] == ["role", "assignment", "create"]:
     oid, role, scope = opt("--assignee-object-id"), opt("--role"), opt("--scope")
     if not oid or not role or not scope:
@@ -184,6 +213,17 @@ def env(bin_dir: Path, work: Path, **extra: str) -> dict:
 def calls(work: Path) -> list[list[str]]:
     log = work / "az.log"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def patches(argv_list: list[list[str]], arm: str = "https://management.azure.com") -> list[tuple[str, dict]]:
+    """``(vault id lower-cased, properties)`` of every ``az rest --method patch`` call, in order."""
+    out = []
+    for argv in argv_list:
+        if argv[:1] == ["rest"] and (option(argv, "--method") or "").lower() == "patch":
+            where = (option(argv, "--url") or "").partition("?")[0]
+            out.append((where[len(arm.rstrip("/")):].lower().rstrip("/"), json.loads(option(argv, "--body") or "{}")
+                        .get("properties", {})))
+    return out
 
 
 def option(argv: list[str], name: str) -> str | None:

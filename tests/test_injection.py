@@ -154,10 +154,14 @@ def test_the_plan_script_runs_with_hostile_names_and_skips_the_review_flip(tmp_p
     assert rolled.returncode == 0, rolled.stderr
     no_pwned(tmp_path)
     calls = fake_az.calls(work)
-    updates = [c for c in calls if c[:2] == ["keyvault", "update"]]
-    flipped = {fake_az.option(c, "--name") for c in updates if fake_az.option(c, "--enable-rbac-authorization") == "true"}
+    assert not [c for c in calls if c[:2] == ["keyvault", "update"]]
+    vaults = {v["id"].lower(): v for v in fake_az.read_state(work)["vaults"].values()}
+    patched = fake_az.patches(calls)
+    flipped = {vaults[v]["name"] for v, props in patched if props == {"enableRbacAuthorization": True}}
     assert flipped == {HOSTILE_NAME}  # the review vault is skipped unless --accept-latent-grants
-    assert {fake_az.option(c, "--resource-group") for c in updates} == {HELP_RG}
+    assert {vaults[v]["resourceGroup"] for v, _ in patched} == {HELP_RG}
+    assert [props for _, props in patched][-1] == {"enableRbacAuthorization": False}   # the rollback
+    assert vaults[patched[0][0]]["properties"]["enableRbacAuthorization"] is False
     shown = [c for c in calls if c[:2] == ["keyvault", "show"]]
     assert shown and all(fake_az.option(c, "--resource-group") == HELP_RG for c in shown)
     assert {fake_az.option(c, "--name") for c in shown} == {HOSTILE_NAME}

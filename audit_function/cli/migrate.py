@@ -56,8 +56,9 @@ def register(subparsers) -> None:
     p.add_argument("--log", type=Path, metavar="FILE", help=f"resume log (default: --out/{DEFAULT_NAME})")
     p.add_argument("--visible-timeout", type=float, metavar="SECONDS",
                    help=f"longest wait for new assignments to be listed (default 600, or ${VISIBLE_ENV})")
-    p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
-                   help="extra pause after new assignments are listed, before the flip (default 0)")
+    p.add_argument("--settle", type=float, default=600.0, metavar="SECONDS",
+                   help="wait this long after the vault's last logged new assignment before the flip (default 600: "
+                        "Microsoft documents up to 10 minutes for role assignments to apply)")
     p.set_defaults(handler=cmd_migrate)
 
 
@@ -88,7 +89,7 @@ def cmd_migrate(args, *, credential=None, sleep=time.sleep, clock=time.monotonic
     try:
         ctx = steps.Context(arm, log, args.out, bool(args.apply), waits, sleep, clock, relied_on(estate, plans),
                             names(estate))
-        outcomes = run_vaults(plans, ctx, log.state.finished(), explicit=bool(args.vault))
+        outcomes = run_vaults(plans, ctx, log.state.states(), explicit=bool(args.vault))
     finally:
         arm.close()
     return report(outcomes, apply=bool(args.apply), log=log.path)
@@ -136,6 +137,7 @@ def relied_on(estate, plans: list[dict]) -> dict[str, list[dict]]:
     """Per vault (lower-cased id): the snapshot's assignments at or above the vault that give an entry's
     principal (directly or through a group) data actions the entry has: the flip relies on them."""
     from audit_function.access.engine import AccessIndex
+    from audit_function.migration import relied
 
     index = AccessIndex(estate)
     by_key = {v.key: v for v in estate.vaults}
@@ -144,15 +146,10 @@ def relied_on(estate, plans: list[dict]) -> dict[str, list[dict]]:
         vault = by_key.get(plan["vaultId"].lower().rstrip("/"))
         if vault is None:
             continue
-        access = index.vault_access(vault)
-        seen: dict[str, dict] = {}
-        for entry in vault.access_policies:
-            for grant in access.rbac_grants(entry.object_key):
-                a = grant.assignment
-                if grant.data & entry.data and not a.eligible and a.key not in seen:
-                    seen[a.key] = {"id": a.id, "roleName": grant.role.name, "principalId": a.principal_id,
-                                   "scope": a.scope}
-        out[plan["vaultId"].lower()] = list(seen.values())
+        pairs = relied.relied_on(vault, index.vault_access(vault))
+        out[plan["vaultId"].lower()] = [{"id": g.assignment.id, "roleName": g.role.name,
+                                         "principalId": g.assignment.principal_id, "scope": g.assignment.scope}
+                                        for _e, g in pairs]
     return out
 
 
@@ -160,7 +157,7 @@ def names(estate) -> dict[str, str]:
     return {k: p.display_name for k, p in (estate.principals or {}).items() if p.display_name}
 
 
-def run_vaults(plans: list[dict], ctx, finished: set[str], *, explicit: bool) -> list:
+def run_vaults(plans: list[dict], ctx, states: dict[str, tuple[str, str]], *, explicit: bool) -> list:
     from audit_function.migration import apply as steps
 
     order = sorted(plans, key=lambda p: ORDER.get(p["readiness"], 2))
@@ -172,11 +169,13 @@ def run_vaults(plans: list[dict], ctx, finished: set[str], *, explicit: bool) ->
             outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "stopped" if explicit else "not-acted",
                                                f"{plan['readiness']}, never acted on: {why}"))
             continue
-        if vid.lower() in finished:
+        state, at = states.get(vid.lower(), ("", ""))
+        if state in ("finished", "rolled-back"):     # as the generated script: both are left alone
+            why = ("already migrated and verified (resume log)" if state == "finished" else
+                   f"rolled back ({at}); delete its lines from the resume log to migrate it again")
             if ctx.apply:
-                ctx.log.append(vid, "preflight", "skipped", "already migrated and verified (resume log)")
-            outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "skipped",
-                                               "already migrated and verified (resume log)"))
+                ctx.log.append(vid, "preflight", "skipped", why)
+            outcomes.append(steps.VaultOutcome(vid, name, plan["readiness"], "skipped", why))
             continue
         outcomes.append(steps.migrate_vault(plan, ctx))
     return outcomes

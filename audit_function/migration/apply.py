@@ -10,11 +10,14 @@ Propagation: new assignments are polled with ``list_for_scope`` until every one 
 about 10 minutes to apply (Key Vault RBAC guide, "Azure role assignment latency":
 https://learn.microsoft.com/azure/key-vault/general/rbac-guide; Azure RBAC troubleshooting:
 https://learn.microsoft.com/azure/role-based-access-control/troubleshooting). Listed is what ARM can show;
-data-plane enforcement may lag it, which is why ``Waits.settle_s`` can add a pause before the flip.
+data-plane enforcement may lag it, so the flip waits until ``Waits.settle_s`` (default 600 s) have passed since
+the vault's last ``assign ok`` line in the resume log (an interrupted run's included: a resumed run waits
+only what remains).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from audit_function.collect.arm_authorization import ScopeFailed
 from audit_function.collect.pacing import BudgetExhausted
-from audit_function.migration import drift
+from audit_function.migration import drift, resume_log
 from audit_function.migration.resume_log import ResumeLog
 
 ROLLBACK_DIR = "rollback"
@@ -35,11 +38,16 @@ POLICIES_NOTE = ("the flip only set enableRbacAuthorization: the vault's access 
                  "separately if they are not wanted)")
 
 
+#: Microsoft: "it will take up to 10 minutes (600 seconds) after role assignments is changed for role to be
+#: applied" (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, known limits)
+SETTLE_S = 600.0
+
+
 @dataclass
 class Waits:
     visible_s: float = 600.0     # bound for new assignments to be listed (Microsoft: up to ~10 minutes)
     poll_s: float = 10.0         # between listings while waiting
-    settle_s: float = 0.0        # extra pause after they are listed, before the flip
+    settle_s: float = SETTLE_S   # after the last assign ok (logged), before the flip
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Context:
     clock: object = time.monotonic
     relied_on: dict = field(default_factory=dict)   # vault key -> [assignment dicts the plan relies on]
     names: dict = field(default_factory=dict)       # principal key -> display name
+    wall: object = time.time                        # wall clock, compared with the log's ``at`` times
 
 
 def who(ctx: Context, principal_id: str) -> str:
@@ -99,6 +108,12 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
             log("preflight", "skipped", "the vault already enforces Azure RBAC")
             step = "verify"
             return _verify(plan, ctx, out, log)
+        planned, absent = _resolve_custom(planned, ctx)
+        if absent:
+            reason = "; ".join(absent)
+            log("assign", "failed", reason)
+            out.state, out.reason = "failed", f"assign: {reason}"
+            return out
         missing = drift.missing_planned(planned, live.assignments)
         out.lines.append(f"pre-flight: no drift ({len(live.policies)} access-policy entries as planned, "
                          f"{len(relied)} existing assignment(s) relied on still there)")
@@ -121,9 +136,9 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
             else:
                 exists += 1
             out.lines.append(f"assigned {p.role_name} to {who(ctx, p.principal_id)}")
-        if missing:
-            log("assign", "ok", f"{created} created, {exists} already existed, "
-                                f"{len(planned) - len(missing)} already listed")
+        if missing:     # "ok" only for a change: the settle before the flip counts from the last one
+            log("assign", "ok" if created else "skipped", f"{created} created, {exists} already existed, "
+                                                          f"{len(planned) - len(missing)} already listed")
         else:
             log("assign", "skipped", "nothing to assign" if not planned else "every planned assignment is listed")
         step = "visible"
@@ -137,8 +152,12 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
                 out.state, out.reason = "failed", f"visible: {reason}"
                 return out
             log("visible", "ok", f"{len(missing)} new assignment(s) listed")
-            if ctx.waits.settle_s:
-                ctx.sleep(ctx.waits.settle_s)
+        # Microsoft: role assignment changes can take up to 10 minutes to apply; wait what remains of
+        # --settle since the vault's last logged assign ok (a resumed run counts the earlier run's)
+        left = resume_log.settle_left(ctx.log.state.records if ctx.log else [], vid, ctx.waits.settle_s, ctx.wall())
+        if left > 0:
+            out.lines.append(f"waited {left:.0f}s for the new role assignments to take effect")
+            ctx.sleep(left)
         step = "preflight"
         check = drift.compare(plan, ctx.arm.live(vid), relied_on=relied, planned=planned, names=ctx.names)
         if check.drift or check.done:
@@ -159,6 +178,28 @@ def migrate_vault(plan: dict, ctx: Context) -> VaultOutcome:
         log(step, "failed", reason)
         out.state, out.reason = "failed", f"{step}: {reason}"
         return out
+
+
+def _resolve_custom(planned, ctx: Context):
+    """Planned assignments with each custom role's GUID as ARM has it, found by name at its assignable scope
+    (``az role definition create`` picks its own GUID); and a message per custom role that does not exist."""
+    resolved, absent, cache = [], [], {}
+    for p in planned:
+        if p.custom_scope is None:
+            resolved.append(p)
+            continue
+        key = (p.custom_scope.lower(), p.role_name)
+        if key not in cache:
+            cache[key] = ctx.arm.custom_role_guid(p.custom_scope, p.role_name)
+        guid = cache[key]
+        if guid is None:
+            msg = (f"custom role '{p.role_name}' does not exist at {p.custom_scope}: create it from the plan's "
+                   "files first (custom-roles/*.json with az role definition create, or custom-roles-*.bicep)")
+            if msg not in absent:
+                absent.append(msg)
+            continue
+        resolved.append(dataclasses.replace(p, role_guid=guid))
+    return resolved, absent
 
 
 def _stop(out: VaultOutcome, log, problems: list[str]) -> VaultOutcome:

@@ -38,6 +38,7 @@ class PlannedAssignment:
     role_guid: str
     role_name: str
     entry: int
+    custom_scope: str | None = None   # a custom role: its assignable scope (resolved there by name)
 
     @property
     def name(self) -> str:
@@ -86,8 +87,10 @@ def planned_assignments(plan: dict) -> list[PlannedAssignment]:
         for role in entry.get("proposedRoles") or []:
             guid = role_guid(role["id"])
             key = (str(entry["principalId"]).lower(), guid)
+            scopes = (entry.get("customRole") or {}).get("assignableScopes") or [] if role.get("custom") else []
             out.setdefault(key, PlannedAssignment(plan["vaultId"], entry["principalId"], entry.get("principalType"),
-                                                  guid, role.get("name") or guid, entry["index"]))
+                                                  guid, role.get("name") or guid, entry["index"],
+                                                  scopes[0] if scopes else None))
     return list(out.values())
 
 

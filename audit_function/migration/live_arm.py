@@ -138,6 +138,18 @@ class LiveArm:
 
         return "exists" if self._one("assignment", planned.scope, put) is _EXISTS else "created"
 
+    def custom_role_guid(self, scope: str, name: str) -> str | None:
+        """The GUID of the custom role called ``name`` at ``scope`` (``role_definitions.list`` with
+        ``roleName eq``), or None. ``az role definition create`` picks its own GUID, so a role created from
+        the plan's files is found by its name, not by the plan's GUID."""
+        ops = self.auth.role_definitions
+        quoted = name.replace("'", "''")           # OData string literal
+        listing = _Listing("role_definitions",
+                           lambda **kw: ops.list(scope.lstrip("/"), filter=f"roleName eq '{quoted}'", **kw))
+        found = [m for m in list_scope(listing, _Unit(scope), self.pacer, self.counters)
+                 if getattr(m, "role_name", None) == name]
+        return str(found[0].name).lower() if found else None
+
     def set_rbac(self, vault_id: str, enabled: bool) -> bool | None:
         """PATCH enableRbacAuthorization only; the value ARM answered with."""
         ref = VaultRef.parse(vault_id)

@@ -4,8 +4,10 @@
 "result": "ok|failed|drift|skipped", "detail": "…", "at": "<UTC ISO>"}``
 
 Every line is appended, flushed and fsync'ed before the next step starts, so an interrupted run leaves
-at most one torn record; :func:`read` sets it aside (the next run ends that line and appends after it). A vault whose last ``verify`` (or
-``rollback``) line is ``verify``/``ok`` is finished: a re-run skips it; a rollback makes it pending again.
+at most one torn record; :func:`read` sets it aside (the next run ends that line and appends after it). A vault's
+state is its last successful ``flip`` / ``verify`` / ``rollback`` line (the script reads it the same way):
+``verify`` ok is finished and ``rollback`` ok is rolled back; a re-run skips both (delete a rolled-back
+vault's lines to migrate it again).
 """
 
 from __future__ import annotations
@@ -28,13 +30,49 @@ class LogState:
     records: list[dict] = field(default_factory=list)
     torn: str | None = None      # the (last) record cut by an interrupted run, if any
 
-    def finished(self) -> set[str]:
-        """Lower-cased ids of the vaults whose last verify/rollback line is a successful verify."""
-        last: dict[str, dict] = {}
+    def states(self) -> dict[str, tuple[str, str]]:
+        """Lower-cased vault id -> (``flipped`` | ``finished`` | ``rolled-back``, its time): the last successful
+        flip / verify / rollback line wins, exactly as the generated script reads the same log."""
+        out: dict[str, tuple[str, str]] = {}
         for r in self.records:
-            if r.get("step") in ("verify", "rollback"):
-                last[str(r.get("vaultId", "")).lower()] = r
-        return {k for k, r in last.items() if r.get("step") == "verify" and r.get("result") == "ok"}
+            step = r.get("step")
+            if r.get("result") == "ok" and step in _STATE:
+                out[str(r.get("vaultId", "")).lower()] = (_STATE[step], str(r.get("at", "")))
+        return out
+
+    def finished(self) -> set[str]:
+        """Vaults migrated and verified: a re-run skips them."""
+        return {k for k, (state, _at) in self.states().items() if state == "finished"}
+
+    def rolled_back(self) -> set[str]:
+        """Vaults rolled back: a re-run skips them too (as the script does) until their lines are deleted."""
+        return {k for k, (state, _at) in self.states().items() if state == "rolled-back"}
+
+
+_STATE = {"flip": "flipped", "verify": "finished", "rollback": "rolled-back"}
+
+
+def last_assigned(records: list[dict], vault_id: str) -> float | None:
+    """Epoch seconds of the vault's last ``assign``/``ok`` line (its newest role assignment), or None.
+
+    ``at`` has whole seconds, truncated: the assignment happened within the second after it."""
+    last = None
+    for r in records:
+        if (r.get("step"), r.get("result")) == ("assign", "ok") and str(r.get("vaultId", "")).lower() == vault_id.lower():
+            try:
+                last = datetime.strptime(str(r.get("at")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                continue
+    return last
+
+
+def settle_left(records: list[dict], vault_id: str, settle_s: float, wall: float) -> float:
+    """Seconds still to wait before the flip: ``settle_s`` after the vault's last logged ``assign ok``
+    (this run's or an interrupted earlier run's), rounded against us for the whole-second ``at``."""
+    last = last_assigned(records, vault_id)
+    if last is None or settle_s <= 0:
+        return 0.0
+    return max(0.0, settle_s - max(0.0, wall - (last + 1.0)))
 
 
 def now_iso() -> str:

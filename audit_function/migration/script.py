@@ -124,7 +124,7 @@ def _unit(unit: dict) -> list[str]:
         args += [q(""), q(item["roleFile"]), q(item["roleScope"])] if item["custom"] else [q(item["roleGuid"])]
         out.append("    assign_role " + " ".join(args) + " || return 1")
     if not unit["create"]:
-        out.append("    record assign ok 'no new role assignment needed'")
+        out.append("    record assign skipped 'no new role assignment needed'")
     out += ["    await_visible || return 1", "    preflight || return 1", "    flip || return 1", "  fi",
             f"  write_rollback {q(rollback(unit))} || return 1", "  verify_flip", "}", ""]
     return out
@@ -149,8 +149,13 @@ def rollback(unit: dict) -> str:
         "  printf '{\"vaultId\": %s, \"step\": \"rollback\", \"result\": \"%s\", \"detail\": \"%s\", \"at\": \"%s\"}\\n' \\",
         f'    {vid} "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"',
         "}",
-        f"if ! az keyvault update {vault} --enable-rbac-authorization=false --output=none; then",
-        "  log_line failed 'az keyvault update failed'; exit 1",
+        "# A PATCH of enableRbacAuthorization alone (az keyvault update would PUT the whole vault back).",
+        'ARM="${KV_AUDIT_ARM_ENDPOINT:-https://management.azure.com}"',
+        'ARM="${ARM%/}"',
+        f"V_ID={q(unit['vaultId'])}",
+        'if ! az rest --method=patch --url="${ARM}${V_ID}?api-version=2023-07-01" \\',
+        "    --body='{\"properties\":{\"enableRbacAuthorization\":false}}' --output=none; then",
+        "  log_line failed 'az rest --method patch failed'; exit 1",
         "fi",
         f'actual="$(az keyvault show {vault} --query=properties.enableRbacAuthorization --output=tsv)"',
         'actual="${actual//[^a-z]/}"',

@@ -107,6 +107,19 @@ def main(cmd, args):
             elif step == "rollback" and result == "ok":
                 state, at = "rolled-back", item.get("at", "")
         print(f"{state}\t{at}".rstrip("\t"))
+    elif cmd == "settle-left":            # LOG VAULT_ID WAIT -> seconds left of WAIT after the last assign ok
+        last = None
+        for item in lines(args[0]):
+            if (str(item.get("vaultId", "")).lower() == args[1].lower()
+                    and (item.get("step"), item.get("result")) == ("assign", "ok")):
+                try:
+                    last = datetime.datetime.strptime(str(item.get("at")), "%Y-%m-%dT%H:%M:%SZ").replace(
+                        tzinfo=datetime.timezone.utc).timestamp()
+                except ValueError:
+                    continue
+        wait = int(args[2])
+        elapsed = datetime.datetime.now(datetime.timezone.utc).timestamp() - (last + 1) if last is not None else 0
+        print(0 if last is None or wait <= 0 else max(0, int(wait - max(0, elapsed) + 0.999)))
     elif cmd == "role-guid":              # LISTING -> the GUID of the first role definition listed
         listing = load(args[0], [])
         listing = listing if isinstance(listing, list) else [listing]
@@ -128,7 +141,13 @@ def main(cmd, args):
         props = vault.get("properties") or {}
         drift = []
         if props.get("enableRbacAuthorization") is True:
-            drift.append("enableRbacAuthorization is already true (changed since the plan)")
+            # Already Azure RBAC: an earlier run's flip took effect but its log line was never written (or
+            # someone flipped it). The policies no longer matter; the planned assignments must be there.
+            gone = missing(spec, load(args[2], []) or [], load(args[3], {}) or {})
+            for role, principal in gone:
+                print(f"enableRbacAuthorization is already true and a planned role assignment is missing: "
+                      f"{role} for {principal}")
+            return 1 if gone else 3
         planned = grouped(spec["policies"])
         live = grouped([policy(p) for p in props.get("accessPolicies") or []])
         for key in sorted(set(planned) | set(live)):
@@ -167,8 +186,11 @@ BASH_HELPERS = r'''
 PLAN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOG_FILE="${KV_AUDIT_MIGRATE_LOG:-$PLAN_DIR/kv-audit-migrate.log}"   # JSON Lines, read on re-run to resume
 VISIBILITY_TIMEOUT="${KV_AUDIT_VISIBILITY_TIMEOUT:-600}"   # seconds to wait until new assignments are listed
-PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"       # seconds after the last new assignment before the flip
+PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"       # seconds after the last logged assign ok before the flip
 POLL_SECONDS="${KV_AUDIT_POLL_SECONDS:-10}"
+ARM="${KV_AUDIT_ARM_ENDPOINT:-https://management.azure.com}"   # Azure Resource Manager (another cloud: its endpoint)
+ARM="${ARM%/}"
+VAULT_API=2023-07-01
 AZ_TRIES="${KV_AUDIT_AZ_TRIES:-4}"                          # tries of an az call that failed transiently
 RETRY_SECONDS="${KV_AUDIT_RETRY_SECONDS:-15}"
 TRANSIENT='InternalServerError|ServiceUnavailable|GatewayTimeout|BadGateway|TooManyRequests|RetryableError|(^|[^0-9])(429|500|502|503|504)([^0-9]|$)|timed out|Connection reset'
@@ -216,9 +238,7 @@ unit_begin() {         # per-vault scratch folder and the vault's state in the r
   WORK="$(mktemp -d)" || { say "  $V_NAME: cannot create a scratch folder"; return 1; }
   trap 'rm -rf "$WORK"' EXIT
   printf '{}' >"$WORK/roles.json"
-  CREATED=0
-  LAST_CREATED=$SECONDS
-  V_STATE=new V_AT=
+  V_STATE=new V_AT= V_ALREADY_RBAC=no
   IFS=$'\t' read -r V_STATE V_AT < <(py state "$LOG_FILE" "$V_ID")
 }
 
@@ -265,11 +285,9 @@ assign_role() {
   local args=(role assignment create --assignee-object-id="$oid" --role="$role" --scope="$V_ID" --subscription="$V_SUB" --output=none)
   [ -n "$kind" ] && args+=(--assignee-principal-type="$kind")
   if az_call "$WORK/out" "${args[@]}"; then
-    CREATED=$((CREATED + 1))
-    LAST_CREATED=$SECONDS
     record assign ok "$label for $oid"
   elif printf '%s' "$AZ_ERROR" | grep -q 'RoleAssignmentExists'; then
-    record assign ok "$label for $oid: already assigned"
+    record assign skipped "$label for $oid: already assigned"   # not a change: the settle is not restarted
   else
     fail assign failed "$label for $oid: $AZ_ERROR"
   fi
@@ -288,12 +306,11 @@ await_visible() {      # bounded wait until every new assignment is listed, then
     waited=$((waited + POLL_SECONDS))
   done
   record visible ok "every planned assignment is listed"
-  if [ "$CREATED" -gt 0 ]; then
-    left=$((PROPAGATION_WAIT - (SECONDS - LAST_CREATED)))
-    if [ "$left" -gt 0 ]; then
-      say "  $V_NAME: waiting ${left}s for the new role assignments to take effect"
-      sleep "$left"
-    fi
+  # PROPAGATION_WAIT after the vault's last logged assign ok, this run's or an interrupted earlier run's
+  left="$(py settle-left "$LOG_FILE" "$V_ID" "$PROPAGATION_WAIT")" || left="$PROPAGATION_WAIT"
+  if [ "$left" -gt 0 ]; then
+    say "  $V_NAME: waiting ${left}s for the new role assignments to take effect"
+    sleep "$left"
   fi
 }
 
@@ -302,16 +319,28 @@ preflight() {          # live vault and assignments against the plan; any drift 
   az_call "$WORK/vault" keyvault show --name="$V_NAME" --resource-group="$V_RG" --subscription="$V_SUB" --output=json \
     || { fail preflight failed "cannot read the vault: $AZ_ERROR"; return 1; }
   list_assignments "$WORK/assignments" || { fail preflight failed "cannot list role assignments: $AZ_ERROR"; return 1; }
-  if ! drift="$(py preflight "$V_SPEC" "$WORK/vault" "$WORK/assignments" "$WORK/roles.json")"; then
+  local rc=0
+  drift="$(py preflight "$V_SPEC" "$WORK/vault" "$WORK/assignments" "$WORK/roles.json")" || rc=$?
+  if [ "$rc" -eq 3 ]; then    # already Azure RBAC with every planned assignment listed: verify it
+    V_ALREADY_RBAC=yes
+    record preflight ok "already Azure RBAC (an earlier flip took effect) and every planned assignment is listed"
+    return 0
+  elif [ "$rc" -ne 0 ]; then
     fail preflight drift "${drift//$'\n'/; }"
     return 1
   fi
   record preflight ok "access policies and role assignments as planned"
 }
 
+# flip: a PATCH of enableRbacAuthorization alone. Not `az keyvault update`, which reads the whole vault and
+# PUTs it back: an access policy added between its read and its write would be lost.
 flip() {
-  az_call "$WORK/out" keyvault update --name="$V_NAME" --resource-group="$V_RG" --subscription="$V_SUB" \
-    --enable-rbac-authorization=true --output=none || { fail flip failed "$AZ_ERROR"; return 1; }
+  if [ "$V_ALREADY_RBAC" = yes ]; then
+    record flip ok "enableRbacAuthorization was already true (an earlier run's flip took effect)"
+    return 0
+  fi
+  az_call "$WORK/out" rest --method=patch --url="${ARM}${V_ID}?api-version=$VAULT_API" \
+    --body='{"properties":{"enableRbacAuthorization":true}}' --output=none || { fail flip failed "$AZ_ERROR"; return 1; }
   record flip ok "enableRbacAuthorization set to true"
 }
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from audit_function.migration import placement
+from audit_function.migration import placement, relied
 
 ORDER = {"ready": 0, "needs-assignments": 1, "review-latent-grants": 2, "blocked": 3}
 ACTION = {"ready": "migrate", "needs-assignments": "migrate", "review-latent-grants": "review", "blocked": "blocked"}
@@ -34,20 +34,11 @@ def policy_of(entry) -> dict:
             "applicationId": (entry.application_id or "").lower(), "permissions": perms}
 
 
-def _keep(vault, access, roles) -> list[dict]:
-    """Standing assignments (at the vault or above) that grant some data action of some entry."""
-    out, seen = [], set()
-    for entry in vault.access_policies:
-        if not entry.data:
-            continue
-        for grant in access.grants.get(entry.object_key, ()):
-            a = grant.assignment
-            if a.eligible or not (grant.data & entry.data) or a.key in seen:
-                continue
-            seen.add(a.key)
-            out.append({"assignmentId": a.id, "principalId": a.principal_id, "roleName": grant.role.name,
-                        "forEntry": entry.index})
-    return out
+def _keep(vault, access) -> list[dict]:
+    """Standing assignments (at the vault or above, to the principal or a group of it) that grant some
+    data action of some entry (``relied.relied_on``, shared with ``kv-audit migrate``)."""
+    return [{"assignmentId": g.assignment.id, "principalId": g.assignment.principal_id, "roleName": g.role.name,
+             "forEntry": e.index} for e, g in relied.relied_on(vault, access)]
 
 
 def _create(plan: dict, placed: list[dict]) -> list[dict]:
@@ -97,7 +88,7 @@ def build(plans: list[dict], estate, index, placed: list[dict]) -> list[dict]:
             "file": safe_name(n, plan["vaultName"]), "create": create,
             "expected": None if blocked else {
                 "vaultId": plan["vaultId"], "policies": [policy_of(e) for e in vault.access_policies],
-                "keep": _keep(vault, access, estate.role_definitions),
+                "keep": _keep(vault, access),
                 "create": [{k: c[k] for k in ("principalId", "roleGuid", "roleName", "scope", "custom")}
                            for c in create]},
         })

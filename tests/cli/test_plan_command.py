@@ -153,10 +153,13 @@ def test_script_runs_against_a_fake_az_and_no_name_injects_a_command(snapshot, t
     assert not list(tmp_path.rglob("PWNED*"))
     calls = azure.calls()
     opt = fake_az_module.option
-    flipped = [c for c in calls if c[:2] == ["keyvault", "update"]]
-    assert sorted(opt(c, "--name") for c in flipped) == sorted([HOSTILE_VAULT, "kv-ready", "kv-review"])
-    hostile_flip = next(c for c in flipped if opt(c, "--name") == HOSTILE_VAULT)
-    assert opt(hostile_flip, "--resource-group") == HOSTILE_RG
+    assert not [c for c in calls if c[:2] == ["keyvault", "update"]]
+    flipped = {vid: props for vid, props in fake_az_module.patches(calls)}
+    by_id = {v["id"].lower(): v for v in azure.state["vaults"].values()}
+    assert sorted(by_id[v]["name"] for v in flipped) == sorted([HOSTILE_VAULT, "kv-ready", "kv-review"])
+    assert all(props == {"enableRbacAuthorization": True} for props in flipped.values())
+    assert by_id[hostile_plan(result)["vaultId"].lower()]["resourceGroup"] == HOSTILE_RG
+    assert azure.vault(HOSTILE_VAULT)["properties"]["enableRbacAuthorization"] is True
     created = [c for c in calls if c[:3] == ["role", "assignment", "create"]]
     review = next(p for p in result.plans if p["vaultName"] == "kv-review")
     assert {opt(c, "--scope") for c in created} == {hostile_plan(result)["vaultId"], review["vaultId"]}

@@ -5,6 +5,7 @@
     PUT   (same)  405 here: a PUT would replace the access policies; migrate must never send one
     GET   {scope}/providers/Microsoft.Authorization/roleAssignments[?$filter=atScope()]        (list_for_scope)
     PUT   {scope}/providers/Microsoft.Authorization/roleAssignments/{name}                     (create)
+    GET   {scope}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq '...'   (list, ``roles``)
 
 Like ARM: error bodies ``{"error": {"code", "message", "details": [...]}}``; every answer carries
 ``x-ms-ratelimit-remaining-subscription-reads`` (or ``-writes``); api-versions are checked (400
@@ -33,6 +34,7 @@ from tests.fakes.tls import LoopbackTls, self_signed
 
 AUTHORIZATION_API = "2022-04-01"
 _VAULT = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+$")
+_DEFINITIONS = re.compile(r"^(?P<scope>.*?)/providers/microsoft\.authorization/roledefinitions$")
 _ASSIGNMENTS = re.compile(r"^(?P<scope>.*?)/providers/microsoft\.authorization/roleassignments(?:/(?P<name>[^/]+))?$")
 #: ARM strips these snapshot-only keys from a vault (the collector adds them)
 _SNAPSHOT_ONLY = ("tenantId", "subscriptionId", "resourceGroup")
@@ -64,6 +66,9 @@ class FakeArmVaults(LoopbackTls):
         for row in tables.get("role_assignments", []):
             row = {k: v for k, v in row.items() if k != "tenantId"}
             self.assignments[str(row["id"]).lower()] = row
+        #: custom role definitions (ARM JSON: id, name = GUID, properties.roleName / assignableScopes), as
+        #: ``az role definition create`` leaves them (its own GUID)
+        self.roles: list[dict] = []
         self.requests = 0
         self.log: list[dict] = []
         self.statuses: Counter = Counter()
@@ -143,6 +148,9 @@ class FakeArmVaults(LoopbackTls):
                                       [("BackendUnavailable", f"the backend for {norm} timed out")])
         if _VAULT.match(norm):
             return self._vault(method, norm, query, body)
+        m = _DEFINITIONS.match(norm)
+        if m:
+            return self._definitions(method, m.group("scope") or "/", query)
         m = _ASSIGNMENTS.match(norm)
         if m:
             return self._assignments(method, m.group("scope") or "/", m.group("name"), query, body)
@@ -199,6 +207,21 @@ class FakeArmVaults(LoopbackTls):
         self.assignments[rid.lower()] = row
         self.listed_after[rid.lower()] = self.listings[scope] + self.faults.visible_after
         return 201, row
+
+    def _definitions(self, method, scope, query):
+        if query.get("api-version") != AUTHORIZATION_API:
+            return 400, _bad_version(query, AUTHORIZATION_API)
+        if method != "GET":
+            return 405, _error("MethodNotAllowed", f"{method} is not supported here")
+        filt = query.get("$filter") or ""
+        m = re.fullmatch(r"\s*roleName eq '((?:[^']|'')*)'\s*", filt)
+        if filt and not m:
+            return 400, _error("InvalidFilter", f"unsupported $filter {filt!r}")
+        name = m.group(1).replace("''", "'") if m else None
+        return 200, {"value": [r for r in self.roles
+                               if (name is None or r["properties"]["roleName"] == name)
+                               and any(self.estate.within(scope, _norm_scope(a)) or _norm_scope(a) == scope
+                                       for a in r["properties"]["assignableScopes"])]}
 
     def _list(self, scope: str, filt: str | None) -> list[dict]:
         at_or_above = (filt or "").replace(" ", "").lower() == "atscope()"

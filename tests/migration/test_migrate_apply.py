@@ -88,6 +88,8 @@ def migrate(tmp_path, clock):
         argv = list(argv)
         if "--out" not in argv:
             argv += ["--out", str(tmp_path / "out")]
+        if "--settle" not in argv and "--rollback" not in argv:   # a short settle, explicitly (default 600 s)
+            argv += ["--settle", "1"]
         args = build_parser().parse_args(["migrate", *argv])
         out, err = io.StringIO(), io.StringIO()
         with redirect_stdout(out), redirect_stderr(err):
@@ -239,6 +241,13 @@ def test_rollback_restores_the_access_policy_model(make_arm, migrate, tmp_path):
     # unknown vault: usage error naming it
     with pytest.raises(Exception, match="no rollback file"):
         migrate("--rollback", "--vault", READY)
+    # a rolled-back vault is left alone by the next run, as the generated script does with the same log
+    writes = len(fake.writes())
+    rc, out, _ = migrate("--demo", "--apply", "--vault", NEEDS)
+    assert rc == 0 and f"{NEEDS} [needs-assignments]: skipped - rolled back (" in out
+    assert "delete its lines from the resume log to migrate it again" in out
+    assert len(fake.writes()) == writes and fake.rbac(VAULT_IDS[NEEDS]) is False
+    assert VAULT_IDS[NEEDS].lower() in read_log(tmp_path / "out" / "kv-audit-migrate.log").rolled_back()
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(make_arm, migrate, tmp_path, clock):
@@ -325,3 +334,31 @@ def test_out_that_is_a_file_and_a_log_that_is_not_a_log_exit_2(make_arm, tmp_pat
     (tmp_path / "bad.log").write_text("hello\n")
     assert main(["migrate", "--demo", "--out", str(tmp_path / "o"), "--log", str(tmp_path / "bad.log")]) == 2
     assert "bad.log:1: not a kv-audit migration log record" in capsys.readouterr().err
+
+
+def test_the_flip_waits_600s_by_default_after_the_last_logged_assignment(make_arm, migrate, clock):
+    assert build_parser().parse_args(["migrate", "--demo"]).settle == 600.0
+    make_arm()
+    assert migrate("--demo", "--apply", "--vault", NEEDS, "--settle", "600")[0] == 0
+    assert [s for s in clock.sleeps if s > 100] and all(598 <= s <= 601 for s in clock.sleeps if s > 100)
+
+
+def test_a_resumed_run_waits_only_what_remains_of_the_settle(make_arm, migrate, tmp_path, clock):
+    fake = make_arm()
+
+    def interrupt(seconds):          # Ctrl-C during the settle: the assignments exist and are listed
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate("--demo", "--apply", "--vault", NEEDS, "--settle", "600", sleep=interrupt)
+    assert fake.rbac(VAULT_IDS[NEEDS]) is not True
+    path = tmp_path / "out" / "kv-audit-migrate.log"
+    earlier = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 400))
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x for x in lines if (x["step"], x["result"]) == ("assign", "ok")]
+    path.write_text("".join(json.dumps({**x, "at": earlier}) + "\n" for x in lines))   # assigned 400 s ago
+    rc, out, err = migrate("--demo", "--apply", "--vault", NEEDS, "--settle", "600")
+    assert rc == 0, (out, err)
+    assert fake.rbac(VAULT_IDS[NEEDS]) is True
+    long = [s for s in clock.sleeps if s > 50]
+    assert len(long) == 1 and 195 <= long[0] <= 202, clock.sleeps

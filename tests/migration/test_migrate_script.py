@@ -9,7 +9,15 @@ import pytest
 
 from audit_function.pipeline.run import demo_snapshot
 from audit_function.migration.planner import run_plan
+from tests import fake_az
 from tests.migration.live import Azure, log_lines, state_of, touching
+
+
+def touching_flip(calls, vault) -> str:
+    """The --url word of the vault's flip (a PATCH of its ARM URL)."""
+    (url,) = [c[2] for c in calls if c[:2] == ["rest", "--method=patch"] and vault["id"].lower() in c[2].lower()
+              and "true" in c[3]]
+    return url
 
 READY, NEEDS = "kv-corp-shared", "kv-legacy-2016"
 REVIEW = {"kv-lab-scratch", "kv-backup-mgmt", "kv-identity-shared", "kv-web-certs"}
@@ -43,14 +51,14 @@ def summary(done) -> dict[str, dict[str, str]]:
 
 
 def mutating(calls):
-    return [c for c in calls if c[:2] == ["keyvault", "update"] or c[1:3] in (["assignment", "create"],
+    return [c for c in calls if c[:2] == ["keyvault", "update"] or c[:1] == ["rest"] or c[1:3] in (["assignment", "create"],
                                                                              ["definition", "create"])]
 
 
 def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned, demo, tmp_path):
     result, script = planned
     assert [u["readiness"] for u in result.units][:2] == ["ready", "needs-assignments"]   # ready vaults first
-    azure = Azure(tmp_path, state_of(demo, listDelay=2, transient=["keyvault update"]))
+    azure = Azure(tmp_path, state_of(demo, listDelay=2, transient=["rest --method=patch"]))
     done = azure.run(script, "run")
     assert done.returncode == 0, done.stderr
     got = summary(done)
@@ -70,7 +78,9 @@ def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned,
     assert len(created) == len(needs["create"]) == 3
     # the flip came after the new assignments were listed: the fake lists them only from the 2nd list call
     order = [tuple(c[:3]) for c in touching(calls, azure.vault(NEEDS))]
-    assert order.index(("keyvault", "update", f"--name={NEEDS}")) > order.index(("role", "assignment", "list"))
+    assert order.index(("rest", "--method=patch", touching_flip(calls, azure.vault(NEEDS)))) \
+        > order.index(("role", "assignment", "list"))
+    assert not [c for c in calls if c[:2] == ["keyvault", "update"]]     # never a read-then-PUT of the vault
     lines = log_lines(script.parent)
     assert lines and all(set(x) == {"vaultId", "step", "result", "detail", "at"} and x["step"] in STEPS
                          for x in lines)
@@ -78,7 +88,9 @@ def test_demo_estate_ready_and_needs_assignments_flip_blocked_untouched(planned,
         vid = azure.vault(name)["id"]
         steps = [(x["step"], x["result"]) for x in lines if x["vaultId"] == vid]
         assert [s for s, _ in steps if s != "assign"] == ["visible", "preflight", "flip", "verify"]
-        assert all(r == "ok" for _, r in steps)
+        assert all(r == "ok" for s, r in steps if s != "assign")
+        # "assign ok" is a change (the settle counts from it); nothing to create is "skipped"
+        assert [r for s, r in steps if s == "assign"] == (["skipped"] if name == READY else ["ok"] * 3)
     rollbacks = sorted(p.name for p in (script.parent / "rollback").iterdir())
     assert rollbacks == ["001-kv-corp-shared.sh", "002-kv-legacy-2016.sh"]
 
@@ -108,7 +120,7 @@ def test_a_policy_added_since_the_plan_stops_exactly_that_vault(planned, demo, t
     assert f"preflight drift: new access policy entry for {newcomer}" in got["failed"][NEEDS]
     assert set(got["flipped and verified"]) == {READY}
     assert azure.vault(NEEDS)["properties"]["enableRbacAuthorization"] is False
-    assert not [c for c in azure.calls() if c[:2] == ["keyvault", "update"] and f"--name={NEEDS}" in c]
+    assert not [v for v, _ in fake_az.patches(azure.calls()) if v == azure.vault(NEEDS)["id"].lower()]
     drift = [x for x in log_lines(script.parent) if x["result"] == "drift"]
     assert len(drift) == 1 and drift[0]["step"] == "preflight" and newcomer in drift[0]["detail"]
 
@@ -218,3 +230,64 @@ def test_a_flip_whose_verification_failed_is_verified_on_the_rerun_without_a_sec
     assert mutating(azure.calls()) == []                          # resumed at verify: no second flip
     steps = [x["step"] for x in log_lines(script.parent)]
     assert steps.count("flip") == 1 and steps[-1] == "verify"
+
+
+def test_a_flip_that_took_effect_without_its_log_line_is_verified_on_resume(planned, demo, tmp_path):
+    result, script = planned
+    azure = Azure(tmp_path, state_of(demo))
+    ready = next(u for u in result.units if u["vaultName"] == READY)
+
+    def flipped_unlogged(state):          # the PATCH went through, the run died before `record flip ok`
+        next(v for v in state["vaults"].values() if v["name"] == READY)["properties"]["enableRbacAuthorization"] = True
+    azure.edit(flipped_unlogged)
+    done = azure.run(script, "run", READY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(summary(done)["flipped and verified"]) == {READY}
+    assert not fake_az.patches(azure.calls())                      # not flipped a second time
+    steps = [(x["step"], x["result"]) for x in log_lines(script.parent) if x["vaultId"] == ready["vaultId"]]
+    assert ("preflight", "ok") in steps and steps[-2:] == [("flip", "ok"), ("verify", "ok")]
+    assert (script.parent / "rollback" / f"{ready['file']}.sh").exists()
+    again = azure.run(script, "run", READY)                         # and now it is finished
+    assert "already flipped and verified" in summary(again)["skipped"][READY]
+
+
+def test_already_rbac_but_a_relied_on_assignment_gone_is_still_drift(planned, demo, tmp_path):
+    result, script = planned
+    azure = Azure(tmp_path, state_of(demo))
+    ready = next(u for u in result.units if u["vaultName"] == READY)
+    kept = ready["expected"]["keep"][0]
+
+    def change(state):
+        next(v for v in state["vaults"].values() if v["name"] == READY)["properties"]["enableRbacAuthorization"] = True
+        state["assignments"] = [a for a in state["assignments"] if a["id"].lower() != kept["assignmentId"].lower()]
+    azure.edit(change)
+    done = azure.run(script, "run", READY)
+    why = summary(done)["failed"][READY]
+    assert "already true and a planned role assignment is missing" in why and kept["principalId"] in why
+
+
+def test_a_resumed_run_waits_what_remains_after_the_last_logged_assignment(planned, demo, tmp_path):
+    import time
+
+    result, script = planned
+    needs = next(u for u in result.units if u["vaultName"] == NEEDS)
+    azure = Azure(tmp_path, state_of(demo))
+
+    def created_earlier(state):          # an interrupted run created them (and logged it) 597 s ago
+        sub = needs["subscriptionId"]
+        for n, c in enumerate(needs["create"]):
+            state["assignments"].append({
+                "id": f"{c['scope']}/providers/Microsoft.Authorization/roleAssignments/0000000{n}-0000-4000-8000-000000000000",
+                "principalId": c["principalId"], "scope": c["scope"], "principalType": c["principalType"],
+                "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{c['roleGuid']}"})
+    azure.edit(created_earlier)
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 597))
+    (script.parent / "kv-audit-migrate.log").write_text("".join(
+        json.dumps({"vaultId": needs["vaultId"], "step": "assign", "result": "ok", "detail": c["roleName"], "at": at})
+        + "\n" for c in needs["create"]))
+    started = time.monotonic()
+    done = azure.run(script, "run", NEEDS, KV_AUDIT_PROPAGATION_WAIT="600")
+    assert set(summary(done)["flipped and verified"]) == {NEEDS}, done.stdout + done.stderr
+    waited = [line for line in done.stderr.splitlines() if "waiting" in line]
+    assert len(waited) == 1 and int(waited[0].split("waiting ")[1].split("s")[0]) <= 5, waited
+    assert time.monotonic() - started >= 2
