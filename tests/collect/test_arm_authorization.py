@@ -13,7 +13,7 @@ from audit_function.collect.arm_authorization import CONTRACT_KEYS, MAX_THROTTLE
 from audit_function.snapshot.load import iter_rows, load_estate
 from tests.fakes.arm_server import ArmFaults
 from tests.fakes.estate import TENANT, synthetic_estate
-from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.identity_server import live_azure
 
 MG = "/providers/Microsoft.Management/managementGroups/"
 TABLES = ("role_eligibilities", "deny_assignments")
@@ -291,15 +291,8 @@ def test_time_budget_spent_by_resource_graph_leaves_arm_scopes_as_gaps(serve, co
 
 def test_collect_command_writes_both_tables_and_their_counts(serve, estate, tmp_path, monkeypatch, capsys):
     fake = serve(estate, token="mi-token", authz=ArmFaults(page_size=4))
-    identity = FakeIdentity(token="mi-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", fake.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))
+    with live_azure(monkeypatch, fake, token="mi-token"):
         assert main(["collect", "--live", "--out", str(tmp_path / "snap")]) == 0
-    finally:
-        identity.close()
     assert "snapshot written" in capsys.readouterr().out
     snap = tmp_path / "snap"
     manifest = json.loads((snap / "manifest.json").read_text())

@@ -13,7 +13,7 @@ from audit_function.collect.arm_authorization import MAX_TRANSIENT
 from audit_function.snapshot.load import RawSnapshot, iter_rows, load_estate
 from tests.fakes.arm_server import KEYVAULT_API, MONITOR_API, DeepFaults
 from tests.fakes.estate import add_deep_tables, synthetic_estate
-from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.identity_server import live_azure
 
 
 @pytest.fixture
@@ -149,12 +149,7 @@ def _audit(snap: RawSnapshot) -> dict:
 
 def test_collect_deep_then_audit_snapshot_equals_audit_live_deep(serve, estate, tmp_path, monkeypatch):
     fake = serve(estate, token="mi-token", deep=DeepFaults(page_size=3))
-    identity = FakeIdentity(token="mi-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", fake.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))
+    with live_azure(monkeypatch, fake, token="mi-token"):
         assert main(["collect", "--live", "--deep", "--no-directory", "--out", str(tmp_path / "snap")]) == 0
         rows = [r for _, r in iter_rows(tmp_path / "snap" / "vault_objects.jsonl")]
         assert ids(rows) == ids(estate["vault_objects"])
@@ -162,8 +157,6 @@ def test_collect_deep_then_audit_snapshot_equals_audit_live_deep(serve, estate, 
                      "--out", str(tmp_path / "a")]) in (0, 1)
         assert main(["audit", "--live", "--deep", "--no-directory", "--format", "json",
                      "--out", str(tmp_path / "b")]) in (0, 1)
-    finally:
-        identity.close()
     a = json.loads((tmp_path / "a" / "kv-audit-report.json").read_text())
     b = json.loads((tmp_path / "b" / "kv-audit-report.json").read_text())
     assert sorted(f["fingerprint"] for f in a["findings"]) == sorted(f["fingerprint"] for f in b["findings"])

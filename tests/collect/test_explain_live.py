@@ -75,20 +75,12 @@ def test_cli_live_with_the_managed_identity_and_endpoint_overrides(fakes, demo, 
     import json
 
     from audit_function.cli.main import main
-    from tests.fakes.identity_server import FakeIdentity
+    from tests.fakes.identity_server import live_azure
 
     arg, graph = fakes
-    identity = FakeIdentity(token="fake-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", arg.url)
-        monkeypatch.setenv("KV_AUDIT_GRAPH_ENDPOINT", graph.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arg.ca_path))
+    with live_azure(monkeypatch, arg, graph=graph, token="fake-token"):
         code = main(["explain", "--live", "--format", "json", "--vault", "kv-crm-dev", "--principal",
                      demo_estate.PRINCIPALS["sp-crm-ci-legacy"].id, "--action", "keys get"])
-    finally:
-        identity.close()
     doc = json.loads(capsys.readouterr().out)
     assert (code, doc["reason"], doc["source"]) == (1, "wrong-model", "live")
     assert doc["who"]["name"] == "crm-build-pipeline (retired)"   # resolved through the fake Graph

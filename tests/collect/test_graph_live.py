@@ -14,7 +14,7 @@ from audit_function.collect import write_snapshot
 from audit_function.collect.graph import principal_ids
 from audit_function.snapshot.load import RawSnapshot, iter_rows
 from tests.fakes.graph_server import FakeGraph, GraphFaults
-from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.identity_server import live_azure
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
 ARG_TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments")
@@ -101,20 +101,12 @@ def test_collect_command_resolves_names_and_no_directory_skips_them(serve, fake_
                                                                     capsys):
     arg = serve({t: demo[t] for t in ARG_TABLES}, token="mi-token")
     graph = fake_graph(arg, token="mi-token")
-    identity = FakeIdentity(token="mi-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", arg.url)
-        monkeypatch.setenv("KV_AUDIT_GRAPH_ENDPOINT", graph.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arg.ca_path))
+    with live_azure(monkeypatch, arg, graph=graph, token="mi-token") as identity:
         assert main(["collect", "--live", "--out", str(tmp_path / "snap"), "--gzip"]) == 0
         first = capsys.readouterr()
         requests = graph.requests
         assert main(["collect", "--live", "--no-directory", "--out", str(tmp_path / "bare")]) == 0
         second = capsys.readouterr()
-    finally:
-        identity.close()
     assert (tmp_path / "snap" / "principals.jsonl.gz").exists() and "principals" in first.out
     assert "directory:" not in first.err
     resources = {r["query"].get("resource") for r in identity.requests}

@@ -18,7 +18,7 @@ from audit_function.cli.main import main
 from audit_function.collect import LiveScope
 from audit_function.snapshot.load import RawSnapshot, iter_rows
 from tests.collect.conftest import StaticCredential
-from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.identity_server import live_azure
 
 WHEN = datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
 TABLES = ("subscriptions", "management_groups", "role_definitions", "vaults", "role_assignments", "resource_groups")
@@ -60,18 +60,11 @@ def test_forbidden_subscription_exits_3_names_it_and_audits_the_rest(serve, cloc
     forbidden = demo_tables["vaults"][0]["subscriptionId"]
     subscriptions = sorted({r["subscriptionId"] for r in demo_tables["subscriptions"]})
     fake = serve(demo_tables, token="mi-token", forbidden_subscriptions={forbidden})
-    identity = FakeIdentity(token="mi-token")   # the Function's managed identity, on loopback
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", fake.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))
+    with live_azure(monkeypatch, fake, token="mi-token"):   # the Function's managed identity, on loopback
         args = ["audit", "--live", "--out", str(tmp_path), "--format", "json"]
         for sub in subscriptions:
             args += ["--subscription", sub]
         code = main(args)
-    finally:
-        identity.close()
     assert code == 3
     report = json.loads((tmp_path / "kv-audit-report.json").read_text())
     assert report["run"]["complete"] is False
@@ -84,15 +77,8 @@ def test_forbidden_subscription_exits_3_names_it_and_audits_the_rest(serve, cloc
 
 def test_collect_command_writes_a_snapshot_the_audit_reads(serve, demo_tables, tmp_path, monkeypatch, capsys):
     fake = serve(demo_tables, token="mi-token")
-    identity = FakeIdentity(token="mi-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", fake.url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))
+    with live_azure(monkeypatch, fake, token="mi-token"):
         assert main(["collect", "--live", "--out", str(tmp_path / "snap"), "--gzip"]) == 0
-    finally:
-        identity.close()
     assert "snapshot written" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
     assert manifest["complete"] is True and manifest["tables"]["vaults"] == len(demo_tables["vaults"])

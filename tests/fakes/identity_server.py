@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -54,3 +55,22 @@ class FakeIdentity:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def live_azure(monkeypatch, arm=None, *, graph=None, token: str = "fake-mi-token"):
+    """A live run's environment on loopback: a managed identity issuing ``token``, the fake ARM
+    (``arm``: a server with ``url`` and ``ca_path``; its CA trusted) and, optionally, the fake Graph.
+    Yields the identity (closed on exit)."""
+    identity = FakeIdentity(token=token)
+    try:
+        for name, value in identity.env().items():
+            monkeypatch.setenv(name, value)
+        if arm is not None:
+            monkeypatch.setenv("KV_AUDIT_ARM_ENDPOINT", arm.url)
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_path))
+        if graph is not None:
+            monkeypatch.setenv("KV_AUDIT_GRAPH_ENDPOINT", graph.url)
+        yield identity
+    finally:
+        identity.close()

@@ -20,7 +20,7 @@ from audit_function.migration.resume_log import read as read_log
 from audit_function.snapshot.load import iter_rows, table_path
 from tests.fakes.arm_vaults import FakeArmVaults, VaultFaults
 from tests.fakes.clock import VirtualClock
-from tests.fakes.identity_server import FakeIdentity
+from tests.fakes.identity_server import live_azure
 
 READY = "kv-corp-shared"
 NEEDS = "kv-legacy-2016"
@@ -290,14 +290,9 @@ def test_explicitly_chosen_blocked_vault_is_reported_and_exits_3(make_arm, migra
 
 def test_cli_with_managed_identity_and_without_credentials(make_arm, monkeypatch, tmp_path, capsys):
     fake = make_arm()
-    identity = FakeIdentity(token="fake-token")
-    try:
-        for name, value in identity.env().items():
-            monkeypatch.setenv(name, value)
+    with live_azure(monkeypatch, token="fake-token") as identity:
         rc = main(["migrate", "--demo", "--vault", READY, "--out", str(tmp_path / "o")])
         assert rc == 0 and fake.requests >= 2 and identity.requests
-    finally:
-        identity.close()
     monkeypatch.delenv("IDENTITY_ENDPOINT")
     monkeypatch.delenv("IDENTITY_HEADER")
     monkeypatch.setenv("AZURE_CLIENT_ID", "")     # nothing configured: DefaultAzureCredential finds no identity
