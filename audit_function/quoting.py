@@ -201,31 +201,103 @@ def _template(template: str) -> tuple:
     return tuple(string.Formatter().parse(template))
 
 
-def _command(template: str, fields) -> str:
+@lru_cache(maxsize=1024)
+def _compiled(template: str) -> tuple:
+    """A command template as steps: ``(literal, name, quoted, option_before, option_unquoted, next)``.
+
+    ``quoted``: the field sits between two identical quotes in the template; ``option_before`` /
+    ``option_unquoted``: the literal (with / without that quote) ends in an option, so a value
+    starting with ``-`` is joined to it with ``=``; ``next``: the first character of the next literal.
+    Worked out once per template, not per finding.
+    """
     parts = list(_template(template))
-    out: list[str] = []
+    steps = []
     for n, (literal, name, _spec, _conversion) in enumerate(parts):
         literal = _literal(literal)
+        following = parts[n + 1][0] if n + 1 < len(parts) else ""
+        quoted = name is not None and literal[-1:] in ("'", '"') and following[:1] == literal[-1:]
+        steps.append((literal, name, quoted, bool(_TRAILING_OPTION.search(literal)),
+                      bool(quoted and _TRAILING_OPTION.search(literal[:-1])), following[:1]))
+    return tuple(steps)
+
+
+@lru_cache(maxsize=1 << 16)
+def _plain(text: str) -> bool:
+    return bool(_PLAIN.fullmatch(text)) and not text.startswith("-")
+
+
+# shlex.quote leaves these unchanged: a field whose value is made of them is its own quoting
+_SAFE_WORD = re.compile(r"[\w@%+=:,./][\w@%+=:,./-]*", re.ASCII)      # one word, not an option
+_SAFE_ITEM = re.compile(r"[\w@%+=:,./-]+", re.ASCII)                   # one word of a list field
+_SAFE_WORDS = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)  # a pre-joined field
+
+
+@lru_cache(maxsize=1024)
+def _fast(template: str) -> tuple | None:
+    """``template`` as a ``str.format`` string for fields whose values need no quoting at all
+    (letters, digits, ``@%+=:,./-``; the common case), with its field names; None when a field
+    has a format spec or conversion. Literal text is quoted as :func:`_command` quotes it."""
+    pieces, names = [], []
+    for literal, name, spec, conversion in _template(template):
+        pieces.append(_literal(literal).replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            if spec or conversion or not name.isidentifier():
+                return None
+            pieces.append("{" + name + "}")
+            names.append(name)
+    return "".join(pieces), tuple(dict.fromkeys(names))
+
+
+def _unquoted(name: str, value) -> str | None:
+    """The value as the command shows it when no quoting is needed, else None (the full path)."""
+    if isinstance(value, (list, tuple)):
+        items = [_text(v) for v in value]
+        return " ".join(items) if all(_SAFE_ITEM.fullmatch(t) for t in items) else None
+    text = _text(value)
+    pattern = _SAFE_WORDS if name.endswith(_MULTI_SUFFIXES) else _SAFE_WORD
+    return text if pattern.fullmatch(text) else None
+
+
+def _command(template: str, fields) -> str:
+    fast = _fast(template)
+    if fast is not None:
+        values = {}
+        for name in fast[1]:
+            shown = _unquoted(name, fields[name])
+            if shown is None:
+                break
+            values[name] = shown
+        else:
+            return fast[0].format_map(values)
+    return _quoted_command(template, fields)
+
+
+def _quoted_command(template: str, fields) -> str:
+    out: list[str] = []
+    strip = False       # the previous field dropped its closing quote: this literal starts without it
+    for literal, name, quoted, option_before, option_unquoted, following in _compiled(template):
+        if strip:   # rare (a quoted value that is not plain): work this literal out again
+            literal, strip = literal[1:], False
+            quoted = name is not None and literal[-1:] in ("'", '"') and following == literal[-1:]
+            option_before = bool(_TRAILING_OPTION.search(literal))
+            option_unquoted = bool(quoted and _TRAILING_OPTION.search(literal[:-1]))
         if name is None:
             out.append(literal)
             continue
-        following = parts[n + 1][0] if n + 1 < len(parts) else ""
         value = fields[name]
         multi = _words(name, value)
         if multi is not None:
             out.append(literal + multi)
             continue
-        text = _text(value)
-        if literal[-1:] in ("'", '"') and following[:1] == literal[-1:]:
-            if _PLAIN.fullmatch(text) and not text.startswith("-"):  # quotes change nothing: keep them
+        text = value if isinstance(value, str) else str(value)
+        if quoted:
+            if _plain(text):   # quotes change nothing: keep them
                 out.append(literal + text)
                 continue
-            literal = literal[:-1]
-            if n + 1 < len(parts):
-                parts[n + 1] = (following[1:],) + tuple(parts[n + 1][1:])
-        if text.startswith("-") and _TRAILING_OPTION.search(literal):
+            literal, option_before, strip = literal[:-1], option_unquoted, True
+        if option_before and text[:1] == "-":
             literal = literal[:-1] + "="
-        out.append(literal + _word(text))
+        out.append(literal + _shell_word(text))
     return "".join(out)
 
 
@@ -234,20 +306,30 @@ def _prose(template: str, fields) -> str:
 
 
 class _ProseFields(dict):
+    __slots__ = ("_fields",)
+
     def __init__(self, fields) -> None:
-        super().__init__()
         self._fields = fields
 
     def __missing__(self, key: str) -> str:
         value = self._fields[key]
         if isinstance(value, (list, tuple)):
             value = " ".join(_text(v) for v in value)
-        return terminal(value).replace("`", "\\x60")
+        return _prose_value(_text(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _prose_value(text: str) -> str:
+    return terminal(text).replace("`", "\\x60")
+
+
+@lru_cache(maxsize=1024)
+def _pieces(template: str) -> tuple[str, ...]:
+    return tuple(template.split("`"))
 
 
 def remediation(template: str, fields) -> str:
     """Fill a rule's remediation template: commands shell-quoted, prose made printable."""
     if "`" not in template:
         return _command(template, fields) if template.startswith("az ") else _prose(template, fields)
-    pieces = template.split("`")
-    return "`".join(_command(p, fields) if i % 2 else _prose(p, fields) for i, p in enumerate(pieces))
+    return "`".join([_command(p, fields) if i % 2 else _prose(p, fields) for i, p in enumerate(_pieces(template))])

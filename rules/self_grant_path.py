@@ -45,20 +45,9 @@ def evaluate(estate, index, ctx):
             continue
         if not role.control & perms.SELF_GRANT_ACCESS_POLICY:
             continue
-        hits = []
-        paths: set[str] = set()
-        actions = 0   # the self-grant actions that open a path on some vault, after denies
-        principal = assignment.principal_key
-        for vault in index.covered_vaults(assignment):
-            control = role.control & ~index.denied_on(principal, vault)[1] if index.has_denies else role.control
-            opening = control & (perms.SELF_GRANT_RBAC if vault.is_rbac else perms.SELF_GRANT_ACCESS_POLICY)
-            if opening:
-                hits.append(vault)
-                actions |= opening
-                paths.update(perms.self_grant_paths(control, vault.is_rbac))
+        hits, paths, actions = _openings(index, assignment, role.control)
         if not hits:
             continue
-        hits.sort(key=lambda v: v.key)
         yield finding(
             META, ctx, assignment=assignment, role=role, affected_vaults=hits,
             message=(f"{role.name} {'made eligible for' if assignment.eligible else 'assigned to'} "
@@ -70,3 +59,25 @@ def evaluate(estate, index, ctx):
                       "eligible": assignment.eligible, "conditional": assignment.conditional,
                       "roles": [assignment.role_definition_id], **capped([v.id for v in hits], "vaultIds")},
         )
+
+
+def _openings(index, assignment, control: int) -> tuple[list, set[str], int]:
+    """The vaults where the grant opens a self-grant path (in key order), the paths, and the
+    self-grant actions that open them, after the deny assignments that apply to its holder."""
+    vaults = index.covered_vaults(assignment)
+    if not index.has_denies:   # the grant opens the same paths on every vault of one model
+        rbac, policy = control & perms.SELF_GRANT_RBAC, control & perms.SELF_GRANT_ACCESS_POLICY
+        hits = [v for v in vaults if (rbac if v.is_rbac else policy)]
+        models = {v.is_rbac for v in hits}
+        paths = {p for model in models for p in perms.self_grant_paths(control, model)}
+        return hits, paths, (rbac if True in models else 0) | (policy if False in models else 0)
+    hits, paths, actions = [], set(), 0
+    principal = assignment.principal_key
+    for vault in vaults:
+        allowed = control & ~index.denied_on(principal, vault)[1]
+        opening = allowed & (perms.SELF_GRANT_RBAC if vault.is_rbac else perms.SELF_GRANT_ACCESS_POLICY)
+        if opening:
+            hits.append(vault)
+            actions |= opening
+            paths.update(perms.self_grant_paths(allowed, vault.is_rbac))
+    return hits, paths, actions

@@ -134,6 +134,32 @@ def test_finding_remediation_commands_carry_each_value_as_one_argument(name, rol
     assert not list(work.iterdir())
 
 
+def _command_templates() -> list[str]:
+    from rules import ALL_RULES
+
+    out = {META.remediation, "az x --a '{a}' --b \"{b}\" {c_ids} {d}", "az y {d} --q={a} '{b}''{c_ids}'"}
+    for rule in ALL_RULES:
+        out.add(rule.META.remediation)
+    return sorted(p for t in out for i, p in enumerate(t.split("`")) if i % 2 or t.startswith("az "))
+
+
+_WORDISH = st.text(alphabet="ab9_.:/@%+=,-' \"$`\n<>", max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(template=st.sampled_from(_command_templates()),
+       values=st.dictionaries(st.sampled_from(["name", "role_label", "assignment_ids", "app_options", "a", "b",
+                                               "c_ids", "d", "vault_name", "resource_group", "subscription_id",
+                                               "vault_id", "assignment_id", "principal_id", "scope"]),
+                              _WORDISH | st.lists(_WORDISH, max_size=3), max_size=15))
+def test_unquoted_fast_path_writes_what_full_quoting_writes(template, values):
+    """Values needing no quoting skip the quoting machinery: the command must be the same either way."""
+    from rules.base import _Blank
+
+    fields = _Blank(values)
+    assert quoting._command(template, fields) == quoting._quoted_command(template, fields)
+
+
 # --- HCL (Terraform) strings -------------------------------------------------------------------
 
 _HCL_SIMPLE = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}

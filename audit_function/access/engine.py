@@ -131,8 +131,15 @@ class VaultAccess:
         For every principal granted a data role that reaches the vault (at it, above it, or on an
         object inside it; eligible grants included): its RBAC data access after denies minus what
         its own access-policy entries give it (its groups' too; cross-tenant and compound entries
-        excluded), with the grants that cause the difference.
+        excluded), with the grants that cause the difference. Worked out once per vault (the
+        ``latent-grant`` rule and the migration plan both ask).
         """
+        hit = self._cache.get("gainers")
+        if hit is None:
+            hit = self._cache["gainers"] = self._gainers()
+        return list(hit)
+
+    def _gainers(self) -> list[Gainer]:
         out = []
         for principal in self.data_principals():
             policy = self.policy_data(principal)
@@ -216,6 +223,7 @@ class AccessIndex:
         self._inherited: dict[tuple, tuple[list[Grant], list[RoleAssignment], list]] = {}
         self.has_denies = bool(self._denies)
         self._by_scope: dict[str, list[Vault]] | None = None   # built on first use (grant-level rules)
+        self._tenant_bound: dict[tuple, list[Vault]] = {}       # (MG or / scope key, tenant) -> its vaults
 
     def vault_containing(self, key: str) -> str | None:
         """The snapshot vault a scope lies strictly inside (an object scope), else None."""
@@ -302,11 +310,12 @@ class AccessIndex:
     # -- grant-level views -----------------------------------------------------------------------
     def vaults_by_scope(self) -> dict[str, list[Vault]]:
         """Scope key -> the snapshot vaults it covers (vault, resource group, subscription, management
-        groups, ``/``); built once, used by the grant-level rules. Tenant binding is the caller's."""
+        groups, ``/``), in vault-key order; built once, used by the grant-level rules. Tenant binding is
+        the caller's."""
         hit = self._by_scope
         if hit is None:
             hit = {}
-            for vault in self.estate.vaults:
+            for vault in sorted(self.estate.vaults, key=lambda v: v.key):   # each list in vault-key order
                 for key in (*prefixes(vault.key), *self.above_keys(vault)):
                     at = hit.get(key)
                     if at is None:
@@ -320,8 +329,12 @@ class AccessIndex:
         """The snapshot vaults a grant (or any object with ``scope_key`` and ``tenant_id``) covers."""
         key = grant.scope_key
         vaults = self.vaults_by_scope().get(key, ())
-        if key == "/" or key.startswith(MG_PREFIX):
-            return [v for v in vaults if _tenant_ok(grant.tenant_id, v)]
+        if key == "/" or key.startswith(MG_PREFIX):   # tenant-bound: filtered once per scope and tenant
+            tenant = (grant.tenant_id or "").lower() or None
+            hit = self._tenant_bound.get((key, tenant))
+            if hit is None:
+                hit = self._tenant_bound[(key, tenant)] = [v for v in vaults if _tenant_ok(tenant, v)]
+            return list(hit)
         return list(vaults)
 
     def denied_on(self, principal: str, vault: Vault) -> tuple[int, int]:

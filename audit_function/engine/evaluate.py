@@ -94,20 +94,36 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     rules = _required_tables(estate, _collected_tables(estate, rules, out), out)
     job = VaultJob(index, [r for r in rules if r.META.applies_to == "vault"], ctx, passes,
                    [g for g in unread if g.table in RBAC_TABLES])
+    estate_rules = EstateJob(estate, index, [r for r in rules if r.META.applies_to == "estate"], ctx)
     if workers > 1:
         from audit_function.engine.parallel import evaluate_in_workers
 
-        evaluate_in_workers(job, vaults, out, workers, progress)
+        # the estate-level rules run in a process of their own beside the vault runs; their part
+        # is absorbed after the vaults', so the findings, gaps and markers keep the one-process order
+        evaluate_in_workers(job, vaults, out, workers, progress, also=estate_rules)
     else:
         job.run(vaults, out, progress)
-    for rule in [r for r in rules if r.META.applies_to == "estate"]:
-        try:
-            found = _collect(rule.evaluate(estate, index, ctx), rule.META.id, out, None)
-        except Exception as exc:  # noqa: BLE001
-            _rule_failed(rule.META.id, None, exc, out)
-        else:
-            out.findings.add_sorted(found)
+        estate_rules.run(out)
     return out
+
+
+@dataclass
+class EstateJob:
+    """The estate-level rules (grant and role-definition findings), run once after the vaults."""
+
+    estate: Estate
+    index: AccessIndex
+    rules: list
+    ctx: RuleContext
+
+    def run(self, out: Evaluation) -> None:
+        for rule in self.rules:
+            try:
+                found = _collect(rule.evaluate(self.estate, self.index, self.ctx), rule.META.id, out, None)
+            except Exception as exc:  # noqa: BLE001
+                _rule_failed(rule.META.id, None, exc, out)
+            else:
+                out.findings.add_sorted(found)
 
 
 def _collected_tables(estate: Estate, rules, out: Evaluation) -> list:

@@ -5,6 +5,9 @@ of them, so nothing is pickled on the way in. The sorted vault list is cut into 
 one per worker; each worker evaluates its run exactly as a single process would and writes its
 findings spools, migration plans and the rest to files in a private temporary folder. The parent
 attaches the spools in run order, so the findings stay in report order without a merge sort.
+The estate-level rules run in one more process at the same time (the parent would otherwise wait
+idle for the vault runs and then evaluate them alone); their part is attached last, where a
+single process adds them.
 
 A worker that fails makes the parent evaluate everything itself: parallelism is an optimisation,
 never a source of gaps.
@@ -65,24 +68,27 @@ def _wait(children: list[int]) -> list[int]:
     return failed
 
 
-def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> None:
+def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None, also=None) -> None:
+    """``job.run`` over ``vaults`` in ``workers`` forked processes, and ``also.run`` (the estate-level
+    rules) in one more beside them; the parts are absorbed in that order (vault runs, then ``also``)."""
     from audit_function.engine.findings import FindingStore
 
     size = -(-len(vaults) // workers)
     runs = [vaults[i:i + size] for i in range(0, len(vaults), size)]
+    tasks = [lambda part, run=run: job.run(run, part) for run in runs] + ([also.run] if also is not None else [])
     folder = tempfile.mkdtemp(prefix="kv-audit-workers-")
     try:
         gc.collect()
         gc.freeze()  # keep the collector from touching (and so copying) the shared estate's pages
         children = []
-        for n, run in enumerate(runs):
+        for n, task in enumerate(tasks):
             pid = os.fork()
             if pid == 0:  # worker
                 code = 1
                 try:
                     part = type(out)(findings=FindingStore(out.findings.decorators, directory=folder, tag=str(n)),
                                      results={p.name: p.results(folder, f"{n}-{p.name}") for p in job.passes})
-                    job.run(run, part)
+                    task(part)
                     payload = {"findings": part.findings.export(folder, str(n)),
                                "not_evaluated": part.not_evaluated, "gaps": part.gaps,
                                "unknown_ancestry": part.unknown_ancestry,
@@ -102,8 +108,10 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None) -> 
         if failed:
             print(f"kv-audit: {len(failed)} worker process(es) failed; evaluating in one process", file=sys.stderr)
             job.run(vaults, out, progress)
+            if also is not None:
+                also.run(out)
             return
-        for n in range(len(runs)):
+        for n in range(len(tasks)):
             with open(f"{folder}/{n}.pickle", "rb") as handle:
                 part = pickle.load(handle)
             out.findings.absorb(part["findings"])
