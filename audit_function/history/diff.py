@@ -74,6 +74,15 @@ class History:
         self.records.append_encoded(encode_record(finding, fields["firstSeen"]))
         return fields
 
+    def branch(self) -> History:
+        """A copy that counts from nothing, for a part evaluated beside this one in the same process
+        (parallel.py); :meth:`merge` of its :meth:`state` adds it back, as a worker's would."""
+        other = copy.copy(self)
+        other.seen = bytearray(len(self.firsts))
+        other.new = other.new_open = other.persisting = 0
+        other.records = Spool()
+        return other
+
     def state(self, path: str | None = None) -> dict:
         """What :meth:`mark` counted (a worker process hands it to the parent); the state records
         go to the file ``path`` (the workers' private folder), else to a new temporary file."""

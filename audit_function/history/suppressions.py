@@ -11,6 +11,8 @@ matched nothing is listed under ``"unused"`` (stale configuration hides future f
 
 from __future__ import annotations
 
+import copy
+
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -143,6 +145,15 @@ class Suppressor:
         self.used[hit.index] += 1
         self.suppressed += 1
         return {"suppressed": True, "suppression": hit.describe()}
+
+    def branch(self) -> Suppressor:
+        """A copy that counts from nothing, for a part evaluated beside this one in the same process
+        (parallel.py); :meth:`merge` of its :meth:`state` adds it back, as a worker's would."""
+        other = copy.copy(self)
+        other.used, other.would_match, other.suppressed = Counter(), Counter(), 0
+        other.open_by_severity = {severity: 0 for severity in SEVERITIES}
+        other.first_open = {}
+        return other
 
     def state(self, path: str | None = None) -> dict:
         """What :meth:`mark` counted (a worker process hands it to the parent; ``path`` unused)."""

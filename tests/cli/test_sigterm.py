@@ -64,7 +64,7 @@ def test_sigterm_cleans_up_and_exits_143(estate, tmp_path, phase):
     out.mkdir()
     tmp.mkdir()
     (out / "kv-audit-report.json").write_bytes(PREVIOUS)
-    env = {**os.environ, "KV_AUDIT_WORKERS": "2", "TMPDIR": str(tmp)}
+    env = {**os.environ, "KV_AUDIT_WORKERS": "3", "TMPDIR": str(tmp)}   # the parent and two forked workers
     proc = subprocess.Popen([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(estate),
                              "--out", str(out), "--format", "json,xlsx"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

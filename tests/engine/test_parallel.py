@@ -49,7 +49,7 @@ def test_a_failed_worker_falls_back_to_one_process(tmp_path, monkeypatch, capfd)
     monkeypatch.setattr(parallel.pickle, "dump", broken)
     got = audit(2, tmp_path)[1]
     assert got == expected
-    assert "evaluating in one process" in capfd.readouterr().err
+    assert "evaluating their part in this process" in capfd.readouterr().err
 
 
 def test_default_workers(monkeypatch):
@@ -114,3 +114,16 @@ def test_a_new_pass_travels_through_workers_without_engine_changes():
         assert broken.key not in names and len(names) == len(vaults) - 1
         assert any(g.scope == broken.id and g.reason.startswith("names: rule raised RuntimeError") for g in out.gaps)
     assert outs[0].results["names"] == outs[1].results["names"]
+
+
+def test_runs_cover_every_vault_once_in_order_and_the_parents_is_shorter():
+    vaults = list(range(1000))
+    for workers in (2, 3, 4, 8):
+        runs = parallel.split(vaults, workers, estate_rules=True)
+        assert [v for run in runs for v in run] == vaults
+        assert len(runs) == workers
+        assert len(runs[0]) < min(len(r) for r in runs[1:])   # the parent also evaluates the estate rules
+    assert parallel.split(vaults, 1, estate_rules=True) == [vaults]
+    even = parallel.split(vaults, 2, estate_rules=False)
+    assert [len(r) for r in even] == [500, 500]
+    assert [v for run in parallel.split([1, 2, 3], 8, estate_rules=True) for v in run] == [1, 2, 3]
