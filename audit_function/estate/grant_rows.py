@@ -141,7 +141,7 @@ def subscription_scope(scope: str) -> bool:
     return scope.startswith("/subscriptions/") and rest != "" and rest[0] != "/" and "//" not in rest
 
 
-#: cached scopes and role ids per load (a bound, not a tuning knob)
+#: cached role ids and principal ids per reader (a bound, not a tuning knob)
 READER_CACHE = 1 << 20
 
 
@@ -149,12 +149,13 @@ def assignment_reader():
     """:func:`assignment_from_row` for the million rows of one load, with the same results.
 
     A row of the usual shape (string or null values, no case-variant keys) is read with exact
-    lookups, and its scope key and role GUID come from caches kept for this reader (a scope
-    recurs for every grant on a vault); anything else, and every row that is an error, goes
+    lookups, an ordinary subscription scope is validated without the regular expression, and role
+    GUIDs and principal keys come from caches kept for this reader (a role and a principal recur
+    across grants; a scope mostly does not); anything else, and every row that is an error, goes
     through :func:`assignment_from_row` itself.
     """
-    scopes: dict[str, str] = {}   # scope as spelled (valid) -> interned scope key
-    guids: dict[str, str] = {}    # roleDefinitionId as spelled -> interned GUID
+    guids: dict[str, str] = {}        # roleDefinitionId as spelled -> interned GUID
+    principals: dict[str, str] = {}   # principalId as spelled -> interned lower-cased id
     plain, intern = _ASSIGNMENT.plain, sys.intern
 
     def read(row) -> RoleAssignment:
@@ -172,24 +173,22 @@ def assignment_reader():
                 and (principal_type is None or principal_type.__class__ is str)
                 and (description is None or description.__class__ is str)):
             return assignment_from_row(row)
-        key = scopes.get(scope) if scope else None
-        if key is None:
-            if not (scope and subscription_scope(scope)):
-                try:
-                    scope = scope_from_id(assignment_id, scope or None)
-                except RowError:
-                    return assignment_from_row(row)   # raises the reference's own error
-            key = scopes.get(scope)
-            if key is None:
-                key = intern(scope_key(scope))
-                if len(scopes) < READER_CACHE:
-                    scopes[scope] = key
+        if not (scope and subscription_scope(scope)):
+            try:
+                scope = scope_from_id(assignment_id, scope or None)
+            except RowError:
+                return assignment_from_row(row)   # raises the reference's own error
         guid = guids.get(role_id)
         if guid is None:
             guid = intern(trailing_guid(role_id))
             if len(guids) < READER_CACHE:
                 guids[role_id] = guid
-        return _new_assignment(assignment_id, scope, key, role_id, guid, principal, intern(principal.lower()),
+        principal_key = principals.get(principal)
+        if principal_key is None:
+            principal_key = intern(principal.lower())
+            if len(principals) < READER_CACHE:
+                principals[principal] = principal_key
+        return _new_assignment(assignment_id, scope, intern(scope_key(scope)), role_id, guid, principal, principal_key,
                                principal_type or None, bool(condition), description or None, assignment_id.lower(),
                                tenant or None)
 

@@ -120,7 +120,7 @@ def vault_from_row(row: dict) -> Vault:
     tenant = _lenient_text(tenant, "tenantId", unreadable)
     pna = _lenient_text(pna, "publicNetworkAccess", unreadable)
     try:
-        acls, default_action, ip_rules, bad = _network_acls(acls)
+        acls, default_action, ip_rules, bad = _network_acls(acls) if acls is not None else (None, None, [], [])
     except RowError as exc:
         unreadable.append(("networkAcls", str(exc)))
         acls, default_action, ip_rules, bad = None, None, [], []
@@ -135,8 +135,9 @@ def vault_from_row(row: dict) -> Vault:
     if len(policies) > 1:
         seen: dict[str, int] = {}
         for n, entry in enumerate(policies):
-            count = seen.get(entry.identity, 0)
-            seen[entry.identity] = count + 1
+            identity = entry.identity
+            count = seen.get(identity, 0)
+            seen[identity] = count + 1
             if count:
                 policies[n] = replace(entry, occurrence=count)
     name, subscription, group, location, row_tenant = _row_strings(row)

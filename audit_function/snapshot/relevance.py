@@ -48,13 +48,11 @@ class GrantFilter:
     """``keep(row)`` for role assignment and eligibility rows: :func:`assignment_can_matter`, and
     ``management_group`` set once any row seen is :func:`at_management_group`.
 
-    The role decision is cached per ``roleDefinitionId`` as spelled (a few thousand distinct ids
-    in a million rows); a scope with too few segments to be below a resource skips the regular
-    expressions. Built after the role definitions are complete (it reads them once). ``keep`` is
-    a plain function (called once per row).
+    Built after the role definitions are complete (it reads them once: the GUIDs of the roles
+    known to grant nothing that matters). A scope with too few segments to be below a resource
+    skips the regular expressions. ``keep`` is a plain function, called once per row. (Caching
+    per role id does not pay: an estate spells one role as many ids as it has subscriptions.)
     """
-
-    LIMIT = 1 << 18   # cached role ids (a bound, not a tuning knob)
 
     def __init__(self, definitions: dict[str, model.RoleDefinition]):
         self.management_group = False
@@ -62,8 +60,7 @@ class GrantFilter:
 
     def _keep(self, definitions):
         irrelevant = frozenset(guid for guid, role in definitions.items() if not role.relevant)
-        roles: dict[str, bool] = {}   # roleDefinitionId -> known and irrelevant
-        trailing_guid, below, limit = scopes.trailing_guid, scopes.below_non_vault_resource, self.LIMIT
+        below = scopes.below_non_vault_resource
 
         def keep(row) -> bool:
             if not self.management_group and at_management_group(row):
@@ -72,14 +69,9 @@ class GrantFilter:
             if props.__class__ is not dict:
                 return assignment_can_matter(row, definitions)
             role_id = props.get("roleDefinitionId")
-            if isinstance(role_id, str):
-                drop = roles.get(role_id)
-                if drop is None:
-                    drop = trailing_guid(role_id) in irrelevant
-                    if len(roles) < limit:
-                        roles[role_id] = drop
-                if drop:
-                    return False
+            # scopes.trailing_guid: the GUID after the last "/", whatever the prefix and casing
+            if isinstance(role_id, str) and role_id.rstrip("/").rpartition("/")[2].lower() in irrelevant:
+                return False
             scope = props.get("scope")
             return not (isinstance(scope, str) and scope.count("/") >= RESOURCE_SLASHES and below(scope))
 

@@ -315,3 +315,9 @@ def test_grant_tables_are_read_without_cutting_and_load_the_same(tmp_path, estat
     assert len(from_files.gaps) == 1 and from_files.gaps[0].line == 2
     assert from_files.gaps[0].reason == "row skipped: properties.roleDefinitionId must be a string, got list"
     assert from_files.counts == in_memory.counts
+
+
+@given(st.text(alphabet="/aB-0", max_size=12))
+def test_the_filter_reads_the_role_guid_as_trailing_guid_does(role_id):
+    from audit_function.estate.scopes import trailing_guid
+    assert role_id.rstrip("/").rpartition("/")[2].lower() == trailing_guid(role_id)
