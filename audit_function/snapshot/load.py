@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
-import orjson
 
 from audit_function.estate import deep
 from audit_function.estate import perimeters
@@ -21,9 +17,14 @@ from audit_function.estate import rows as estate_rows
 from audit_function.estate import scopes
 from audit_function.estate import vault_rows
 from audit_function import vocabulary
-from audit_function.depth import MAX_DEPTH, bounded
+from audit_function.depth import bounded
 from audit_function.errors import InputError
 from audit_function.estate.owners import resource_group_from_row
+from audit_function.snapshot.lines import TooDeep, iter_rows
+from audit_function.snapshot.relevance import GrantFilter
+
+__all__ = ["FORMAT", "TABLES", "RawSnapshot", "TooDeep", "builtin_role_definitions", "iter_rows", "load_estate",
+           "manifest_gaps", "table_path"]
 
 FORMAT = "kv-audit-snapshot/1"
 
@@ -46,6 +47,12 @@ TABLES: dict[str, bool] = {
     "defender_plans": False,           # ARG securityresources pricings
     "perimeter_associations": False,   # ARG networkresources: perimeter associations, profiles, access rules
 }
+
+
+#: tables whose readers (snapshot/relevance.py, estate/grant_rows.py) read only strings at the
+#: row's first two levels and keep no nested value: cutting a row at MAX_DEPTH cannot change what
+#: they make, so their rows are not searched for depth (the biggest table of an estate)
+UNBOUNDED = frozenset({"role_assignments", "role_eligibilities"})
 
 
 @dataclass
@@ -73,41 +80,6 @@ def table_path(directory: Path, table: str) -> Path | None:
     return None
 
 
-class TooDeep:
-    """Stands for a row the JSON parser refused for its nesting depth: the row becomes a gap."""
-
-    reason = "row skipped: nested too deeply to parse (more than 1,000 levels)"
-
-
-def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, parsed row) for every non-blank line; a line that is not JSON stops the run.
-
-    Depth is bounded: a row nested deeper than MAX_DEPTH is cut (:func:`bounded`); one too deep
-    for the parser at all is yielded as :class:`TooDeep` (the reader records a gap).
-    """
-    opener = gzip.open if path.name.endswith(".gz") else open
-    line_no = 0
-    loads = orjson.loads
-    try:
-        with opener(path, "rb") as handle:
-            for line_no, line in enumerate(handle, 1):
-                try:
-                    row = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    if not line.strip():
-                        continue
-                    if "depth limit" in str(exc) or "recursion" in str(exc).lower():
-                        yield line_no, TooDeep()
-                        continue
-                    raise InputError(str(path), f"not valid JSON ({exc}); a snapshot table has one JSON object "
-                                     "per line", line_no) from None
-                if line.count(b"{") + line.count(b"[") > MAX_DEPTH:  # cheap filter before the exact check
-                    row = bounded(row)
-                yield line_no, row
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(str(path), f"cannot read the file ({exc})", line_no + 1 if line_no else None) from None
-
-
 def _raw_rows(rows: list[dict]) -> Iterator[tuple[int, dict]]:
     for n, row in enumerate(rows, 1):
         yield n, bounded(row)
@@ -128,27 +100,6 @@ def _row_scope(row) -> str:
     if isinstance(row, dict) and isinstance(row.get("id"), str):
         return row["id"]
     return "(row without id)"
-
-
-def _assignment_can_matter(row: dict, definitions: dict[str, model.RoleDefinition]) -> bool:
-    """Cheap pre-check on the raw row: False only when the assignment provably cannot affect a vault.
-
-    An assignment is dropped when its role is known and grants neither Key Vault data actions nor
-    a self-grant control action, or when its scope is a resource that is not a vault (nothing
-    below such a scope is a vault). Anything unusual is kept and normalized fully.
-    """
-    props = row.get("properties") if isinstance(row, dict) else None
-    if not isinstance(props, dict):
-        return True
-    role_id = props.get("roleDefinitionId")
-    if isinstance(role_id, str):
-        role = definitions.get(scopes.trailing_guid(role_id))
-        if role is not None and not role.relevant:
-            return False
-    scope = props.get("scope")
-    if isinstance(scope, str) and scopes.below_non_vault_resource(scope):
-        return False   # anything unusual (a malformed scope included) is kept and judged by the row parser
-    return True
 
 
 def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = None) -> model.Estate:
@@ -182,7 +133,7 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
 
         def rows_of(table: str):
             path = table_path(directory, table)
-            return (None if path is None else iter_rows(path)), (str(path) if path else table)
+            return (None if path is None else iter_rows(path, bound=table not in UNBOUNDED)), (str(path) if path else table)
 
     gaps: list[vocabulary.Gap] = []
     counts: dict[str, dict[str, int]] = {}
@@ -198,23 +149,24 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
             return None
         present.add(table)
         names[table] = name
+        append, seen, skipped = out.append, 0, 0
         for line, row in rows:
-            stats["rows"] += 1
-            if isinstance(row, TooDeep):
-                stats["skipped"] += 1
+            seen += 1
+            if row.__class__ is TooDeep:
+                skipped += 1
                 gaps.append(vocabulary.Gap("(row without id)", table, row.reason, file=name, line=line))
                 continue
             if keep is not None and not keep(row):
                 continue
             try:
-                out.append(convert(row))
+                append(convert(row))
             except estate_rows.RowError as exc:
-                stats["skipped"] += 1
+                skipped += 1
                 gaps.append(vocabulary.Gap(_row_scope(row), table, f"row skipped: {exc}", file=name, line=line))
-            if stats["rows"] % 100_000 == 0:
-                report("rows", table=table, rows=stats["rows"])
-        stats["kept"] = len(out)
-        report("table", table=table, rows=stats["rows"], kept=len(out))
+            if seen % 100_000 == 0:
+                report("rows", table=table, rows=seen)
+        stats.update(rows=seen, kept=len(out), skipped=skipped)
+        report("table", table=table, rows=seen, kept=len(out))
         return out
 
     subscriptions = _by_key(read("subscriptions", estate_rows.subscription_from_row) or [], lambda s: s.key,
@@ -228,14 +180,11 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
     principal_rows = read("principals", estate_rows.principal_from_row)
     principals = None if principal_rows is None else _by_key(principal_rows, lambda p: p.id.lower(), "principals", gaps, names)
     vaults = read("vaults", vault_rows.vault_from_row) or []
-    mg_scoped = [False]   # any grant at management-group scope, kept or not: empty chains are then unknown
-
-    def keep(row) -> bool:
-        if not mg_scoped[0] and _at_management_group(row):
-            mg_scoped[0] = True
-        return _assignment_can_matter(row, definitions)
-
-    assignments = _unique(read("role_assignments", grant_rows.assignment_from_row, keep=keep) or [],
+    # drops the grants that cannot touch a vault; notes any grant at management-group scope, kept or
+    # not (empty chains are then unknown)
+    grants = GrantFilter(definitions)
+    keep = grants.keep
+    assignments = _unique(read("role_assignments", grant_rows.assignment_reader(), keep=keep) or [],
                           "role_assignments", "duplicate role assignment row ignored", gaps, names)
     eligible_rows = read("role_eligibilities", grant_rows.eligibility_from_row, keep=keep)
     # eligibility instances are de-duplicated by id (the list API may return one per schedule window)
@@ -292,17 +241,9 @@ def load_estate(source: Path | str | RawSnapshot, progress: Progress | None = No
         hsms=hsms, defender=defender,
         vaults=unique, subscriptions=subscriptions, management_groups=mgs, role_definitions=definitions,
         assignments=assignments + eligibilities + delegated, principals=principals, gaps=gaps, manifest=manifest, counts=counts,
-        denies=denies, resource_groups={k: g.tags for k, g in groups.items()}, grants_at_management_groups=mg_scoped[0] or any(
+        denies=denies, resource_groups={k: g.tags for k, g in groups.items()}, grants_at_management_groups=grants.management_group or any(
             a.scope_key.startswith(scopes.MG_PREFIX) for a in delegated), collected={t: t in present for t, required in TABLES.items() if not required},
     )
-
-
-def _at_management_group(row) -> bool:
-    props = row.get("properties") if isinstance(row, dict) else None
-    scope = props.get("scope") if isinstance(props, dict) else None
-    if not isinstance(scope, str) and isinstance(row, dict) and isinstance(row.get("id"), str):
-        scope = row["id"]
-    return isinstance(scope, str) and scope.lower().startswith(scopes.MG_PREFIX)
 
 
 def _by_key(items: list, key, table: str, gaps: list[vocabulary.Gap], names: dict) -> dict:
