@@ -63,13 +63,20 @@ _BICEP_UNICODE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LINES = re.compile("\r\n|\r|\n")
 
 
+# shlex.quote leaves these unchanged: a field whose value is made of them is its own quoting
+_SAFE_WORD = re.compile(r"[\w@%+=:,./][\w@%+=:,./-]*", re.ASCII)      # one word, not an option
+_SAFE_ITEM = re.compile(r"[\w@%+=:,./-]+", re.ASCII)                   # one word of a list field
+_SAFE_WORDS = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)  # a pre-joined field
+
+
 def _text(value) -> str:
     return value if isinstance(value, str) else str(value)
 
 
 def shell_arg(value) -> str:
     """``value`` as exactly one bash word that expands to ``value`` (NUL becomes U+FFFD)."""
-    return _shell_word(_text(value))
+    text = _text(value)
+    return text if _SAFE_ITEM.fullmatch(text) else _shell_word(text)   # shlex.quote would leave it as it is
 
 
 @lru_cache(maxsize=1 << 16)
@@ -91,13 +98,20 @@ def _shell_word(text: str) -> str:
 
 def shell_option(option: str, value) -> str:
     """``--option VALUE`` with the value quoted, ``--option=VALUE`` when VALUE starts with ``-``."""
-    return _option(option, _text(value))
+    text = _text(value)
+    if option in _OPTION_NAMES and _SAFE_WORD.fullmatch(text):   # the common case: nothing to quote
+        return f"{option} {text}"
+    return _option(option, text)
+
+
+_OPTION_NAMES: set[str] = set()   # option names already checked by _option
 
 
 @lru_cache(maxsize=1 << 16)
 def _option(option: str, text: str) -> str:
     if not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", option):
         raise ValueError(f"not an option name: {option!r}")
+    _OPTION_NAMES.add(option)
     return f"{option}={_shell_word(text)}" if text.startswith("-") else f"{option} {_shell_word(text)}"
 
 
@@ -224,12 +238,6 @@ def _compiled(template: str) -> tuple:
 @lru_cache(maxsize=1 << 16)
 def _plain(text: str) -> bool:
     return bool(_PLAIN.fullmatch(text)) and not text.startswith("-")
-
-
-# shlex.quote leaves these unchanged: a field whose value is made of them is its own quoting
-_SAFE_WORD = re.compile(r"[\w@%+=:,./][\w@%+=:,./-]*", re.ASCII)      # one word, not an option
-_SAFE_ITEM = re.compile(r"[\w@%+=:,./-]+", re.ASCII)                   # one word of a list field
-_SAFE_WORDS = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)  # a pre-joined field
 
 
 @lru_cache(maxsize=1024)

@@ -212,3 +212,15 @@ def test_hcl_string_escapes_templates_and_quotes():
     assert quoting.hcl_string("${x} %{if y}") == '"\\u0024{x} \\u0025{if y}"'
     assert quoting.hcl_string("$${z}") == '"$\\u0024{z}"' and hcl_decode('"$$${z}"') == "$${z}"
     assert quoting.hcl_string("l1\nl2\x1b") == '"l1\\nl2\\u001b"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ9_@%+=:,./- '\"$", max_size=12))
+def test_values_that_need_no_quoting_are_what_shlex_writes(value):
+    """The fast paths of shell_arg and shell_option return a value as it is only when shlex.quote would."""
+    import shlex
+
+    assert quoting.shell_arg(value) == quoting._shell_word(value) == shlex.quote(value)
+    expected = f"--opt={shlex.quote(value)}" if value.startswith("-") else f"--opt {shlex.quote(value)}"
+    quoting.shell_option("--opt", "x")
+    assert quoting.shell_option("--opt", value) == expected
