@@ -32,7 +32,6 @@ from io import BytesIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
-from openpyxl.writer.excel import ExcelWriter
 
 from audit_function.engine.findings import fix_first_findings
 from audit_function.vocabulary import SEVERITIES as BASE_SEVERITIES
@@ -42,6 +41,7 @@ from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
     finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
 )
+from .xlsx_links import FastExcelWriter
 from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first_rows
 from .summary_tables import Tally
 from .xlsx_summary import GAPS_SHEET, SUMMARY_MAX_ROWS, SheetFacts, write_summary
@@ -154,7 +154,7 @@ def _save(workbook) -> bytes:
     buffer = BytesIO()
     archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
     workbook.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)
-    ExcelWriter(workbook, archive).save()
+    FastExcelWriter(workbook, archive).save()
     return buffer.getvalue()
 
 

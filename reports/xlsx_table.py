@@ -27,7 +27,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from .xlsx_fastrows import FastSheet, Link, Wrapped
+from .xlsx_fastrows import FastSheet
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530
@@ -119,19 +119,19 @@ class PagedSheet:
             self._close_page()
             self._open_page()
             page = self.pages[-1]
-        if url is not None and self._link_col is not None and isinstance(values[self._link_col], str):
+        link = None
+        if url is not None and self._link_col is not None and type(values[self._link_col]) is str:
             if self._links < self.max_links:
-                values[self._link_col] = Link(values[self._link_col], url)
+                link = url
                 self._links += 1
             else:
                 page.links_dropped += 1
         lines = 1
         for i, width in self._wrap_cols:
             value = values[i]
-            if isinstance(value, str):
+            if type(value) is str and (len(value) >= width - 1 or "\n" in value):
                 lines = max(lines, text_lines(value, width))
-                values[i] = Wrapped(value)
-        self._ws.append(values, height=row_height(lines))
+        self._ws.append_values(values, link, row_height(lines) if lines > 1 else None)
         page.rows += 1
 
     def close(self) -> list[Page]:
@@ -142,6 +142,7 @@ class PagedSheet:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
         ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP)
+        ws.set_columns(len(self.columns), self._link_col, [i for i, _ in self._wrap_cols])
         for i, column in enumerate(self.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = column.width
         ws.freeze_panes = "A2"
