@@ -10,7 +10,8 @@ Table rows (``append_values``) are the fast path: the sheet knows which column c
 link and which columns wrap (``set_columns``), each column's cell prefix is built once, and a row is
 one string: ``<c r="B7" t="inlineStr"><is><t>..</t></is></c>`` for text (never a formula: this
 path cannot emit ``<f>``), ``<c r="F7" t="n"><v>..</v></c>`` for numbers, the link and wrap styles
-on their columns' text cells and the row's height (points) on ``<row>``. A text cell holding a
+on their columns' text cells and the row's height (points) on ``<row>``. Short text repeats (names,
+ids), so the XML after ``r="B7`` of a short text cell is built once per sheet and style. A text cell holding a
 character XML cannot carry (or an empty one) goes through openpyxl, which decides (CellText never
 lets one through).
 
@@ -44,6 +45,8 @@ _SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f&<>]").search
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]").search
 _PLAIN, _WRAP, _LINK = 0, 1, 2
 _TEXT_END = "</t></is></c>"
+FRAGMENT_CHARS = 256       # a sheet remembers the XML of text cells up to this long ...
+FRAGMENT_ENTRIES = 100_000  # ... per style, and forgets them when it holds this many
 
 
 class Link(NamedTuple):
@@ -72,6 +75,7 @@ class FastSheet(WriteOnlyWorksheet):
         self._modes: list[int] = []
         self._link_col: int | None = None
         self._mids: list[str | None] = [None, None, None]   # by mode: '" s=".." t="inlineStr"><is><t'
+        self._frags: list[dict[str, str]] = [{}, {}, {}]    # by mode: short text -> its cell after r="A1
         self._raw = None
         self._xf = None
         self._next_row = 1
@@ -93,6 +97,10 @@ class FastSheet(WriteOnlyWorksheet):
         if self._writer is None:
             self._writer = LinkWriter(self)
             self._writer.write_top()
+
+    def close(self):
+        super().close()
+        self._frags = [{}, {}, {}]   # the remembered cells are of no use once the sheet is written
 
     def append(self, row, height: float | None = None):
         """``height`` (points) applies to this row only."""
@@ -214,7 +222,7 @@ class FastSheet(WriteOnlyWorksheet):
         row_idx = self._next_row
         r = str(row_idx)
         opens = self._columns(len(values))
-        modes, mids = self._modes, self._mids
+        modes, mids, frags = self._modes, self._mids, self._frags
         out = [self._row_open(row_idx, height)]
         add = out.append
         for col, value in enumerate(values):
@@ -228,14 +236,21 @@ class FastSheet(WriteOnlyWorksheet):
                         mode = _PLAIN
                     else:
                         self._hyperlinks.append((f"{self._letters[col]}{r}", url))
-                if not value or (_SPECIAL(value) is not None and _ILLEGAL(value) is not None):
-                    raw("".join(out))   # empty or illegal: openpyxl decides
-                    out = [""]
-                    add = out.append
-                    wrapped = Link(value, url) if mode == _LINK else Wrapped(value) if mode == _WRAP else value
-                    self._write_cell(self._xf, wrapped, col, row_idx)
-                    continue
-                add(f"{opens[col]}{r}{mids[mode] or self._mid(mode)}{_text(value)}{_TEXT_END}")
+                frag = frags[mode].get(value)
+                if frag is None:
+                    if not value or (_SPECIAL(value) is not None and _ILLEGAL(value) is not None):
+                        raw("".join(out))   # empty or illegal: openpyxl decides
+                        out = [""]
+                        add = out.append
+                        wrapped = Link(value, url) if mode == _LINK else Wrapped(value) if mode == _WRAP else value
+                        self._write_cell(self._xf, wrapped, col, row_idx)
+                        continue
+                    frag = f"{mids[mode] or self._mid(mode)}{_text(value)}{_TEXT_END}"
+                    if len(value) <= FRAGMENT_CHARS:
+                        if len(frags[mode]) >= FRAGMENT_ENTRIES:
+                            frags[mode].clear()
+                        frags[mode][value] = frag
+                add(f"{opens[col]}{r}{frag}")
             elif kind is int:
                 add(f'{opens[col]}{r}" t="n"><v>{"%.16g" % value}</v></c>')
             elif kind is float:

@@ -17,6 +17,10 @@ Every string the workbook shows goes through ``CellText.clean``:
    value the one read back.
 5. Excel's 32,767-character limit (counted in UTF-16 units, as Excel does): a longer value is
    cut and ends with a visible marker that gives the full length and points to the JSON report.
+
+Short text (names, ids, severities: most cells of a big workbook) repeats, so ``clean`` remembers
+the cleaned form of text up to MEMO_CHARS long (never text it had to cut) and counts a remembered
+neutralization again each time it hands it out.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ FORMULA_TRIGGERS = frozenset("=+-@\t\r\n")
 NEUTRALIZER = "'"
 TRUNCATION_MARKER = " …[truncated: {total:,} characters in full; see the JSON report]"
 MAX_URL_CHARS = 2_000  # Excel refuses hyperlink targets much beyond 2,079 characters
+MEMO_CHARS = 256        # CellText remembers the cleaned form of text up to this long ...
+MEMO_ENTRIES = 200_000  # ... and forgets all of it when it holds this many
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _OOXML_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
@@ -64,10 +70,18 @@ class CellText:
         self._fast_len = max_chars // 2  # any str this short fits, even all astral
         self.neutralized = 0
         self.truncated = 0
+        self._memo: dict[str, str] = {}   # short source text -> its cleaned text
 
     def clean(self, value):
         """A cell value: None, a number, or a safe string."""
-        if value is None or value == "":
+        if type(value) is str:
+            hit = self._memo.get(value)
+            if hit is not None:   # cleaned before: only the count of neutralized cells moves
+                if value[0] in FORMULA_TRIGGERS:
+                    self.neutralized += 1
+                return hit
+            return self._text(value) if value else None
+        if value is None:
             return None
         if isinstance(value, bool):
             return "yes" if value else "no"
@@ -75,8 +89,10 @@ class CellText:
             return value
         if not isinstance(value, str):
             value = describe(value)
-            if not value:
-                return None
+        return self._text(value) if value else None
+
+    def _text(self, value: str) -> str:
+        key = value
         if _ILLEGAL.search(value):
             value = _ILLEGAL.sub("\ufffd", value)
         if "_x" in value:
@@ -87,7 +103,12 @@ class CellText:
         if "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
         if len(value) > self._fast_len:
-            value = self._limit(value)
+            return self._limit(value)
+        # Short text repeats (names, ids, severities): remember it, never anything that was cut.
+        if len(key) <= MEMO_CHARS and type(key) is str:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = value
         return value
 
     def _limit(self, value: str) -> str:
