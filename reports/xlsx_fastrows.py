@@ -40,8 +40,8 @@ from .xlsx_links import LinkWriter
 
 FAST_ROWS = True
 _CELL_MAX = 32_767  # openpyxl cuts longer strings there (CellText has already cut them)
-# what a text cell's XML cannot take as it is: openpyxl's illegal characters, and & < > to escape
-_SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f&<>]").search
+# characters a text cell's XML cannot take (openpyxl's illegal ones; str.isprintable() is False
+# for every one of them, so printable text, most of it, skips the scan)
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]").search
 _PLAIN, _WRAP, _LINK = 0, 1, 2
 _TEXT_END = "</t></is></c>"
@@ -238,7 +238,7 @@ class FastSheet(WriteOnlyWorksheet):
                         self._hyperlinks.append((f"{self._letters[col]}{r}", url))
                 frag = frags[mode].get(value)
                 if frag is None:
-                    if not value or (_SPECIAL(value) is not None and _ILLEGAL(value) is not None):
+                    if not value or (not value.isprintable() and _ILLEGAL(value) is not None):
                         raw("".join(out))   # empty or illegal: openpyxl decides
                         out = [""]
                         add = out.append
@@ -323,7 +323,7 @@ def _text(text: str) -> str:
         text = text[:_CELL_MAX]
     stripped = text.strip()
     space = ' xml:space="preserve">' if stripped and stripped is not text and stripped != text else ">"
-    if _SPECIAL(text) is not None:
+    if "&" in text or "<" in text or ">" in text:   # str searches: far faster than a regex scan
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return space + text
 

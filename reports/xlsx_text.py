@@ -93,7 +93,7 @@ class CellText:
 
     def _text(self, value: str) -> str:
         key = value
-        if _ILLEGAL.search(value):
+        if not value.isprintable() and _ILLEGAL.search(value):   # printable: no control, surrogate, U+FFFE/F
             value = _ILLEGAL.sub("\ufffd", value)
         if "_x" in value:
             value = _OOXML_ESCAPE.sub(r"_x005F_\1", value)
