@@ -72,7 +72,6 @@ class XlsxWriter:
         run = report.get("run") or {}
         text = CellText(self.max_cell_chars)
         lookup = Lookup(vaults, report.get("roles"))
-        severities = _severities(report)
         workbook = Workbook(write_only=True)
         self._progress = getattr(result, "progress", None)   # "writing xlsx: Findings rows N of M"
         self._totals = {"Findings": len(findings), "Vaults": len(vaults), "Access": _size(result.access)}
@@ -87,12 +86,18 @@ class XlsxWriter:
         status = has_status(findings)
         tally = Tally()   # the summary tables' columns, gathered while the rows stream
 
+        used = set()   # the findings' severities, gathered in the same pass (a second one decodes them all again)
+
         def finding_rows():
             for f in findings:
                 tally.add(f)
+                severity = f.get("severity")
+                if severity:
+                    used.add(severity if type(severity) is str else str(severity))
                 yield finding_row(f, text, lookup, status)
 
         pages["Findings"] = self._table(workbook, "Findings", finding_columns(status), finding_rows())
+        severities = _severities(report, used)
         pages["Vaults"] = self._table(
             workbook, "Vaults", vault_columns(severities),
             (vault_row(v, text, lookup, severities) for v in vaults))
@@ -165,13 +170,14 @@ def _size(rows) -> int | None:
         return None
 
 
-def _severities(report: dict) -> list[str]:
-    """high, medium, low always; any other severity the report uses, in severity order."""
+def _severities(report: dict, used) -> list[str]:
+    """high, medium, low always; any other severity the report uses (``used``: the findings'), in
+    severity order."""
     found = set(BASE_SEVERITIES)
     by_severity = (report.get("summary") or {}).get("bySeverity")
     if isinstance(by_severity, dict):
         found.update(str(key).lower() for key in by_severity)
-    found.update(str(f.get("severity")).lower() for f in report.get("findings") or () if f.get("severity"))
+    found.update(severity.lower() for severity in used)
     # Severities become column headers: keep plain words only (others still show per finding).
     return sorted((s for s in found if s.isalnum() and len(s) <= 20), key=severity_rank)
 
