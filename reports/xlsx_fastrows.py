@@ -62,8 +62,10 @@ class FastSheet(WriteOnlyWorksheet):
     """``append`` rows of str / int / float / None / ``Link`` / ``Wrapped`` / openpyxl cells, or
     ``append_values`` table rows after ``set_columns``."""
 
-    def __init__(self, parent, title, link_font, wrap_alignment=None):
+    def __init__(self, parent, title, link_font, wrap_alignment=None, archive=None, part=None):
         super().__init__(parent, title)
+        self._archive = archive   # a ZipFile: the sheet's XML goes straight into it (see ``path``)
+        self._part = part
         self.link_font = link_font
         self.wrap_alignment = wrap_alignment
         self._letters: list[str] = []
@@ -81,10 +83,25 @@ class FastSheet(WriteOnlyWorksheet):
         self._next_row = 1
 
     @classmethod
-    def add_to(cls, workbook, title: str, link_font, index: int | None = None, wrap_alignment=None) -> FastSheet:
-        sheet = cls(parent=workbook, title=title, link_font=link_font, wrap_alignment=wrap_alignment)
+    def add_to(cls, workbook, title: str, link_font, index: int | None = None, wrap_alignment=None,
+               archive=None, part: int | None = None) -> FastSheet:
+        """With ``archive`` (a ZipFile) and ``part``, the sheet is ``xl/worksheets/sheet<part>.xml``,
+        written into the archive as its rows come (it must be closed before the next one starts)."""
+        sheet = cls(parent=workbook, title=title, link_font=link_font, wrap_alignment=wrap_alignment,
+                    archive=archive if part is not None else None, part=part)
         workbook._add_sheet(sheet, index)
         return sheet
+
+    @property
+    def path(self):
+        if self._archive is None:
+            return super().path
+        return f"/xl/worksheets/sheet{self._part}.xml"
+
+    @property
+    def streamed(self) -> bool:
+        """Its XML is in the archive already (nothing to copy from a temporary file)."""
+        return self._archive is not None
 
     def set_columns(self, count: int, link_col: int | None, wrap_cols) -> None:
         """The table's shape for ``append_values``: which column links, which columns wrap."""
@@ -95,12 +112,17 @@ class FastSheet(WriteOnlyWorksheet):
 
     def _get_writer(self):
         if self._writer is None:
-            self._writer = LinkWriter(self)
+            out = None
+            if self._archive is not None:   # compressed as it is written: no temporary file to copy
+                out = self._archive.open(self.path[1:], "w", force_zip64=True)
+            self._writer = LinkWriter(self, out=out)
             self._writer.write_top()
 
     def close(self):
         super().close()
         self._frags = [{}, {}, {}]   # the remembered cells are of no use once the sheet is written
+        if self._archive is not None:
+            self._writer.out.close()   # the archive entry is complete
 
     def append(self, row, height: float | None = None):
         """``height`` (points) applies to this row only."""

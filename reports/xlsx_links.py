@@ -18,6 +18,7 @@ entirely to openpyxl.
 
 from __future__ import annotations
 
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.packaging.relationship import RelationshipList, get_rels_path
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -114,7 +115,18 @@ class FastExcelWriter(ExcelWriter):
     """openpyxl's package writer; a sheet whose links are text gets its relationships written here."""
 
     def write_worksheet(self, ws):
-        super().write_worksheet(ws)
+        if getattr(ws, "streamed", False):
+            if not ws.closed:
+                ws.close()
+            ws._drawing = SpreadsheetDrawing()   # what openpyxl's own write_worksheet sets up, but
+            ws._drawing.charts = ws._charts      # the XML itself is already in the archive
+            ws._drawing.images = ws._images
+            ws._rels = ws._writer._rels
+            self.manifest.append(ws)
+        else:
+            if ws.path in self._streamed_paths():
+                raise RuntimeError(f"worksheet part {ws.path} is taken by a streamed sheet")
+            super().write_worksheet(ws)
         rels = ws._rels
         if not isinstance(rels, LinkRels):
             return
@@ -123,3 +135,6 @@ class FastExcelWriter(ExcelWriter):
             rels.get(table._rel_id).Target = "/xl" + Table._path.format(n)
         self._archive.writestr(get_rels_path(ws.path)[1:], rels.xml())
         ws._rels = _WrittenRels(rels)
+
+    def _streamed_paths(self) -> set[str]:
+        return {ws.path for ws in self.workbook.worksheets if getattr(ws, "streamed", False)}

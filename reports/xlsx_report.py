@@ -28,6 +28,7 @@ constructor arguments so tests can exercise them with small numbers.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import count
 from io import BytesIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
@@ -80,9 +81,17 @@ class XlsxWriter:
         pages = {}
 
         first = fix_first_findings(report)
+        # The table sheets stream their XML into the archive as they are written, under the part
+        # names of their final places: Fix first (when there is one), then the Summary (written
+        # last), then the others in the order they are written.
+        buffer = BytesIO()
+        self._archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+        summary_part = 2 if first else 1
+        self._parts = (n for n in count(1) if n != summary_part)
         if first:
             pages[FIX_FIRST_SHEET] = self._table(workbook, FIX_FIRST_SHEET, FIX_FIRST_COLUMNS,
-                                                 fix_first_rows(first, text, lookup), table_name="FixFirst")
+                                                 fix_first_rows(first, text, lookup), table_name="FixFirst",
+                                                 selected=True)
         status = has_status(findings)
         tally = Tally()   # the summary tables' columns, gathered while the rows stream
 
@@ -115,18 +124,17 @@ class XlsxWriter:
         tables = tally.tables(vaults, severities=severities, rules=list(by_rule) if isinstance(by_rule, dict) else (),
                               severity_totals=summary.get("bySeverity"), cap=SUMMARY_MAX_ROWS)
         facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
-                           truncated=text.truncated, tool_version=_tool_version(), tables=tables)
+                           truncated=text.truncated, tool_version=_tool_version(), tables=tables,
+                           selected=not first)
         write_summary(workbook, report, text, facts)   # inserted as the first tab
         if first:   # the workbook opens on where to start; the Summary (coverage first) comes next
             sheets = workbook._sheets
             fix = next(ws for ws in sheets if ws.title == FIX_FIRST_SHEET)
             sheets.remove(fix)
             sheets.insert(0, fix)
-            sheets[1].sheet_view.tabSelected = False
-            fix.sheet_view.tabSelected = True
         workbook.active = 0
 
-        return _save(workbook)
+        return _save(workbook, self._archive, buffer)
 
     def _access_rows(self, access, text, lookup):
         """The first ``max_access_rows`` rows, then one marker row counting the rest."""
@@ -141,9 +149,10 @@ class XlsxWriter:
                 return
             yield access_row(row, text, lookup)
 
-    def _table(self, workbook, title, columns, rows, table_name=None):
+    def _table(self, workbook, title, columns, rows, table_name=None, selected=False):
         sheet = PagedSheet(workbook, title, columns, table_name=f"{table_name or title}Table",
-                           max_rows=self.max_rows, max_links=self.max_links)
+                           max_rows=self.max_rows, max_links=self.max_links,
+                           archive=self._archive, parts=self._parts, selected=selected)
         progress, total = getattr(self, "_progress", None), getattr(self, "_totals", {}).get(title)
         for values, url in reporting_rows(rows, progress, f"writing xlsx: {title}", total):
             sheet.append(values, url)
@@ -153,11 +162,9 @@ class XlsxWriter:
 ZIP_LEVEL = 1   # deflate level: 1 is ~3x faster than zlib's default 6 for ~15 % more bytes
 
 
-def _save(workbook) -> bytes:
-    """``Workbook.save`` with a faster deflate level (compressing the sheets' XML is the largest
-    single cost of a big workbook)."""
-    buffer = BytesIO()
-    archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+def _save(workbook, archive, buffer) -> bytes:
+    """``Workbook.save`` into ``archive`` (which holds the streamed sheets already), deflated at
+    ZIP_LEVEL (compressing the sheets' XML is the largest single cost of a big workbook)."""
     workbook.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)
     FastExcelWriter(workbook, archive).save()
     return buffer.getvalue()

@@ -96,7 +96,8 @@ class PagedSheet:
     """Append rows (lists of cleaned values); ``close()`` finishes the last page."""
 
     def __init__(self, workbook, title: str, columns: list[Column], *, table_name: str,
-                 max_rows: int = EXCEL_MAX_ROWS, max_links: int = EXCEL_MAX_LINKS):
+                 max_rows: int = EXCEL_MAX_ROWS, max_links: int = EXCEL_MAX_LINKS,
+                 archive=None, parts=None, selected: bool = False):
         if max_rows < 2:
             raise ValueError("max_rows must leave room for a header and one row")
         self.workbook = workbook
@@ -111,6 +112,7 @@ class PagedSheet:
         self._printed = max((i for i, c in enumerate(columns, 1) if c.printed), default=len(columns))
         self._ws = None
         self._links = 0
+        self._archive, self._parts, self._selected = archive, parts, selected
         self._open_page()
 
     def append(self, values: list, url: str | None = None) -> None:
@@ -141,7 +143,10 @@ class PagedSheet:
     def _open_page(self) -> None:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP)
+        part = next(self._parts) if self._parts is not None else None
+        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP, archive=self._archive, part=part)
+        if self._selected and number == 1:
+            ws.sheet_view.tabSelected = True   # before the first row: the view is written with it
         ws.set_columns(len(self.columns), self._link_col, [i for i, _ in self._wrap_cols])
         for i, column in enumerate(self.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = column.width
@@ -174,6 +179,8 @@ class PagedSheet:
             self._add_highlights(ws, page.rows)
         else:
             ws.auto_filter.ref = ref
+        if ws.streamed:
+            ws.close()   # its archive entry is finished before the next page's starts
 
     def _add_highlights(self, ws, rows: int) -> None:
         for i, column in enumerate(self.columns, 1):
