@@ -37,6 +37,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.dimensions import RowDimension
 
 from .xlsx_links import LinkWriter
+from .xlsx_pipe import DeflatingPipe
 
 FAST_ROWS = True
 _CELL_MAX = 32_767  # openpyxl cuts longer strings there (CellText has already cut them)
@@ -114,7 +115,7 @@ class FastSheet(WriteOnlyWorksheet):
         if self._writer is None:
             out = None
             if self._archive is not None:   # compressed as it is written: no temporary file to copy
-                out = self._archive.open(self.path[1:], "w", force_zip64=True)
+                out = DeflatingPipe(self._archive.open(self.path[1:], "w", force_zip64=True))
             self._writer = LinkWriter(self, out=out)
             self._writer.write_top()
 
@@ -122,7 +123,7 @@ class FastSheet(WriteOnlyWorksheet):
         super().close()
         self._frags = [{}, {}, {}]   # the remembered cells are of no use once the sheet is written
         if self._archive is not None:
-            self._writer.out.close()   # the archive entry is complete
+            self._writer.out.close()   # the archive entry is complete (its compression finished)
 
     def append(self, row, height: float | None = None):
         """``height`` (points) applies to this row only."""
@@ -245,6 +246,8 @@ class FastSheet(WriteOnlyWorksheet):
         r = str(row_idx)
         opens = self._columns(len(values))
         modes, mids, frags = self._modes, self._mids, self._frags
+        if len(modes) < len(values):   # more values than set_columns said: plain text
+            modes.extend([_PLAIN] * (len(values) - len(modes)))
         out = [self._row_open(row_idx, height)]
         add = out.append
         for col, value in enumerate(values):
@@ -252,7 +255,7 @@ class FastSheet(WriteOnlyWorksheet):
                 continue
             kind = type(value)
             if kind is str:
-                mode = modes[col] if col < len(modes) else _PLAIN
+                mode = modes[col]
                 if mode == _LINK:
                     if url is None:
                         mode = _PLAIN

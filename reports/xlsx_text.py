@@ -19,8 +19,8 @@ Every string the workbook shows goes through ``CellText.clean``:
    cut and ends with a visible marker that gives the full length and points to the JSON report.
 
 Short text (names, ids, severities: most cells of a big workbook) repeats, so ``clean`` remembers
-the cleaned form of text up to MEMO_CHARS long (never text it had to cut) and counts a remembered
-neutralization again each time it hands it out.
+the cleaned form of text up to MEMO_CHARS long (never text it neutralized or cut: those are
+counted, so they are cleaned again each time).
 """
 
 from __future__ import annotations
@@ -76,9 +76,7 @@ class CellText:
         """A cell value: None, a number, or a safe string."""
         if type(value) is str:
             hit = self._memo.get(value)
-            if hit is not None:   # cleaned before: only the count of neutralized cells moves
-                if value[0] in FORMULA_TRIGGERS:
-                    self.neutralized += 1
+            if hit is not None:   # cleaned before (never text that was neutralized or cut)
                 return hit
             return self._text(value) if value else None
         if value is None:
@@ -97,15 +95,17 @@ class CellText:
             value = _ILLEGAL.sub("\ufffd", value)
         if "_x" in value:
             value = _OOXML_ESCAPE.sub(r"_x005F_\1", value)
-        if value[0] in FORMULA_TRIGGERS:
+        neutralized = value[0] in FORMULA_TRIGGERS
+        if neutralized:
             value = NEUTRALIZER + value
             self.neutralized += 1
         if "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
         if len(value) > self._fast_len:
             return self._limit(value)
-        # Short text repeats (names, ids, severities): remember it, never anything that was cut.
-        if len(key) <= MEMO_CHARS and type(key) is str:
+        # Short text repeats (names, ids, severities): remember it. Not what was neutralized (each
+        # occurrence is counted) nor what was cut (ditto: those come here every time).
+        if len(key) <= MEMO_CHARS and not neutralized and type(key) is str:
             if len(self._memo) >= MEMO_ENTRIES:
                 self._memo.clear()
             self._memo[key] = value
