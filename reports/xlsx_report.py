@@ -2,8 +2,10 @@
 
 ``XlsxWriter().render(result) -> bytes`` builds the workbook in memory (openpyxl write-only
 mode, so memory stays flat with the number of findings) and returns the .xlsx bytes; it opens
-no path and no connection. (openpyxl itself stages each worksheet's XML in a temporary file
-while the workbook is assembled; that is the library's internal buffering, not output.)
+no path and no connection. The table sheets write their XML straight into the in-memory archive
+as their rows come, compressed by a worker thread (``reports/xlsx_fastrows.py``,
+``reports/xlsx_pipe.py``); only the small Summary sheet is staged by openpyxl in a temporary file
+(the library's internal buffering, not output).
 
 Sheets, in order:
   Fix first               the findings to start with (summary.fixFirst): cause, owner, reach, command
