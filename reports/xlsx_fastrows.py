@@ -47,7 +47,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]").search
 _PLAIN, _WRAP, _LINK = 0, 1, 2
 _TEXT_END = "</t></is></c>"
 FRAGMENT_CHARS = 256       # a sheet remembers the XML of text cells up to this long ...
-FRAGMENT_ENTRIES = 100_000  # ... per style, and forgets them when it holds this many
+FRAGMENT_ENTRIES = 200_000  # ... per style, and forgets them when it holds this many
 
 
 class Link(NamedTuple):

@@ -36,7 +36,7 @@ NEUTRALIZER = "'"
 TRUNCATION_MARKER = " …[truncated: {total:,} characters in full; see the JSON report]"
 MAX_URL_CHARS = 2_000  # Excel refuses hyperlink targets much beyond 2,079 characters
 MEMO_CHARS = 256        # CellText remembers the cleaned form of text up to this long ...
-MEMO_ENTRIES = 200_000  # ... and forgets all of it when it holds this many
+MEMO_ENTRIES = 600_000  # ... and forgets all of it when it holds this many
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _OOXML_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
@@ -140,19 +140,26 @@ def describe(value, _depth: int = 0) -> str:
         return "; ".join(f"{key}: {describe(item, _depth + 1)}" for key, item in value.items()
                          if item not in (None, "", [], {}))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(describe(item, _depth + 1) for item in value)
+        try:   # a list of text (data actions, roles) is the common case: joined as it is
+            return ", ".join(value)
+        except TypeError:
+            return ", ".join(describe(item, _depth + 1) for item in value)
     return str(value)
+
+
+# one encoder for every cell (json.dumps with options builds a new one per call), same output
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
 def as_json(value) -> str | None:
     if value in (None, {}, []):
         return None
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+        return _JSON.encode(value)
     except RecursionError:
         from audit_function.depth import bounded
 
-        return json.dumps(bounded(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+        return _JSON.encode(bounded(value))
 
 
 def portal_url(tenant_id, vault_id) -> str | None:
