@@ -2,8 +2,10 @@
 
 ``XlsxWriter().render(result) -> bytes`` builds the workbook in memory (openpyxl write-only
 mode, so memory stays flat with the number of findings) and returns the .xlsx bytes; it opens
-no path and no connection. (openpyxl itself stages each worksheet's XML in a temporary file
-while the workbook is assembled; that is the library's internal buffering, not output.)
+no path and no connection. The table sheets write their XML straight into the in-memory archive
+as their rows come, compressed by a worker thread (``reports/xlsx_fastrows.py``,
+``reports/xlsx_pipe.py``); only the small Summary sheet is staged by openpyxl in a temporary file
+(the library's internal buffering, not output).
 
 Sheets, in order:
   Fix first               the findings to start with (summary.fixFirst): cause, owner, reach, command
@@ -28,11 +30,11 @@ constructor arguments so tests can exercise them with small numbers.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import count
 from io import BytesIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
-from openpyxl.writer.excel import ExcelWriter
 
 from audit_function.engine.findings import fix_first_findings
 from audit_function.vocabulary import SEVERITIES as BASE_SEVERITIES
@@ -42,6 +44,7 @@ from .xlsx_rows import (
     ACCESS_COLUMNS, GAP_COLUMNS, MIGRATION_COLUMNS, Lookup, access_row, finding_columns,
     finding_row, gap_rows, has_status, migration_rows, severity_rank, vault_columns, vault_row,
 )
+from .xlsx_links import FastExcelWriter
 from .xlsx_fixfirst import FIX_FIRST_COLUMNS, FIX_FIRST_SHEET, fix_first_rows
 from .summary_tables import Tally
 from .xlsx_summary import GAPS_SHEET, SUMMARY_MAX_ROWS, SheetFacts, write_summary
@@ -72,7 +75,6 @@ class XlsxWriter:
         run = report.get("run") or {}
         text = CellText(self.max_cell_chars)
         lookup = Lookup(vaults, report.get("roles"))
-        severities = _severities(report)
         workbook = Workbook(write_only=True)
         self._progress = getattr(result, "progress", None)   # "writing xlsx: Findings rows N of M"
         self._totals = {"Findings": len(findings), "Vaults": len(vaults), "Access": _size(result.access)}
@@ -81,18 +83,32 @@ class XlsxWriter:
         pages = {}
 
         first = fix_first_findings(report)
+        # The table sheets stream their XML into the archive as they are written, under the part
+        # names of their final places: Fix first (when there is one), then the Summary (written
+        # last), then the others in the order they are written.
+        buffer = BytesIO()
+        self._archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+        summary_part = 2 if first else 1
+        self._parts = (n for n in count(1) if n != summary_part)
         if first:
             pages[FIX_FIRST_SHEET] = self._table(workbook, FIX_FIRST_SHEET, FIX_FIRST_COLUMNS,
-                                                 fix_first_rows(first, text, lookup), table_name="FixFirst")
+                                                 fix_first_rows(first, text, lookup), table_name="FixFirst",
+                                                 selected=True)
         status = has_status(findings)
         tally = Tally()   # the summary tables' columns, gathered while the rows stream
+
+        used = set()   # the findings' severities, gathered in the same pass (a second one decodes them all again)
 
         def finding_rows():
             for f in findings:
                 tally.add(f)
+                severity = f.get("severity")
+                if severity:
+                    used.add(severity if type(severity) is str else str(severity))
                 yield finding_row(f, text, lookup, status)
 
         pages["Findings"] = self._table(workbook, "Findings", finding_columns(status), finding_rows())
+        severities = _severities(report, used)
         pages["Vaults"] = self._table(
             workbook, "Vaults", vault_columns(severities),
             (vault_row(v, text, lookup, severities) for v in vaults))
@@ -110,18 +126,17 @@ class XlsxWriter:
         tables = tally.tables(vaults, severities=severities, rules=list(by_rule) if isinstance(by_rule, dict) else (),
                               severity_totals=summary.get("bySeverity"), cap=SUMMARY_MAX_ROWS)
         facts = SheetFacts(severities=severities, pages=pages, neutralized=text.neutralized,
-                           truncated=text.truncated, tool_version=_tool_version(), tables=tables)
+                           truncated=text.truncated, tool_version=_tool_version(), tables=tables,
+                           selected=not first)
         write_summary(workbook, report, text, facts)   # inserted as the first tab
         if first:   # the workbook opens on where to start; the Summary (coverage first) comes next
             sheets = workbook._sheets
             fix = next(ws for ws in sheets if ws.title == FIX_FIRST_SHEET)
             sheets.remove(fix)
             sheets.insert(0, fix)
-            sheets[1].sheet_view.tabSelected = False
-            fix.sheet_view.tabSelected = True
         workbook.active = 0
 
-        return _save(workbook)
+        return _save(workbook, self._archive, buffer)
 
     def _access_rows(self, access, text, lookup):
         """The first ``max_access_rows`` rows, then one marker row counting the rest."""
@@ -136,9 +151,10 @@ class XlsxWriter:
                 return
             yield access_row(row, text, lookup)
 
-    def _table(self, workbook, title, columns, rows, table_name=None):
+    def _table(self, workbook, title, columns, rows, table_name=None, selected=False):
         sheet = PagedSheet(workbook, title, columns, table_name=f"{table_name or title}Table",
-                           max_rows=self.max_rows, max_links=self.max_links)
+                           max_rows=self.max_rows, max_links=self.max_links,
+                           archive=self._archive, parts=self._parts, selected=selected)
         progress, total = getattr(self, "_progress", None), getattr(self, "_totals", {}).get(title)
         for values, url in reporting_rows(rows, progress, f"writing xlsx: {title}", total):
             sheet.append(values, url)
@@ -148,13 +164,11 @@ class XlsxWriter:
 ZIP_LEVEL = 1   # deflate level: 1 is ~3x faster than zlib's default 6 for ~15 % more bytes
 
 
-def _save(workbook) -> bytes:
-    """``Workbook.save`` with a faster deflate level (compressing the sheets' XML is the largest
-    single cost of a big workbook)."""
-    buffer = BytesIO()
-    archive = ZipFile(buffer, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+def _save(workbook, archive, buffer) -> bytes:
+    """``Workbook.save`` into ``archive`` (which holds the streamed sheets already), deflated at
+    ZIP_LEVEL (compressing the sheets' XML is the largest single cost of a big workbook)."""
     workbook.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)
-    ExcelWriter(workbook, archive).save()
+    FastExcelWriter(workbook, archive).save()
     return buffer.getvalue()
 
 
@@ -165,13 +179,14 @@ def _size(rows) -> int | None:
         return None
 
 
-def _severities(report: dict) -> list[str]:
-    """high, medium, low always; any other severity the report uses, in severity order."""
+def _severities(report: dict, used) -> list[str]:
+    """high, medium, low always; any other severity the report uses (``used``: the findings'), in
+    severity order."""
     found = set(BASE_SEVERITIES)
     by_severity = (report.get("summary") or {}).get("bySeverity")
     if isinstance(by_severity, dict):
         found.update(str(key).lower() for key in by_severity)
-    found.update(str(f.get("severity")).lower() for f in report.get("findings") or () if f.get("severity"))
+    found.update(severity.lower() for severity in used)
     # Severities become column headers: keep plain words only (others still show per finding).
     return sorted((s for s in found if s.isalnum() and len(s) <= 20), key=severity_rank)
 

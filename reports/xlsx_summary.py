@@ -50,6 +50,7 @@ class SheetFacts:
     truncated: int = 0
     tool_version: str = ""
     tables: dict[str, Any] = field(default_factory=dict)   # summary_tables.Table by key
+    selected: bool = True   # the tab Excel opens on (False when a Fix first sheet comes before it)
 
 
 def is_incomplete(run: dict) -> bool:
@@ -58,7 +59,7 @@ def is_incomplete(run: dict) -> bool:
 
 
 class _Sheet:
-    def __init__(self, workbook, text, tab_colour):
+    def __init__(self, workbook, text, tab_colour, selected=True):
         self.ws = workbook.create_sheet("Summary", 0)  # first tab, written last
         self.text = text
         self.row = 0
@@ -67,7 +68,7 @@ class _Sheet:
         for letter in "CDEFGH":
             self.ws.column_dimensions[letter].width = 12
         self.ws.sheet_properties.tabColor = tab_colour
-        self.ws.sheet_view.tabSelected = True  # the tab Excel opens on (views are written first)
+        self.ws.sheet_view.tabSelected = selected  # the tab Excel opens on (views are written first)
         print_setup(self.ws, title_rows=None)
         self.section_font, self.head_font, self.head_fill = SECTION_FONT, HEAD_FONT, HEAD_FILL
 
@@ -112,7 +113,7 @@ def write_summary(workbook, report: dict, text, facts: SheetFacts):
     summary = report.get("summary") or {}
     findings = report.get("findings") or []
     vaults = report.get("vaults") or []
-    sheet = _Sheet(workbook, text, "C00000" if is_incomplete(run) else "1F3864")
+    sheet = _Sheet(workbook, text, "C00000" if is_incomplete(run) else "1F3864", facts.selected)
 
     sheet.line("kv-audit: Azure Key Vault compliance audit", font=TITLE_FONT, height=24)
     _banner(sheet, run)

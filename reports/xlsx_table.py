@@ -27,7 +27,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from .xlsx_fastrows import FastSheet, Link, Wrapped
+from .xlsx_fastrows import FastSheet
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530
@@ -96,7 +96,8 @@ class PagedSheet:
     """Append rows (lists of cleaned values); ``close()`` finishes the last page."""
 
     def __init__(self, workbook, title: str, columns: list[Column], *, table_name: str,
-                 max_rows: int = EXCEL_MAX_ROWS, max_links: int = EXCEL_MAX_LINKS):
+                 max_rows: int = EXCEL_MAX_ROWS, max_links: int = EXCEL_MAX_LINKS,
+                 archive=None, parts=None, selected: bool = False):
         if max_rows < 2:
             raise ValueError("max_rows must leave room for a header and one row")
         self.workbook = workbook
@@ -111,6 +112,7 @@ class PagedSheet:
         self._printed = max((i for i, c in enumerate(columns, 1) if c.printed), default=len(columns))
         self._ws = None
         self._links = 0
+        self._archive, self._parts, self._selected = archive, parts, selected
         self._open_page()
 
     def append(self, values: list, url: str | None = None) -> None:
@@ -119,19 +121,19 @@ class PagedSheet:
             self._close_page()
             self._open_page()
             page = self.pages[-1]
-        if url is not None and self._link_col is not None and isinstance(values[self._link_col], str):
+        link = None
+        if url is not None and self._link_col is not None and type(values[self._link_col]) is str:
             if self._links < self.max_links:
-                values[self._link_col] = Link(values[self._link_col], url)
+                link = url
                 self._links += 1
             else:
                 page.links_dropped += 1
         lines = 1
         for i, width in self._wrap_cols:
             value = values[i]
-            if isinstance(value, str):
+            if type(value) is str and (len(value) >= width - 1 or "\n" in value):
                 lines = max(lines, text_lines(value, width))
-                values[i] = Wrapped(value)
-        self._ws.append(values, height=row_height(lines))
+        self._ws.append_values(values, link, row_height(lines) if lines > 1 else None)
         page.rows += 1
 
     def close(self) -> list[Page]:
@@ -141,7 +143,11 @@ class PagedSheet:
     def _open_page(self) -> None:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP)
+        part = next(self._parts) if self._parts is not None else None
+        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP, archive=self._archive, part=part)
+        if self._selected and number == 1:
+            ws.sheet_view.tabSelected = True   # before the first row: the view is written with it
+        ws.set_columns(len(self.columns), self._link_col, [i for i, _ in self._wrap_cols])
         for i, column in enumerate(self.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = column.width
         ws.freeze_panes = "A2"
@@ -173,6 +179,8 @@ class PagedSheet:
             self._add_highlights(ws, page.rows)
         else:
             ws.auto_filter.ref = ref
+        if ws.streamed:
+            ws.close()   # its archive entry is finished before the next page's starts
 
     def _add_highlights(self, ws, rows: int) -> None:
         for i, column in enumerate(self.columns, 1):

@@ -17,6 +17,10 @@ Every string the workbook shows goes through ``CellText.clean``:
    value the one read back.
 5. Excel's 32,767-character limit (counted in UTF-16 units, as Excel does): a longer value is
    cut and ends with a visible marker that gives the full length and points to the JSON report.
+
+Short text (names, ids, severities: most cells of a big workbook) repeats, so ``clean`` remembers
+the cleaned form of text up to MEMO_CHARS long (never text it neutralized or cut: those are
+counted, so they are cleaned again each time).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ FORMULA_TRIGGERS = frozenset("=+-@\t\r\n")
 NEUTRALIZER = "'"
 TRUNCATION_MARKER = " …[truncated: {total:,} characters in full; see the JSON report]"
 MAX_URL_CHARS = 2_000  # Excel refuses hyperlink targets much beyond 2,079 characters
+MEMO_CHARS = 256        # CellText remembers the cleaned form of text up to this long ...
+MEMO_ENTRIES = 600_000  # ... and forgets all of it when it holds this many
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _OOXML_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
@@ -64,10 +70,16 @@ class CellText:
         self._fast_len = max_chars // 2  # any str this short fits, even all astral
         self.neutralized = 0
         self.truncated = 0
+        self._memo: dict[str, str] = {}   # short source text -> its cleaned text
 
     def clean(self, value):
         """A cell value: None, a number, or a safe string."""
-        if value is None or value == "":
+        if type(value) is str:
+            hit = self._memo.get(value)
+            if hit is not None:   # cleaned before (never text that was neutralized or cut)
+                return hit
+            return self._text(value) if value else None
+        if value is None:
             return None
         if isinstance(value, bool):
             return "yes" if value else "no"
@@ -75,19 +87,28 @@ class CellText:
             return value
         if not isinstance(value, str):
             value = describe(value)
-            if not value:
-                return None
-        if _ILLEGAL.search(value):
+        return self._text(value) if value else None
+
+    def _text(self, value: str) -> str:
+        key = value
+        if not value.isprintable() and _ILLEGAL.search(value):   # printable: no control, surrogate, U+FFFE/F
             value = _ILLEGAL.sub("\ufffd", value)
         if "_x" in value:
             value = _OOXML_ESCAPE.sub(r"_x005F_\1", value)
-        if value[0] in FORMULA_TRIGGERS:
+        neutralized = value[0] in FORMULA_TRIGGERS
+        if neutralized:
             value = NEUTRALIZER + value
             self.neutralized += 1
         if "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
         if len(value) > self._fast_len:
-            value = self._limit(value)
+            return self._limit(value)
+        # Short text repeats (names, ids, severities): remember it. Not what was neutralized (each
+        # occurrence is counted) nor what was cut (ditto: those come here every time).
+        if len(key) <= MEMO_CHARS and not neutralized and type(key) is str:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = value
         return value
 
     def _limit(self, value: str) -> str:
@@ -119,19 +140,26 @@ def describe(value, _depth: int = 0) -> str:
         return "; ".join(f"{key}: {describe(item, _depth + 1)}" for key, item in value.items()
                          if item not in (None, "", [], {}))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(describe(item, _depth + 1) for item in value)
+        try:   # a list of text (data actions, roles) is the common case: joined as it is
+            return ", ".join(value)
+        except TypeError:
+            return ", ".join(describe(item, _depth + 1) for item in value)
     return str(value)
+
+
+# one encoder for every cell (json.dumps with options builds a new one per call), same output
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
 def as_json(value) -> str | None:
     if value in (None, {}, []):
         return None
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+        return _JSON.encode(value)
     except RecursionError:
         from audit_function.depth import bounded
 
-        return json.dumps(bounded(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+        return _JSON.encode(bounded(value))
 
 
 def portal_url(tenant_id, vault_id) -> str | None:

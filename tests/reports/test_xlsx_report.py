@@ -482,11 +482,11 @@ def test_minimal_report_with_missing_optional_keys():
 @pytest.mark.skipif(openpyxl.LXML, reason="with lxml, openpyxl serializes rows itself")
 def test_fast_rows_are_used_without_lxml(monkeypatch):
     calls = []
-    original = fastrows.FastSheet._write_fast
-    monkeypatch.setattr(fastrows.FastSheet, "_write_fast",
-                        lambda self, *args: calls.append(args[-1]) or original(self, *args))
+    original = fastrows.FastSheet._write_values
+    monkeypatch.setattr(fastrows.FastSheet, "_write_values",
+                        lambda self, *args: calls.append(args[1]) or original(self, *args))
     render(make.small_estate())
-    assert len(calls) >= 6 + 3 + 3  # findings, vaults, access rows (and headers)
+    assert len(calls) >= 6 + 3 + 3  # findings, vaults, access rows
 
 
 def test_fast_rows_write_exactly_what_openpyxl_writes(monkeypatch):
@@ -497,7 +497,7 @@ def test_fast_rows_write_exactly_what_openpyxl_writes(monkeypatch):
         slow = render(result, max_rows=5, max_links=3)
         monkeypatch.setattr(fastrows, "FAST_ROWS", True)
         with zipfile.ZipFile(io.BytesIO(fast)) as a, zipfile.ZipFile(io.BytesIO(slow)) as b:
-            assert a.namelist() == b.namelist()
+            assert sorted(a.namelist()) == sorted(b.namelist())  # the fast rels part is written earlier
             for name in a.namelist():
                 if name != "docProps/core.xml":  # carries the save time
                     assert a.read(name) == b.read(name), name
