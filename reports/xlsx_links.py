@@ -30,23 +30,17 @@ from openpyxl.xml.functions import tostring
 HYPERLINK_TYPE = f"{REL_NS}/hyperlink"
 
 
+#: what ElementTree writes for these characters in an attribute value (``&`` first)
+_ATTRIBUTE_REFS = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\r", "&#13;"),
+                   ("\n", "&#10;"), ("\t", "&#09;"))
+
+
 def escape_attribute(text: str) -> str:
     """An XML attribute value, escaped exactly as ElementTree escapes it (``&<>"`` and CR/LF/tab as
     character references, so a line end in a target survives attribute normalization)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#09;")
+    for char, ref in _ATTRIBUTE_REFS:
+        if char in text:
+            text = text.replace(char, ref)
     return text
 
 

@@ -1,39 +1,19 @@
 """The vault reading as it was before the hot path (commit 6e2e7f1), kept as the oracle that
 tests/snapshot/test_fast_rows.py holds audit_function/estate/vault_rows.py to: same vaults, same
-entries, same errors, for every row. Its helpers (network ACLs, endpoints, ...) are the shipped ones.
+entries, same errors, for every row. Its helpers (network ACLs, endpoints, and the checked reading
+of a policy entry, which the hot path falls back to) are the shipped ones.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
-from audit_function import permissions as perms
-from audit_function.estate.model import PUBLIC_OFF, PolicyEntry, Vault
-from audit_function.estate.rows import RowError, _bool, _list, _str, get_ci
+from audit_function.estate.model import PUBLIC_OFF, Vault
+from audit_function.estate.rows import RowError, _bool, _list, _str
 from audit_function.estate.scopes import scope_key
+# an entry as the checked path reads it (what every entry went through before the hot path)
 from audit_function.estate.vault_rows import _network_acls, _private_endpoints, _subscription_in
-
-
-def _policy_entry(index: int, raw, vault_tenant: str | None) -> PolicyEntry:
-    where = f"properties.accessPolicies[{index}]"
-    if not isinstance(raw, dict):
-        raise RowError(f"{where} must be an object")
-    object_id = _str(get_ci(raw, "objectId"), f"{where}.objectId", required=True)
-    tenant = _str(get_ci(raw, "tenantId"), f"{where}.tenantId") or ""
-    app = _str(get_ci(raw, "applicationId"), f"{where}.applicationId")
-    raw_perms = get_ci(raw, "permissions") or {}
-    if not isinstance(raw_perms, dict):
-        raise RowError(f"{where}.permissions must be an object")
-    key = []
-    for category, value in raw_perms.items():
-        names = _list(value, f"{where}.permissions.{category}")
-        key.append((category, tuple(str(n) for n in names)))
-    permissions, data, broad, unknown = perms.policy_permission_set(tuple(key))
-    object_id = sys.intern(object_id)   # principals recur across vaults: one string each
-    lower = object_id.lower()
-    return PolicyEntry(index, sys.intern(tenant), object_id, app, permissions, data, broad, unknown,
-                       object_id if lower == object_id else sys.intern(lower))
+from audit_function.estate.vault_rows import _policy_entry_checked as _policy_entry
 
 
 def vault_from_row(row: dict) -> Vault:
