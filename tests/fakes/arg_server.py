@@ -29,14 +29,13 @@ import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.arg_estate import (AUTH_TABLES, MG_PREFIX, Estate, _bad_skip_token, _error, _norm_scope,  # noqa: F401 - re-exported
                                      _support, rows_for, type_literals)
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import LoopbackTls, self_signed
+from tests.fakes.tls import LoopbackHandler, LoopbackTls, self_signed
 
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"
 PAYLOAD_LIMIT = 16 * 1024 * 1024
@@ -301,12 +300,7 @@ class FakeArg(LoopbackTls):
     def _handler(self):
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms stalls
+        class Handler(LoopbackHandler):
 
             def _authorized(self) -> bool:
                 auth = self.headers.get("Authorization", "")

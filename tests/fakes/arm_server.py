@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.arg_server import MG_PREFIX, Estate, _norm_scope
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import LoopbackTls, self_signed
+from tests.fakes.tls import LoopbackHandler, LoopbackTls, self_signed
 
 #: route suffix (lower-case) -> (snapshot table, api-version, ARM type)
 ROUTES = {
@@ -212,12 +212,7 @@ class FakeArm(LoopbackTls):
         self.routes = AuthorizationRoutes(tables, clock=clock, faults=faults)
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        class Handler(LoopbackHandler):
 
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)

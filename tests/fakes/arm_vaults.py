@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from tests.fakes.arg_estate import Estate, _norm_scope
 from tests.fakes.arm_server import KEYVAULT_API, _error, send
-from tests.fakes.tls import LoopbackTls, self_signed
+from tests.fakes.tls import LoopbackHandler, LoopbackTls, self_signed
 
 AUTHORIZATION_API = "2022-04-01"
 _VAULT = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+$")
@@ -77,12 +75,7 @@ class FakeArmVaults(LoopbackTls):
         ca_path, key_path = self_signed(cert_dir)
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        class Handler(LoopbackHandler):
 
             def _go(self, method):
                 url = urlparse(self.path)

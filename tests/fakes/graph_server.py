@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import tempfile
 import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from tests.fakes.clock import RealClock
-from tests.fakes.tls import LoopbackTls, self_signed
+from tests.fakes.tls import LoopbackHandler, LoopbackTls, self_signed
 
 USER_DEFAULT = ("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName")
@@ -236,12 +234,7 @@ class FakeGraph(LoopbackTls):
     def _handler(self):
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        class Handler(LoopbackHandler):
 
             def _serve(self, method: str):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))

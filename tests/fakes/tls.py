@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """What every fake's request handler shares: HTTP/1.1 keep-alive, and no Nagle delay (a small
+    response would otherwise wait 40 ms for the client's delayed ACK)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
