@@ -108,8 +108,15 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None, als
     try:
         gc.collect()
         gc.freeze()  # keep the collector from touching (and so copying) the shared estate's pages
-        children = [_fork(job, out, run, folder, n) for n, run in enumerate(runs[1:], 1)]
+        children: list[int | None] = []
         try:
+            for n, run in enumerate(runs[1:], 1):
+                try:
+                    children.append(_fork(job, out, run, folder, n))
+                except OSError as err:   # no process to be had (EAGAIN, ENOMEM): this process does the run
+                    print(f"kv-audit: cannot start a worker process ({err}); evaluating its part in this process",
+                          file=sys.stderr)
+                    children.append(None)
             job.run(runs[0], out, progress and (lambda phase, **kw: progress(phase, text=(
                 f"vaults: {kw['done']:,} of {len(runs[0]):,} in this process ({len(vaults):,} in "
                 f"{len(runs)} processes)"))))
@@ -121,14 +128,14 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None, als
                 also.run(estate)
                 estate = _payload(estate, folder, "estate")
         except BaseException:
-            _wait(children, stop=True)
+            _wait([pid for pid in children if pid is not None], stop=True)
             raise
-        failed = set(_wait(children))
+        failed = set(_wait([pid for pid in children if pid is not None]))
         if failed:
             print(f"kv-audit: {len(failed)} worker process(es) failed; evaluating their part in this process",
                   file=sys.stderr)
         for n, (pid, run) in enumerate(zip(children, runs[1:]), 1):
-            if pid in failed:
+            if pid is None or pid in failed:
                 job.run(run, out)
                 continue
             with open(f"{folder}/{n}.pickle", "rb") as handle:

@@ -127,3 +127,15 @@ def test_runs_cover_every_vault_once_in_order_and_the_parents_is_shorter():
     even = parallel.split(vaults, 2, estate_rules=False)
     assert [len(r) for r in even] == [500, 500]
     assert [v for run in parallel.split([1, 2, 3], 8, estate_rules=True) for v in run] == [1, 2, 3]
+
+
+def test_a_worker_that_cannot_be_started_is_evaluated_here(tmp_path, monkeypatch, capfd):
+    expected = audit(1, tmp_path)[1]
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel.os, "fork", no_fork)
+    got = audit(3, tmp_path)[1]
+    assert got == expected
+    assert "cannot start a worker process" in capfd.readouterr().err
