@@ -30,6 +30,7 @@ from audit_function.collect.arm_authorization import ScopeFailed
 from audit_function.collect.pacing import BudgetExhausted
 from audit_function.migration import drift, resume_log
 from audit_function.migration.resume_log import ResumeLog
+from audit_function.quoting import shell_option
 
 ROLLBACK_DIR = "rollback"
 #: what a rollback does not need to restore, said in every rollback file and message
@@ -246,7 +247,7 @@ def write_rollback(out: Path, plan: dict, policies: int) -> Path:
     doc = {"vaultId": plan["vaultId"], "vaultName": plan.get("vaultName"), "subscriptionId": plan.get("subscriptionId"),
            "resourceGroup": plan.get("resourceGroup"),
            "rollback": {"method": "PATCH", "properties": {"enableRbacAuthorization": False}},
-           "kvAudit": f"kv-audit migrate --rollback --vault {plan['vaultId']}",
+           "kvAudit": "kv-audit migrate --rollback " + shell_option("--vault", plan["vaultId"]),
            "azureCli": (plan.get("flip") or {}).get("rollback"),
            "accessPoliciesAtFlip": policies, "note": POLICIES_NOTE}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -169,7 +169,8 @@ def render_flip(units: list[dict], header: list[str]) -> str:
             f"// Bicep has no PATCH: the module {FLIP_MODULE} re-declares the vault from its state read at",
             "// deployment time (reference(..., 'full')), changing only enableRbacAuthorization, the way",
             "// az resource update --set does. Access policies are kept, so a rollback restores them:",
-            "//   az keyvault update --name <vault> --resource-group <group> --enable-rbac-authorization false",
+            "//   az rest --method=patch --url='<vault id>?api-version=2023-07-01' \\",
+            "//     --body='{\"properties\":{\"enableRbacAuthorization\":false}}'   (the plan's flip.rollback)",
             "// Blocked vaults have no flip."]
     out += ["", "targetScope = 'resourceGroup'", ""]
     if review:

@@ -59,12 +59,26 @@ def _vault_args(vault) -> str:
                 opt("--subscription", vault.subscription_id) if vault.subscription_id else "")
 
 
+#: the vault API version the flip's PATCH uses (as the migration script's VAULT_API)
+VAULT_API = "2023-07-01"
+
+
+def set_model(vault, rbac: bool) -> str:
+    """A PATCH of ``enableRbacAuthorization`` alone. Not ``az keyvault update``, which reads the whole
+    vault and PUTs it back (an access policy added between its read and its write would be lost).
+    ``az rest`` prefixes a URL without a host, a resource id, with the current cloud's Resource
+    Manager endpoint (its ``--url`` help), so the command works in every cloud."""
+    body = '{"properties":{"enableRbacAuthorization":%s}}' % ("true" if rbac else "false")
+    return join("az rest --method=patch", opt("--url", f"{vault.id}?api-version={VAULT_API}"),
+                opt("--body", body), "--output=none")
+
+
 def flip(vault) -> str:
-    return join("az keyvault update", _vault_args(vault), "--enable-rbac-authorization true")
+    return set_model(vault, True)
 
 
 def rollback(vault) -> str:
-    return join("az keyvault update", _vault_args(vault), "--enable-rbac-authorization false")
+    return set_model(vault, False)
 
 
 def show_model(vault) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 
 from audit_function import quoting
+from audit_function.migration.commands import VAULT_API
 from audit_function.migration.script_helpers import BASH_HELPERS, PY_HELPER
 
 SCRIPT_NAME = "kv-audit-plan.sh"
@@ -153,7 +154,7 @@ def rollback(unit: dict) -> str:
         'ARM="${KV_AUDIT_ARM_ENDPOINT:-https://management.azure.com}"',
         'ARM="${ARM%/}"',
         f"V_ID={q(unit['vaultId'])}",
-        'if ! az rest --method=patch --url="${ARM}${V_ID}?api-version=2023-07-01" \\',
+        f'if ! az rest --method=patch --url="${{ARM}}${{V_ID}}?api-version={VAULT_API}" \\',
         "    --body='{\"properties\":{\"enableRbacAuthorization\":false}}' --output=none; then",
         "  log_line failed 'az rest --method patch failed'; exit 1",
         "fi",

@@ -12,6 +12,8 @@ arbitrary ``az`` error text in it. Doing that in bash would need ``jq`` (often a
 The helper reads files the script wrote, never evaluates them, and uses the standard library only.
 """
 
+from audit_function.migration.commands import VAULT_API
+
 PY_HELPER = r'''
 import datetime, json, sys
 
@@ -190,7 +192,7 @@ PROPAGATION_WAIT="${KV_AUDIT_PROPAGATION_WAIT:-600}"       # seconds after the l
 POLL_SECONDS="${KV_AUDIT_POLL_SECONDS:-10}"
 ARM="${KV_AUDIT_ARM_ENDPOINT:-https://management.azure.com}"   # Azure Resource Manager (another cloud: its endpoint)
 ARM="${ARM%/}"
-VAULT_API=2023-07-01
+VAULT_API=@VAULT_API@
 AZ_TRIES="${KV_AUDIT_AZ_TRIES:-4}"                          # tries of an az call that failed transiently
 RETRY_SECONDS="${KV_AUDIT_RETRY_SECONDS:-15}"
 TRANSIENT='InternalServerError|ServiceUnavailable|GatewayTimeout|BadGateway|TooManyRequests|RetryableError|(^|[^0-9])(429|500|502|503|504)([^0-9]|$)|timed out|Connection reset'
@@ -361,3 +363,5 @@ verify_flip() {        # the model in force is Azure RBAC
   say "  $V_NAME: flipped to Azure RBAC and verified"
 }
 '''
+
+BASH_HELPERS = BASH_HELPERS.replace("@VAULT_API@", VAULT_API)   # one API version for every flip

@@ -23,8 +23,10 @@ def test_ready_when_every_entry_is_covered_and_nobody_gains():
     assert "no new assignment needed" in entry["note"]
     assert entry["leastPrivilegeRoles"] == [{"id": SECRETS_USER_ID, "name": "Key Vault Secrets User"}]
     assert plan["losers"] == [] and plan["gainers"] == []
-    assert plan["flip"]["allowed"] and "--enable-rbac-authorization true" in plan["flip"]["command"]
-    assert "--enable-rbac-authorization false" in plan["flip"]["rollback"]
+    assert plan["flip"]["allowed"] and plan["flip"]["command"].startswith("az rest --method=patch --url ")
+    assert """--body '{"properties":{"enableRbacAuthorization":true}}'""" in plan["flip"]["command"]
+    assert """--body '{"properties":{"enableRbacAuthorization":false}}'""" in plan["flip"]["rollback"]
+    assert "keyvault update" not in plan["flip"]["command"] + plan["flip"]["rollback"]   # no read-and-PUT
 
 
 def test_principal_that_loses_access_needs_assignments():
