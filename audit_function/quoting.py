@@ -216,31 +216,6 @@ def _template(template: str) -> tuple:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(template: str) -> tuple:
-    """A command template as steps: ``(literal, name, quoted, option_before, option_unquoted, next)``.
-
-    ``quoted``: the field sits between two identical quotes in the template; ``option_before`` /
-    ``option_unquoted``: the literal (with / without that quote) ends in an option, so a value
-    starting with ``-`` is joined to it with ``=``; ``next``: the first character of the next literal.
-    Worked out once per template, not per finding.
-    """
-    parts = list(_template(template))
-    steps = []
-    for n, (literal, name, _spec, _conversion) in enumerate(parts):
-        literal = _literal(literal)
-        following = parts[n + 1][0] if n + 1 < len(parts) else ""
-        quoted = name is not None and literal[-1:] in ("'", '"') and following[:1] == literal[-1:]
-        steps.append((literal, name, quoted, bool(_TRAILING_OPTION.search(literal)),
-                      bool(quoted and _TRAILING_OPTION.search(literal[:-1])), following[:1]))
-    return tuple(steps)
-
-
-@lru_cache(maxsize=1 << 16)
-def _plain(text: str) -> bool:
-    return bool(_PLAIN.fullmatch(text)) and not text.startswith("-")
-
-
-@lru_cache(maxsize=1024)
 def _fast(template: str) -> tuple | None:
     """``template`` as a ``str.format`` string for fields whose values need no quoting at all
     (letters, digits, ``@%+=:,./-``; the common case), with its field names; None when a field
@@ -281,31 +256,30 @@ def _command(template: str, fields) -> str:
 
 
 def _quoted_command(template: str, fields) -> str:
+    parts = list(_template(template))
     out: list[str] = []
-    strip = False       # the previous field dropped its closing quote: this literal starts without it
-    for literal, name, quoted, option_before, option_unquoted, following in _compiled(template):
-        if strip:   # rare (a quoted value that is not plain): work this literal out again
-            literal, strip = literal[1:], False
-            quoted = name is not None and literal[-1:] in ("'", '"') and following == literal[-1:]
-            option_before = bool(_TRAILING_OPTION.search(literal))
-            option_unquoted = bool(quoted and _TRAILING_OPTION.search(literal[:-1]))
+    for n, (literal, name, _spec, _conversion) in enumerate(parts):
+        literal = _literal(literal)
         if name is None:
             out.append(literal)
             continue
+        following = parts[n + 1][0] if n + 1 < len(parts) else ""
         value = fields[name]
         multi = _words(name, value)
         if multi is not None:
             out.append(literal + multi)
             continue
-        text = value if isinstance(value, str) else str(value)
-        if quoted:
-            if _plain(text):   # quotes change nothing: keep them
+        text = _text(value)
+        if literal[-1:] in ("'", '"') and following[:1] == literal[-1:]:
+            if _PLAIN.fullmatch(text) and not text.startswith("-"):  # quotes change nothing: keep them
                 out.append(literal + text)
                 continue
-            literal, option_before, strip = literal[:-1], option_unquoted, True
-        if option_before and text[:1] == "-":
+            literal = literal[:-1]
+            if n + 1 < len(parts):
+                parts[n + 1] = (following[1:],) + tuple(parts[n + 1][1:])
+        if text.startswith("-") and _TRAILING_OPTION.search(literal):
             literal = literal[:-1] + "="
-        out.append(literal + _shell_word(text))
+        out.append(literal + _word(text))
     return "".join(out)
 
 

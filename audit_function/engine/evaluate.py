@@ -98,8 +98,8 @@ def evaluate(estate: Estate, rules, ctx: RuleContext, *, index: AccessIndex | No
     if workers > 1:
         from audit_function.engine.parallel import evaluate_in_workers
 
-        # the estate-level rules run in a process of their own beside the vault runs; their part
-        # is absorbed after the vaults', so the findings, gaps and markers keep the one-process order
+        # the parent evaluates the estate-level rules after its own run, while the workers run; their
+        # part is absorbed after the vaults', so the findings, gaps and markers keep the one-process order
         evaluate_in_workers(job, vaults, out, workers, progress, also=estate_rules)
     else:
         job.run(vaults, out, progress)

@@ -38,9 +38,10 @@ def builder(cls):
     to the model is there too; a class this cannot mirror (no slots, default factories,
     ``__post_init__``) gets ``cls`` itself.
     """
+    if not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__"):
+        return cls
     fields = dataclasses.fields(cls)
-    if (not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__")
-            or any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields)):
+    if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields):
         return cls
     names = [f.name for f in fields]
     defaults = {f"_d_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING}

@@ -321,3 +321,18 @@ def test_grant_tables_are_read_without_cutting_and_load_the_same(tmp_path, estat
 def test_the_filter_reads_the_role_guid_as_trailing_guid_does(role_id):
     from audit_function.estate.scopes import trailing_guid
     assert role_id.rstrip("/").rpartition("/")[2].lower() == trailing_guid(role_id)
+
+
+def test_builder_leaves_classes_it_cannot_mirror_to_themselves():
+    from dataclasses import dataclass
+
+    from audit_function.estate.rows import builder
+
+    class Plain:
+        pass
+
+    @dataclass
+    class NoSlots:
+        a: int
+
+    assert builder(Plain) is Plain and builder(NoSlots) is NoSlots
