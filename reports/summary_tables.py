@@ -47,6 +47,17 @@ class _Codes:
             self.values.append(value)
         self.codes.append(code)
 
+    def extend(self, other: _Codes) -> None:
+        """``other``'s codes after this column's, as if its values had been added here one by one."""
+        remap = []
+        for value in other.values:
+            code = self.index.get(value)
+            if code is None:
+                code = self.index[value] = len(self.values)
+                self.values.append(value)
+            remap.append(code)
+        self.codes.extend(array("i", [remap[code] for code in other.codes]))
+
 
 class Tally:
     """Collects the columns the tables need, one finding at a time (writers feed it while they
@@ -68,6 +79,12 @@ class Tally:
 
     def __len__(self) -> int:
         return len(self.suppressed)
+
+    def extend(self, other: Tally) -> None:
+        """Another tally's findings after this one's (a run of the Findings sheet made elsewhere)."""
+        for name in ("severity", "rule", "owner", "subscription"):
+            getattr(self, name).extend(getattr(other, name))
+        self.suppressed.extend(other.suppressed)
 
     def tables(self, vaults, *, severities, rules=(), severity_totals=None, cap: int = TABLE_CAP) -> dict[str, Table]:
         """The four tables. ``rules``: rule ids listed even at zero (the report's ``byRule`` keys);

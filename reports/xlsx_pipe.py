@@ -9,7 +9,8 @@ entry opened for writing (``ZipFile.open(name, "w")``). Writes are gathered into
 ``CHUNK`` bytes, at most ``DEPTH`` chunks wait for the worker (memory stays bounded), and
 ``close()`` hands over the rest, waits for the worker and closes the entry. An error in the worker
 is raised in the writer at its next write or at ``close()``; the worker keeps draining the queue
-after one, so the writer can never block on a full queue.
+after one, so the writer can never block on a full queue. ``splice(segment)`` puts a segment
+another process deflated (``reports/xlsx_parts.py``) into the entry after what was written so far.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import io
 import queue
 import threading
+
+from .xlsx_parts import can_splice, splice
 
 CHUNK = 1 << 20
 DEPTH = 8
@@ -48,6 +51,18 @@ class DeflatingPipe(io.BufferedIOBase):
             self._parts, self._held = [], 0
         return len(data)
 
+    def can_splice(self) -> bool:
+        return can_splice(self._handle)
+
+    def splice(self, segment) -> None:
+        """``segment`` (an ``xlsx_parts.Segment``) goes into the entry here, in write order."""
+        if self._error is not None:
+            raise self._error
+        if self._parts:
+            self._queue.put(b"".join(self._parts))
+            self._parts, self._held = [], 0
+        self._queue.put(segment)
+
     def close(self) -> None:
         if self.closed:
             return
@@ -70,6 +85,9 @@ class DeflatingPipe(io.BufferedIOBase):
                 return
             if self._error is None:
                 try:
-                    self._handle.write(chunk)
+                    if type(chunk) is bytes:
+                        self._handle.write(chunk)
+                    else:
+                        splice(self._handle, chunk)
                 except BaseException as error:  # handed to the writer; keep draining
                     self._error = error

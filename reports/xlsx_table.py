@@ -2,8 +2,9 @@
 
 Excel holds at most 1,048,576 rows per sheet and 65,530 hyperlinks per sheet. A ``PagedSheet``
 writes its header on every page, fills a page up to ``max_rows`` (header included), then opens
-``"<title> (2)"``, ``"<title> (3)"`` … with the same header; rows past ``max_links`` on a page
-keep their text but get no hyperlink. Each page is an Excel table (banded style, autofilter)
+``"<title> (2)"``, ``"<title> (3)"`` … with the same header; rows past the first ``max_links``
+of a page keep their text but get no hyperlink (by row, not by link: so a row is the same XML
+whichever process writes it, ``reports/xlsx_parts.py``). Each page is an Excel table (banded style, autofilter)
 with a frozen header, column widths, and conditional fills for highlighted values.
 
 Wrapped columns wrap their text, and a row whose wrapped text needs more than one line gets an
@@ -111,7 +112,6 @@ class PagedSheet:
         self._wrap_cols = [(i, c.width) for i, c in enumerate(columns) if c.wrap]
         self._printed = max((i for i, c in enumerate(columns, 1) if c.printed), default=len(columns))
         self._ws = None
-        self._links = 0
         self._archive, self._parts, self._selected = archive, parts, selected
         self._open_page()
 
@@ -121,20 +121,65 @@ class PagedSheet:
             self._close_page()
             self._open_page()
             page = self.pages[-1]
-        link = None
+        link, height, dropped = self._extras(values, url, page.rows)
+        page.links_dropped += dropped
+        self._ws.append_values(values, link, height)
+        page.rows += 1
+
+    def _extras(self, values: list, url: str | None, index: int) -> tuple[str | None, float | None, int]:
+        """The link, height and dropped-link count (0/1) of the row at ``index`` (0 = first under
+        the header) of a page."""
+        link, dropped = None, 0
         if url is not None and self._link_col is not None and type(values[self._link_col]) is str:
-            if self._links < self.max_links:
+            if index < self.max_links:
                 link = url
-                self._links += 1
             else:
-                page.links_dropped += 1
+                dropped = 1
         lines = 1
         for i, width in self._wrap_cols:
             value = values[i]
             if type(value) is str and (len(value) >= width - 1 or "\n" in value):
                 lines = max(lines, text_lines(value, width))
-        self._ws.append_values(values, link, row_height(lines) if lines > 1 else None)
-        page.rows += 1
+        return link, row_height(lines) if lines > 1 else None, dropped
+
+    # ---- runs of rows made by forked processes (reports/xlsx_parts.py) ----
+    def takes_runs(self) -> bool:
+        """Whether rows written elsewhere can be spliced in now (first page, streamed)."""
+        return len(self.pages) == 1 and self._ws.can_splice()
+
+    def share_styles(self) -> None:
+        self._ws.share_styles()
+
+    def write_run(self, sink, rows, first: int) -> dict:
+        """(In a forked process.) ``rows`` as rows ``first``, ``first + 1`` … of the first page, into
+        ``sink``; what ``xlsx_parts.Segment`` needs besides the table's own state."""
+        from .xlsx_parts import RunFailed
+
+        ws = self._ws.run_writer(sink, first + 2)   # row 1 is the header
+        ws._hyperlinks = []
+        n = dropped = 0
+        for values, url in rows:
+            index = first + n
+            if index >= self.capacity:
+                raise RunFailed(f"{self.title}: more rows than one sheet holds")
+            link, height, drop = self._extras(values, url, index)
+            ws.append_values(values, link, height)
+            n += 1
+            dropped += drop
+        ws.end_run(sink)
+        return {"compressed": sink.compressed, "crc": sink.crc, "size": sink.size, "rows": n,
+                "links": ws._hyperlinks, "links_dropped": dropped}
+
+    def rows_written(self) -> int:
+        """Rows on the current page (header not counted)."""
+        return self.pages[-1].rows
+
+    def append_segment(self, segment) -> None:
+        """A run written by another process, from the row this page has reached."""
+        page = self.pages[-1]
+        self._ws.splice(segment)
+        page.rows += segment.rows
+        page.links_dropped += segment.links_dropped
 
     def close(self) -> list[Page]:
         self._close_page()
@@ -154,7 +199,6 @@ class PagedSheet:
         print_setup(ws)
         self._ws = ws
         ws.append([self._cell(c.header, font=HEADER_FONT, fill=HEADER_FILL) for c in self.columns])
-        self._links = 0
         self.pages.append(Page(title))
 
     def _close_page(self) -> None:

@@ -14,6 +14,7 @@ what is stored is final. Reports small enough to hold (``materialize_limit``) be
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -113,6 +114,14 @@ class _Segments:
                 yield line[2:-2]   # stored as b"  " + JSON + b",\n" (see _entry)
             part.seek(0, 2)
 
+    def share(self) -> None:
+        """Make every part a flushed file, so that forked processes can read it with ``items``."""
+        for part in self.parts:
+            rollover = getattr(part, "rollover", None)   # a SpooledTemporaryFile still in memory
+            if rollover is not None:
+                rollover()
+            part.flush()
+
     def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
         """The stored bytes as they are, in large chunks."""
         for part in self.parts:
@@ -137,6 +146,30 @@ class _Segments:
             part.close()
         self.parts.clear()
         self._own = None
+
+
+def _pread_lines(fd: int, skip: int, size: int = 1 << 20) -> Iterator:
+    """The lines of file ``fd`` (without their newline) after the first ``skip``, read at explicit
+    offsets (the file offset, shared with forked processes, never moves); then, last, the number
+    of lines still to skip when the file ended (an int, 0 unless it had ``skip`` lines or fewer).
+    Skipped lines are only counted, a chunk at a time."""
+    offset, rest = 0, b""
+    while chunk := os.pread(fd, size, offset):
+        offset += len(chunk)
+        data = rest + chunk if rest else chunk
+        if skip:
+            ends = data.count(b"\n")
+            if skip >= ends:
+                skip -= ends
+                rest = data[data.rfind(b"\n") + 1:] if ends else data
+                continue
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if skip:
+            del lines[:skip]
+            skip = 0
+        yield from lines
+    yield skip
 
 
 class FindingStore:
@@ -232,6 +265,16 @@ class FindingStore:
         for key in sorted(self._spools):
             yield from self._spools[key].lines()
 
+    def share(self) -> None:
+        """Before forking readers of :meth:`items` (see ``_Segments.share``)."""
+        for spool in self._spools.values():
+            spool.share()
+
+    def items(self, start: int, stop: int) -> Iterator[dict]:
+        """Findings ``start`` to ``stop`` (report order), safe to read from several forked processes
+        at once after :meth:`share`."""
+        return _items(start, stop, (self._spools[key] for key in sorted(self._spools)))
+
     def json_body(self) -> Iterator[bytes]:
         """The findings as the body of the report's JSON list, in large chunks."""
         return json_list_body(chunk for key in sorted(self._spools) for chunk in self._spools[key].chunks())
@@ -288,7 +331,31 @@ class Spool:
     def json_body(self) -> Iterator[bytes]:
         return json_list_body(self._segments.chunks())
 
+    def share(self) -> None:
+        self._segments.share()
+
+    def items(self, start: int, stop: int) -> Iterator[dict]:
+        """Elements ``start`` to ``stop``, as :meth:`FindingStore.items`."""
+        return _items(start, stop, (self._segments,))
+
     def __iter__(self) -> Iterator[dict]:
         loads = orjson.loads
         for line in self.lines():
             yield loads(line)
+
+
+def _items(start: int, stop: int, segments) -> Iterator[dict]:
+    """Decoded elements ``start`` to ``stop`` of ``segments`` (shared first) read one after the other."""
+    left, skip, loads = stop - start, start, orjson.loads
+    if left <= 0:
+        return
+    for segment in segments:
+        for part in segment.parts:
+            for line in _pread_lines(part.fileno(), skip):
+                if type(line) is int:
+                    skip = line
+                    break
+                yield loads(line[2:-1])   # stored as b"  " + JSON + b",\n" (see _entry)
+                left -= 1
+                if not left:
+                    return

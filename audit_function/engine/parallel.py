@@ -26,23 +26,31 @@ import traceback
 MIN_VAULTS_PER_WORKER = 10_000
 
 
+def configured_workers() -> int | None:
+    """``KV_AUDIT_WORKERS`` (processes for the vault pass and for big spreadsheet tables), if set."""
+    configured = os.environ.get("KV_AUDIT_WORKERS")
+    if not configured:
+        return None
+    try:
+        return max(1, int(configured.strip()))
+    except ValueError:
+        from audit_function.errors import ConfigError
+
+        raise ConfigError(f"KV_AUDIT_WORKERS={configured!r}: expected a whole number of worker processes "
+                          "(1 or more)") from None
+
+
 def default_workers(vault_count: int) -> int:
     """Workers for an estate: ``KV_AUDIT_WORKERS`` if set, else one per CPU (at most 4) when large."""
-    configured = os.environ.get("KV_AUDIT_WORKERS")
-    if configured:
-        try:
-            return max(1, int(configured.strip()))
-        except ValueError:
-            from audit_function.errors import ConfigError
-
-            raise ConfigError(f"KV_AUDIT_WORKERS={configured!r}: expected a whole number of worker processes "
-                              "(1 or more)") from None
+    configured = configured_workers()
+    if configured is not None:
+        return configured
     if not hasattr(os, "fork"):
         return 1
     return max(1, min(os.cpu_count() or 1, 4, vault_count // MIN_VAULTS_PER_WORKER))
 
 
-def _wait(children: list[int], stop: bool = False) -> list[int]:
+def wait_all(children: list[int], stop: bool = False) -> list[int]:
     """Wait for every worker; the pids that failed. Interrupted (Ctrl-C, SIGTERM), or ``stop`` (the
     parent's own part failed): the workers still running are terminated and reaped before the
     interruption goes on, so none is orphaned."""
@@ -128,9 +136,9 @@ def evaluate_in_workers(job, vaults: list, out, workers: int, progress=None, als
                 also.run(estate)
                 estate = _payload(estate, folder, "estate")
         except BaseException:
-            _wait([pid for pid in children if pid is not None], stop=True)
+            wait_all([pid for pid in children if pid is not None], stop=True)
             raise
-        failed = set(_wait([pid for pid in children if pid is not None]))
+        failed = set(wait_all([pid for pid in children if pid is not None]))
         if failed:
             print(f"kv-audit: {len(failed)} worker process(es) failed; evaluating their part in this process",
                   file=sys.stderr)
