@@ -182,11 +182,11 @@ def workers() -> int:
     1 where there is no ``fork``."""
     from audit_function.engine.parallel import configured_workers
 
+    if not hasattr(os, "fork"):
+        return 1
     configured = configured_workers()
     if configured is not None:
         return configured
-    if not hasattr(os, "fork"):
-        return 1
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
 
 
@@ -234,13 +234,19 @@ def collect(pid: int, handle) -> Segment | None:
 
     if wait_all([pid]):
         return None
-    fd = handle.fileno()
-    end = os.fstat(fd).st_size
-    if end < _TRAILER.size:
+    try:
+        fd = handle.fileno()
+        end = os.fstat(fd).st_size
+        (length,) = _TRAILER.unpack(os.pread(fd, _TRAILER.size, end - _TRAILER.size))
+        meta = pickle.loads(os.pread(fd, length, end - _TRAILER.size - length))
+        segment = Segment(handle=handle, **meta)
+    except (OSError, ValueError, TypeError, EOFError, struct.error, pickle.UnpicklingError) as err:
+        print(f"kv-audit: a spreadsheet run's result could not be read ({err}); writing it in this process",
+              file=sys.stderr)
         return None
-    (length,) = _TRAILER.unpack(os.pread(fd, _TRAILER.size, end - _TRAILER.size))
-    meta = pickle.loads(os.pread(fd, length, end - _TRAILER.size - length))
-    return Segment(handle=handle, **meta)
+    if segment.compressed + length + _TRAILER.size != end:
+        return None
+    return segment
 
 
 def temporary():

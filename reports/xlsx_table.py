@@ -3,9 +3,10 @@
 Excel holds at most 1,048,576 rows per sheet and 65,530 hyperlinks per sheet. A ``PagedSheet``
 writes its header on every page, fills a page up to ``max_rows`` (header included), then opens
 ``"<title> (2)"``, ``"<title> (3)"`` … with the same header; rows past the first ``max_links``
-of a page keep their text but get no hyperlink (by row, not by link: so a row is the same XML
-whichever process writes it, ``reports/xlsx_parts.py``). Each page is an Excel table (banded style, autofilter)
-with a frozen header, column widths, and conditional fills for highlighted values.
+of a page keep their text but get no hyperlink (counted by row, not by link, so that a row is the
+same XML whichever process writes it: ``reports/xlsx_runs.py``). Each page is an Excel table
+(banded style, autofilter) with a frozen header, column widths, and conditional fills for
+highlighted values.
 
 Wrapped columns wrap their text, and a row whose wrapped text needs more than one line gets an
 explicit height from its line count (LibreOffice and Excel do not grow a row for wrapped text
