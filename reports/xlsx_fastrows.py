@@ -82,6 +82,7 @@ class FastSheet(WriteOnlyWorksheet):
         self._raw = None
         self._xf = None
         self._next_row = 1
+        self._abandoned = False
 
     @classmethod
     def add_to(cls, workbook, title: str, link_font, index: int | None = None, wrap_alignment=None,
@@ -119,46 +120,14 @@ class FastSheet(WriteOnlyWorksheet):
             self._writer = LinkWriter(self, out=out)
             self._writer.write_top()
 
-    # ---- runs of rows made by forked processes (reports/xlsx_parts.py) ----
-    def share_styles(self) -> None:
-        """Register the styles of this table's text cells now, in column order (as its first full
-        row would): a forked run must find them registered, never add its own."""
-        for mode in self._modes:
-            self._mid(mode)
-
-    def can_splice(self) -> bool:
-        out = getattr(self._writer, "out", None)
-        return (self._raw is not None and self._archive is not None and self._next_row not in self.row_dimensions
-                and hasattr(out, "splice") and out.can_splice())
-
-    def run_writer(self, sink, first_row: int) -> FastSheet:
-        """(In a forked process.) A sheet outside the workbook that writes rows exactly as this one
-        would, from row ``first_row`` on, into ``sink`` (an ``xlsx_parts.SegmentSink``, which keeps
-        only the rows)."""
-        ws = FastSheet(self.parent, self.title, self.link_font, self.wrap_alignment)
-        ws._modes, ws._link_col, ws._mids = list(self._modes), self._link_col, list(self._mids)
-        ws._link_style, ws._wrap_style = self._link_style, self._wrap_style
-        ws._writer = LinkWriter(ws, out=sink)
-        ws._writer.write_top()
-        ws._rows = ws._write_rows()
-        next(ws._rows)
-        if ws._raw is None:
-            raise TypeError("the XML stream has no raw writer")
-        ws._raw.__self__.flush()   # the sheet's head, still in the text wrapper, is not the run's
-        sink.recording = True
-        ws._next_row = first_row
-        return ws
-
-    def end_run(self, sink) -> None:
-        self._raw.__self__.flush()
-        sink.stop()
-
-    def splice(self, segment) -> None:
-        """A run another process wrote (its rows follow the rows written so far)."""
-        self._raw.__self__.flush()   # what this sheet wrote goes first
-        self._writer.out.splice(segment)
-        self._next_row += segment.rows
-        self._hyperlinks.extend(segment.links)
+    def abandon(self) -> None:
+        """The workbook will not be finished (its render failed or was interrupted): stop the row
+        writer without closing its XML, so that nothing is written into streams being torn down
+        (at exit, the collector would otherwise close it after its text wrapper is gone)."""
+        self._abandoned = True
+        rows, self._rows = self._rows, None
+        if rows is not None:
+            rows.close()
 
     def close(self):
         super().close()
@@ -218,7 +187,8 @@ class FastSheet(WriteOnlyWorksheet):
                         self._write_fast(xf, raw, row, row_idx)
                     self._next_row += 1
             except GeneratorExit:
-                pass
+                if self._abandoned:
+                    raise   # out through the sheetData element without writing its end tag
         self._raw = self._xf = None
         self._writer.xf.send(None)
 

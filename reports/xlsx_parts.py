@@ -37,6 +37,7 @@ import gc
 import io
 import os
 import pickle
+import signal
 import struct
 import sys
 import tempfile
@@ -206,11 +207,21 @@ class RunFailed(Exception):
 def start(make, fd_handle) -> int:
     """Fork a process that calls ``make(fd)`` (which returns the ``Segment`` fields as a dict) and
     appends the result, pickled, to ``fd_handle``'s file; its pid."""
-    pid = os.fork()
+    # Ctrl-C / SIGTERM are held back across the fork: the child only takes them inside its ``try``
+    # (a signal between fork and try would unwind the child through the parent's code).
+    held = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
     code = 1
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         gc.disable()   # short-lived acyclic rows only; the collector would copy the parent's pages
         fd = fd_handle.fileno()
         meta = pickle.dumps(make(fd), protocol=pickle.HIGHEST_PROTOCOL)
@@ -245,6 +256,7 @@ def collect(pid: int, handle) -> Segment | None:
               file=sys.stderr)
         return None
     if segment.compressed + length + _TRAILER.size != end:
+        print("kv-audit: a spreadsheet run's result is incomplete; writing it in this process", file=sys.stderr)
         return None
     return segment
 

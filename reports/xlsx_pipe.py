@@ -83,7 +83,11 @@ class DeflatingPipe(io.BufferedIOBase):
             chunk = self._queue.get()
             if chunk is None:
                 return
-            if self._error is None:
+            if self._error is not None:
+                close = getattr(getattr(chunk, "handle", None), "close", None)
+                if close is not None:   # a segment left unspliced: its temporary file goes now
+                    close()
+            else:
                 try:
                     if type(chunk) is bytes:
                         self._handle.write(chunk)

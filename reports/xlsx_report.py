@@ -76,13 +76,23 @@ class XlsxWriter:
         self.max_access_rows = max_access_rows
 
     def render(self, result) -> bytes:
+        workbook = Workbook(write_only=True)
+        try:
+            return self._render(result, workbook)
+        except BaseException:   # failed or interrupted: its sheets stop writing, nothing is left half-open
+            for sheet in workbook._sheets:
+                abandon = getattr(sheet, "abandon", None)
+                if abandon is not None:
+                    abandon()
+            raise
+
+    def _render(self, result, workbook) -> bytes:
         report = result.report
         findings = report.get("findings") or []
         vaults = report.get("vaults") or []
         run = report.get("run") or {}
         text = self._text = CellText(self.max_cell_chars)
         lookup = Lookup(vaults, report.get("roles"))
-        workbook = Workbook(write_only=True)
         self._progress = getattr(result, "progress", None)   # "writing xlsx: Findings rows N of M"
         self._totals = {"Findings": len(findings), "Vaults": len(vaults), "Access": _size(result.access)}
         workbook.properties.creator = "kv-audit"

@@ -16,6 +16,7 @@ run order. The cleaner's counts of neutralized and cut text travel with each run
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -65,14 +66,16 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
     share = getattr(source.items, "share", None)
     if share is not None:
         share()
-    started = []   # (begin, end, pid or None, handle)
+    started = []   # (begin, end, pid or None, handle or None), in run order
     try:
         for begin, end in spans[1:]:
-            handle = temporary()
+            handle = pid = None
             try:
+                handle = temporary()
                 pid = start(lambda fd, b=begin, e=end: _run(sheet, source, text, b, e, fd), handle)
-            except OSError:   # no process to be had: this one writes the run when its turn comes
-                pid = None
+            except OSError as err:   # no file or process to be had: this one writes the run in its turn
+                print(f"kv-audit: cannot start a spreadsheet run process ({err}); writing its rows in this process",
+                      file=sys.stderr)
             started.append((begin, end, pid, handle))
         first = spans[0]
         for n, (values, url) in enumerate(source.rows(source.span(*first), source.state), 1):
@@ -80,11 +83,17 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
             if progress is not None and n % 1000 == 0:
                 progress("write", text=f"{label} rows {n:,} of {count:,} (in {len(spans)} processes)")
         while started:
-            begin, end, pid, handle = started[0]
-            segment = collect(pid, handle) if pid is not None else None
-            started.pop(0)
-            pid = None
-            if segment is not None and segment.state[0] == sheet.rows_written():
+            begin, end, pid, handle = started.pop(0)   # out of the list first: collect reaps it
+            try:
+                segment = collect(pid, handle) if pid is not None else None
+            except BaseException:
+                _close(handle)
+                raise
+            if segment is not None and not _fits(segment, sheet, source, begin, end):
+                print(f"kv-audit: a spreadsheet run of {sheet.title} does not fit where it goes; writing its rows "
+                      "in this process", file=sys.stderr)
+                segment = None
+            if segment is not None:
                 sheet.append_segment(segment)   # the segment's file is closed once spliced
                 first_row, state, neutralized, truncated = segment.state
                 text.neutralized += neutralized
@@ -92,7 +101,7 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
                 if source.merge is not None:
                     source.merge(source.state, state)
             else:
-                handle.close()
+                _close(handle)
                 for values, url in source.rows(source.span(begin, end), source.state):
                     sheet.append(values, url)
             if progress is not None:
@@ -106,7 +115,19 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
         raise
     finally:
         for _, _, _, handle in started:
-            handle.close()
+            _close(handle)
+
+
+def _fits(segment, sheet, source: Source, begin: int, end: int) -> bool:
+    """A run's segment starts where the sheet has got to and has one row per item (when that is the
+    table's shape)."""
+    first = segment.state[0]
+    return first == sheet.rows_written() and (source.before is not None or segment.rows == end - begin)
+
+
+def _close(handle) -> None:
+    if handle is not None:
+        handle.close()
 
 
 def _run(sheet, source: Source, text, begin: int, end: int, fd: int) -> dict:

@@ -29,7 +29,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from .xlsx_fastrows import FastSheet
+from .xlsx_runsheet import RunSheet
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530
@@ -190,7 +190,7 @@ class PagedSheet:
         number = len(self.pages) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
         part = next(self._parts) if self._parts is not None else None
-        ws = FastSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP, archive=self._archive, part=part)
+        ws = RunSheet.add_to(self.workbook, title, LINK_FONT, wrap_alignment=WRAP, archive=self._archive, part=part)
         if self._selected and number == 1:
             ws.sheet_view.tabSelected = True   # before the first row: the view is written with it
         ws.set_columns(len(self.columns), self._link_col, [i for i, _ in self._wrap_cols])

@@ -271,8 +271,11 @@ class FindingStore:
             spool.share()
 
     def items(self, start: int, stop: int) -> Iterator[dict]:
-        """Findings ``start`` to ``stop`` (report order), safe to read from several forked processes
-        at once after :meth:`share`."""
+        """Findings ``start`` to ``stop`` (report order). Every spool is flushed to its file first
+        (:meth:`share`); a process about to fork readers calls :meth:`share` before forking, so that
+        no buffered bytes are left for a forked reader to flush a second time. Several processes
+        can then read at once."""
+        self.share()
         return _items(start, stop, (self._spools[key] for key in sorted(self._spools)))
 
     def json_body(self) -> Iterator[bytes]:
@@ -335,7 +338,8 @@ class Spool:
         self._segments.share()
 
     def items(self, start: int, stop: int) -> Iterator[dict]:
-        """Elements ``start`` to ``stop``, as :meth:`FindingStore.items`."""
+        """Elements ``start`` to ``stop``, as :meth:`FindingStore.items` (flushed first)."""
+        self.share()
         return _items(start, stop, (self._segments,))
 
     def __iter__(self) -> Iterator[dict]:

@@ -88,3 +88,42 @@ def test_sigterm_cleans_up_and_exits_143(estate, tmp_path, phase):
     assert not any(tmp.iterdir()), list(tmp.iterdir())  # workers' folder and spools gone
     time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "orphaned worker processes"
+
+
+@pytest.fixture(scope="module")
+def big_estate(tmp_path_factory):
+    """Enough findings (about 45,000) for the spreadsheet's Findings table to be made in runs."""
+    out = tmp_path_factory.mktemp("estate") / "big"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out), "--vaults", "8000",
+                    "--subscriptions", "8", "--role-assignments", "16000", "--quiet"], check=True, timeout=180)
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc").is_dir(), reason="forked processes, /proc")
+def test_sigterm_while_the_spreadsheet_is_made_in_runs(big_estate, tmp_path):
+    """The spreadsheet's run processes (reports/xlsx_runs.py) are terminated and reaped too."""
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmp.mkdir()
+    (out / "kv-audit-report.json").write_bytes(PREVIOUS)
+    env = {**os.environ, "KV_AUDIT_WORKERS": "2", "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(big_estate),
+                             "--out", str(out), "--format", "xlsx"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: list(tmp.glob("kv-audit-workers-*")), proc, timeout=120)   # the vault pass ...
+        wait_for(lambda: not list(tmp.glob("kv-audit-workers-*")), proc, timeout=120)  # ... is over
+        runs = wait_for(lambda: children_of(proc.pid), proc, timeout=120)   # only run processes fork now
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, stderr.decode()
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert sorted(p.name for p in out.iterdir()) == ["kv-audit-report.json"]
+    assert (out / "kv-audit-report.json").read_bytes() == PREVIOUS
+    assert not any(tmp.iterdir()), list(tmp.iterdir())
+    time.sleep(0.2)
+    assert not [pid for pid in runs if alive(pid)], "orphaned spreadsheet run processes"

@@ -60,3 +60,20 @@ def test_items_is_a_slice_of_the_store(tmp_path_factory, specs, begin, length, p
         assert list(store) == whole   # sharing changed nothing for ordinary readers
     finally:
         store_module.SPOOL_BYTES = old
+
+
+def test_items_flushes_what_this_process_wrote(tmp_path):
+    old = store_module.SPOOL_BYTES
+    store_module.SPOOL_BYTES = 1_000   # on disk, with the last writes still buffered
+    try:
+        made = [_finding(n, "a", "high", 37) for n in range(200)]
+        store, spool, named = FindingStore(), Spool(), Spool(str(tmp_path / "named.jsonl"))
+        for f in made:
+            store._add(dict(f))
+            spool.append(f)
+            named.append(f)
+        assert list(store.items(0, 500)) == made   # no share() called: items flushes
+        assert list(spool.items(3, 500)) == made[3:]
+        assert list(named.items(0, 500)) == made
+    finally:
+        store_module.SPOOL_BYTES = old

@@ -178,3 +178,40 @@ def test_tally_extend_is_adding_one_by_one():
         assert getattr(first, name).values == getattr(whole, name).values
         assert list(getattr(first, name).codes) == list(getattr(whole, name).codes)
     assert list(first.suppressed) == list(whole.suppressed)
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_spools_this_process_wrote_and_never_read_are_read_in_full(monkeypatch, processes):
+    """A spool past SPOOL_BYTES is a file with the last writes still in Python's buffer: reading it
+    at explicit offsets must flush it first, or the table loses its last rows."""
+    monkeypatch.setattr(store_module, "SPOOL_BYTES", 3_000)
+    monkeypatch.setattr(parts, "MIN_RUN_ROWS", 25)
+    result = _estate(vaults=40, per_vault=3)
+    findings, ordered, access = store_module.FindingStore(), store_module.FindingStore(), store_module.Spool()
+    for f in result.report["findings"]:
+        findings._add(dict(f))
+        ordered._add(dict(f))
+    for row in result.access:
+        access.append(row)
+    listed = {**result.report, "findings": list(ordered)}   # report order, from a store of its own
+    reference = _entries(XlsxWriter(workers=1).render(AuditResult(report=listed, access=list(result.access))))
+    spooled = AuditResult(report={**result.report, "findings": findings}, access=access)
+    assert _entries(XlsxWriter(workers=processes).render(spooled)) == reference
+
+
+def test_a_render_that_fails_leaves_no_sheet_half_written(monkeypatch):
+    """The error comes out as it is; no sheet's row writer is left to write into torn-down streams
+    when the collector finds it (that printed "Exception ignored ..." at exit)."""
+    import gc
+    import sys
+
+    def broken(vault, *args):
+        raise RuntimeError("a row could not be made")
+
+    monkeypatch.setattr("reports.xlsx_report.vault_row", broken)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(RuntimeError, match="a row could not be made"):
+        XlsxWriter(workers=1).render(_estate(vaults=5, per_vault=2))
+    gc.collect()
+    assert unraisable == []
