@@ -16,12 +16,23 @@ ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = b'{"not": "a report, but the previous file: it must stay byte for byte"}\n'
 
 
+def _generate(tmp_path_factory, name: str, vaults: int, subscriptions: int, assignments: int) -> Path:
+    out = tmp_path_factory.mktemp("estate") / name
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out),
+                    "--vaults", str(vaults), "--subscriptions", str(subscriptions),
+                    "--role-assignments", str(assignments), "--quiet"], check=True, timeout=180)
+    return out
+
+
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory):
-    out = tmp_path_factory.mktemp("estate") / "snap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out), "--vaults", "3000",
-                    "--subscriptions", "4", "--role-assignments", "6000", "--quiet"], check=True, timeout=120)
-    return out
+    return _generate(tmp_path_factory, "snap", 3000, 4, 6000)
+
+
+@pytest.fixture(scope="module")
+def big_estate(tmp_path_factory):
+    """Enough findings (about 45,000) for the spreadsheet's Findings table to be made in runs."""
+    return _generate(tmp_path_factory, "big", 8000, 8, 16000)
 
 
 def children_of(pid: int) -> list[int]:
@@ -57,23 +68,21 @@ def wait_for(condition, proc, timeout: float = 60):
     pytest.fail("the phase to interrupt never came")
 
 
-@pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc").is_dir(), reason="forked workers, /proc")
-@pytest.mark.parametrize("phase", ["workers", "writing"])
-def test_sigterm_cleans_up_and_exits_143(estate, tmp_path, phase):
+def _terminated(snapshot: Path, tmp_path: Path, formats: str, workers: str, reached) -> None:
+    """Audit ``snapshot``, SIGTERM it once ``reached(proc, out, tmp)`` gives the processes to watch
+    (truthy), and check the clean-up: exit 143, one line of stderr, no new or temporary file, the
+    previous report byte for byte, every forked process gone."""
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     out.mkdir()
     tmp.mkdir()
     (out / "kv-audit-report.json").write_bytes(PREVIOUS)
-    env = {**os.environ, "KV_AUDIT_WORKERS": "3", "TMPDIR": str(tmp)}   # the parent and two forked workers
-    proc = subprocess.Popen([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(estate),
-                             "--out", str(out), "--format", "json,xlsx"], cwd=ROOT, env=env,
+    env = {**os.environ, "KV_AUDIT_WORKERS": workers, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(snapshot),
+                             "--out", str(out), "--format", formats], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if phase == "workers":
-            wait_for(lambda: list(tmp.glob("kv-audit-workers-*")) and len(children_of(proc.pid)) >= 2, proc)
-        else:
-            wait_for(lambda: list(out.glob(".kv-audit-report.*.tmp")), proc)
-        workers = children_of(proc.pid)
+        reached(proc, out, tmp)
+        forked = children_of(proc.pid)
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
@@ -81,49 +90,33 @@ def test_sigterm_cleans_up_and_exits_143(estate, tmp_path, phase):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 143, stderr.decode()
-    assert b"Traceback" not in stderr and b"terminated" in stderr
+    assert b"Traceback" not in stderr and b"terminated" in stderr, stderr.decode()
     assert len(stderr.decode().strip().splitlines()) <= 2, stderr.decode()
     assert sorted(p.name for p in out.iterdir()) == ["kv-audit-report.json"]  # no temp file, no new report
     assert (out / "kv-audit-report.json").read_bytes() == PREVIOUS
     assert not any(tmp.iterdir()), list(tmp.iterdir())  # workers' folder and spools gone
     time.sleep(0.2)
-    assert not [pid for pid in workers if alive(pid)], "orphaned worker processes"
+    assert not [pid for pid in forked if alive(pid)], "orphaned worker processes"
 
 
-@pytest.fixture(scope="module")
-def big_estate(tmp_path_factory):
-    """Enough findings (about 45,000) for the spreadsheet's Findings table to be made in runs."""
-    out = tmp_path_factory.mktemp("estate") / "big"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate_estate.py"), "--out", str(out), "--vaults", "8000",
-                    "--subscriptions", "8", "--role-assignments", "16000", "--quiet"], check=True, timeout=180)
-    return out
+@pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc").is_dir(), reason="forked workers, /proc")
+@pytest.mark.parametrize("phase", ["workers", "writing"])
+def test_sigterm_cleans_up_and_exits_143(estate, tmp_path, phase):
+    def reached(proc, out, tmp):   # the parent and two forked workers, or the reports being written
+        if phase == "workers":
+            wait_for(lambda: list(tmp.glob("kv-audit-workers-*")) and len(children_of(proc.pid)) >= 2, proc)
+        else:
+            wait_for(lambda: list(out.glob(".kv-audit-report.*.tmp")), proc)
+
+    _terminated(estate, tmp_path, "json,xlsx", "3", reached)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc").is_dir(), reason="forked processes, /proc")
 def test_sigterm_while_the_spreadsheet_is_made_in_runs(big_estate, tmp_path):
     """The spreadsheet's run processes (reports/xlsx_runs.py) are terminated and reaped too."""
-    out, tmp = tmp_path / "out", tmp_path / "tmp"
-    out.mkdir()
-    tmp.mkdir()
-    (out / "kv-audit-report.json").write_bytes(PREVIOUS)
-    env = {**os.environ, "KV_AUDIT_WORKERS": "2", "TMPDIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "audit_function.cli.main", "audit", "--snapshot", str(big_estate),
-                             "--out", str(out), "--format", "xlsx"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    def reached(proc, out, tmp):
         wait_for(lambda: list(tmp.glob("kv-audit-workers-*")), proc, timeout=120)   # the vault pass ...
         wait_for(lambda: not list(tmp.glob("kv-audit-workers-*")), proc, timeout=120)  # ... is over
-        runs = wait_for(lambda: children_of(proc.pid), proc, timeout=120)   # only run processes fork now
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 143, stderr.decode()
-    assert b"Traceback" not in stderr, stderr.decode()
-    assert sorted(p.name for p in out.iterdir()) == ["kv-audit-report.json"]
-    assert (out / "kv-audit-report.json").read_bytes() == PREVIOUS
-    assert not any(tmp.iterdir()), list(tmp.iterdir())
-    time.sleep(0.2)
-    assert not [pid for pid in runs if alive(pid)], "orphaned spreadsheet run processes"
+        wait_for(lambda: children_of(proc.pid), proc, timeout=120)   # only run processes fork now
+
+    _terminated(big_estate, tmp_path, "xlsx", "2", reached)
