@@ -46,7 +46,7 @@ import zlib
 from dataclasses import dataclass, field
 
 MIN_RUN_ROWS = 20_000     # a table is cut in runs only when every run gets at least this many items
-LEVEL = 1                 # deflate level of the whole workbook (xlsx_report.ZIP_LEVEL)
+LEVEL = 1                 # deflate level of the whole workbook: ~3x faster than zlib's default 6 for ~15 % more bytes
 _SPLICE_ATTRS = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj")
 _TRAILER = struct.Struct("<Q")
 

@@ -42,12 +42,18 @@ class Source:
         items = self.items
         if isinstance(items, (list, tuple)):
             return iter(items[begin:end])
-        if hasattr(items, "share") and hasattr(items, "items"):
+        if _spooled(items):
             return items.items(begin, end)
         return islice(iter(items), begin, end)
 
     def splittable(self) -> bool:
-        return isinstance(self.items, (list, tuple)) or (hasattr(self.items, "share") and hasattr(self.items, "items"))
+        """Whether forked processes can each read their own run of the items."""
+        return isinstance(self.items, (list, tuple)) or _spooled(self.items)
+
+
+def _spooled(items) -> bool:
+    """The engine's FindingStore or Spool (ranges read at explicit offsets, ``share`` before forking)."""
+    return hasattr(items, "share") and hasattr(items, "items")
 
 
 def fill(sheet, source: Source, text, *, processes: int | None = None, progress=None, label: str = "",
@@ -95,7 +101,7 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
                 segment = None
             if segment is not None:
                 sheet.append_segment(segment)   # the segment's file is closed once spliced
-                first_row, state, neutralized, truncated = segment.state
+                _, state, neutralized, truncated = segment.state   # (first row, state, cleaner counts)
                 text.neutralized += neutralized
                 text.truncated += truncated
                 if source.merge is not None:
