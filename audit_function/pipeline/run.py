@@ -47,7 +47,8 @@ class AuditOptions:
     config_path: Path | None = None
     live: dict = field(default_factory=dict)   # extra keyword arguments for collect_snapshot
     run_id: str | None = None
-    workers: int | None = 1                    # processes for the vault pass; None: by estate size and CPUs
+    workers: int | None = 1                    # processes for the vault pass and the spreadsheet's big tables;
+                                               # None: by estate size and CPUs (the CLI), 1: one (the Function)
 
     def validate(self) -> None:
         if self.source not in SOURCES:
@@ -161,6 +162,8 @@ def run_audit(options: AuditOptions, sink=None, *, clock: Callable[[], datetime]
     files = {}
     for name in (*options.formats, "state"):
         writer = writer_for(name) if name != "state" else StateWriter(history.records)
+        if hasattr(writer, "workers"):   # the spreadsheet's big tables: as many processes as the vault pass may use
+            writer.workers = options.workers
         stream = getattr(writer, "stream", None)
         files[writer.filename] = stream(result) if stream else writer.render(result)
     published = sink.publish(files, report) if sink is not None else []
