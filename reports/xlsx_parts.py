@@ -143,7 +143,7 @@ class Segment:
     rows: int
     links: list = field(default_factory=list)   # (cell reference, url), in row order
     links_dropped: int = 0
-    state: object = None            # the table's own side results of the run (see xlsx_report)
+    state: object = None            # (first row, the table's side results, cleaner counts): xlsx_runs._run
 
     def chunks(self, size: int = 1 << 20):
         fd, offset = self.handle.fileno(), 0
