@@ -87,7 +87,7 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
         for n, (values, url) in enumerate(source.rows(source.span(*first), source.state), 1):
             sheet.append(values, url)
             if progress is not None and n % 1000 == 0:
-                progress("write", text=f"{label} rows {n:,} of {count:,} (in {len(spans)} processes)")
+                progress("write", text=f"{label} rows {n} of {count} (in {len(spans)} processes)")
         while started:
             begin, end, pid, handle = started.pop(0)   # out of the list first: collect reaps it
             try:
@@ -111,9 +111,9 @@ def fill(sheet, source: Source, text, *, processes: int | None = None, progress=
                 for values, url in source.rows(source.span(begin, end), source.state):
                     sheet.append(values, url)
             if progress is not None:
-                progress("write", text=f"{label} rows {end:,} of {count:,}")
+                progress("write", text=f"{label} rows {end} of {count}")
         if progress is not None:
-            progress("write", text=f"{label} rows {count:,} of {count:,}", done=True)
+            progress("write", text=f"{label} rows {count} of {count}", done=True)
     except BaseException:
         from audit_function.engine.parallel import wait_all
 
